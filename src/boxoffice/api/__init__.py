@@ -1,0 +1,1 @@
+"""The HTTP API (Litestar): the app factory, one controller module per domain."""

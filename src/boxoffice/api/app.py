@@ -1,0 +1,84 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.config.compression import CompressionConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
+
+from boxoffice import __version__
+from boxoffice.api.deps import platform_of
+from boxoffice.api.events import EventsController
+from boxoffice.api.health import HealthController
+from boxoffice.api.middleware import request_id_middleware
+from boxoffice.api.problems import EXCEPTION_HANDLERS
+from boxoffice.logs import configure_logging, get_logger
+from boxoffice.migrations import ensure_migrated
+from boxoffice.platform import Platform
+from boxoffice.settings import Settings
+
+API_PREFIX = "/api/v1"
+log = get_logger(__name__)
+
+
+def create_app(platform: Platform) -> Litestar:
+    """The app for an assembled platform. The database must be migrated: the app refuses to
+    start otherwise, naming the command that fixes it."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await ensure_migrated(platform.db)
+        task = None
+        if platform.settings.run_dispatcher:
+            task = asyncio.create_task(platform.dispatcher.run_forever(), name="journal-dispatcher")
+        log.info(
+            "started",
+            database=platform.db.dialect,
+            plugins=[p.name for p in platform.plugins.info if p.enabled],
+        )
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await platform.close()
+
+    api = Router(path=API_PREFIX, route_handlers=[EventsController])
+    return Litestar(
+        route_handlers=[api, HealthController],
+        state=State({"platform": platform}),
+        dependencies={"platform": Provide(platform_of, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_id_middleware],
+        logging_config=None,  # boxoffice.logs configures logging (structured JSON)
+        lifespan=[lifespan],
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
+        openapi_config=OpenAPIConfig(
+            title="boxoffice",
+            version=__version__,
+            description="Event management and ticketing. Errors are RFC 9457 problem+json.",
+            path="/schema",
+            render_plugins=[
+                ScalarRenderPlugin(path="/"),
+                JsonRenderPlugin(),
+                SwaggerRenderPlugin(),
+            ],
+        ),
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """For ``uvicorn --factory boxoffice.api.app:create_app_from_env`` and worker processes."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(Platform.build(settings))

@@ -1,0 +1,72 @@
+"""Liveness and readiness for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+
+import msgspec
+from litestar import Controller, Response, get
+
+from boxoffice.core.errors import BoxofficeError
+from boxoffice.core.providers import HealthState, ProviderHealth
+from boxoffice.migrations import ensure_migrated
+from boxoffice.platform import Platform
+
+PROVIDER_CHECK_TIMEOUT = 2.0
+
+
+class Check(msgspec.Struct):
+    state: HealthState
+    detail: str = ""
+
+
+class Readiness(msgspec.Struct):
+    status: HealthState
+    database: Check
+    providers: dict[str, Check]
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["health"]
+
+    @get("/live", summary="The process is up")
+    async def live(self) -> dict[str, str]:
+        return {"status": "up"}
+
+    @get("/ready", summary="The database answers and each enabled provider's state")
+    async def ready(self, platform: Platform) -> Response[Readiness]:
+        try:
+            await ensure_migrated(platform.db)
+            database = Check(HealthState.UP)
+        except BoxofficeError as error:
+            database = Check(HealthState.DOWN, error.detail)
+        except Exception as error:
+            database = Check(HealthState.DOWN, f"unreachable: {type(error).__name__}")
+        # Region packs are static data; every other provider reports its own health.
+        providers = [(k, i, p) for k, i, p in platform.plugins.providers.all() if k != "region"]
+        results = await asyncio.gather(*(_check(p.health()) for _, _, p in providers))
+        checks = {
+            f"{kind}:{pid}": result
+            for (kind, pid, _), result in zip(providers, results, strict=True)
+        }
+        status = database.state
+        if status is HealthState.UP and any(c.state is not HealthState.UP for c in checks.values()):
+            status = HealthState.DEGRADED
+        code = 503 if status is HealthState.DOWN else 200
+        return Response(
+            Readiness(status=status, database=database, providers=checks), status_code=code
+        )
+
+
+async def _check(probe: Awaitable[object]) -> Check:
+    try:
+        result = await asyncio.wait_for(probe, PROVIDER_CHECK_TIMEOUT)
+    except TimeoutError:
+        return Check(HealthState.DOWN, "health check timed out")
+    except Exception as error:
+        return Check(HealthState.DOWN, f"health check failed: {type(error).__name__}")
+    if not isinstance(result, ProviderHealth):
+        return Check(HealthState.DOWN, "health() did not return ProviderHealth")
+    return Check(result.state, result.detail)

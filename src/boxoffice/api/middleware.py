@@ -1,0 +1,59 @@
+"""Request id: taken from ``X-Request-ID`` (if sane) or made, bound to every log line of the
+request, and echoed in the response."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from boxoffice.core.ids import new_id
+from boxoffice.logs import get_logger, reset_request_id, set_request_id
+
+HEADER = "x-request-id"
+_SANE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+log = get_logger("boxoffice.access")
+
+
+def accept_request_id(incoming: str | None) -> str:
+    """The caller's request id if it is safe to log and echo, else a fresh one."""
+    return incoming if incoming and _SANE.match(incoming) else new_id().hex
+
+
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        incoming = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k.decode("latin-1") == HEADER),
+            "",
+        )
+        request_id = accept_request_id(incoming)
+        token = set_request_id(request_id)
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableScopeHeaders.from_message(message)[HEADER] = request_id
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            log.info(
+                "request",
+                method=scope.get("method"),
+                path=scope.get("path"),
+                status=status,
+                ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+            reset_request_id(token)
+
+    return middleware

@@ -1,0 +1,167 @@
+"""RFC 9457 problem+json for every error, with a stable ``type`` per kind of problem.
+
+Domain errors carry their own type; Litestar's own exceptions (validation, unknown route,
+wrong method) are mapped here; anything unexpected is logged with its traceback and
+answered with a generic 500 problem that reveals nothing internal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from boxoffice.api.middleware import accept_request_id
+from boxoffice.core.errors import PROBLEM_BASE, BoxofficeError
+from boxoffice.logs import current_request_id, get_logger
+
+PROBLEM_JSON = "application/problem+json"
+log = get_logger(__name__)
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, str]] | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    # Unknown routes are answered before the request-id middleware runs: fall back here.
+    request_id = current_request_id() or accept_request_id(request.headers.get("x-request-id"))
+    body["request_id"] = request_id
+    headers = {**(headers or {}), "x-request-id": request_id}
+    if errors:
+        body["errors"] = errors
+    for key, value in (extra or {}).items():
+        body.setdefault(key, value)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _domain(request: Request[Any, Any, Any], exc: BoxofficeError) -> Response[dict[str, Any]]:
+    if exc.status >= 500:
+        log.error("problem", type=exc.slug, detail=exc.detail)
+    return problem_response(
+        request,
+        status=exc.status,
+        slug=exc.slug,
+        title=exc.title,
+        detail=exc.detail,
+        errors=[{"field": e.field, "message": e.message} for e in exc.errors],
+        extra=exc.extra,
+    )
+
+
+def _validation(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
+    errors: list[dict[str, str]] = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            source, key = item.get("source"), item.get("key")
+            field = ".".join(str(p) for p in (source, key) if p) or "body"
+            errors.append({"field": field, "message": str(item.get("message", ""))})
+    detail = exc.detail or "the request is not valid"
+    if not errors:
+        errors.append({"field": "body", "message": detail})
+    return problem_response(
+        request,
+        status=exc.status_code,
+        slug="validation",
+        title="The request is not valid",
+        detail=detail,
+        errors=errors,
+    )
+
+
+def _not_found(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[dict[str, Any]]:
+    return problem_response(
+        request,
+        status=404,
+        slug="not-found",
+        title="Not found",
+        detail=f"nothing at {request.method} {request.url.path}",
+    )
+
+
+def _method(
+    request: Request[Any, Any, Any], exc: MethodNotAllowedException
+) -> Response[dict[str, Any]]:
+    return problem_response(
+        request,
+        status=405,
+        slug="method-not-allowed",
+        title="Method not allowed",
+        detail=f"{request.method} is not allowed on {request.url.path}",
+        headers=dict(exc.headers or {}),
+    )
+
+
+def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    if exc.status_code == 400:
+        # Litestar's ClientException: a body that is not JSON, a bad header, ...
+        return problem_response(
+            request,
+            status=400,
+            slug="malformed-request",
+            title="The request is malformed",
+            detail=exc.detail or "",
+            errors=[{"field": "body", "message": exc.detail or ""}],
+        )
+    slug = {
+        401: "unauthorized",
+        403: "forbidden",
+        413: "too-large",
+        415: "unsupported-media",
+        429: "rate-limited",
+    }.get(exc.status_code, "http-error")
+    if exc.status_code >= 500:
+        log.error("http_error", status=exc.status_code, detail=exc.detail)
+    return problem_response(
+        request,
+        status=exc.status_code,
+        slug=slug,
+        title=exc.detail or "Error",
+        detail=exc.detail or "",
+        headers=dict(exc.headers or {}),
+    )
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
+    return problem_response(
+        request,
+        status=HTTP_500_INTERNAL_SERVER_ERROR,
+        slug="internal",
+        title="Internal error",
+        detail="Something went wrong on our side; the request id identifies it in our logs.",
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    BoxofficeError: _domain,
+    ValidationException: _validation,
+    NotFoundException: _not_found,
+    MethodNotAllowedException: _method,
+    HTTPException: _http,
+    Exception: _unexpected,
+}
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "MediaType", "problem_response"]

@@ -1,0 +1,249 @@
+"""The ``boxoffice`` command: serve | migrate | demo | worker | plugins list | plugins check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from boxoffice import __version__
+from boxoffice.core.clock import SystemClock
+from boxoffice.core.db import Database, create_engine
+from boxoffice.core.errors import BoxofficeError
+from boxoffice.logs import configure_logging
+from boxoffice.migrations import ensure_migrated, head_revision, is_empty, upgrade
+from boxoffice.platform import Platform, load_plugin_set
+from boxoffice.settings import PREFIX, Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Flags win over BOXOFFICE_* variables; they are written back to the environment so
+    that server worker processes (which read only the environment) see the same."""
+    overrides = {
+        "data_dir": getattr(args, "data_dir", None),
+        "database_url": getattr(args, "database_url", None),
+        "plugins_file": getattr(args, "plugins_file", None),
+        "host": getattr(args, "host", None),
+        "port": getattr(args, "port", None),
+    }
+    for key, value in overrides.items():
+        if value is not None:
+            os.environ[PREFIX + key.upper()] = str(value)
+    return Settings.from_env()
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"boxoffice: {message}", file=sys.stderr)
+    return code
+
+
+async def _prepare(settings: Settings, *, demo: bool) -> str:
+    """Check configuration and schema before serving; migrate a brand-new SQLite file."""
+    platform = Platform.build(settings)
+    try:
+        db = platform.db
+        if db.dialect == "sqlite" and await is_empty(db):
+            await upgrade(db)
+            note = f"created a new database at {db.engine.url.database}"
+        else:
+            await ensure_migrated(db)
+            note = "database schema is current"
+        if demo:
+            from boxoffice.demo import load_demo
+
+            created = await load_demo(platform)
+            await platform.dispatcher.run_until_idle()
+            note += "; demo data " + ("loaded" if created else "already present")
+        return note
+    finally:
+        await platform.close()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        note = asyncio.run(_prepare(settings, demo=args.demo))
+    except BoxofficeError as error:
+        return _fail(error.detail)
+    import uvicorn
+
+    print(f"boxoffice {__version__}: {note}", file=sys.stderr)
+    print(
+        f"boxoffice: serving on http://{settings.host}:{settings.port}  "
+        f"(API /api/v1, docs /schema, health /health/ready)",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        "boxoffice.api.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
+    return 0
+
+
+async def _migrate(settings: Settings) -> str:
+    db = Database(create_engine(settings.resolved_database_url))
+    try:
+        await upgrade(db)
+    finally:
+        await db.close()
+    return head_revision()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    revision = asyncio.run(_migrate(settings))
+    print(f"database at revision {revision}: {_display_url(settings)}")
+    return 0
+
+
+def _display_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+
+
+async def _demo(settings: Settings) -> bool:
+    from boxoffice.demo import load_demo
+
+    platform = Platform.build(settings)
+    try:
+        await ensure_migrated(platform.db)
+        created = await load_demo(platform)
+        await platform.dispatcher.run_until_idle()
+        return created
+    finally:
+        await platform.close()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        created = asyncio.run(_demo(_settings(args)))
+    except BoxofficeError as error:
+        return _fail(error.detail)
+    print("demo data loaded" if created else "demo data already present")
+    return 0
+
+
+async def _worker(settings: Settings, once: bool) -> int:
+    platform = Platform.build(settings)
+    try:
+        await ensure_migrated(platform.db)
+        if once:
+            return await platform.dispatcher.run_until_idle()
+        await platform.dispatcher.run_forever()
+        return 0
+    finally:
+        await platform.close()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        delivered = asyncio.run(_worker(settings, args.once))
+    except BoxofficeError as error:
+        return _fail(error.detail)
+    if args.once:
+        print(f"delivered {delivered} journal entries")
+    return 0
+
+
+def _plugin_set(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    settings = _settings(args)
+    db = Database(create_engine(settings.resolved_database_url))  # not connected: lazy
+    return load_plugin_set(settings, SystemClock(), database=db), settings
+
+
+def cmd_plugins_list(args: argparse.Namespace) -> int:
+    try:
+        plugins, _ = _plugin_set(args)
+    except BoxofficeError as error:
+        return _fail(error.detail)
+    for info in plugins.info:
+        state = "enabled" if info.enabled else "disabled"
+        if info.error:
+            state = "broken"
+        print(f"{info.name}  [{state}]  from {info.distribution}  ({info.module})")
+        if info.hooks:
+            print(f"    hooks:     {', '.join(info.hooks)}")
+        if info.providers:
+            print(f"    providers: {', '.join(info.providers)}")
+        if info.error:
+            print(f"    error:     {info.error}")
+    return 0
+
+
+def cmd_plugins_check(args: argparse.Namespace) -> int:
+    try:
+        plugins, settings = _plugin_set(args)
+    except BoxofficeError as error:
+        return _fail(error.detail)
+    if plugins.problems:
+        print(f"{settings.plugins_file}: {len(plugins.problems)} problem(s):", file=sys.stderr)
+        for problem in plugins.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    providers = plugins.providers
+    print(f"{settings.plugins_file}: OK")
+    for kind in ("payment", "notification", "region", "search"):
+        ids = sorted(providers.by_kind(kind))
+        print(f"  {kind:<12} {', '.join(ids) or '-'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="boxoffice", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"boxoffice {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, help="data directory (BOXOFFICE_DATA_DIR)")
+    common.add_argument(
+        "--database-url", help="sqlite:///PATH or postgresql://... (BOXOFFICE_DATABASE_URL)"
+    )
+    common.add_argument("--plugins-file", type=Path, help="plugins.toml (BOXOFFICE_PLUGINS_FILE)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="start the HTTP API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1, help="server processes")
+    serve.add_argument("--demo", action="store_true", help="load demo data if absent")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", parents=[common], help="bring the schema up to date").set_defaults(
+        func=cmd_migrate
+    )
+    sub.add_parser("demo", parents=[common], help="load demo data").set_defaults(func=cmd_demo)
+    worker = sub.add_parser("worker", parents=[common], help="run the journal dispatcher")
+    worker.add_argument("--once", action="store_true", help="deliver what is due, then exit")
+    worker.set_defaults(func=cmd_worker)
+
+    plugins = sub.add_parser("plugins", help="inspect plugins").add_subparsers(
+        dest="plugins_command", required=True
+    )
+    plugins.add_parser(
+        "list", parents=[common], help="each plugin, its hooks and origin"
+    ).set_defaults(func=cmd_plugins_list)
+    plugins.add_parser("check", parents=[common], help="validate plugins.toml").set_defaults(
+        func=cmd_plugins_check
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The domain: it knows no concrete provider, only the protocols in each domain package."""

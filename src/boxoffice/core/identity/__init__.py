@@ -1,0 +1,1 @@
+"""Identity: organizations now; accounts, roles and sign-in come with the identity work."""

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from boxoffice.core.db import Base, JSONType, UTCDateTime, UUIDType
+
+#: SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias).
+Position = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class JournalEntryRow(Base):
+    __tablename__ = "journal_entry"
+
+    position: Mapped[int] = mapped_column(Position, primary_key=True, autoincrement=True)
+    entry_id: Mapped[uuid.UUID] = mapped_column(UUIDType, unique=True)
+    type: Mapped[str] = mapped_column(String(100), index=True)
+    aggregate_type: Mapped[str] = mapped_column(String(50))
+    aggregate_id: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    #: PostgreSQL only: the writing transaction's id (server default), so the dispatcher
+    #: never reads past a transaction that is still open (positions commit out of order).
+    txid: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class JournalSubscriberRow(Base):
+    """One row per subscriber: how far it has read, its retry state and its lease."""
+
+    __tablename__ = "journal_subscriber"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class JournalDeadLetterRow(Base):
+    __tablename__ = "journal_dead_letter"
+
+    id: Mapped[int] = mapped_column(Position, primary_key=True, autoincrement=True)
+    subscriber: Mapped[str] = mapped_column(String(200), index=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    entry_id: Mapped[uuid.UUID] = mapped_column(UUIDType)
+    attempts: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime)

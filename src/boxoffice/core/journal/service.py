@@ -1,0 +1,35 @@
+"""Appending to the journal: always inside the transaction that made the change."""
+
+from __future__ import annotations
+
+import msgspec
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.core.clock import Clock
+from boxoffice.core.ids import new_id
+from boxoffice.core.journal.entries import JournalEntry, lookup
+from boxoffice.core.journal.models import JournalEntryRow
+from boxoffice.logs import current_request_id
+
+#: ``session.info`` key set when a transaction appended entries (wakes the dispatcher).
+APPENDED = "boxoffice.journal.appended"
+
+
+async def append(session: AsyncSession, entry: JournalEntry, clock: Clock) -> None:
+    """Append ``entry`` in ``session``'s transaction: it commits or rolls back with the change."""
+    name = type(entry).__name__
+    if lookup(name) is not type(entry):
+        raise TypeError(f"{name} is not a registered journal entry type (use @entry_type)")
+    await session.execute(
+        insert(JournalEntryRow).values(
+            entry_id=new_id(),
+            type=name,
+            aggregate_type=entry.aggregate_type,
+            aggregate_id=entry.aggregate_id(),
+            data=msgspec.to_builtins(entry),
+            occurred_at=clock.now(),
+            request_id=current_request_id(),
+        )
+    )
+    session.info[APPENDED] = True

@@ -1,0 +1,1 @@
+"""Notifications: the channel protocol; templates and delivery come with the notifications work."""

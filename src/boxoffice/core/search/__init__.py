@@ -1,0 +1,1 @@
+"""Search: the backend protocol; indexing is driven by journal entries."""

@@ -1,0 +1,53 @@
+"""Demo data: an organizer with one published event, so a newcomer sees something at once."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from boxoffice.core.catalog.lifecycle import EventStatus
+from boxoffice.core.catalog.schemas import EventDraft
+from boxoffice.core.catalog.service import change_status, create_event
+from boxoffice.core.identity.service import create_organization, find_organization
+from boxoffice.platform import Platform
+
+DEMO_ORGANIZATION = "demo-organizer"
+
+
+async def load_demo(platform: Platform) -> bool:
+    """Create the demo organizer and its event; ``False`` if they exist already."""
+    clock = platform.clock
+    async with platform.db.transaction() as session:
+        if await find_organization(session, DEMO_ORGANIZATION) is not None:
+            return False
+        organization = await create_organization(
+            session,
+            clock,
+            slug=DEMO_ORGANIZATION,
+            name="Demo Organizer",
+            contact_email="hello@demo.example",
+        )
+        zone = ZoneInfo("Europe/Berlin")
+        day = (clock.now() + timedelta(days=30)).astimezone(zone).date()
+        starts_at = datetime.combine(day, time(19, 30), tzinfo=zone)
+        event = await create_event(
+            session,
+            clock,
+            organization.id,
+            EventDraft(
+                slug="boxoffice-launch-party",
+                title="Boxoffice Launch Party",
+                description="An evening of live music and short talks to celebrate the first "
+                "release of boxoffice, the open-source ticketing engine.",
+                timezone="Europe/Berlin",
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(hours=4),
+                venue_name="Kulturbrauerei",
+                city="Berlin",
+                country="DE",
+                region="eu",
+                currency="EUR",
+            ),
+        )
+        await change_status(session, clock, event.id, EventStatus.PUBLISHED)
+    return True

@@ -1,0 +1,42 @@
+"""alembic's environment: run with the connection boxoffice hands over, or from settings."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy import Connection
+
+import boxoffice.core.models  # noqa: F401 - registers every table on the metadata
+from boxoffice.core.db import Base, Database, create_engine
+from boxoffice.settings import Settings
+
+target_metadata = Base.metadata
+
+
+def run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_from_settings() -> None:
+    settings = Settings.from_env()
+    db = Database(create_engine(settings.resolved_database_url))
+    try:
+        async with db.engine.begin() as connection:
+            await connection.run_sync(run)
+    finally:
+        await db.close()
+
+
+connection = context.config.attributes.get("connection")
+if connection is not None:
+    run(connection)
+else:
+    asyncio.run(run_from_settings())

@@ -1,0 +1,125 @@
+"""Assembles a running platform from settings: database, plugins, routing, journal."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from boxoffice.core.catalog.indexing import event_index_subscriber
+from boxoffice.core.clock import Clock, SystemClock
+from boxoffice.core.db import Database, create_engine
+from boxoffice.core.errors import ConfigurationError, FieldError
+from boxoffice.core.journal.dispatcher import Dispatcher, Subscriber
+from boxoffice.core.journal.entries import RecordedEntry
+from boxoffice.plugins.config import ConfigFileError, load_config
+from boxoffice.plugins.manager import PluginSet, load_plugins
+from boxoffice.plugins.routing import Router
+from boxoffice.settings import Settings
+
+
+class Platform:
+    def __init__(self, settings: Settings, clock: Clock, db: Database, plugins: PluginSet) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.db = db
+        self.plugins = plugins
+        self.router = Router(plugins.loaded.config, plugins.providers)
+        self.dispatcher = Dispatcher(db, clock, _subscribers(db, plugins, self.router))
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        extra_plugins: Sequence[tuple[str, object]] = (),
+        use_entry_points: bool = True,
+        environ: Mapping[str, str] | None = None,
+        strict: bool = True,
+    ) -> Platform:
+        """Build the platform; with ``strict``, any configuration problem is raised."""
+        clock = clock or SystemClock()
+        db = Database(
+            create_engine(
+                settings.resolved_database_url,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
+            )
+        )
+        plugins = load_plugin_set(
+            settings,
+            clock,
+            database=db,
+            extra_plugins=extra_plugins,
+            use_entry_points=use_entry_points,
+            environ=environ,
+        )
+        if strict and plugins.problems:
+            raise configuration_error(plugins)
+        return cls(settings, clock, db, plugins)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+def load_plugin_set(
+    settings: Settings,
+    clock: Clock,
+    *,
+    database: Database | None,
+    extra_plugins: Sequence[tuple[str, object]] = (),
+    use_entry_points: bool = True,
+    environ: Mapping[str, str] | None = None,
+) -> PluginSet:
+    """Read plugins.toml and load the plugins; problems are collected, not raised."""
+    try:
+        loaded = load_config(Path(settings.plugins_file))
+    except ConfigFileError as error:
+        raise ConfigurationError(
+            "plugins.toml is not valid:\n" + "\n".join(f"  {p}" for p in error.problems),
+            errors=[FieldError(p.key or "plugins.toml", str(p)) for p in error.problems],
+        ) from error
+    data_dir = Path(settings.data_dir).resolve()
+    return load_plugins(
+        loaded,
+        data_dir=data_dir,
+        clock=clock,
+        database=database,
+        extra_plugins=extra_plugins,
+        use_entry_points=use_entry_points,
+        environ=environ,
+    )
+
+
+def configuration_error(plugins: PluginSet) -> ConfigurationError:
+    return ConfigurationError(
+        "the plugin configuration has problems:\n"
+        + "\n".join(f"  {p}" for p in plugins.problems)
+        + "\nRun `boxoffice plugins check` after fixing them.",
+        errors=[FieldError(p.key or "plugins.toml", str(p)) for p in plugins.problems],
+    )
+
+
+def _subscribers(db: Database, plugins: PluginSet, router: Router) -> list[Subscriber]:
+    subscribers: list[Subscriber] = []
+    backend = router.search_backend()
+    if backend is not None:
+        subscribers.append(event_index_subscriber(db, backend))
+    for plugin_name, function in plugins.journal_hook_callers():
+        subscribers.append(
+            Subscriber(
+                name=f"plugin:{plugin_name}", handler=_plugin_handler(function), start_at_end=True
+            )
+        )
+    return subscribers
+
+
+def _plugin_handler(function: Callable[..., Any]) -> Callable[[RecordedEntry], Any]:
+    async def handle(entry: RecordedEntry) -> None:
+        result = function(entry=entry)
+        if inspect.isawaitable(result):
+            await result
+
+    return handle

@@ -1,0 +1,1 @@
+"""Loading plugins, reading plugins.toml, routing providers per region and currency."""

@@ -1,0 +1,62 @@
+"""Process settings, read from the environment (``BOXOFFICE_*``).
+
+Provider options and routing live in plugins.toml (see ``boxoffice.plugins.config``);
+this is only what a process needs to start: where its data and database are, where it
+listens, how it logs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+
+from boxoffice.core.db import sqlite_url_for
+from boxoffice.core.errors import ConfigurationError, FieldError
+
+PREFIX = "BOXOFFICE_"
+
+
+def _decode_path(kind: type, value: object) -> object:
+    if kind is Path and isinstance(value, str | Path):
+        return Path(value)
+    raise NotImplementedError
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    data_dir: Path = Path("data")
+    #: ``sqlite:///path`` or ``postgresql://user@host/db``; empty means ``data_dir``'s SQLite file.
+    database_url: str = ""
+    plugins_file: Path = Path("plugins.toml")
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
+    log_level: str = "INFO"
+    log_format: Annotated[str, msgspec.Meta(pattern="^(json|console)$")] = "json"
+    db_pool_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
+    db_max_overflow: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 10
+    #: Run the journal dispatcher (background deliveries) in this process.
+    run_dispatcher: bool = True
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or sqlite_url_for(self.data_dir.resolve())
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        environ = os.environ if environ is None else environ
+        fields = set(cls.__struct_fields__)
+        raw: dict[str, object] = {}
+        for key, value in environ.items():
+            if key.startswith(PREFIX) and key[len(PREFIX) :].lower() in fields:
+                raw[key[len(PREFIX) :].lower()] = value
+        raw.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return msgspec.convert(raw, cls, strict=False, dec_hook=_decode_path)
+        except msgspec.ValidationError as error:
+            raise ConfigurationError(
+                f"invalid BOXOFFICE_* environment setting: {error}",
+                errors=[FieldError("environment", str(error))],
+            ) from error

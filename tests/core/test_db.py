@@ -1,0 +1,129 @@
+"""Storage: the migration, a CRUD round trip and the transaction discipline, on both engines."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, delete, select, text
+
+import boxoffice.core.models  # noqa: F401
+from boxoffice.core.catalog.models import Event
+from boxoffice.core.db import Base, Database, create_engine, normalize_url
+from boxoffice.core.identity.models import Organization
+from boxoffice.migrations import current_revision, downgrade, head_revision, is_empty, upgrade
+
+
+async def test_migrations_match_the_models(db: Database) -> None:
+    def diff(connection: Connection) -> list[object]:
+        changes = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        # The search index tables are engine-specific (FTS5 / tsvector), not ORM models.
+        return [c for c in changes if not (isinstance(c, tuple) and "search_" in str(c[1]))]
+
+    async with db.engine.connect() as connection:
+        assert await connection.run_sync(diff) == []
+    assert await current_revision(db) == head_revision()
+
+
+async def test_migrations_run_down_and_up_again(empty_db_url: str) -> None:
+    db = Database(create_engine(empty_db_url))
+    try:
+        assert await is_empty(db)
+        await upgrade(db)
+        assert await current_revision(db) == head_revision()
+        await downgrade(db, "base")
+        assert await current_revision(db) is None
+        await upgrade(db)
+        assert await current_revision(db) == head_revision()
+    finally:
+        await db.close()
+
+
+async def test_crud_round_trip_keeps_utc(db: Database) -> None:
+    berlin_evening = datetime(2031, 3, 1, 19, 30, tzinfo=timezone(timedelta(hours=1)))
+    async with db.transaction() as session:
+        org = Organization(slug="acme", name="Acme", created_at=berlin_evening)
+        session.add(org)
+        await session.flush()
+        event = Event(
+            organization_id=org.id, slug="gig", title="Gig", status="draft",
+            timezone="Europe/Berlin", starts_at=berlin_evening,
+            ends_at=berlin_evening + timedelta(hours=2), region="eu", currency="EUR",
+            created_at=berlin_evening, updated_at=berlin_evening, description="", venue_name="",
+            city="", country="DE", language="en",
+        )  # fmt: skip
+        session.add(event)
+    async with db.read() as session:
+        loaded = await session.scalar(select(Event).where(Event.slug == "gig"))
+        assert loaded is not None
+        assert loaded.starts_at == datetime(2031, 3, 1, 18, 30, tzinfo=UTC)
+        assert loaded.starts_at.tzinfo is not None
+        assert loaded.starts_at.utcoffset() == timedelta(0)
+    async with db.transaction() as session:
+        loaded = await session.get(Event, event.id)
+        assert loaded is not None
+        loaded.title = "Gig (moved)"
+    async with db.read() as session:
+        assert (await session.get(Event, event.id)).title == "Gig (moved)"  # type: ignore[union-attr]
+    async with db.transaction() as session:
+        await session.execute(delete(Event).where(Event.id == event.id))
+    async with db.read() as session:
+        assert await session.get(Event, event.id) is None
+
+
+async def test_a_failed_transaction_changes_nothing(db: Database) -> None:
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as session:
+            session.add(Organization(slug="ghost", name="Ghost", created_at=now))
+            await session.flush()
+            raise RuntimeError("boom")
+    async with db.read() as session:
+        assert await session.scalar(select(Organization).where(Organization.slug == "ghost")) is None
+
+
+async def test_naive_datetimes_never_reach_the_database(db: Database) -> None:
+    with pytest.raises(Exception, match="naive"):
+        async with db.transaction() as session:
+            session.add(Organization(slug="naive", name="N", created_at=datetime(2030, 1, 1)))  # noqa: DTZ001
+
+
+async def test_concurrent_read_modify_write_transactions_serialize(db: Database) -> None:
+    """Twenty writers read a row, then update it. SQLite's BEGIN IMMEDIATE (and PostgreSQL's
+    row lock) make each wait its turn: no "database is locked", no lost update."""
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    async with db.transaction() as session:
+        org = Organization(slug="counter", name="0", created_at=now)
+        session.add(org)
+
+    async def bump() -> None:
+        async with db.transaction() as session:
+            row = await session.get(Organization, org.id, with_for_update=True)
+            assert row is not None
+            await asyncio.sleep(0)  # let the others try to interleave
+            row.name = str(int(row.name) + 1)
+
+    await asyncio.gather(*(bump() for _ in range(20)))
+    async with db.read() as session:
+        assert (await session.get(Organization, org.id)).name == "20"  # type: ignore[union-attr]
+
+
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(db: Database, db_engine: str) -> None:
+    async with db.read() as session:
+        if db_engine == "sqlite":
+            assert (await session.scalar(text("PRAGMA journal_mode"))) == "wal"
+            assert (await session.scalar(text("PRAGMA foreign_keys"))) == 1
+        else:
+            assert (await session.scalar(text("SHOW server_encoding"))) == "UTF8"
+
+
+def test_database_urls_pick_async_drivers() -> None:
+    assert normalize_url("sqlite:///x.db").drivername == "sqlite+aiosqlite"
+    assert normalize_url("postgresql://u@h/d").drivername == "postgresql+asyncpg"
+    with pytest.raises(ValueError, match="unsupported"):
+        normalize_url("mysql://u@h/d")
+    with pytest.raises(ValueError, match="file"):
+        create_engine("sqlite:///:memory:")
