@@ -65,10 +65,7 @@ async def _prepare(settings: Settings, *, demo: bool) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_format)
-    try:
-        note = asyncio.run(_prepare(settings, demo=args.demo))
-    except BoxofficeError as error:
-        return _fail(error.detail)
+    note = asyncio.run(_prepare(settings, demo=args.demo))
     import uvicorn
 
     print(f"boxoffice {__version__}: {note}", file=sys.stderr)
@@ -126,10 +123,7 @@ async def _demo(settings: Settings) -> bool:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    try:
-        created = asyncio.run(_demo(_settings(args)))
-    except BoxofficeError as error:
-        return _fail(error.detail)
+    created = asyncio.run(_demo(_settings(args)))
     print("demo data loaded" if created else "demo data already present")
     return 0
 
@@ -149,10 +143,7 @@ async def _worker(settings: Settings, once: bool) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_format)
-    try:
-        delivered = asyncio.run(_worker(settings, args.once))
-    except BoxofficeError as error:
-        return _fail(error.detail)
+    delivered = asyncio.run(_worker(settings, args.once))
     if args.once:
         print(f"delivered {delivered} journal entries")
     return 0
@@ -165,10 +156,7 @@ def _plugin_set(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_plugins_list(args: argparse.Namespace) -> int:
-    try:
-        plugins, _ = _plugin_set(args)
-    except BoxofficeError as error:
-        return _fail(error.detail)
+    plugins, _ = _plugin_set(args)
     for info in plugins.info:
         state = "enabled" if info.enabled else "disabled"
         if info.error:
@@ -184,10 +172,7 @@ def cmd_plugins_list(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins_check(args: argparse.Namespace) -> int:
-    try:
-        plugins, settings = _plugin_set(args)
-    except BoxofficeError as error:
-        return _fail(error.detail)
+    plugins, settings = _plugin_set(args)
     if plugins.problems:
         print(f"{settings.plugins_file}: {len(plugins.problems)} problem(s):", file=sys.stderr)
         for problem in plugins.problems:
@@ -241,7 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except BoxofficeError as error:
+        return _fail(error.detail)
     return code
 
 

@@ -68,7 +68,7 @@ def load_plugin_set(
     settings: Settings,
     clock: Clock,
     *,
-    database: Database | None,
+    database: Database,
     extra_plugins: Sequence[tuple[str, object]] = (),
     use_entry_points: bool = True,
     environ: Mapping[str, str] | None = None,

@@ -35,7 +35,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
     log_level: str = "INFO"
     log_format: Annotated[str, msgspec.Meta(pattern="^(json|console)$")] = "json"
-    db_pool_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
+    #: Connections kept per process; 0 disables pooling (tests).
+    db_pool_size: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 10
     db_max_overflow: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 10
     #: Run the journal dispatcher (background deliveries) in this process.
     run_dispatcher: bool = True
@@ -56,7 +57,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         try:
             return msgspec.convert(raw, cls, strict=False, dec_hook=_decode_path)
         except msgspec.ValidationError as error:
+            message, _, path = str(error).partition(" - at `$.")
+            variable = PREFIX + path.rstrip("`").upper() if path else "BOXOFFICE_*"
             raise ConfigurationError(
-                f"invalid BOXOFFICE_* environment setting: {error}",
-                errors=[FieldError("environment", str(error))],
+                f"invalid environment setting {variable}: {message}",
+                errors=[FieldError(variable, message)],
             ) from error

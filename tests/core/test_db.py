@@ -82,13 +82,15 @@ async def test_a_failed_transaction_changes_nothing(db: Database) -> None:
             await session.flush()
             raise RuntimeError("boom")
     async with db.read() as session:
-        assert await session.scalar(select(Organization).where(Organization.slug == "ghost")) is None
+        assert (
+            await session.scalar(select(Organization).where(Organization.slug == "ghost")) is None
+        )
 
 
 async def test_naive_datetimes_never_reach_the_database(db: Database) -> None:
     with pytest.raises(Exception, match="naive"):
         async with db.transaction() as session:
-            session.add(Organization(slug="naive", name="N", created_at=datetime(2030, 1, 1)))  # noqa: DTZ001
+            session.add(Organization(slug="naive", name="N", created_at=datetime(2030, 1, 1)))
 
 
 async def test_concurrent_read_modify_write_transactions_serialize(db: Database) -> None:

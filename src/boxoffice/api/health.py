@@ -7,6 +7,7 @@ from collections.abc import Awaitable
 
 import msgspec
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 
 from boxoffice.core.errors import BoxofficeError
 from boxoffice.core.providers import HealthState, ProviderHealth
@@ -36,7 +37,7 @@ class HealthController(Controller):
         return {"status": "up"}
 
     @get("/ready", summary="The database answers and each enabled provider's state")
-    async def ready(self, platform: Platform) -> Response[Readiness]:
+    async def ready(self, platform: NamedDependency[Platform]) -> Response[Readiness]:
         try:
             await ensure_migrated(platform.db)
             database = Check(HealthState.UP)

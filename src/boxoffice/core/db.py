@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import NullPool
 
 from boxoffice.core.clock import ensure_utc
 
@@ -95,7 +96,15 @@ def sqlite_url_for(data_dir: Path) -> str:
 
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+    """An engine for ``url``. ``pool_size=0`` disables pooling (a connection per checkout):
+    for tests, whose HTTP client runs the app on another event loop than the test's own, and
+    asyncpg connections belong to the loop that opened them."""
     parsed = normalize_url(url)
+    pooling: dict[str, Any] = (
+        {"poolclass": NullPool}
+        if pool_size == 0
+        else {"pool_size": pool_size, "max_overflow": max_overflow}
+    )
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             raise ValueError("boxoffice needs an SQLite *file* (WAL mode): give a path")
@@ -103,14 +112,11 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> A
         engine = create_async_engine(
             parsed,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            pool_size=pool_size,
-            max_overflow=max_overflow,
+            **pooling,
         )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(
-        parsed, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
-    )
+    return create_async_engine(parsed, pool_pre_ping=True, **pooling)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

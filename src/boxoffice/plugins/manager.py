@@ -82,7 +82,7 @@ class _Context:
         loaded: LoadedConfig,
         data_dir: Path,
         clock: Clock,
-        database: Database | None,
+        database: Database,
         environ: Mapping[str, str],
     ) -> None:
         self._loaded = loaded
@@ -103,8 +103,6 @@ class _Context:
 
     @property
     def database(self) -> Database:
-        if self._database is None:
-            raise RuntimeError("no database in this context (configuration check only)")
         return self._database
 
     def options(self, provider_id: str, options_type: type[OptionsT]) -> OptionsT:
@@ -171,7 +169,7 @@ def load_plugins(
     *,
     data_dir: Path,
     clock: Clock,
-    database: Database | None = None,
+    database: Database,
     extra_plugins: Sequence[tuple[str, object]] = (),
     use_entry_points: bool = True,
     environ: Mapping[str, str] | None = None,
@@ -302,6 +300,8 @@ def validate(loaded: LoadedConfig, providers: Providers, requested: set[str]) ->
     problems: list[Problem] = []
     known_ids = {pid for _, pid, _ in providers.all()}
     for pid in config.providers:
+        if pid in requested and pid not in known_ids:
+            continue  # its plugin asked for these options; their problem is reported already
         if pid not in known_ids:
             problems.append(
                 loaded.problem(

@@ -336,6 +336,7 @@ async def make_platform(
         settings = Settings(
             data_dir=tmp_path / "data",
             database_url=db_url,
+            db_pool_size=0,  # the test client runs the app on its own event loop
             plugins_file=plugins_file,
             run_dispatcher=False,
         )

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import os
+import random
 import socket
-import uuid
 import traceback
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 

@@ -1,0 +1,75 @@
+"""Builders for test data, through the same services the API uses."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from boxoffice.core.catalog.lifecycle import EventStatus
+from boxoffice.core.catalog.models import Event
+from boxoffice.core.catalog.schemas import EventDraft
+from boxoffice.core.catalog.service import change_status, create_event
+from boxoffice.core.clock import Clock
+from boxoffice.core.db import Database
+from boxoffice.core.identity.models import Organization
+from boxoffice.core.identity.service import create_organization
+from boxoffice.platform import Platform
+
+_counter = itertools.count(1)
+
+MakePlatform = Callable[..., Platform]
+
+PLUGINS_TOML = """
+[regions]
+enabled = ["eu"]
+
+[search]
+backend = "dbsearch"
+
+[[routing.payments]]
+providers = ["offline"]
+
+[[routing.notifications]]
+kind = "email"
+providers = ["log"]
+"""
+
+
+async def organization(db: Database, clock: Clock, slug: str | None = None) -> Organization:
+    async with db.transaction() as session:
+        return await create_organization(
+            session, clock, slug=slug or f"org-{next(_counter)}", name="Org"
+        )
+
+
+def draft(clock: Clock, **overrides: object) -> EventDraft:
+    starts = clock.now() + timedelta(days=10)
+    fields: dict[str, object] = {
+        "slug": f"event-{next(_counter)}", "title": "Jazz night", "timezone": "Europe/Berlin",
+        "starts_at": starts, "ends_at": starts + timedelta(hours=3), "region": "eu",
+        "currency": "EUR", "description": "Live jazz by the river.", "venue_name": "Hafenbar",
+        "city": "Hamburg", "country": "DE",
+    }  # fmt: skip
+    fields.update(overrides)
+    return EventDraft(**fields)  # type: ignore[arg-type]
+
+
+async def event(
+    db: Database,
+    clock: Clock,
+    org: Organization | None = None,
+    *,
+    publish: bool = True,
+    **overrides: object,
+) -> Event:
+    org = org or await organization(db, clock)
+    async with db.transaction() as session:
+        created = await create_event(session, clock, org.id, draft(clock, **overrides))
+        if publish:
+            await change_status(session, clock, created.id, EventStatus.PUBLISHED)
+        return created
+
+
+def at(clock: Clock, days: int) -> datetime:
+    return clock.now() + timedelta(days=days)

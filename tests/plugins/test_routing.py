@@ -1,0 +1,105 @@
+"""Routing: the most specific rule wins; unsupported or unavailable providers are skipped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from boxoffice import hookimpl
+from boxoffice.core.clock import ManualClock
+from boxoffice.core.db import Database, create_engine
+from boxoffice.core.errors import NotFound, ProviderUnavailable
+from boxoffice.plugins.config import parse_config
+from boxoffice.plugins.manager import load_plugins
+from boxoffice.plugins.routing import Router
+from boxoffice.providers import log
+from boxoffice.providers.offline import OfflineGateway, OfflineOptions
+from boxoffice.regions import eu
+
+#: Engines connect lazily: a configuration check never opens this file.
+DB = Database(create_engine("sqlite+aiosqlite:////tmp/boxoffice-config-check/never.sqlite3"))
+
+
+class Gateways:
+    """Four offline-like gateways with different currency support."""
+
+    @hookimpl
+    def register_payment_gateways(self) -> list[OfflineGateway]:
+        made = []
+        for gid, currencies in [("any", []), ("eur", ["EUR"]), ("inr", ["INR"]), ("eur2", ["EUR"])]:
+            gateway = OfflineGateway(OfflineOptions(currencies=currencies))
+            gateway.id = gid  # type: ignore[misc]
+            made.append(gateway)
+        return made
+
+
+CONFIG = """
+[regions]
+enabled = ["eu"]
+
+[[routing.payments]]
+providers = ["any"]
+
+[[routing.payments]]
+region = "eu"
+providers = ["eur2", "any"]
+
+[[routing.payments]]
+currency = "EUR"
+providers = ["eur"]
+
+[[routing.payments]]
+region = "eu"
+currency = "EUR"
+providers = ["inr", "eur2", "eur"]
+
+[[routing.notifications]]
+kind = "email"
+providers = ["log"]
+"""
+
+
+@pytest.fixture
+def router() -> Router:
+    plugins = load_plugins(
+        parse_config(CONFIG),
+        data_dir=Path("/tmp/x"),
+        clock=ManualClock(),
+        database=DB,
+        extra_plugins=[("gw", Gateways()), ("log", log), ("eu", eu)],
+        use_entry_points=False,
+        environ={},
+    )
+    assert plugins.problems == []
+    return Router(plugins.loaded.config, plugins.providers)
+
+
+def ids(gateways: list[OfflineGateway]) -> list[str]:  # type: ignore[type-arg]
+    return [g.id for g in gateways]
+
+
+def test_most_specific_rule_wins(router: Router) -> None:
+    assert ids(router.payment_gateways(region="eu", currency="EUR")) == ["eur2", "eur"]  # type: ignore[arg-type]
+    assert ids(router.payment_gateways(region=None, currency="EUR")) == ["eur"]  # type: ignore[arg-type]
+    assert ids(router.payment_gateways(region="eu", currency="SEK")) == ["any"]  # type: ignore[arg-type]
+    assert ids(router.payment_gateways(region="us", currency="USD")) == ["any"]  # type: ignore[arg-type]
+
+
+def test_unavailable_providers_are_skipped_then_less_specific_rules_apply(router: Router) -> None:
+    down = {"eur2", "eur"}
+    chosen = router.payment_gateways(region="eu", currency="EUR", available=lambda p: p not in down)
+    assert ids(chosen) == ["any"]  # type: ignore[arg-type]
+    with pytest.raises(ProviderUnavailable, match="no payment gateway is available for EUR"):
+        router.payment_gateways(region="eu", currency="EUR", available=lambda p: False)
+
+
+def test_notifications_regions_and_search(router: Router) -> None:
+    assert [c.id for c in router.notification_channels(kind="email")] == ["log"]
+    with pytest.raises(ProviderUnavailable):
+        router.notification_channels(kind="push")
+    assert router.region("eu").name == "European Union"
+    assert [r.id for r in router.enabled_regions()] == ["eu"]
+    with pytest.raises(NotFound):
+        router.region("us")
+    assert router.search_backend() is None

@@ -1,0 +1,125 @@
+"""Every bundled provider passes the conformance suite a third-party provider would run."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from boxoffice.core.db import Database
+from boxoffice.core.money import Money
+from boxoffice.core.notify.channel import Message, NotificationChannel
+from boxoffice.core.payments.gateway import PaymentRequest, PaymentStatus, RefundRequest
+from boxoffice.plugins.testing import (
+    ComplianceRegionConformance,
+    NotificationChannelConformance,
+    PaymentGatewayConformance,
+    SearchBackendConformance,
+)
+from boxoffice.providers.dbsearch import DbSearchBackend, query_terms
+from boxoffice.providers.log import LogChannel
+from boxoffice.providers.offline import OfflineGateway, OfflineOptions
+from boxoffice.regions.eu import EuropeanUnion
+
+
+class TestOfflineGateway(PaymentGatewayConformance):
+    @pytest.fixture
+    def gateway(self) -> OfflineGateway:
+        return OfflineGateway()
+
+    async def test_instructions_name_amount_and_reference(self) -> None:
+        gateway = OfflineGateway(
+            OfflineOptions(instructions="Send {amount} ref {reference}", currencies=["EUR"])
+        )
+        result = await gateway.create_payment(PaymentRequest(
+            payment_id="p1", order_reference="BX-7Q2", amount=Money(2550, "EUR"),
+            idempotency_key="k"))  # fmt: skip
+        assert result.status is PaymentStatus.PENDING
+        assert result.instructions == "Send €25.50 ref BX-7Q2"
+        assert gateway.currencies == frozenset({"EUR"})
+
+    async def test_refunds_wait_for_a_person(self) -> None:
+        result = await OfflineGateway().refund(RefundRequest(
+            refund_id="r1", provider_reference="offline-p1", amount=Money(100, "EUR"),
+            idempotency_key="k"))  # fmt: skip
+        assert (result.succeeded, result.pending) == (False, True)
+        assert await OfflineGateway().fetch_status("offline-p1") is PaymentStatus.PENDING
+
+
+class TestLogChannel(NotificationChannelConformance):
+    @pytest.fixture
+    def channel(self, tmp_path: Path) -> LogChannel:
+        return LogChannel(tmp_path / "outbox")
+
+    async def delivered(self, channel: NotificationChannel, message: Message) -> bool:
+        assert isinstance(channel, LogChannel)
+        written = json.loads((channel.directory / f"{message.message_id}.json").read_text())
+        return bool(written["to"] == message.to and written["text"] == message.text)
+
+    async def test_redelivery_overwrites_instead_of_duplicating(self, tmp_path: Path) -> None:
+        channel = LogChannel(tmp_path)
+        message = Message(message_id="m-1", kind="email", to="a@b.c", subject="s", text="t")
+        await channel.send(message)
+        await channel.send(message)
+        assert [p.name for p in tmp_path.iterdir()] == ["m-1.json"]
+        bad = await channel.send(
+            Message(message_id="../..", kind="email", to="a", subject="", text="")
+        )
+        assert bad.permanent_failure
+
+
+class TestDbSearch(SearchBackendConformance):
+    """Runs on SQLite (FTS5) and PostgreSQL (tsvector) through the ``db`` fixture."""
+
+    @pytest.fixture
+    def backend(self, db: Database) -> DbSearchBackend:
+        return DbSearchBackend(db)
+
+    async def test_stemming_and_language(self, db: Database) -> None:
+        backend = DbSearchBackend(db)
+        from boxoffice.core.search.backend import SearchDocument
+
+        await backend.index([
+            SearchDocument(kind="event", id="en", title="Running workshops", language="en"),
+            SearchDocument(kind="event", id="de", title="Konzerte im Park", language="de"),
+        ])  # fmt: skip
+        assert [h.id for h in await backend.search("event", "run workshop")] == ["en"]
+        assert [h.id for h in await backend.search("event", "konzert", language="de")] == ["de"]
+
+
+def test_query_terms_keep_only_words() -> None:
+    assert query_terms('Jazz "AND" (night)* -x') == ["jazz", "and", "night", "x"]
+    assert query_terms("") == []
+    assert len(query_terms("w " * 100)) == 16
+
+
+class TestEuropeanUnion(ComplianceRegionConformance):
+    @pytest.fixture
+    def region(self) -> EuropeanUnion:
+        return EuropeanUnion()
+
+    def test_27_member_states(self, region: EuropeanUnion) -> None:
+        assert len(region.countries) == 27
+        assert "GB" not in region.countries
+
+    @pytest.mark.parametrize(
+        ("country", "on", "percent"),
+        [("DE", date(2026, 1, 1), "19"), ("FI", date(2024, 8, 31), "24"),
+         ("FI", date(2024, 9, 1), "25.5"), ("SK", date(2025, 1, 1), "23"),
+         ("RO", date(2025, 7, 31), "19"), ("RO", date(2025, 8, 1), "21"),
+         ("EE", date(2025, 7, 1), "24"), ("HU", date(2026, 1, 1), "27")],
+    )  # fmt: skip
+    def test_rates_in_force_on_the_day(
+        self, region: EuropeanUnion, country: str, on: date, percent: str
+    ) -> None:
+        rate = region.tax_rate(country, on)
+        assert rate is not None
+        assert rate.percent == Decimal(percent)
+        assert rate.inclusive
+
+    def test_before_any_known_rate_and_other_categories(self, region: EuropeanUnion) -> None:
+        assert region.tax_rate("LU", date(2000, 1, 1)) is None
+        assert region.tax_rate("DE", date(2026, 1, 1), category="reduced") is None
