@@ -42,7 +42,7 @@ async def test_plugins_receive_journal_entries_each_with_its_own_retries(
 ) -> None:
     auditor, counter = Auditor(), Counter()
     platform = make_platform([("auditor", auditor), ("counter", counter)])
-    assert {s.name for s in platform.dispatcher.subscribers} == {"plugin:auditor", "plugin:counter"}
+    assert {s.name for s in platform.dispatcher.subscribers} >= {"plugin:auditor", "plugin:counter"}
     await platform.dispatcher.run_until_idle()  # the plugins start at the journal's end
     await factories.event(platform.db, clock)
     await platform.dispatcher.run_until_idle()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,11 @@ from boxoffice.core.catalog.indexing import event_index_subscriber
 from boxoffice.core.clock import Clock, SystemClock
 from boxoffice.core.db import Database, create_engine
 from boxoffice.core.errors import ConfigurationError, FieldError
+from boxoffice.core.identity.accounts import AuthPolicy
+from boxoffice.core.identity.keys import signer_from
 from boxoffice.core.journal.dispatcher import Dispatcher, Subscriber
 from boxoffice.core.journal.entries import RecordedEntry
+from boxoffice.core.notify.service import delivery_subscriber
 from boxoffice.plugins.config import ConfigFileError, load_config
 from boxoffice.plugins.manager import PluginSet, load_plugins
 from boxoffice.plugins.routing import Router
@@ -26,7 +30,17 @@ class Platform:
         self.db = db
         self.plugins = plugins
         self.router = Router(plugins.loaded.config, plugins.providers)
-        self.dispatcher = Dispatcher(db, clock, _subscribers(db, plugins, self.router))
+        self.dispatcher = Dispatcher(db, clock, _subscribers(db, clock, plugins, self.router))
+        self.signer = signer_from(
+            algorithm=settings.jwt_algorithm, secret_key=settings.secret_key,
+            previous=settings.previous_secret_keys, key_files=settings.jwt_key_files,
+            data_dir=Path(settings.data_dir).resolve(),
+        )  # fmt: skip
+        self.auth_policy = AuthPolicy(
+            public_url=settings.resolved_public_url,
+            access_ttl=timedelta(minutes=settings.access_token_minutes),
+            refresh_ttl=timedelta(days=settings.refresh_token_days),
+        )
 
     @classmethod
     def build(
@@ -102,8 +116,14 @@ def configuration_error(plugins: PluginSet) -> ConfigurationError:
     )
 
 
-def _subscribers(db: Database, plugins: PluginSet, router: Router) -> list[Subscriber]:
-    subscribers: list[Subscriber] = []
+def _subscribers(
+    db: Database, clock: Clock, plugins: PluginSet, router: Router
+) -> list[Subscriber]:
+    subscribers: list[Subscriber] = [
+        delivery_subscriber(
+            db, clock, lambda kind, region: router.notification_channels(kind=kind, region=region)
+        )
+    ]
     backend = router.search_backend()
     if backend is not None:
         subscribers.append(event_index_subscriber(db, backend))

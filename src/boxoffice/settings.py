@@ -40,6 +40,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     db_max_overflow: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 10
     #: Run the journal dispatcher (background deliveries) in this process.
     run_dispatcher: bool = True
+    #: Where people reach the platform; links in e-mails start with it.
+    public_url: str = ""
+    #: Signs access tokens (HS256, 32+ characters). Empty: a key is generated once and kept
+    #: in the data directory (fine for one machine; set it for several).
+    secret_key: str = ""
+    #: Older keys, comma-separated, still accepted while tokens signed with them expire.
+    previous_secret_keys: str = ""
+    #: "HS256" (shared secret) or "Ed25519" (key files below).
+    jwt_algorithm: Annotated[str, msgspec.Meta(pattern="^(HS256|Ed25519)$")] = "HS256"
+    #: Ed25519 private keys (PEM), comma-separated: the first signs, all verify.
+    jwt_key_files: str = ""
+    access_token_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] = 15
+    refresh_token_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 30
+
+    @property
+    def resolved_public_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
     def resolved_database_url(self) -> str:

@@ -15,10 +15,14 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
 
 from boxoffice import __version__
+from boxoffice.api.admin import AdminController
+from boxoffice.api.auth import AUTH_DEPENDENCIES
 from boxoffice.api.deps import platform_of
 from boxoffice.api.events import EventsController
 from boxoffice.api.health import HealthController
+from boxoffice.api.identity import AuthController, MeController, UsersController
 from boxoffice.api.middleware import request_id_middleware
+from boxoffice.api.organizations import OrganizationsController
 from boxoffice.api.problems import EXCEPTION_HANDLERS
 from boxoffice.logs import configure_logging, get_logger
 from boxoffice.migrations import ensure_migrated
@@ -53,11 +57,17 @@ def create_app(platform: Platform) -> Litestar:
                     await task
             await platform.close()
 
-    api = Router(path=API_PREFIX, route_handlers=[EventsController])
+    api = Router(
+        path=API_PREFIX,
+        route_handlers=[
+            EventsController, AuthController, MeController, UsersController,
+            OrganizationsController, AdminController,
+        ],
+    )  # fmt: skip
     return Litestar(
         route_handlers=[api, HealthController],
         state=State({"platform": platform}),
-        dependencies={"platform": Provide(platform_of, sync_to_thread=False)},
+        dependencies={"platform": Provide(platform_of, sync_to_thread=False), **AUTH_DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],
         logging_config=None,  # boxoffice.logs configures logging (structured JSON)

@@ -58,6 +58,11 @@ def problem_response(
 def _domain(request: Request[Any, Any, Any], exc: BoxofficeError) -> Response[dict[str, Any]]:
     if exc.status >= 500:
         log.error("problem", type=exc.slug, detail=exc.detail)
+    headers: dict[str, str] = {}
+    if exc.status == 401:
+        headers["www-authenticate"] = 'Bearer realm="boxoffice"'
+    if "retry_after" in exc.extra:
+        headers["retry-after"] = str(exc.extra["retry_after"])
     return problem_response(
         request,
         status=exc.status,
@@ -66,6 +71,7 @@ def _domain(request: Request[Any, Any, Any], exc: BoxofficeError) -> Response[di
         detail=exc.detail,
         errors=[{"field": e.field, "message": e.message} for e in exc.errors],
         extra=exc.extra,
+        headers=headers,
     )
 
 

@@ -95,3 +95,17 @@ class ProviderUnavailable(BoxofficeError):
     slug = "provider-unavailable"
     status = 503
     title = "No provider is available for this request"
+
+
+class Unauthorized(BoxofficeError):
+    """No valid credentials (401). Messages stay generic: they never say which part was wrong."""
+
+    slug = "unauthorized"
+    status = 401
+    title = "Authentication required"
+
+
+class Forbidden(BoxofficeError):
+    slug = "forbidden"
+    status = 403
+    title = "Not allowed"

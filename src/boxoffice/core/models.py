@@ -1,17 +1,28 @@
 """Imports every domain's models so that ``Base.metadata`` knows all tables (alembic, tests)."""
 
 from boxoffice.core.catalog.models import Event
-from boxoffice.core.identity.models import Organization
+from boxoffice.core.identity.models import (
+    ApiKey,
+    AuthSession,
+    ExternalIdentity,
+    Invitation,
+    Membership,
+    OneTimeToken,
+    Organization,
+    RefreshToken,
+    SignInAttempt,
+    User,
+)
 from boxoffice.core.journal.models import (
     JournalDeadLetterRow,
     JournalEntryRow,
     JournalSubscriberRow,
 )
+from boxoffice.core.notify.models import OutboundMessage
+from boxoffice.core.ratelimit import RateLimitWindow
 
 __all__ = [
-    "Event",
-    "JournalDeadLetterRow",
-    "JournalEntryRow",
-    "JournalSubscriberRow",
-    "Organization",
-]
+    "ApiKey", "AuthSession", "Event", "ExternalIdentity", "Invitation", "JournalDeadLetterRow",
+    "JournalEntryRow", "JournalSubscriberRow", "Membership", "OneTimeToken", "Organization",
+    "OutboundMessage", "RateLimitWindow", "RefreshToken", "SignInAttempt", "User",
+]  # fmt: skip

@@ -14,10 +14,18 @@ from boxoffice.settings import Settings
 target_metadata = Base.metadata
 
 
+def include_object(
+    obj: object, name: str | None, kind: str, reflected: bool, other: object
+) -> bool:
+    """Leave the search index tables (FTS5 and its shadow tables, tsvector) to their own SQL."""
+    return not (kind == "table" and name is not None and name.startswith("search_"))
+
+
 def run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_object=include_object,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

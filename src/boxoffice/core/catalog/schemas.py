@@ -105,3 +105,7 @@ class EventSearch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 20
     cursor: str | None = None
     language: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}$")] = "en"
+
+
+class StatusChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    status: str

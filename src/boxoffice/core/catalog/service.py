@@ -165,3 +165,23 @@ async def _search(
     end = cursor.offset + query.limit
     next_cursor = _encode_cursor(_Cursor(offset=end)) if end < len(ranked) else None
     return EventPage(items=items, next_cursor=next_cursor)
+
+
+async def get_event_of(
+    session: AsyncSession, organization_id: uuid.UUID, event_id: uuid.UUID
+) -> Event:
+    """An organization's own event, whatever its status; another organization's is 404."""
+    event = await session.get(Event, event_id)
+    if event is None or event.organization_id != organization_id:
+        raise NotFound(f"no event {event_id} in this organization")
+    return event
+
+
+async def list_events_of(session: AsyncSession, organization_id: uuid.UUID) -> list[EventOut]:
+    """All of an organization's events, drafts included, by start time."""
+    events = await session.scalars(
+        select(Event)
+        .where(Event.organization_id == organization_id)
+        .order_by(Event.starts_at, Event.id)
+    )
+    return [EventOut.of(e) for e in events]

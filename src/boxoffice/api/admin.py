@@ -1,0 +1,65 @@
+"""Platform administration (platform admins only)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from litestar import Controller, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from boxoffice.core.identity import admin
+from boxoffice.core.identity.accounts import profile_of
+from boxoffice.core.identity.models import User
+from boxoffice.core.identity.schemas import PlatformRoleIn, ProfileOut, StatsOut, UserPage
+from boxoffice.platform import Platform
+
+
+class AdminController(Controller):
+    path = "/admin"
+    tags = ["admin"]
+
+    @get("/users", summary="Find users (newest first, cursor pagination)")
+    async def users(
+        self, platform: NamedDependency[Platform], admin_user: NamedDependency[User],
+        q: Annotated[str, QueryParameter(max_length=200)] = "",
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        cursor: FromQuery[str | None] = None,
+    ) -> UserPage:  # fmt: skip
+        async with platform.db.read() as session:
+            return await admin.list_users(session, q=q, limit=limit, cursor=cursor)
+
+    @post("/users/{user_id:uuid}/suspend", status_code=200, summary="Suspend (ends sessions)")
+    async def suspend(
+        self, platform: NamedDependency[Platform], admin_user: NamedDependency[User],
+        user_id: FromPath[uuid.UUID],
+    ) -> ProfileOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            return profile_of(await admin.set_status(session, platform.clock, user_id,
+                                                     "suspended", admin_user))  # fmt: skip
+
+    @post("/users/{user_id:uuid}/reactivate", status_code=200, summary="Lift a suspension")
+    async def reactivate(
+        self, platform: NamedDependency[Platform], admin_user: NamedDependency[User],
+        user_id: FromPath[uuid.UUID],
+    ) -> ProfileOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            return profile_of(await admin.set_status(session, platform.clock, user_id, "active",
+                                                     admin_user))  # fmt: skip
+
+    @put("/users/{user_id:uuid}/platform-role", summary="Grant or remove the admin role")
+    async def platform_role(
+        self, platform: NamedDependency[Platform], admin_user: NamedDependency[User],
+        user_id: FromPath[uuid.UUID], data: JSONBody[PlatformRoleIn],
+    ) -> ProfileOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            return profile_of(await admin.set_platform_role(session, platform.clock, user_id,
+                                                            data.role, admin_user))  # fmt: skip
+
+    @get("/stats", summary="Sign-ups per day, verified ratio, organizations")
+    async def stats(
+        self, platform: NamedDependency[Platform], admin_user: NamedDependency[User]
+    ) -> StatsOut:
+        async with platform.db.read() as session:
+            return await admin.statistics(session, platform.clock)

@@ -1,0 +1,54 @@
+"""Authentication for route handlers: ``principal`` is a dependency any handler can ask for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.di import Provide
+
+from boxoffice.core.errors import Forbidden
+from boxoffice.core.identity.models import User
+from boxoffice.core.identity.principal import (
+    Principal,
+    api_key_use_is_stale,
+    authenticate,
+    record_api_key_use,
+)
+from boxoffice.platform import Platform
+
+
+async def principal_of(request: Request[Any, Any, Any], platform: Platform) -> Principal:
+    """The caller, from ``Authorization: Bearer …``; 401 problem if missing or invalid."""
+    now = platform.clock.now()
+    async with platform.db.read() as session:
+        principal = await authenticate(
+            session, platform.signer, request.headers.get("authorization"), now
+        )
+    if principal.api_key is not None and api_key_use_is_stale(principal.api_key, now):
+        async with platform.db.transaction() as session:
+            await record_api_key_use(session, principal.api_key.id, now)
+    return principal
+
+
+async def user_of(principal: Principal) -> User:
+    """A signed-in person (not an API key)."""
+    return principal.require_user()
+
+
+async def admin_of(principal: Principal) -> User:
+    user = principal.require_user()
+    if user.platform_role != "admin":
+        raise Forbidden("this needs a platform administrator")
+    return user
+
+
+def client_ip(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+AUTH_DEPENDENCIES = {
+    "principal": Provide(principal_of),
+    "user": Provide(user_of),
+    "admin_user": Provide(admin_of),
+}

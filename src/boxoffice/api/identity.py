@@ -1,0 +1,208 @@
+"""Accounts and sessions: register, verify, sign in, refresh, sign out, passwords, profile."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from litestar import Controller, Request, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from boxoffice.api.auth import client_ip
+from boxoffice.core.errors import NotFound
+from boxoffice.core.identity import accounts
+from boxoffice.core.identity.models import User
+from boxoffice.core.identity.principal import Principal
+from boxoffice.core.identity.schemas import (
+    Accepted,
+    ChangePasswordIn,
+    EmailIn,
+    LoginIn,
+    OrganizationOut,
+    ProfileOut,
+    ProfileUpdate,
+    RefreshIn,
+    RegisterIn,
+    ResetIn,
+    TokenIn,
+    TokenPair,
+)
+from boxoffice.core.identity.service import organizations_of
+from boxoffice.core.ratelimit import Limit, hit
+from boxoffice.platform import Platform
+
+#: Abuse limits (per fixed window, shared by every API process).
+REGISTER_PER_IP = Limit(10, timedelta(hours=1))
+LOGIN_PER_IP = Limit(30, timedelta(minutes=5))
+LOGIN_PER_ACCOUNT = Limit(10, timedelta(minutes=5))
+RESET_PER_IP = Limit(10, timedelta(hours=1))
+RESET_PER_ACCOUNT = Limit(3, timedelta(hours=1))
+
+CHECK_INBOX = "if the address can receive mail, a message is on its way: check the inbox"
+
+
+class AuthController(Controller):
+    path = "/auth"
+    tags = ["auth"]
+
+    @post("/register", status_code=202, summary="Create an account; a verification link follows")
+    async def register(
+        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
+        data: JSONBody[RegisterIn],
+    ) -> Accepted:  # fmt: skip
+        await hit(platform.db, platform.clock, f"register:ip:{client_ip(request)}",
+                  REGISTER_PER_IP, "sign-ups from this address")  # fmt: skip
+        async with platform.db.transaction() as session:
+            await accounts.register(session, platform.clock, platform.auth_policy, data)
+        return Accepted(CHECK_INBOX)
+
+    @post("/verify-email", status_code=200, summary="Confirm an address with the e-mailed token")
+    async def verify_email(
+        self, platform: NamedDependency[Platform], data: JSONBody[TokenIn]
+    ) -> ProfileOut:
+        async with platform.db.transaction() as session:
+            user = await accounts.verify_email(session, platform.clock, data.token)
+            return accounts.profile_of(user)
+
+    @post("/verify-email/resend", status_code=202, summary="Send a new verification link")
+    async def resend(
+        self, platform: NamedDependency[Platform], user: NamedDependency[User]
+    ) -> Accepted:
+        async with platform.db.transaction() as session:
+            fresh = await session.get(User, user.id)
+            assert fresh is not None
+            await accounts.resend_verification(session, platform.clock, platform.auth_policy, fresh)
+        return Accepted(CHECK_INBOX)
+
+    @post("/login", status_code=200, summary="Sign in: an access token and a refresh token")
+    async def login(
+        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
+        data: JSONBody[LoginIn],
+    ) -> TokenPair:  # fmt: skip
+        await hit(platform.db, platform.clock, f"login:ip:{client_ip(request)}", LOGIN_PER_IP,
+                  "sign-in attempts from this address")  # fmt: skip
+        await hit(platform.db, platform.clock, f"login:account:{data.email.strip().lower()}",
+                  LOGIN_PER_ACCOUNT, "sign-in attempts for this account")  # fmt: skip
+        async with platform.db.transaction() as session:
+            outcome = await accounts.login(
+                session, platform.clock, platform.auth_policy, platform.signer, data.email,
+                data.password, request.headers.get("user-agent", ""),
+            )  # fmt: skip
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.tokens is not None
+        return outcome.tokens
+
+    @post("/refresh", status_code=200, summary="Exchange a refresh token for a new pair")
+    async def refresh(
+        self, platform: NamedDependency[Platform], data: JSONBody[RefreshIn]
+    ) -> TokenPair:
+        async with platform.db.transaction() as session:
+            outcome = await accounts.refresh(session, platform.clock, platform.auth_policy,
+                                             platform.signer, data.refresh_token)  # fmt: skip
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.tokens is not None
+        return outcome.tokens
+
+    @post("/logout", status_code=204, summary="End this session (its tokens stop working)")
+    async def logout(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal]
+    ) -> None:
+        principal.require_user()
+        assert principal.session_id is not None
+        async with platform.db.transaction() as session:
+            await accounts.revoke_session(session, platform.clock, principal.session_id, "logout")
+
+    @post("/password/change", status_code=204, summary="Change the password; other sessions end")
+    async def change_password(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        data: JSONBody[ChangePasswordIn],
+    ) -> None:  # fmt: skip
+        user = principal.require_user()
+        async with platform.db.transaction() as session:
+            fresh = await session.get(User, user.id, with_for_update=True)
+            assert fresh is not None
+            await accounts.change_password(session, platform.clock, fresh, data.current_password,
+                                           data.new_password, principal.session_id)  # fmt: skip
+
+    @post(
+        "/password/forgot",
+        status_code=202,
+        summary="E-mail a reset link (never says if the address exists)",
+    )
+    async def forgot(
+        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
+        data: JSONBody[EmailIn],
+    ) -> Accepted:  # fmt: skip
+        await hit(platform.db, platform.clock, f"reset:ip:{client_ip(request)}", RESET_PER_IP,
+                  "reset requests from this address")  # fmt: skip
+        await hit(platform.db, platform.clock, f"reset:account:{data.email.strip().lower()}",
+                  RESET_PER_ACCOUNT, "reset requests for this account")  # fmt: skip
+        async with platform.db.transaction() as session:
+            await accounts.request_password_reset(session, platform.clock, platform.auth_policy,
+                                                  data.email)  # fmt: skip
+        return Accepted(CHECK_INBOX)
+
+    @post("/password/reset", status_code=204, summary="Set a new password with the e-mailed token")
+    async def reset(self, platform: NamedDependency[Platform], data: JSONBody[ResetIn]) -> None:
+        async with platform.db.transaction() as session:
+            await accounts.reset_password(session, platform.clock, data.token, data.password)
+
+
+class MeController(Controller):
+    path = "/me"
+    tags = ["account"]
+
+    @get("/", summary="My profile")
+    async def me(self, user: NamedDependency[User]) -> ProfileOut:
+        return accounts.profile_of(user)
+
+    @patch("/", summary="Update my profile")
+    async def update(
+        self, platform: NamedDependency[Platform], user: NamedDependency[User],
+        data: JSONBody[ProfileUpdate],
+    ) -> ProfileOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            fresh = await session.get(User, user.id, with_for_update=True)
+            assert fresh is not None
+            accounts.update_profile(fresh, data, platform.clock.now())
+            return accounts.profile_of(fresh)
+
+    @get("/organizations", summary="The organizations I belong to, with my role")
+    async def organizations(
+        self, platform: NamedDependency[Platform], user: NamedDependency[User]
+    ) -> list[OrganizationOut]:
+        async with platform.db.read() as session:
+            rows = await organizations_of(session, user)
+        return [
+            OrganizationOut(
+                id=o.id,
+                slug=o.slug,
+                name=o.name,
+                contact_email=o.contact_email,
+                created_at=o.created_at,
+                role=role,
+            )
+            for o, role in rows
+        ]
+
+
+class UsersController(Controller):
+    path = "/users"
+    tags = ["account"]
+
+    @get("/{user_id:uuid}", summary="A profile: your own, or anyone's for a platform admin")
+    async def profile(
+        self, platform: NamedDependency[Platform], user: NamedDependency[User],
+        user_id: FromPath[uuid.UUID],
+    ) -> ProfileOut:  # fmt: skip
+        if user.id != user_id and user.platform_role != "admin":
+            raise NotFound(f"no user {user_id}")  # not 403: ids are not for probing
+        async with platform.db.read() as session:
+            found = await session.get(User, user_id)
+        if found is None:
+            raise NotFound(f"no user {user_id}")
+        return accounts.profile_of(found)

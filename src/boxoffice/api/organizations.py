@@ -1,0 +1,250 @@
+"""Organizer side: organizations, members, invitations, API keys and event authoring.
+
+Every route resolves the caller's membership (or API key) in the organization first: a
+caller from elsewhere gets 404, a member whose role lacks the permission gets 403.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from boxoffice.core.catalog.lifecycle import EventStatus
+from boxoffice.core.catalog.schemas import EventDraft, EventOut, StatusChange
+from boxoffice.core.catalog.service import change_status, create_event, get_event_of, list_events_of
+from boxoffice.core.errors import FieldError, ValidationFailed
+from boxoffice.core.identity import service
+from boxoffice.core.identity.models import ApiKey, Invitation, Membership, Organization, User
+from boxoffice.core.identity.permissions import Permission
+from boxoffice.core.identity.principal import Principal, authorize
+from boxoffice.core.identity.schemas import (
+    ApiKeyCreatedOut,
+    ApiKeyIn,
+    ApiKeyOut,
+    InvitationOut,
+    InviteIn,
+    MemberOut,
+    OrganizationIn,
+    OrganizationOut,
+    RoleIn,
+    TokenIn,
+)
+from boxoffice.platform import Platform
+
+OrgId = FromPath[uuid.UUID]
+
+
+def organization_out(organization: Organization, role: str | None = None) -> OrganizationOut:
+    return OrganizationOut(id=organization.id, slug=organization.slug, name=organization.name,
+                           contact_email=organization.contact_email,
+                           created_at=organization.created_at, role=role)  # fmt: skip
+
+
+def invitation_out(invitation: Invitation) -> InvitationOut:
+    return InvitationOut(id=invitation.id, email=invitation.email, role=invitation.role,
+                         created_at=invitation.created_at, expires_at=invitation.expires_at,
+                         accepted_at=invitation.accepted_at,
+                         revoked_at=invitation.revoked_at)  # fmt: skip
+
+
+def member_out(membership: Membership, user: User) -> MemberOut:
+    return MemberOut(user_id=user.id, email=user.email, name=user.name, role=membership.role,
+                     joined_at=membership.created_at)  # fmt: skip
+
+
+def api_key_out(key: ApiKey) -> ApiKeyOut:
+    return ApiKeyOut(id=key.id, name=key.name, prefix=key.prefix, scopes=key.scopes,
+                     created_at=key.created_at, last_used_at=key.last_used_at,
+                     revoked_at=key.revoked_at)  # fmt: skip
+
+
+class OrganizationsController(Controller):
+    path = "/organizations"
+    tags = ["organizations"]
+
+    @post("/", status_code=201, summary="Create an organization; you become its owner")
+    async def create(
+        self, platform: NamedDependency[Platform], user: NamedDependency[User],
+        data: JSONBody[OrganizationIn],
+    ) -> OrganizationOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            fresh = await session.get(User, user.id)
+            assert fresh is not None
+            organization = await service.create_organization(
+                session, platform.clock, slug=data.slug, name=data.name,
+                contact_email=data.contact_email or "", owner=fresh)  # fmt: skip
+            return organization_out(organization, "owner")
+
+    @get("/{org_id:uuid}", summary="An organization you belong to")
+    async def read(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId,
+    ) -> OrganizationOut:  # fmt: skip
+        async with platform.db.read() as session:
+            role = await authorize(session, principal, org_id, Permission.ORG_READ)
+            organization = await service.get_organization(session, org_id)
+            return organization_out(organization, role)
+
+    # ---- members
+
+    @get("/{org_id:uuid}/members", summary="Members and their roles")
+    async def members(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId,
+    ) -> list[MemberOut]:  # fmt: skip
+        async with platform.db.read() as session:
+            await authorize(session, principal, org_id, Permission.ORG_READ)
+            return [member_out(m, u) for m, u in await service.members_of(session, org_id)]
+
+    @patch("/{org_id:uuid}/members/{user_id:uuid}", summary="Change a member's role")
+    async def change_role(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, user_id: FromPath[uuid.UUID], data: JSONBody[RoleIn],
+    ) -> MemberOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            role = await authorize(session, principal, org_id, Permission.MEMBERS_MANAGE)
+            membership = await service.change_role(
+                session, platform.clock, org_id, user_id, data.role, principal.require_user(), role
+            )
+            member = await session.get(User, user_id)
+            assert member is not None
+            return member_out(membership, member)
+
+    @delete("/{org_id:uuid}/members/{user_id:uuid}", status_code=204, summary="Remove a member")
+    async def remove(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, user_id: FromPath[uuid.UUID],
+    ) -> None:  # fmt: skip
+        async with platform.db.transaction() as session:
+            role = await authorize(session, principal, org_id, Permission.MEMBERS_MANAGE)
+            await service.remove_member(session, platform.clock, org_id, user_id,
+                                        principal.require_user(), role)  # fmt: skip
+
+    # ---- invitations
+
+    @post("/{org_id:uuid}/invitations", status_code=201, summary="Invite someone by e-mail")
+    async def invite(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, data: JSONBody[InviteIn],
+    ) -> InvitationOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            role = await authorize(session, principal, org_id, Permission.MEMBERS_MANAGE)
+            organization = await service.get_organization(session, org_id)
+            invitation = await service.invite(
+                session, platform.clock, platform.auth_policy, organization, data.email,
+                data.role, principal.require_user(), role)  # fmt: skip
+            return invitation_out(invitation)
+
+    @get("/{org_id:uuid}/invitations", summary="Invitations, newest first")
+    async def invitations(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId,
+    ) -> list[InvitationOut]:  # fmt: skip
+        async with platform.db.read() as session:
+            await authorize(session, principal, org_id, Permission.MEMBERS_MANAGE)
+            return [invitation_out(i) for i in await service.invitations_of(session, org_id)]
+
+    @delete("/{org_id:uuid}/invitations/{invitation_id:uuid}", status_code=204,
+            summary="Withdraw an invitation")  # fmt: skip
+    async def revoke_invitation(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, invitation_id: FromPath[uuid.UUID],
+    ) -> None:  # fmt: skip
+        async with platform.db.transaction() as session:
+            await authorize(session, principal, org_id, Permission.MEMBERS_MANAGE)
+            await service.revoke_invitation(session, platform.clock, org_id, invitation_id)
+
+    @post("/invitations/accept", status_code=200, summary="Accept an invitation (signed in)")
+    async def accept(
+        self, platform: NamedDependency[Platform], user: NamedDependency[User],
+        data: JSONBody[TokenIn],
+    ) -> MemberOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            fresh = await session.get(User, user.id)
+            assert fresh is not None
+            membership = await service.accept_invitation(session, platform.clock, data.token,
+                                                         fresh)  # fmt: skip
+            return member_out(membership, fresh)
+
+    # ---- API keys
+
+    @post("/{org_id:uuid}/api-keys", status_code=201, summary="Create an API key (shown once)")
+    async def create_api_key(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, data: JSONBody[ApiKeyIn],
+    ) -> ApiKeyCreatedOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            await authorize(session, principal, org_id, Permission.API_KEYS_MANAGE)
+            key, row = await service.create_api_key(
+                session, platform.clock, org_id, data.name, data.scopes, principal.require_user()
+            )
+            return ApiKeyCreatedOut(key=key, api_key=api_key_out(row))
+
+    @get("/{org_id:uuid}/api-keys", summary="API keys (never the secret part)")
+    async def api_keys(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId,
+    ) -> list[ApiKeyOut]:  # fmt: skip
+        async with platform.db.read() as session:
+            await authorize(session, principal, org_id, Permission.API_KEYS_MANAGE)
+            return [api_key_out(k) for k in await service.api_keys_of(session, org_id)]
+
+    @delete("/{org_id:uuid}/api-keys/{key_id:uuid}", status_code=204, summary="Revoke an API key")
+    async def revoke_api_key(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, key_id: FromPath[uuid.UUID],
+    ) -> None:  # fmt: skip
+        async with platform.db.transaction() as session:
+            await authorize(session, principal, org_id, Permission.API_KEYS_MANAGE)
+            await service.revoke_api_key(session, platform.clock, org_id, key_id,
+                                         principal.require_user())  # fmt: skip
+
+    # ---- events
+
+    @post("/{org_id:uuid}/events", status_code=201, summary="Create an event (a draft)")
+    async def create_event(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, data: JSONBody[EventDraft],
+    ) -> EventOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
+            return EventOut.of(await create_event(session, platform.clock, org_id, data))
+
+    @get("/{org_id:uuid}/events", summary="All of the organization's events, drafts included")
+    async def events(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId,
+    ) -> list[EventOut]:  # fmt: skip
+        async with platform.db.read() as session:
+            await authorize(session, principal, org_id, Permission.EVENTS_READ)
+            return await list_events_of(session, org_id)
+
+    @get("/{org_id:uuid}/events/{event_id:uuid}", summary="One of the organization's events")
+    async def event(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, event_id: FromPath[uuid.UUID],
+    ) -> EventOut:  # fmt: skip
+        async with platform.db.read() as session:
+            await authorize(session, principal, org_id, Permission.EVENTS_READ)
+            return EventOut.of(await get_event_of(session, org_id, event_id))
+
+    @post("/{org_id:uuid}/events/{event_id:uuid}/status", status_code=200,
+          summary="Publish, postpone, cancel or complete an event")  # fmt: skip
+    async def event_status(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, event_id: FromPath[uuid.UUID], data: JSONBody[StatusChange],
+    ) -> EventOut:  # fmt: skip
+        try:
+            target = EventStatus(data.status)
+        except ValueError as error:
+            raise ValidationFailed(
+                "unknown status",
+                errors=[FieldError("status", f"one of {', '.join(s.value for s in EventStatus)}")],
+            ) from error
+        async with platform.db.transaction() as session:
+            await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
+            await get_event_of(session, org_id, event_id)
+            return EventOut.of(await change_status(session, platform.clock, event_id, target))

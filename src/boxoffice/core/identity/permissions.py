@@ -1,0 +1,37 @@
+"""Organization roles and what each may do. API-key scopes are the same permission names."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    STAFF = "staff"
+    CHECKIN = "checkin"
+
+
+class Permission(StrEnum):
+    ORG_READ = "org:read"
+    ORG_MANAGE = "org:manage"  # rename, contact details
+    MEMBERS_MANAGE = "members:manage"  # invite, change roles, remove (owners: owner only)
+    API_KEYS_MANAGE = "api_keys:manage"
+    EVENTS_READ = "events:read"
+    EVENTS_WRITE = "events:write"
+    CHECKIN = "checkin"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.OWNER: frozenset(Permission),
+    Role.ADMIN: frozenset(Permission) - {Permission.ORG_MANAGE},
+    Role.STAFF: frozenset(
+        {Permission.ORG_READ, Permission.EVENTS_READ, Permission.EVENTS_WRITE, Permission.CHECKIN}
+    ),
+    Role.CHECKIN: frozenset({Permission.ORG_READ, Permission.EVENTS_READ, Permission.CHECKIN}),
+}
+
+#: Scopes an API key may carry: everything but managing people and keys.
+API_KEY_SCOPES = frozenset(
+    {Permission.ORG_READ, Permission.EVENTS_READ, Permission.EVENTS_WRITE, Permission.CHECKIN}
+)

@@ -1,0 +1,114 @@
+"""Who is calling: a signed-in user (access token) or an organization's API key."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import msgspec
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.core.errors import Forbidden, NotFound, Unauthorized
+from boxoffice.core.identity.models import ApiKey, AuthSession, Membership, User
+from boxoffice.core.identity.permissions import ROLE_PERMISSIONS, Permission, Role
+from boxoffice.core.identity.tokens import TokenSigner, hash_secret, secrets_equal
+
+API_KEY_PREFIX = "bxk"
+
+
+class Principal(msgspec.Struct, frozen=True, kw_only=True):
+    user: User | None = None
+    session_id: uuid.UUID | None = None
+    api_key: ApiKey | None = None
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return self.user is not None and self.user.platform_role == "admin"
+
+    def require_user(self) -> User:
+        if self.user is None:
+            raise Forbidden("this needs a person's sign-in, not an API key")
+        return self.user
+
+    @property
+    def actor(self) -> str:
+        if self.user is not None:
+            return f"user:{self.user.id}"
+        assert self.api_key is not None
+        return f"api_key:{self.api_key.id}"
+
+
+async def authenticate(
+    session: AsyncSession, signer: TokenSigner, authorization: str | None, now: datetime
+) -> Principal:
+    """Resolve an ``Authorization: Bearer …`` header; :class:`Unauthorized` if it fails."""
+    if not authorization:
+        raise Unauthorized("sign in: send Authorization: Bearer <access token or API key>")
+    scheme, _, credential = authorization.partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential:
+        raise Unauthorized("use the Bearer scheme: Authorization: Bearer <token>")
+    if credential.startswith(API_KEY_PREFIX + "_"):
+        return Principal(api_key=await _api_key(session, credential))
+    claims = signer.verify(credential, now)
+    row = (await session.execute(
+        select(User, AuthSession)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .where(User.id == claims.user_id, AuthSession.id == claims.session_id)
+    )).first()  # fmt: skip
+    if row is None:
+        raise Unauthorized("the access token is not valid")
+    user, auth_session = row
+    if auth_session.revoked_at is not None:
+        raise Unauthorized("this session has ended; sign in again")
+    if user.status != "active":
+        raise Forbidden("this account is suspended; contact support")
+    return Principal(user=user, session_id=auth_session.id)
+
+
+async def _api_key(session: AsyncSession, credential: str) -> ApiKey:
+    parts = credential.split("_")
+    if len(parts) != 3:
+        raise Unauthorized("the API key is not valid")
+    key = await session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
+    if key is None or not secrets_equal(key.key_hash, hash_secret(credential)):
+        raise Unauthorized("the API key is not valid")
+    if key.revoked_at is not None:
+        raise Unauthorized("this API key has been revoked")
+    return key
+
+
+def api_key_use_is_stale(key: ApiKey, now: datetime) -> bool:
+    """Whether to record a use of ``key``: at most once a minute, so that a busy integration
+    does not turn every read into a write."""
+    return key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60
+
+
+async def record_api_key_use(session: AsyncSession, key_id: uuid.UUID, now: datetime) -> None:
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+
+
+async def authorize(
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID,
+    permission: Permission,
+) -> Role | None:  # fmt: skip
+    """Allow ``permission`` in the organization or raise. Someone outside the organization
+    gets 404, never 403: they learn nothing about it, not even that it exists."""
+    hidden = NotFound(f"no organization {organization_id}")
+    if principal.api_key is not None:
+        if principal.api_key.organization_id != organization_id:
+            raise hidden
+        if permission not in principal.api_key.scopes:
+            raise Forbidden(f"this API key lacks the scope {permission!s}",
+                            extra={"required_scope": str(permission)})  # fmt: skip
+        return None
+    user = principal.require_user()
+    membership = await session.get(Membership, (organization_id, user.id))
+    if membership is None:
+        raise hidden
+    role = Role(membership.role)
+    if permission not in ROLE_PERMISSIONS[role]:
+        raise Forbidden(f"your role ({role}) does not allow {permission!s}",
+                        extra={"role": str(role), "required": str(permission)})  # fmt: skip
+    return role

@@ -1,0 +1,93 @@
+"""Queueing and delivering notifications."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.core.clock import Clock
+from boxoffice.core.db import Database
+from boxoffice.core.journal import append
+from boxoffice.core.journal.dispatcher import Subscriber
+from boxoffice.core.journal.entries import RecordedEntry
+from boxoffice.core.notify.channel import Message, NotificationChannel
+from boxoffice.core.notify.entries import MessageQueued
+from boxoffice.core.notify.models import OutboundMessage
+from boxoffice.logs import get_logger
+
+log = get_logger(__name__)
+
+
+async def queue_message(
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    kind: str,
+    to: str,
+    template: str,
+    subject: str,
+    text: str,
+    html: str = "",
+    locale: str = "en",
+    region: str = "",
+) -> uuid.UUID:
+    """Queue a rendered message in ``session``'s transaction: it is sent only if that commits."""
+    message = OutboundMessage(kind=kind, recipient=to, template=template, subject=subject,
+                              text=text, html=html, locale=locale, region=region,
+                              created_at=clock.now())  # fmt: skip
+    session.add(message)
+    await session.flush()
+    await append(session, MessageQueued(message_id=str(message.id), kind=kind,
+                                        template=template), clock)  # fmt: skip
+    return message.id
+
+
+#: (kind, region) -> the channels to try, in order. Routing provides it; core never
+#: imports the plugins package.
+ChannelPicker = Callable[[str, str | None], list[NotificationChannel]]
+
+
+def delivery_subscriber(db: Database, clock: Clock, pick: ChannelPicker) -> Subscriber:
+    """Deliver queued messages through the first channel routing offers that accepts them;
+    a temporary failure raises (the dispatcher retries), a permanent one is recorded."""
+
+    async def deliver(entry: RecordedEntry) -> None:
+        message_id = uuid.UUID(entry.aggregate_id)
+        async with db.read() as session:
+            row = await session.get(OutboundMessage, message_id)
+        if row is None or row.delivered_at is not None or row.failed_reason:
+            return
+        message = Message(message_id=str(row.id), kind=row.kind, to=row.recipient,
+                          subject=row.subject, text=row.text, html=row.html,
+                          locale=row.locale, template=row.template)  # fmt: skip
+        errors: list[str] = []
+        for channel in pick(row.kind, row.region or None):
+            result = await channel.send(message)
+            if result.delivered:
+                async with db.transaction() as session:
+                    stored = await session.get(OutboundMessage, message_id)
+                    assert stored is not None
+                    stored.delivered_at = clock.now()
+                    stored.channel = channel.id
+                    stored.provider_reference = result.provider_reference[:300]
+                return
+            if result.permanent_failure:
+                async with db.transaction() as session:
+                    stored = await session.get(OutboundMessage, message_id)
+                    assert stored is not None
+                    stored.failed_reason = f"{channel.id}: {result.detail}"[:2000]
+                log.warning(
+                    "notify.permanent_failure",
+                    message_id=str(message_id),
+                    channel=channel.id,
+                    detail=result.detail,
+                )
+                return
+            errors.append(f"{channel.id}: {result.detail}")
+        raise RuntimeError("no channel delivered the message: " + "; ".join(errors or ["none"]))
+
+    return Subscriber(
+        name="notify:deliver", handler=deliver, types=frozenset({MessageQueued.__name__})
+    )

@@ -1,0 +1,77 @@
+"""Rate limits shared by every API process: fixed-window counters in the database.
+
+One statement per check (an upsert that increments and returns the count), so several
+stateless processes on one database enforce one limit. Windows expire and are swept.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import msgspec
+from sqlalchemy import Integer, String, delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, mapped_column
+
+from boxoffice.core.clock import Clock
+from boxoffice.core.db import Base, Database, UTCDateTime
+from boxoffice.core.errors import BoxofficeError
+
+
+class RateLimitWindow(Base):
+    __tablename__ = "rate_limit_window"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Limit(msgspec.Struct, frozen=True):
+    requests: int
+    per: timedelta
+
+
+class RateLimited(BoxofficeError):
+    slug = "rate-limited"
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, extra={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+def _window_start(now: datetime, per: timedelta) -> datetime:
+    seconds = int(per.total_seconds())
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=now.tzinfo)
+
+
+async def hit(db: Database, clock: Clock, key: str, limit: Limit, what: str) -> None:
+    """Count one request against ``key``; raise :class:`RateLimited` past the limit."""
+    now = clock.now()
+    start = _window_start(now, limit.per)
+    insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
+    values = insert(RateLimitWindow).values(
+        key=key[:200], window_start=start, count=1, expires_at=start + limit.per
+    )
+    statement = values.on_conflict_do_update(
+        index_elements=["key", "window_start"],
+        set_={"count": RateLimitWindow.count + 1},
+    ).returning(RateLimitWindow.count)
+    async with db.transaction() as session:
+        count = (await session.execute(statement)).scalar_one()
+    if count > limit.requests:
+        retry_after = max(1, int((start + limit.per - now).total_seconds()))
+        raise RateLimited(f"too many {what}; try again in {retry_after} seconds", retry_after)
+
+
+async def sweep(db: Database, clock: Clock) -> int:
+    """Delete expired windows; returns how many."""
+    async with db.transaction() as session:
+        result = await session.execute(
+            delete(RateLimitWindow).where(RateLimitWindow.expires_at < clock.now())
+        )
+    return int(getattr(result, "rowcount", 0) or 0)
