@@ -99,6 +99,10 @@ def test_migrate_and_demo_on_both_engines(
     assert capsys.readouterr().out.strip() == "demo data already present"
     assert cli.main(["worker", "--once", "--database-url", empty_db_url]) == 0
     assert capsys.readouterr().out.startswith("delivered ")
+    assert cli.main(["grant-admin", "nobody@example.org", "--database-url", empty_db_url]) == 1
+    assert "register it first" in capsys.readouterr().err
+    assert cli.main(["grant-admin", "Organizer@demo.example", "--database-url", empty_db_url]) == 0
+    assert "is now a platform admin" in capsys.readouterr().out
 
 
 def test_plugins_list_and_check(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""The ``boxoffice`` command: serve | migrate | demo | worker | plugins list | plugins check."""
+"""The ``boxoffice`` command: serve | migrate | demo | worker | grant-admin | plugins list|check."""
 
 from __future__ import annotations
 
@@ -149,6 +149,32 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _grant_admin(settings: Settings, email: str) -> bool:
+    from sqlalchemy import update
+
+    from boxoffice.core.identity.models import User
+
+    db = Database(create_engine(settings.resolved_database_url))
+    try:
+        await ensure_migrated(db)
+        async with db.transaction() as session:
+            result = await session.execute(
+                update(User)
+                .where(User.email == email.strip().lower())
+                .values(platform_role="admin")
+            )
+        return bool(getattr(result, "rowcount", 0))
+    finally:
+        await db.close()
+
+
+def cmd_grant_admin(args: argparse.Namespace) -> int:
+    if not asyncio.run(_grant_admin(_settings(args), args.email)):
+        return _fail(f"no account with the e-mail address {args.email}: register it first")
+    print(f"{args.email} is now a platform admin")
+    return 0
+
+
 def _plugin_set(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     settings = _settings(args)
     db = Database(create_engine(settings.resolved_database_url))  # not connected: lazy
@@ -211,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", parents=[common], help="run the journal dispatcher")
     worker.add_argument("--once", action="store_true", help="deliver what is due, then exit")
     worker.set_defaults(func=cmd_worker)
+
+    grant = sub.add_parser("grant-admin", parents=[common], help="make an account platform admin")
+    grant.add_argument("email")
+    grant.set_defaults(func=cmd_grant_admin)
 
     plugins = sub.add_parser("plugins", help="inspect plugins").add_subparsers(
         dest="plugins_command", required=True

@@ -8,10 +8,15 @@ from zoneinfo import ZoneInfo
 from boxoffice.core.catalog.lifecycle import EventStatus
 from boxoffice.core.catalog.schemas import EventDraft
 from boxoffice.core.catalog.service import change_status, create_event
+from boxoffice.core.identity.models import User
+from boxoffice.core.identity.passwords import hash_password
 from boxoffice.core.identity.service import create_organization, find_organization
 from boxoffice.platform import Platform
 
 DEMO_ORGANIZATION = "demo-organizer"
+#: A demo sign-in for the organizer side. Demo data only: never load it in production.
+DEMO_EMAIL = "organizer@demo.example"
+DEMO_PASSWORD = "demo organizer password"  # noqa: S105 - published demo credentials
 
 
 async def load_demo(platform: Platform) -> bool:
@@ -20,13 +25,16 @@ async def load_demo(platform: Platform) -> bool:
     async with platform.db.transaction() as session:
         if await find_organization(session, DEMO_ORGANIZATION) is not None:
             return False
+        now = clock.now()
+        organizer = User(email=DEMO_EMAIL, password_hash=hash_password(DEMO_PASSWORD),
+                         name="Demo Organizer", email_verified_at=now, created_at=now,
+                         updated_at=now)  # fmt: skip
+        session.add(organizer)
+        await session.flush()
         organization = await create_organization(
-            session,
-            clock,
-            slug=DEMO_ORGANIZATION,
-            name="Demo Organizer",
-            contact_email="hello@demo.example",
-        )
+            session, clock, slug=DEMO_ORGANIZATION, name="Demo Organizer",
+            contact_email="hello@demo.example", owner=organizer,
+        )  # fmt: skip
         zone = ZoneInfo("Europe/Berlin")
         day = (clock.now() + timedelta(days=30)).astimezone(zone).date()
         starts_at = datetime.combine(day, time(19, 30), tzinfo=zone)

@@ -337,7 +337,7 @@ async def make_platform(
             data_dir=tmp_path / "data",
             database_url=db_url,
             db_pool_size=0,  # the test client runs the app on its own event loop
-            secret_key="boxoffice-test-signing-key-0123456789abcdef",
+            secret_key="boxoffice-test-signing-key-0123456789abcdef",  # noqa: S106 - tests only
             public_url="https://tickets.example.test",
             plugins_file=plugins_file,
             run_dispatcher=False,

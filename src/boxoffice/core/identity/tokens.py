@@ -90,7 +90,12 @@ class TokenSigner:
             "jti": secrets.token_hex(8),
             "typ": "access",
         }
-        return jwt.encode({"alg": self.algorithm, "kid": self.kid}, claims, self._signing)
+        return jwt.encode(
+            {"alg": self.algorithm, "kid": self.kid},
+            claims,
+            self._signing,
+            algorithms=[self.algorithm],
+        )
 
     def verify(self, token: str, now: datetime) -> AccessClaims:
         """The claims of a valid, unexpired access token; :class:`Unauthorized` otherwise."""

@@ -1,0 +1,83 @@
+"""Driving the identity API the way a client does, and reading what the platform e-mailed."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from boxoffice.platform import Platform
+
+PASSWORD = "correct horse battery staple"
+
+
+def auth(tokens: dict[str, Any] | str) -> dict[str, str]:
+    token = tokens if isinstance(tokens, str) else tokens["access_token"]
+    return {"authorization": f"Bearer {token}"}
+
+
+async def mail_to(
+    platform: Platform, address: str, template: str | None = None
+) -> list[dict[str, Any]]:
+    """Deliver what is queued, then read the ``log`` channel's files for ``address``."""
+    await platform.dispatcher.run_until_idle()
+    outbox = Path(platform.settings.data_dir) / "outbox"
+    messages = (
+        [json.loads(p.read_text()) for p in sorted(outbox.glob("*.json"))]
+        if outbox.exists()
+        else []
+    )
+    return [
+        m
+        for m in messages
+        if m["to"] == address and (template is None or m["template"] == template)
+    ]
+
+
+async def link_token(platform: Platform, address: str, template: str) -> str:
+    messages = await mail_to(platform, address, template)
+    assert messages, f"no {template} message to {address}"
+    match = re.search(r"token=(\S+)", messages[-1]["text"])
+    assert match, messages[-1]["text"]
+    return unquote(match.group(1))
+
+
+async def sign_up(
+    client: Any, platform: Platform, email: str, password: str = PASSWORD, **extra: Any
+) -> dict[str, Any]:
+    """Register, verify, sign in: the tokens."""
+    response = await client.post(
+        "/api/v1/auth/register", json={"email": email, "password": password, **extra}
+    )
+    assert response.status_code == 202, response.text
+    token = await link_token(platform, email.lower(), "verify-email")
+    verified = await client.post("/api/v1/auth/verify-email", json={"token": token})
+    assert verified.status_code == 200, verified.text
+    return await sign_in(client, email, password)
+
+
+async def sign_in(client: Any, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    tokens: dict[str, Any] = response.json()
+    return tokens
+
+
+async def make_admin(platform: Platform, email: str) -> None:
+    from sqlalchemy import update
+
+    from boxoffice.core.identity.models import User
+
+    async with platform.db.transaction() as session:
+        await session.execute(update(User).where(User.email == email).values(platform_role="admin"))
+
+
+async def organization(client: Any, tokens: dict[str, Any], slug: str) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/organizations", json={"slug": slug, "name": slug.title()}, headers=auth(tokens)
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
