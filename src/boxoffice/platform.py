@@ -104,6 +104,7 @@ def load_plugin_set(
         extra_plugins=extra_plugins,
         use_entry_points=use_entry_points,
         environ=environ,
+        public_url=settings.resolved_public_url,
     )
 
 

@@ -20,7 +20,12 @@ from boxoffice.api.auth import AUTH_DEPENDENCIES
 from boxoffice.api.deps import platform_of
 from boxoffice.api.events import EventsController
 from boxoffice.api.health import HealthController
-from boxoffice.api.identity import AuthController, MeController, UsersController
+from boxoffice.api.identity import (
+    AuthController,
+    MeController,
+    SignInWithController,
+    UsersController,
+)
 from boxoffice.api.middleware import request_id_middleware
 from boxoffice.api.organizations import OrganizationsController
 from boxoffice.api.problems import EXCEPTION_HANDLERS
@@ -60,7 +65,7 @@ def create_app(platform: Platform) -> Litestar:
     api = Router(
         path=API_PREFIX,
         route_handlers=[
-            EventsController, AuthController, MeController, UsersController,
+            EventsController, AuthController, SignInWithController, MeController, UsersController,
             OrganizationsController, AdminController,
         ],
     )  # fmt: skip

@@ -11,14 +11,16 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from boxoffice.api.auth import client_ip
-from boxoffice.core.errors import NotFound
-from boxoffice.core.identity import accounts
+from boxoffice.core.errors import Forbidden, NotFound
+from boxoffice.core.identity import accounts, external
 from boxoffice.core.identity.models import User
 from boxoffice.core.identity.principal import Principal
+from boxoffice.core.identity.provider import IdentityProvider
 from boxoffice.core.identity.schemas import (
     Accepted,
     ChangePasswordIn,
     EmailIn,
+    IdentityProviderOut,
     LoginIn,
     OrganizationOut,
     ProfileOut,
@@ -26,6 +28,8 @@ from boxoffice.core.identity.schemas import (
     RefreshIn,
     RegisterIn,
     ResetIn,
+    SignInCallbackIn,
+    SignInStartOut,
     TokenIn,
     TokenPair,
 )
@@ -206,3 +210,66 @@ class UsersController(Controller):
         if found is None:
             raise NotFound(f"no user {user_id}")
         return accounts.profile_of(found)
+
+
+class SignInWithController(Controller):
+    """Sign-in through identity providers (authorization code + PKCE + state + nonce)."""
+
+    path = "/auth/oauth"
+    tags = ["auth"]
+
+    @get("/", summary="The identity providers people can sign in with")
+    async def providers(self, platform: NamedDependency[Platform]) -> list[IdentityProviderOut]:
+        return [IdentityProviderOut(id=p.id, display_name=p.display_name)
+                for p in platform.plugins.providers.identity.values()]  # fmt: skip
+
+    @post("/{provider_id:str}/start", status_code=200, summary="Begin: where to send the browser")
+    async def start(
+        self, platform: NamedDependency[Platform], provider_id: FromPath[str]
+    ) -> SignInStartOut:
+        provider = _identity_provider(platform, provider_id)
+        async with platform.db.transaction() as session:
+            url, state = await external.start_sign_in(
+                session, platform.clock, provider, provider.default_redirect_uri
+            )
+        return SignInStartOut(authorization_url=url, state=state)
+
+    @post(
+        "/{provider_id:str}/callback",
+        status_code=200,
+        summary="Finish: redeem the code and sign in (linking or creating the account)",
+    )
+    async def callback(
+        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
+        provider_id: FromPath[str], data: JSONBody[SignInCallbackIn],
+    ) -> TokenPair:  # fmt: skip
+        provider = _identity_provider(platform, provider_id)
+        async with platform.db.transaction() as session:
+            attempt = await external.claim_attempt(session, platform.clock, provider_id,
+                                                   data.state)  # fmt: skip
+        profile = await provider.exchange(
+            code=data.code,
+            code_verifier=attempt.code_verifier,
+            redirect_uri=attempt.redirect_uri,
+            nonce=attempt.nonce,
+        )
+        async with platform.db.transaction() as session:
+            user = await external.link_or_create(session, platform.clock, provider_id, profile)
+            if user.status != "active":
+                raise Forbidden("this account is suspended; contact support")
+            user.last_login_at = platform.clock.now()
+            return await accounts.start_session(
+                session,
+                platform.clock,
+                platform.auth_policy,
+                platform.signer,
+                user,
+                request.headers.get("user-agent", ""),
+            )
+
+
+def _identity_provider(platform: Platform, provider_id: str) -> IdentityProvider:
+    provider = platform.plugins.providers.identity.get(provider_id)
+    if provider is None:
+        raise NotFound(f"no identity provider {provider_id!r} is configured")
+    return provider

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from boxoffice.core.clock import Clock
     from boxoffice.core.compliance.region import ComplianceRegion
     from boxoffice.core.db import Database
+    from boxoffice.core.identity.provider import IdentityProvider
     from boxoffice.core.journal.entries import RecordedEntry
     from boxoffice.core.notify.channel import NotificationChannel
     from boxoffice.core.payments.gateway import PaymentGateway
@@ -48,6 +49,15 @@ class PluginContext(Protocol):
     def database(self) -> Database:
         """The platform database. Only a provider whose job *is* the database uses it (the
         bundled ``dbsearch`` index); every other provider gets what it needs as arguments."""
+        ...
+
+    @property
+    def public_url(self) -> str:
+        """Where people reach the platform (for redirect and webhook URLs)."""
+        ...
+
+    def configured(self) -> list[str]:
+        """The provider ids that have a ``[providers.<id>]`` table in plugins.toml."""
         ...
 
     def options(self, provider_id: str, options_type: type[OptionsT]) -> OptionsT:
@@ -85,6 +95,12 @@ def register_compliance_regions(context: PluginContext) -> Sequence[ComplianceRe
 @hookspec
 def register_search_backends(context: PluginContext) -> Sequence[SearchBackend]:
     """Return the search backends this plugin provides."""
+    raise NotImplementedError
+
+
+@hookspec
+def register_identity_providers(context: PluginContext) -> Sequence[IdentityProvider]:
+    """Return the sign-in providers (OAuth 2.0 / OpenID Connect) this plugin provides."""
     raise NotImplementedError
 
 

@@ -21,6 +21,7 @@ from boxoffice.core import hookspecs
 from boxoffice.core.clock import Clock
 from boxoffice.core.compliance.region import ComplianceRegion
 from boxoffice.core.db import Database
+from boxoffice.core.identity.provider import IdentityProvider
 from boxoffice.core.money import is_currency
 from boxoffice.core.notify.channel import NotificationChannel
 from boxoffice.core.payments.gateway import PaymentGateway, supports
@@ -43,6 +44,7 @@ KINDS: dict[str, tuple[str, type[Any]]] = {
     "notification": ("register_notification_channels", NotificationChannel),
     "region": ("register_compliance_regions", ComplianceRegion),
     "search": ("register_search_backends", SearchBackend),
+    "identity": ("register_identity_providers", IdentityProvider),
 }
 
 
@@ -63,6 +65,7 @@ class Providers(msgspec.Struct):
     notification: dict[str, NotificationChannel] = {}
     region: dict[str, ComplianceRegion] = {}
     search: dict[str, SearchBackend] = {}
+    identity: dict[str, IdentityProvider] = {}
     #: "kind:id" -> the plugin that registered it
     origin: dict[str, str] = {}
 
@@ -84,8 +87,10 @@ class _Context:
         clock: Clock,
         database: Database,
         environ: Mapping[str, str],
+        public_url: str,
     ) -> None:
         self._loaded = loaded
+        self._public_url = public_url
         self._data_dir = data_dir
         self._clock = clock
         self._database = database
@@ -104,6 +109,13 @@ class _Context:
     @property
     def database(self) -> Database:
         return self._database
+
+    @property
+    def public_url(self) -> str:
+        return self._public_url
+
+    def configured(self) -> list[str]:
+        return sorted(self._loaded.config.providers)
 
     def options(self, provider_id: str, options_type: type[OptionsT]) -> OptionsT:
         self.requested.add(provider_id)
@@ -173,6 +185,7 @@ def load_plugins(
     extra_plugins: Sequence[tuple[str, object]] = (),
     use_entry_points: bool = True,
     environ: Mapping[str, str] | None = None,
+    public_url: str = "http://127.0.0.1:8000",
 ) -> PluginSet:
     """Load and register the enabled plugins, collect their providers, validate the config."""
     config = loaded.config
@@ -229,7 +242,7 @@ def load_plugins(
         entry.hooks = sorted(caller.name for caller in manager.get_hookcallers(plugin) or [])
 
     context = _Context(
-        loaded, data_dir, clock, database, os.environ if environ is None else environ
+        loaded, data_dir, clock, database, os.environ if environ is None else environ, public_url
     )
     providers = _collect(manager, context, info, problems, loaded)
     problems.extend(context.problems)

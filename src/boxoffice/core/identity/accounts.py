@@ -202,7 +202,7 @@ async def verify_email(session: AsyncSession, clock: Clock, token: str) -> User:
     return user
 
 
-async def _start_session(
+async def start_session(
     session: AsyncSession, clock: Clock, policy: AuthPolicy, signer: TokenSigner, user: User,
     user_agent: str,
 ) -> TokenPair:  # fmt: skip
@@ -274,7 +274,7 @@ async def login(
     user.last_login_at = now
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    return LoginOutcome(tokens=await _start_session(session, clock, policy, signer, user,
+    return LoginOutcome(tokens=await start_session(session, clock, policy, signer, user,
                                                     user_agent))  # fmt: skip
 
 

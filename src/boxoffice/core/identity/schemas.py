@@ -191,3 +191,21 @@ class StatsOut(msgspec.Struct, frozen=True, kw_only=True):
     organizations: int
     active_organizations: int
     signups_per_day: list[SignupsPerDay]
+
+
+class IdentityProviderOut(msgspec.Struct, frozen=True):
+    id: str
+    display_name: str
+
+
+class SignInStartOut(msgspec.Struct, frozen=True):
+    """Send the browser to ``authorization_url``; the provider returns it to the configured
+    redirect URI with ``code`` and ``state``, which your front end posts to the callback."""
+
+    authorization_url: str
+    state: str
+
+
+class SignInCallbackIn(Strict, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    state: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
