@@ -320,3 +320,43 @@ async def test_sign_in_and_reset_are_rate_limited(platform: Platform, make_clien
             "/api/v1/auth/password/forgot", json={"email": "kim@example.org"}
         )
         assert_problem(limited, 429, "rate-limited")
+
+
+async def test_two_refreshes_racing_with_one_token_cannot_both_win(
+    platform: Platform, make_client: Any
+) -> None:
+    """The same refresh token presented twice at once: one conditional UPDATE decides; the
+    loser is treated as reuse, so the session ends rather than forking."""
+    import asyncio
+
+    async with make_client(platform) as client:
+        tokens = await sign_up(client, platform, "race@example.org")
+        results = await asyncio.gather(*(
+            client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+            for _ in range(2)))  # fmt: skip
+        statuses = sorted(r.status_code for r in results)
+        assert statuses in ([200, 401], [401, 401]), statuses
+        winners = [r.json() for r in results if r.status_code == 200]
+        for winner in winners:
+            # The session was revoked by the losing (reused) presentation.
+            assert (await client.get("/api/v1/me", headers=auth(winner))).status_code == 401
+
+
+async def test_maintenance_deletes_what_has_expired(
+    platform: Platform, make_client: Any, clock: ManualClock
+) -> None:
+    from sqlalchemy import func, select
+
+    from boxoffice.core.maintenance import run_maintenance
+    from boxoffice.core.ratelimit import RateLimitWindow
+
+    async with make_client(platform) as client:
+        await client.post(
+            "/api/v1/auth/login", json={"email": "x@example.org", "password": "whatever it is"}
+        )
+    async with platform.db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(RateLimitWindow)) == 2
+    clock.advance(hours=2)
+    await run_maintenance(platform.db, clock)
+    async with platform.db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(RateLimitWindow)) == 0

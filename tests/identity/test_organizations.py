@@ -112,6 +112,21 @@ async def test_owner_creates_invites_and_roles_are_enforced(
                                   f"{by_email['olga@example.org']}", headers=auth(owner),
                                   json={"role": "admin"})  # fmt: skip
         assert last.status_code == 422
+        # Renaming the organization is for owners only.
+        for who in (admin, staff):
+            refused = await client.patch(
+                f"/api/v1/organizations/{org_id}", headers=auth(who), json={"name": "Hijacked"}
+            )
+            assert refused.status_code == 403, refused.text
+        renamed = await client.patch(
+            f"/api/v1/organizations/{org_id}",
+            headers=auth(owner),
+            json={"name": "Acme Events", "contact_email": "Hi@Acme.example"},
+        )
+        assert (renamed.json()["name"], renamed.json()["contact_email"]) == (
+            "Acme Events",
+            "hi@acme.example",
+        )
         removed = await client.delete(
             f"/api/v1/organizations/{org_id}/members/{by_email['cat@example.org']}",
             headers=auth(admin),
@@ -278,6 +293,7 @@ async def test_organizer_a_sees_nothing_of_organization_b(
         base = f"/api/v1/organizations/{org_b}"
         routes: list[tuple[str, str, dict[str, Any] | None]] = [
             ("GET", base, None),
+            ("PATCH", base, {"name": "Taken over"}),
             ("GET", f"{base}/members", None),
             ("PATCH", f"{base}/members/{bob_id}", {"role": "staff"}),
             ("DELETE", f"{base}/members/{bob_id}", None),

@@ -29,6 +29,7 @@ from boxoffice.api.identity import (
 from boxoffice.api.middleware import request_id_middleware
 from boxoffice.api.organizations import OrganizationsController
 from boxoffice.api.problems import EXCEPTION_HANDLERS
+from boxoffice.core.maintenance import maintain_forever
 from boxoffice.logs import configure_logging, get_logger
 from boxoffice.migrations import ensure_migrated
 from boxoffice.platform import Platform
@@ -45,9 +46,14 @@ def create_app(platform: Platform) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await ensure_migrated(platform.db)
-        task = None
+        tasks: list[asyncio.Task[None]] = []
         if platform.settings.run_dispatcher:
-            task = asyncio.create_task(platform.dispatcher.run_forever(), name="journal-dispatcher")
+            tasks = [
+                asyncio.create_task(platform.dispatcher.run_forever(), name="journal-dispatcher"),
+                asyncio.create_task(
+                    maintain_forever(platform.db, platform.clock), name="maintenance"
+                ),
+            ]
         log.info(
             "started",
             database=platform.db.dialect,
@@ -56,7 +62,7 @@ def create_app(platform: Platform) -> Litestar:
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

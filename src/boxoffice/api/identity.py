@@ -39,6 +39,7 @@ from boxoffice.platform import Platform
 
 #: Abuse limits (per fixed window, shared by every API process).
 REGISTER_PER_IP = Limit(10, timedelta(hours=1))
+REGISTER_PER_ACCOUNT = Limit(3, timedelta(hours=1))
 LOGIN_PER_IP = Limit(30, timedelta(minutes=5))
 LOGIN_PER_ACCOUNT = Limit(10, timedelta(minutes=5))
 RESET_PER_IP = Limit(10, timedelta(hours=1))
@@ -58,6 +59,8 @@ class AuthController(Controller):
     ) -> Accepted:  # fmt: skip
         await hit(platform.db, platform.clock, f"register:ip:{client_ip(request)}",
                   REGISTER_PER_IP, "sign-ups from this address")  # fmt: skip
+        await hit(platform.db, platform.clock, f"register:account:{data.email.strip().lower()}",
+                  REGISTER_PER_ACCOUNT, "sign-ups for this e-mail address")  # fmt: skip
         async with platform.db.transaction() as session:
             await accounts.register(session, platform.clock, platform.auth_policy, data)
         return Accepted(CHECK_INBOX)

@@ -29,6 +29,7 @@ from boxoffice.core.identity.schemas import (
     MemberOut,
     OrganizationIn,
     OrganizationOut,
+    OrganizationUpdate,
     RoleIn,
     TokenIn,
 )
@@ -87,6 +88,15 @@ class OrganizationsController(Controller):
             role = await authorize(session, principal, org_id, Permission.ORG_READ)
             organization = await service.get_organization(session, org_id)
             return organization_out(organization, role)
+
+    @patch("/{org_id:uuid}", summary="Rename or change the contact address (owners)")
+    async def update(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, data: JSONBody[OrganizationUpdate],
+    ) -> OrganizationOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            role = await authorize(session, principal, org_id, Permission.ORG_MANAGE)
+            return organization_out(await service.update_organization(session, org_id, data), role)
 
     # ---- members
 

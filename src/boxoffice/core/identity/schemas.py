@@ -209,3 +209,10 @@ class SignInStartOut(msgspec.Struct, frozen=True):
 class SignInCallbackIn(Strict, frozen=True, kw_only=True, forbid_unknown_fields=True):
     code: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
     state: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+
+
+class OrganizationUpdate(Strict, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    contact_email: Email | msgspec.UnsetType = msgspec.UNSET

@@ -6,6 +6,7 @@ import secrets
 import uuid
 from datetime import timedelta
 
+import msgspec
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +32,7 @@ from boxoffice.core.identity.entries import (
 from boxoffice.core.identity.models import ApiKey, Invitation, Membership, Organization, User
 from boxoffice.core.identity.permissions import API_KEY_SCOPES, Role
 from boxoffice.core.identity.principal import API_KEY_PREFIX
-from boxoffice.core.identity.schemas import normalize_email
+from boxoffice.core.identity.schemas import OrganizationUpdate, normalize_email
 from boxoffice.core.identity.tokens import hash_secret, new_secret
 from boxoffice.core.journal import append
 from boxoffice.core.notify.service import queue_message
@@ -318,3 +319,16 @@ async def revoke_api_key(
             ),
             clock,
         )
+
+
+async def update_organization(
+    session: AsyncSession, organization_id: uuid.UUID, change: OrganizationUpdate
+) -> Organization:
+    organization = await session.get(Organization, organization_id, with_for_update=True)
+    if organization is None:
+        raise NotFound(f"no organization {organization_id}")
+    if not isinstance(change.name, msgspec.UnsetType):
+        organization.name = change.name
+    if not isinstance(change.contact_email, msgspec.UnsetType):
+        organization.contact_email = normalize_email(change.contact_email, "contact_email")
+    return organization

@@ -1,0 +1,38 @@
+"""Housekeeping every API or worker process runs now and then: expired rate-limit windows,
+sign-in attempts and one-time tokens are deleted. Idempotent; safe to run concurrently."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+from sqlalchemy import delete
+
+from boxoffice.core.clock import Clock
+from boxoffice.core.db import Database
+from boxoffice.core.identity.models import OneTimeToken, SignInAttempt
+from boxoffice.core.ratelimit import sweep
+from boxoffice.logs import get_logger
+
+log = get_logger(__name__)
+INTERVAL_SECONDS = 600
+#: Used and expired one-time tokens are kept this long (for support questions).
+TOKEN_RETENTION = timedelta(days=7)
+
+
+async def run_maintenance(db: Database, clock: Clock) -> None:
+    now = clock.now()
+    await sweep(db, clock)
+    async with db.transaction() as session:
+        await session.execute(delete(SignInAttempt).where(SignInAttempt.expires_at < now))
+        await session.execute(
+            delete(OneTimeToken).where(OneTimeToken.expires_at < now - TOKEN_RETENTION)
+        )
+
+
+async def maintain_forever(db: Database, clock: Clock) -> None:
+    while True:
+        with contextlib.suppress(Exception):
+            await run_maintenance(db, clock)
+        await asyncio.sleep(INTERVAL_SECONDS)
