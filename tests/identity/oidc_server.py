@@ -152,11 +152,17 @@ class LocalOpenIDProvider:
             def exists_nonce(self, nonce: str, req: Any) -> bool:
                 return any(c.nonce == nonce for c in provider.codes.values())
 
-            def get_jwt_config(self, grant: Any, client: Any = None) -> dict[str, Any]:
-                return {"key": provider.key, "alg": "RS256", "iss": provider.issuer, "exp": 300}
-
             def resolve_client_private_key(self, client: Any) -> Any:
                 return provider.key
+
+            def get_client_algorithm(self, client: Any) -> str:
+                return "RS256"
+
+            def get_client_claims(self, client: Any) -> dict[str, Any]:
+                return {"iss": provider.issuer, "aud": [client.client_id]}
+
+            def get_encode_header(self, client: Any) -> dict[str, str]:
+                return {"alg": "RS256", "kid": "test-key-1"}
 
             def generate_user_info(self, person: Person, scope: str) -> UserInfo:
                 return UserInfo(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from boxoffice.core.errors import Forbidden
 from boxoffice.core.identity.models import User
@@ -18,7 +18,9 @@ from boxoffice.core.identity.principal import (
 from boxoffice.platform import Platform
 
 
-async def principal_of(request: Request[Any, Any, Any], platform: Platform) -> Principal:
+async def principal_of(
+    request: Request[Any, Any, Any], platform: NamedDependency[Platform]
+) -> Principal:
     """The caller, from ``Authorization: Bearer …``; 401 problem if missing or invalid."""
     now = platform.clock.now()
     async with platform.db.read() as session:
@@ -31,12 +33,12 @@ async def principal_of(request: Request[Any, Any, Any], platform: Platform) -> P
     return principal
 
 
-async def user_of(principal: Principal) -> User:
+async def user_of(principal: NamedDependency[Principal]) -> User:
     """A signed-in person (not an API key)."""
     return principal.require_user()
 
 
-async def admin_of(principal: Principal) -> User:
+async def admin_of(principal: NamedDependency[Principal]) -> User:
     user = principal.require_user()
     if user.platform_role != "admin":
         raise Forbidden("this needs a platform administrator")

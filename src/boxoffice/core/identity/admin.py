@@ -132,5 +132,5 @@ async def statistics(session: AsyncSession, clock: Clock, days: int = 30) -> Sta
     return StatsOut(
         users=users, verified_ratio=round(verified / users, 4) if users else 0.0,
         suspended=suspended, organizations=organizations, active_organizations=active,
-        signups_per_day=[SignupsPerDay(day=str(d), count=int(c)) for d, c in rows.tuples()],
+        signups_per_day=[SignupsPerDay(day=str(d), count=int(c)) for d, c in rows],
     )  # fmt: skip

@@ -95,7 +95,7 @@ async def organizations_of(session: AsyncSession, user: User) -> list[tuple[Orga
         .where(Membership.user_id == user.id)
         .order_by(Organization.name, Organization.id)
     )
-    return [(organization, role) for organization, role in rows.tuples()]
+    return [(organization, role) for organization, role in rows]
 
 
 def _role(value: str) -> Role:
@@ -213,7 +213,7 @@ async def members_of(
         select(Membership, User).join(User, User.id == Membership.user_id)
         .where(Membership.organization_id == organization_id)
         .order_by(Membership.created_at, User.id))  # fmt: skip
-    return [(m, u) for m, u in rows.tuples()]
+    return [(m, u) for m, u in rows]
 
 
 async def _member(
