@@ -341,6 +341,14 @@ async def test_organizers_author_and_publish_events(
         ).json()
         assert created["status"] == "draft"
         assert created["starts_at_local"].endswith("+01:00")  # Paris in January
+        assert created["starts_at"].endswith("Z")  # stored and returned in UTC
+        incomplete = await client.post(
+            f"/api/v1/organizations/{org_id}/events", headers=auth(owner), json={"title": "No slug"}
+        )
+        assert incomplete.status_code == 400
+        assert {"field": "body.slug", "message": "Object missing required field `slug`"} in (
+            incomplete.json()["errors"]
+        )
         public = await client.get(f"/api/v1/events/{created['id']}")
         assert public.status_code == 404  # drafts are not public
         bad = await client.post(

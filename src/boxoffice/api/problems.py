@@ -7,6 +7,7 @@ answered with a generic 500 problem that reveals nothing internal.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -81,9 +82,7 @@ def _validation(
     errors: list[dict[str, str]] = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
-            source, key = item.get("source"), item.get("key")
-            field = ".".join(str(p) for p in (source, key) if p) or "body"
-            errors.append({"field": field, "message": str(item.get("message", ""))})
+            errors.append(_field_error(item))
     detail = exc.detail or "the request is not valid"
     if not errors:
         errors.append({"field": "body", "message": detail})
@@ -95,6 +94,33 @@ def _validation(
         detail=detail,
         errors=errors,
     )
+
+
+_MISSING = re.compile(r"(?:missing required|contains unknown) field `([^`]+)`")
+_AT = re.compile(r" - at `\$\.?([^`]*)`")
+
+
+def _field_error(item: dict[str, Any]) -> dict[str, str]:
+    """Name the field a Litestar/msgspec validation message is about: ``body.tickets[0].qty``.
+
+    For a body, Litestar reports the handler argument (``data``) as the key; the field itself
+    is in msgspec's message ("Object missing required field `slug` - at `$.venue`")."""
+    source, key = item.get("source"), item.get("key")
+    message = str(item.get("message", ""))
+    parts: list[str] = [str(source)] if source else []
+    if source == "body":
+        at = _AT.search(message)
+        if at and at.group(1):
+            parts.append(at.group(1))
+        elif key and key != "data":  # "data" is the handler's argument, not a field
+            parts.append(str(key))
+        missing = _MISSING.search(message)
+        if missing:
+            parts.append(missing.group(1))
+        message = _AT.sub("", message)
+    elif key:
+        parts.append(str(key))
+    return {"field": ".".join(parts) or "body", "message": message}
 
 
 def _not_found(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[dict[str, Any]]:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from boxoffice.core.catalog.models import Event
+from boxoffice.core.clock import ensure_utc
 from boxoffice.core.errors import FieldError, ValidationFailed
 from boxoffice.core.money import is_currency
 
@@ -81,8 +82,8 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
             description=event.description,
             status=event.status,
             timezone=event.timezone,
-            starts_at=event.starts_at,
-            ends_at=event.ends_at,
+            starts_at=ensure_utc(event.starts_at),
+            ends_at=ensure_utc(event.ends_at),
             starts_at_local=event.starts_at.astimezone(zone).isoformat(),
             ends_at_local=event.ends_at.astimezone(zone).isoformat(),
             venue_name=event.venue_name,

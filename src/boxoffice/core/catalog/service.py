@@ -14,7 +14,7 @@ from boxoffice.core.catalog.entries import EventCreated, EventStatusChanged
 from boxoffice.core.catalog.lifecycle import PUBLIC, EventStatus, check_transition
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.catalog.schemas import EventDraft, EventOut, EventPage, EventSearch
-from boxoffice.core.clock import Clock
+from boxoffice.core.clock import Clock, ensure_utc
 from boxoffice.core.errors import Conflict, FieldError, NotFound, RuleViolated, ValidationFailed
 from boxoffice.core.journal import append
 from boxoffice.core.search.backend import SearchBackend
@@ -39,7 +39,12 @@ async def create_event(
         status=EventStatus.DRAFT,
         created_at=now,
         updated_at=now,
-        **{**msgspec.structs.asdict(draft), "country": draft.country or ""},
+        **{
+            **msgspec.structs.asdict(draft),
+            "country": draft.country or "",
+            "starts_at": ensure_utc(draft.starts_at),
+            "ends_at": ensure_utc(draft.ends_at),
+        },
     )
     session.add(event)
     await session.flush()
