@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from datetime import datetime
 
@@ -15,8 +14,9 @@ from boxoffice.core.catalog.lifecycle import PUBLIC, EventStatus, check_transiti
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.catalog.schemas import EventDraft, EventOut, EventPage, EventSearch
 from boxoffice.core.clock import Clock, ensure_utc
-from boxoffice.core.errors import Conflict, FieldError, NotFound, RuleViolated, ValidationFailed
+from boxoffice.core.errors import Conflict, FieldError, NotFound, RuleViolated
 from boxoffice.core.journal import append
+from boxoffice.core.pagination import decode_cursor, encode_cursor
 from boxoffice.core.search.backend import SearchBackend
 
 EVENT_KIND = "event"
@@ -109,28 +109,11 @@ class _Cursor(msgspec.Struct, frozen=True, array_like=True):
     offset: int = 0
 
 
-def _encode_cursor(cursor: _Cursor) -> str:
-    return base64.urlsafe_b64encode(msgspec.json.encode(cursor)).decode().rstrip("=")
-
-
-def _decode_cursor(value: str | None) -> _Cursor:
-    if not value:
-        return _Cursor()
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        return msgspec.json.decode(raw, type=_Cursor)
-    except (ValueError, msgspec.DecodeError) as error:
-        raise ValidationFailed(
-            "the cursor is not one this API gave out",
-            errors=[FieldError("cursor", "pass next_cursor from a previous page unchanged")],
-        ) from error
-
-
 async def list_public_events(
     session: AsyncSession, clock: Clock, query: EventSearch, backend: SearchBackend | None
 ) -> EventPage:
     """Upcoming public events by start time, or, with ``q``, by search relevance."""
-    cursor = _decode_cursor(query.cursor)
+    cursor = decode_cursor(query.cursor, _Cursor) if query.cursor else _Cursor()
     if query.q.strip():
         return await _search(session, query, cursor, backend)
     statement = (
@@ -148,7 +131,7 @@ async def list_public_events(
     if len(events) > query.limit:
         events = events[: query.limit]
         last = events[-1]
-        next_cursor = _encode_cursor(_Cursor(starts_at=last.starts_at, id=last.id))
+        next_cursor = encode_cursor(_Cursor(starts_at=last.starts_at, id=last.id))
     return EventPage(items=[EventOut.of(e) for e in events], next_cursor=next_cursor)
 
 
@@ -168,7 +151,7 @@ async def _search(
     }
     items = [EventOut.of(found[i]) for i in window if i in found]
     end = cursor.offset + query.limit
-    next_cursor = _encode_cursor(_Cursor(offset=end)) if end < len(ranked) else None
+    next_cursor = encode_cursor(_Cursor(offset=end)) if end < len(ranked) else None
     return EventPage(items=items, next_cursor=next_cursor)
 
 

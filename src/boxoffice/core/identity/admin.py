@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from datetime import datetime, timedelta
 
@@ -12,32 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.clock import Clock
-from boxoffice.core.errors import FieldError, NotFound, RuleViolated, ValidationFailed
+from boxoffice.core.errors import NotFound, RuleViolated
 from boxoffice.core.identity.accounts import profile_of, revoke_all_sessions
 from boxoffice.core.identity.entries import PlatformRoleChanged, UserStatusChanged
 from boxoffice.core.identity.models import Organization, User
 from boxoffice.core.identity.schemas import SignupsPerDay, StatsOut, UserPage
 from boxoffice.core.journal import append
+from boxoffice.core.pagination import decode_cursor, encode_cursor
 
 
 class _Cursor(msgspec.Struct, array_like=True, frozen=True):
     created_at: datetime
     id: uuid.UUID
-
-
-def _encode(cursor: _Cursor) -> str:
-    return base64.urlsafe_b64encode(msgspec.json.encode(cursor)).decode().rstrip("=")
-
-
-def _decode(value: str) -> _Cursor:
-    try:
-        return msgspec.json.decode(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)),
-                                   type=_Cursor)  # fmt: skip
-    except (ValueError, msgspec.DecodeError) as error:
-        raise ValidationFailed(
-            "the cursor is not one this API gave out",
-            errors=[FieldError("cursor", "pass next_cursor from a previous page unchanged")],
-        ) from error
 
 
 async def list_users(
@@ -50,7 +35,7 @@ async def list_users(
         statement = statement.where(or_(func.lower(User.email).like(pattern),
                                         func.lower(User.name).like(pattern)))  # fmt: skip
     if cursor:
-        after = _decode(cursor)
+        after = decode_cursor(cursor, _Cursor)
         statement = statement.where(
             tuple_(User.created_at, User.id) < tuple_(after.created_at, after.id)
         )
@@ -58,7 +43,7 @@ async def list_users(
     next_cursor = None
     if len(users) > limit:
         users = users[:limit]
-        next_cursor = _encode(_Cursor(users[-1].created_at, users[-1].id))
+        next_cursor = encode_cursor(_Cursor(users[-1].created_at, users[-1].id))
     return UserPage(items=[profile_of(u) for u in users], next_cursor=next_cursor)
 
 
