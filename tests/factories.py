@@ -6,14 +6,18 @@ import itertools
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from boxoffice.core.catalog.lifecycle import EventStatus
-from boxoffice.core.catalog.models import Event
-from boxoffice.core.catalog.schemas import EventDraft
+from boxoffice.core.catalog.models import Event, TicketType
+from boxoffice.core.catalog.schemas import EventDraft, QuotaIn, TicketTypeIn
 from boxoffice.core.catalog.service import change_status, create_event
+from boxoffice.core.catalog.tickets import create_quota, create_ticket_type
 from boxoffice.core.clock import Clock
 from boxoffice.core.db import Database
 from boxoffice.core.identity.models import Organization
 from boxoffice.core.identity.service import create_organization
+from boxoffice.core.money import Money
 from boxoffice.platform import Platform
 
 _counter = itertools.count(1)
@@ -67,8 +71,25 @@ async def event(
     async with db.transaction() as session:
         created = await create_event(session, clock, org.id, draft(clock, **overrides))
         if publish:
+            await on_sale(session, clock, created)
             await change_status(session, clock, created.id, EventStatus.PUBLISHED)
         return created
+
+
+async def on_sale(
+    session: AsyncSession, clock: Clock, event: Event, price_minor: int = 2500,
+    capacity: int = 100,
+) -> TicketType:  # fmt: skip
+    """One ticket type selling from one quota: the least an event needs to be published."""
+    ticket_type = await create_ticket_type(session, clock, event, TicketTypeIn(
+        name="General admission", price=Money(price_minor, event.currency)))  # fmt: skip
+    await create_quota(
+        session,
+        clock,
+        event,
+        QuotaIn(name="Venue", capacity=capacity, ticket_types=[ticket_type.id]),
+    )
+    return ticket_type
 
 
 def at(clock: Clock, days: int) -> datetime:

@@ -6,11 +6,13 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from boxoffice.core.catalog.lifecycle import EventStatus
-from boxoffice.core.catalog.schemas import EventDraft
+from boxoffice.core.catalog.schemas import EventDraft, QuotaIn, TicketTypeIn
 from boxoffice.core.catalog.service import change_status, create_event
+from boxoffice.core.catalog.tickets import create_quota, create_ticket_type
 from boxoffice.core.identity.models import User
 from boxoffice.core.identity.passwords import hash_password
 from boxoffice.core.identity.service import create_organization, find_organization
+from boxoffice.core.money import Money
 from boxoffice.platform import Platform
 
 DEMO_ORGANIZATION = "demo-organizer"
@@ -57,5 +59,13 @@ async def load_demo(platform: Platform) -> bool:
                 currency="EUR",
             ),
         )
+        standing = await create_ticket_type(session, clock, event, TicketTypeIn(
+            name="Standing", price=Money(2900, "EUR"), max_per_order=8))  # fmt: skip
+        seated = await create_ticket_type(session, clock, event, TicketTypeIn(
+            name="Seated", price=Money(4500, "EUR"), max_per_order=6, position=1))  # fmt: skip
+        await create_quota(session, clock, event, QuotaIn(
+            name="Hall", capacity=300, ticket_types=[standing.id, seated.id]))  # fmt: skip
+        await create_quota(session, clock, event, QuotaIn(
+            name="Seats", capacity=80, ticket_types=[seated.id]))  # fmt: skip
         await change_status(session, clock, event.id, EventStatus.PUBLISHED)
     return True

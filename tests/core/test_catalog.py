@@ -64,6 +64,7 @@ async def test_lifecycle_refuses_invalid_transitions(db: Database, clock: Manual
         async with db.transaction() as session:
             await change_status(session, clock, event.id, EventStatus.COMPLETED)
     async with db.transaction() as session:
+        await factories.on_sale(session, clock, event)
         await change_status(session, clock, event.id, EventStatus.PUBLISHED)
         await change_status(session, clock, event.id, EventStatus.CANCELLED)
     with pytest.raises(InvalidTransition, match=r"allowed next: none \(final\)"):
@@ -79,7 +80,7 @@ async def test_publishing_says_what_is_missing(db: Database, clock: ManualClock)
     with pytest.raises(RuleViolated) as caught:
         async with db.transaction() as session:
             await change_status(session, clock, event.id, EventStatus.PUBLISHED)
-    assert [e.field for e in caught.value.errors] == ["description", "venue_name"]
+    assert [e.field for e in caught.value.errors] == ["description", "venue_name", "ticket_types"]
 
 
 @pytest.mark.parametrize(

@@ -363,6 +363,11 @@ async def test_organizers_author_and_publish_events(
             json={"status": "completed"},
         )
         assert invalid.status_code == 409
+        base = f"/api/v1/organizations/{org_id}/events/{created['id']}"
+        ticket = await client.post(f"{base}/ticket-types", headers=auth(owner), json={
+            "name": "Dinner", "price": {"minor": 12000, "currency": "EUR"}})  # fmt: skip
+        await client.post(f"{base}/quotas", headers=auth(owner), json={
+            "name": "Tables", "capacity": 80, "ticket_types": [ticket.json()["id"]]})  # fmt: skip
         published = await client.post(
             f"/api/v1/organizations/{org_id}/events/{created['id']}/status",
             headers=auth(owner),

@@ -9,6 +9,9 @@ from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from boxoffice.core.catalog import categories
+from boxoffice.core.catalog.categories import category_out
+from boxoffice.core.catalog.schemas import CategoryIn, CategoryOut
 from boxoffice.core.identity import admin
 from boxoffice.core.identity.accounts import profile_of
 from boxoffice.core.identity.models import User
@@ -63,3 +66,19 @@ class AdminController(Controller):
     ) -> StatsOut:
         async with platform.db.read() as session:
             return await admin.statistics(session, platform.clock)
+
+    @post("/categories", status_code=201, summary="Add an event category")
+    async def create_category(
+        self, platform: NamedDependency[Platform], admin_user: NamedDependency[User],
+        data: JSONBody[CategoryIn],
+    ) -> CategoryOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            return category_out(await categories.create_category(session, platform.clock, data))
+
+    @put("/categories/{category_id:uuid}", summary="Rename or reorder a category")
+    async def update_category(
+        self, platform: NamedDependency[Platform], admin_user: NamedDependency[User],
+        category_id: FromPath[uuid.UUID], data: JSONBody[CategoryIn],
+    ) -> CategoryOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            return category_out(await categories.update_category(session, category_id, data))

@@ -18,7 +18,7 @@ from boxoffice import __version__
 from boxoffice.api.admin import AdminController
 from boxoffice.api.auth import AUTH_DEPENDENCIES
 from boxoffice.api.deps import platform_of
-from boxoffice.api.events import EventsController
+from boxoffice.api.events import CategoriesController, EventsController
 from boxoffice.api.health import HealthController
 from boxoffice.api.identity import (
     AuthController,
@@ -72,7 +72,7 @@ def create_app(platform: Platform) -> Litestar:
         path=API_PREFIX,
         route_handlers=[
             EventsController, AuthController, SignInWithController, MeController, UsersController,
-            OrganizationsController, AdminController,
+            OrganizationsController, AdminController, CategoriesController,
         ],
     )  # fmt: skip
     return Litestar(

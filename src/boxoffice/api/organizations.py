@@ -8,13 +8,29 @@ from __future__ import annotations
 
 import uuid
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
+from boxoffice.core.catalog import tickets
 from boxoffice.core.catalog.lifecycle import EventStatus
-from boxoffice.core.catalog.schemas import EventDraft, EventOut, StatusChange
-from boxoffice.core.catalog.service import change_status, create_event, get_event_of, list_events_of
+from boxoffice.core.catalog.schemas import (
+    EventDraft,
+    EventOut,
+    QuotaIn,
+    QuotaOut,
+    StatusChange,
+    TicketTypeIn,
+    TicketTypeOut,
+)
+from boxoffice.core.catalog.service import (
+    change_status,
+    create_event,
+    event_out,
+    get_event_of,
+    list_events_of,
+    update_event,
+)
 from boxoffice.core.errors import FieldError, ValidationFailed
 from boxoffice.core.identity import service
 from boxoffice.core.identity.models import ApiKey, Invitation, Membership, Organization, User
@@ -221,7 +237,8 @@ class OrganizationsController(Controller):
     ) -> EventOut:  # fmt: skip
         async with platform.db.transaction() as session:
             await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
-            return EventOut.of(await create_event(session, platform.clock, org_id, data))
+            event = await create_event(session, platform.clock, org_id, data)
+            return await event_out(session, event, private=True)
 
     @get("/{org_id:uuid}/events", summary="All of the organization's events, drafts included")
     async def events(
@@ -239,7 +256,8 @@ class OrganizationsController(Controller):
     ) -> EventOut:  # fmt: skip
         async with platform.db.read() as session:
             await authorize(session, principal, org_id, Permission.EVENTS_READ)
-            return EventOut.of(await get_event_of(session, org_id, event_id))
+            return await event_out(session, await get_event_of(session, org_id, event_id),
+                                   private=True)  # fmt: skip
 
     @post("/{org_id:uuid}/events/{event_id:uuid}/status", status_code=200,
           summary="Publish, postpone, cancel or complete an event")  # fmt: skip
@@ -257,4 +275,113 @@ class OrganizationsController(Controller):
         async with platform.db.transaction() as session:
             await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
             await get_event_of(session, org_id, event_id)
-            return EventOut.of(await change_status(session, platform.clock, event_id, target))
+            event = await change_status(session, platform.clock, event_id, target)
+            return await event_out(session, event, private=True)
+
+    @put("/{org_id:uuid}/events/{event_id:uuid}", summary="Replace an event's details")
+    async def update_event(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, event_id: FromPath[uuid.UUID], data: JSONBody[EventDraft],
+    ) -> EventOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
+            event = await update_event(session, platform.clock, org_id, event_id, data)
+            return await event_out(session, event, private=True)
+
+    # ---- ticket types and quotas
+
+    @post("/{org_id:uuid}/events/{event_id:uuid}/ticket-types", status_code=201,
+          summary="Add a ticket type")  # fmt: skip
+    async def create_ticket_type(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, event_id: FromPath[uuid.UUID], data: JSONBody[TicketTypeIn],
+    ) -> TicketTypeOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
+            event = await get_event_of(session, org_id, event_id)
+            ticket_type = await tickets.create_ticket_type(session, platform.clock, event, data)
+            left = (await tickets.availability(session, event.id)).get(ticket_type.id, 0)
+            return tickets.ticket_type_out(ticket_type, left, platform.clock.now(), private=True)
+
+    @get("/{org_id:uuid}/events/{event_id:uuid}/ticket-types", summary="All ticket types")
+    async def ticket_types(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, event_id: FromPath[uuid.UUID],
+    ) -> list[TicketTypeOut]:  # fmt: skip
+        async with platform.db.read() as session:
+            await authorize(session, principal, org_id, Permission.EVENTS_READ)
+            await get_event_of(session, org_id, event_id)
+            return await tickets.ticket_types_of(session, event_id, platform.clock.now(),
+                                                 private=True)  # fmt: skip
+
+    @put("/{org_id:uuid}/events/{event_id:uuid}/ticket-types/{ticket_type_id:uuid}",
+         summary="Replace a ticket type")  # fmt: skip
+    async def update_ticket_type(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, event_id: FromPath[uuid.UUID], ticket_type_id: FromPath[uuid.UUID],
+        data: JSONBody[TicketTypeIn],
+    ) -> TicketTypeOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
+            event = await get_event_of(session, org_id, event_id)
+            ticket_type = await tickets.update_ticket_type(session, platform.clock, event,
+                                                           ticket_type_id, data)  # fmt: skip
+            left = (await tickets.availability(session, event.id)).get(ticket_type.id, 0)
+            return tickets.ticket_type_out(ticket_type, left, platform.clock.now(), private=True)
+
+    @delete("/{org_id:uuid}/events/{event_id:uuid}/ticket-types/{ticket_type_id:uuid}",
+            status_code=204, summary="Delete a ticket type nothing was sold from")  # fmt: skip
+    async def delete_ticket_type(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, event_id: FromPath[uuid.UUID], ticket_type_id: FromPath[uuid.UUID],
+    ) -> None:  # fmt: skip
+        async with platform.db.transaction() as session:
+            await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
+            event = await get_event_of(session, org_id, event_id)
+            await tickets.delete_ticket_type(session, event, ticket_type_id)
+
+    @post("/{org_id:uuid}/events/{event_id:uuid}/quotas", status_code=201,
+          summary="Add a quota shared by one or more ticket types")  # fmt: skip
+    async def create_quota(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, event_id: FromPath[uuid.UUID], data: JSONBody[QuotaIn],
+    ) -> QuotaOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
+            event = await get_event_of(session, org_id, event_id)
+            quota = await tickets.create_quota(session, platform.clock, event, data)
+            return next(q for q in await tickets.quotas_of(session, event.id) if q.id == quota.id)
+
+    @get("/{org_id:uuid}/events/{event_id:uuid}/quotas", summary="Quotas with their counts")
+    async def quotas(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, event_id: FromPath[uuid.UUID],
+    ) -> list[QuotaOut]:  # fmt: skip
+        async with platform.db.read() as session:
+            await authorize(session, principal, org_id, Permission.EVENTS_READ)
+            await get_event_of(session, org_id, event_id)
+            return await tickets.quotas_of(session, event_id)
+
+    @put("/{org_id:uuid}/events/{event_id:uuid}/quotas/{quota_id:uuid}",
+         summary="Change a quota (never below what is sold and held)")  # fmt: skip
+    async def update_quota(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, event_id: FromPath[uuid.UUID], quota_id: FromPath[uuid.UUID],
+        data: JSONBody[QuotaIn],
+    ) -> QuotaOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
+            event = await get_event_of(session, org_id, event_id)
+            quota = await tickets.update_quota(session, event, quota_id, data)
+            return next(q for q in await tickets.quotas_of(session, event.id) if q.id == quota.id)
+
+    @delete("/{org_id:uuid}/events/{event_id:uuid}/quotas/{quota_id:uuid}", status_code=204,
+            summary="Delete a quota with nothing sold or held")  # fmt: skip
+    async def delete_quota(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, event_id: FromPath[uuid.UUID], quota_id: FromPath[uuid.UUID],
+    ) -> None:  # fmt: skip
+        async with platform.db.transaction() as session:
+            await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
+            event = await get_event_of(session, org_id, event_id)
+            await tickets.delete_quota(session, event, quota_id)

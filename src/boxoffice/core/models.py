@@ -1,6 +1,6 @@
 """Imports every domain's models so that ``Base.metadata`` knows all tables (alembic, tests)."""
 
-from boxoffice.core.catalog.models import Event
+from boxoffice.core.catalog.models import Category, Event, Quota, QuotaTicketType, TicketType
 from boxoffice.core.identity.models import (
     ApiKey,
     AuthSession,
@@ -22,7 +22,24 @@ from boxoffice.core.notify.models import OutboundMessage
 from boxoffice.core.ratelimit import RateLimitWindow
 
 __all__ = [
-    "ApiKey", "AuthSession", "Event", "ExternalIdentity", "Invitation", "JournalDeadLetterRow",
-    "JournalEntryRow", "JournalSubscriberRow", "Membership", "OneTimeToken", "Organization",
-    "OutboundMessage", "RateLimitWindow", "RefreshToken", "SignInAttempt", "User",
+    "ApiKey",
+    "AuthSession",
+    "Category",
+    "Event",
+    "ExternalIdentity",
+    "Invitation",
+    "JournalDeadLetterRow",
+    "JournalEntryRow",
+    "JournalSubscriberRow",
+    "Membership",
+    "OneTimeToken",
+    "Organization",
+    "OutboundMessage",
+    "Quota",
+    "QuotaTicketType",
+    "RateLimitWindow",
+    "RefreshToken",
+    "SignInAttempt",
+    "TicketType",
+    "User",
 ]  # fmt: skip

@@ -25,3 +25,8 @@ class EventStatusChanged(_EventEntry, frozen=True, kw_only=True):
 
     from_status: str
     to_status: str
+
+
+@entry_type
+class EventUpdated(_EventEntry, frozen=True, kw_only=True):
+    """The event's details changed (search re-indexes it)."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from boxoffice.core.catalog.entries import EventStatusChanged
+from boxoffice.core.catalog.entries import EventStatusChanged, EventUpdated
 from boxoffice.core.catalog.lifecycle import PUBLIC
 from boxoffice.core.catalog.models import Event
-from boxoffice.core.catalog.service import EVENT_KIND
+from boxoffice.core.catalog.service import EVENT_KIND, plain_text
 from boxoffice.core.db import Database
 from boxoffice.core.journal.dispatcher import Subscriber
 from boxoffice.core.journal.entries import RecordedEntry
@@ -19,7 +19,12 @@ def event_document(event: Event) -> SearchDocument:
         kind=EVENT_KIND,
         id=str(event.id),
         title=event.title,
-        body="\n".join(filter(None, [event.description, event.venue_name, event.city])),
+        body="\n".join(
+            filter(
+                None, [plain_text(event.description), event.venue_name, event.city, event.address]
+            )
+        ),
+        tags=tuple(event.tags or ()),
         language=event.language,
     )
 
@@ -40,5 +45,5 @@ def event_index_subscriber(db: Database, backend: SearchBackend) -> Subscriber:
     return Subscriber(
         name=f"search-index:{EVENT_KIND}:{backend.id}",
         handler=handle,
-        types=frozenset({EventStatusChanged.__name__}),
+        types=frozenset({EventStatusChanged.__name__, EventUpdated.__name__}),
     )

@@ -3,10 +3,21 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from boxoffice.core.db import Base, CurrencyCode, UTCDateTime, UUIDType
+from boxoffice.core.db import Base, CurrencyCode, JSONType, UTCDateTime, UUIDType
 from boxoffice.core.ids import new_id
 
 
@@ -38,6 +49,94 @@ class Event(Base):
     currency: Mapped[str] = mapped_column(CurrencyCode())
     #: ISO 639-1 code of the texts; search stems with it.
     language: Mapped[str] = mapped_column(String(8), default="en")
+    category_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUIDType, ForeignKey("category.id", ondelete="SET NULL"), index=True
+    )
+    tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    address: Mapped[str] = mapped_column(String(300), default="")
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    #: An online event: the link is shown only to ticket holders.
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    online_url: Mapped[str] = mapped_column(String(500), default="")
+    contact_email: Mapped[str] = mapped_column(String(320), default="")
+    refund_policy: Mapped[str] = mapped_column(Text, default="")
+    #: Buyers may cancel for a refund until this many hours before the start; None: never.
+    refund_deadline_hours: Mapped[int | None] = mapped_column(Integer)
+    #: How long a buyer's selection holds seats before it lapses.
+    hold_ttl_seconds: Mapped[int] = mapped_column(Integer, default=600)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Category(Base):
+    """A managed list (platform admins) with a name per locale."""
+
+    __tablename__ = "category"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=new_id)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    #: locale -> name, e.g. {"en": "Music", "de": "Musik"}; "en" is always present.
+    names: Mapped[dict[str, str]] = mapped_column(JSONType)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TicketType(Base):
+    """What a buyer picks: a name, a price and the rules for selling it."""
+
+    __tablename__ = "ticket_type"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=new_id)
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDType, ForeignKey("event.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    #: The price in the event currency's minor units (Money without the currency column).
+    price_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(CurrencyCode())
+    sales_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sales_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    min_per_order: Mapped[int] = mapped_column(Integer, default=1)
+    max_per_order: Mapped[int] = mapped_column(Integer, default=10)
+    #: "public", "hidden" (unlocked by a promo code) or "code" (needs ``access_code``).
+    visibility: Mapped[str] = mapped_column(String(10), default="public")
+    access_code: Mapped[str | None] = mapped_column(String(60))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Quota(Base):
+    """Seats shared by one or several ticket types. ``sold`` and ``held`` only ever change
+    through one conditional UPDATE each (the booking engine), and a CHECK constraint keeps
+    ``sold + held <= capacity`` true on both engines whatever happens."""
+
+    __tablename__ = "quota"
+    __table_args__ = (
+        CheckConstraint("sold >= 0 AND held >= 0", name="counts_not_negative"),
+        CheckConstraint("sold + held <= capacity", name="within_capacity"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=new_id)
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDType, ForeignKey("event.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(120))
+    capacity: Mapped[int] = mapped_column(Integer)
+    sold: Mapped[int] = mapped_column(Integer, default=0)
+    held: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class QuotaTicketType(Base):
+    __tablename__ = "quota_ticket_type"
+
+    quota_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDType, ForeignKey("quota.id", ondelete="CASCADE"), primary_key=True
+    )
+    ticket_type_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDType, ForeignKey("ticket_type.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,11 +13,12 @@ import msgspec
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.clock import ensure_utc
 from boxoffice.core.errors import FieldError, ValidationFailed
-from boxoffice.core.money import is_currency
+from boxoffice.core.money import Money, is_currency
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,118}[a-z0-9])?$")]
 CountryCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]
+Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[\w][\w -]*$")]
 
 
 class EventDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -32,6 +34,17 @@ class EventDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     city: Annotated[str, msgspec.Meta(max_length=120)] = ""
     country: CountryCode | None = None
     language: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}$")] = "en"
+    category: Annotated[str, msgspec.Meta(max_length=60)] | None = None
+    tags: Annotated[list[Tag], msgspec.Meta(max_length=20)] = []
+    address: Annotated[str, msgspec.Meta(max_length=300)] = ""
+    latitude: Annotated[float, msgspec.Meta(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, msgspec.Meta(ge=-180, le=180)] | None = None
+    online: bool = False
+    online_url: Annotated[str, msgspec.Meta(max_length=500, pattern=r"^(https://\S+)?$")] = ""
+    contact_email: Annotated[str, msgspec.Meta(max_length=320)] = ""
+    refund_policy: Annotated[str, msgspec.Meta(max_length=5000)] = ""
+    refund_deadline_hours: Annotated[int, msgspec.Meta(ge=0, le=24 * 365)] | None = None
+    hold_ttl_seconds: Annotated[int, msgspec.Meta(ge=60, le=3600)] = 600
 
     def validate(self) -> None:
         """Checks msgspec cannot express; raises one error naming every bad field."""
@@ -47,6 +60,10 @@ class EventDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             problems.append(FieldError("ends_at", "must be after starts_at"))
         if not is_currency(self.currency):
             problems.append(FieldError("currency", f"{self.currency!r} is not an ISO 4217 code"))
+        if (self.latitude is None) != (self.longitude is None):
+            problems.append(FieldError("longitude", "give both latitude and longitude, or neither"))
+        if self.online and not self.online_url:
+            problems.append(FieldError("online_url", "an online event needs its https:// link"))
         if problems:
             raise ValidationFailed("the event has invalid fields", errors=problems)
 
@@ -70,10 +87,27 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
     region: str
     currency: str
     language: str
+    category: str | None = None
+    tags: list[str] = []
+    address: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    online: bool = False
+    #: Only organizers see it here; ticket holders get it with their tickets.
+    online_url: str | None = None
+    contact_email: str = ""
+    refund_policy: str = ""
+    refund_deadline_hours: int | None = None
+    hold_ttl_seconds: int = 600
 
     @classmethod
-    def of(cls, event: Event) -> EventOut:
+    def of(
+        cls, event: Event, *, categories: Mapping[uuid.UUID, str] | None = None,
+        private: bool = False,
+    ) -> EventOut:  # fmt: skip
+        """``categories`` maps category ids to slugs; ``private`` adds what only organizers see."""
         zone = ZoneInfo(event.timezone)
+        category = (categories or {}).get(event.category_id) if event.category_id else None
         return cls(
             id=event.id,
             organization_id=event.organization_id,
@@ -92,6 +126,17 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
             region=event.region,
             currency=event.currency,
             language=event.language,
+            category=category,
+            tags=list(event.tags or []),
+            address=event.address,
+            latitude=event.latitude,
+            longitude=event.longitude,
+            online=event.online,
+            online_url=event.online_url if private else None,
+            contact_email=event.contact_email,
+            refund_policy=event.refund_policy,
+            refund_deadline_hours=event.refund_deadline_hours,
+            hold_ttl_seconds=event.hold_ttl_seconds,
         )
 
 
@@ -110,3 +155,67 @@ class EventSearch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
 class StatusChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     status: str
+
+
+Visibility = Annotated[str, msgspec.Meta(pattern="^(public|hidden|code)$")]
+
+
+class TicketTypeIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+    price: Money
+    description: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    sales_start: datetime | None = None
+    sales_end: datetime | None = None
+    min_per_order: Annotated[int, msgspec.Meta(ge=1, le=100)] = 1
+    max_per_order: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
+    visibility: Visibility = "public"
+    access_code: Annotated[str, msgspec.Meta(min_length=4, max_length=60)] | None = None
+    position: int = 0
+
+
+class TicketTypeOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    name: str
+    description: str
+    price: Money
+    sales_start: datetime | None
+    sales_end: datetime | None
+    min_per_order: int
+    max_per_order: int
+    visibility: str
+    #: Seats left: the smallest remaining among its quotas (0 without a quota).
+    available: int
+    on_sale: bool
+    access_code: str | None = None  # organizers only
+
+
+class QuotaIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+    capacity: Annotated[int, msgspec.Meta(ge=0, le=10_000_000)]
+    ticket_types: Annotated[list[uuid.UUID], msgspec.Meta(min_length=1, max_length=100)]
+
+
+class QuotaOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    name: str
+    capacity: int
+    sold: int
+    held: int
+    available: int
+    ticket_types: list[uuid.UUID]
+
+
+class CategoryIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    slug: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$")]
+    #: locale -> name; must include "en".
+    names: dict[Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?$")],
+                Annotated[str, msgspec.Meta(min_length=1, max_length=80)]]  # fmt: skip
+    position: int = 0
+
+
+class CategoryOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    slug: str
+    name: str  # in the requested locale, falling back to English
+    names: dict[str, str]
+    position: int

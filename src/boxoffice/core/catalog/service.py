@@ -6,13 +6,16 @@ import uuid
 from datetime import datetime
 
 import msgspec
+import nh3
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.core.catalog.entries import EventCreated, EventStatusChanged
+from boxoffice.core.catalog.categories import category_by_slug, list_categories
+from boxoffice.core.catalog.entries import EventCreated, EventStatusChanged, EventUpdated
 from boxoffice.core.catalog.lifecycle import PUBLIC, EventStatus, check_transition
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.catalog.schemas import EventDraft, EventOut, EventPage, EventSearch
+from boxoffice.core.catalog.tickets import sellable_ticket_types
 from boxoffice.core.clock import Clock, ensure_utc
 from boxoffice.core.errors import Conflict, FieldError, NotFound, RuleViolated
 from boxoffice.core.journal import append
@@ -22,6 +25,31 @@ from boxoffice.core.search.backend import SearchBackend
 EVENT_KIND = "event"
 #: How many ranked hits a text search considers before paging.
 SEARCH_WINDOW = 500
+
+
+#: What organizers may use in descriptions; everything else is stripped (nh3, i.e. ammonia).
+ALLOWED_TAGS = {"p", "br", "strong", "b", "em", "i", "u", "ul", "ol", "li", "a", "h2", "h3",
+                "h4", "blockquote", "code", "pre", "hr"}  # fmt: skip
+
+
+def sanitize(html: str) -> str:
+    """Rich text safe to show anywhere: allowed tags only, links made safe."""
+    return str(nh3.clean(html, tags=ALLOWED_TAGS, attributes={"a": {"href", "title"}},
+                         url_schemes={"http", "https", "mailto"},
+                         link_rel="noopener noreferrer nofollow"))  # fmt: skip
+
+
+def plain_text(html: str) -> str:
+    """The words of rich text, for search and plain-text e-mails."""
+    return str(nh3.clean(html, tags=set()))
+
+
+async def category_slugs(session: AsyncSession) -> dict[uuid.UUID, str]:
+    return {c.id: c.slug for c in await list_categories(session)}
+
+
+async def event_out(session: AsyncSession, event: Event, *, private: bool = False) -> EventOut:
+    return EventOut.of(event, categories=await category_slugs(session), private=private)
 
 
 async def create_event(
@@ -35,17 +63,9 @@ async def create_event(
         raise Conflict(f"this organization has an event with the slug {draft.slug!r} already")
     now = clock.now()
     event = Event(
-        organization_id=organization_id,
-        status=EventStatus.DRAFT,
-        created_at=now,
-        updated_at=now,
-        **{
-            **msgspec.structs.asdict(draft),
-            "country": draft.country or "",
-            "starts_at": ensure_utc(draft.starts_at),
-            "ends_at": ensure_utc(draft.ends_at),
-        },
-    )
+        organization_id=organization_id, status=EventStatus.DRAFT, created_at=now,
+        updated_at=now, **await _columns(session, draft),
+    )  # fmt: skip
     session.add(event)
     await session.flush()
     await append(
@@ -58,7 +78,42 @@ async def create_event(
     return event
 
 
-def missing_for_publication(event: Event, now: datetime) -> list[FieldError]:
+async def _columns(session: AsyncSession, draft: EventDraft) -> dict[str, object]:
+    """The event's columns from a validated draft."""
+    fields = msgspec.structs.asdict(draft)
+    category = fields.pop("category")
+    return {
+        **fields,
+        "country": draft.country or "",
+        "starts_at": ensure_utc(draft.starts_at),
+        "ends_at": ensure_utc(draft.ends_at),
+        "description": sanitize(draft.description),
+        "tags": sorted({t.strip().lower() for t in draft.tags}),
+        "category_id": (await category_by_slug(session, category)).id if category else None,
+    }
+
+
+async def update_event(
+    session: AsyncSession, clock: Clock, organization_id: uuid.UUID, event_id: uuid.UUID,
+    draft: EventDraft,
+) -> Event:  # fmt: skip
+    """Replace an event's details. The slug stays unique per organization; status, ticket
+    types and quotas are changed through their own routes."""
+    draft.validate()
+    event = await get_event_of(session, organization_id, event_id)
+    if draft.slug != event.slug and await session.scalar(select(Event.id).where(
+            Event.organization_id == organization_id, Event.slug == draft.slug)):  # fmt: skip
+        raise Conflict(f"this organization has an event with the slug {draft.slug!r} already")
+    for name, value in (await _columns(session, draft)).items():
+        setattr(event, name, value)
+    event.updated_at = clock.now()
+    await append(
+        session, EventUpdated(event_id=str(event.id), organization_id=str(organization_id)), clock
+    )
+    return event
+
+
+def missing_for_publication(event: Event, now: datetime, sellable: int) -> list[FieldError]:
     """What stops ``event`` from being published, one entry per field."""
     missing: list[FieldError] = []
     if not event.description.strip():
@@ -67,6 +122,8 @@ def missing_for_publication(event: Event, now: datetime) -> list[FieldError]:
         missing.append(FieldError("venue_name", "say where it happens (venue or city)"))
     if event.ends_at <= now:
         missing.append(FieldError("ends_at", "the event is over"))
+    if sellable == 0:
+        missing.append(FieldError("ticket_types", "add a ticket type and a quota it sells from"))
     return missing
 
 
@@ -78,7 +135,8 @@ async def change_status(
         raise NotFound(f"no event {event_id}")
     check_transition(event.status, target)
     if target is EventStatus.PUBLISHED:
-        missing = missing_for_publication(event, clock.now())
+        sellable = await sellable_ticket_types(session, event.id)
+        missing = missing_for_publication(event, clock.now(), sellable)
         if missing:
             raise RuleViolated("the event is not complete enough to publish", errors=missing)
         event.published_at = event.published_at or clock.now()
@@ -100,7 +158,7 @@ async def get_public_event(session: AsyncSession, event_id: uuid.UUID) -> EventO
     event = await session.get(Event, event_id)
     if event is None or event.status not in PUBLIC:
         raise NotFound(f"no published event {event_id}")
-    return EventOut.of(event)
+    return await event_out(session, event)
 
 
 class _Cursor(msgspec.Struct, frozen=True, array_like=True):
@@ -132,7 +190,9 @@ async def list_public_events(
         events = events[: query.limit]
         last = events[-1]
         next_cursor = encode_cursor(_Cursor(starts_at=last.starts_at, id=last.id))
-    return EventPage(items=[EventOut.of(e) for e in events], next_cursor=next_cursor)
+    slugs = await category_slugs(session)
+    items = [EventOut.of(e, categories=slugs) for e in events]
+    return EventPage(items=items, next_cursor=next_cursor)
 
 
 async def _search(
@@ -149,7 +209,8 @@ async def _search(
             select(Event).where(Event.id.in_(window), Event.status.in_(PUBLIC))
         )
     }
-    items = [EventOut.of(found[i]) for i in window if i in found]
+    slugs = await category_slugs(session)
+    items = [EventOut.of(found[i], categories=slugs) for i in window if i in found]
     end = cursor.offset + query.limit
     next_cursor = encode_cursor(_Cursor(offset=end)) if end < len(ranked) else None
     return EventPage(items=items, next_cursor=next_cursor)
@@ -172,4 +233,5 @@ async def list_events_of(session: AsyncSession, organization_id: uuid.UUID) -> l
         .where(Event.organization_id == organization_id)
         .order_by(Event.starts_at, Event.id)
     )
-    return [EventOut.of(e) for e in events]
+    slugs = await category_slugs(session)
+    return [EventOut.of(e, categories=slugs, private=True) for e in events]
