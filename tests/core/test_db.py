@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, delete, select, text
+from sqlalchemy import Connection, Uuid, bindparam, delete, select, text
 
 import boxoffice.core.models  # noqa: F401
 from boxoffice.core.catalog.models import Event
-from boxoffice.core.db import Base, Database, create_engine, normalize_url
+from boxoffice.core.db import Base, Database, UTCDateTime, create_engine, normalize_url
 from boxoffice.core.identity.models import Organization
 from boxoffice.migrations import current_revision, downgrade, head_revision, is_empty, upgrade
 
@@ -129,3 +131,44 @@ def test_database_urls_pick_async_drivers() -> None:
         normalize_url("mysql://u@h/d")
     with pytest.raises(ValueError, match="file"):
         create_engine("sqlite:///:memory:")
+
+
+async def test_upgrading_keeps_and_completes_existing_events(empty_db_url: str) -> None:
+    """0003 adds the local start date: events written before it get theirs computed."""
+    db = Database(create_engine(empty_db_url))
+    try:
+        await upgrade(db, "0002")
+        async with db.transaction() as session:
+            await session.execute(typed(text(
+                "INSERT INTO organization (id, slug, name, contact_email, created_at) "
+                "VALUES (:id, 'o', 'O', '', :now)")), {"id": ORG_ID, "now": NOW})  # fmt: skip
+            await session.execute(typed(text(
+                "INSERT INTO event (id, organization_id, slug, title, description, status, "
+                "timezone, starts_at, ends_at, venue_name, city, country, region, currency, "
+                "language, created_at, updated_at) VALUES (:id, :org, 'e', 'E', '', 'draft', "
+                "'Asia/Kolkata', :starts, :ends, '', '', 'IN', 'eu', 'INR', 'en', :now, :now)")),
+                {"id": EVENT_ID, "org": ORG_ID, "starts": STARTS, "ends": STARTS + timedelta(hours=1),
+                 "now": NOW})  # fmt: skip
+        await upgrade(db)
+        async with db.read() as session:
+            event = await session.get(Event, EVENT_ID)
+        assert event is not None
+        assert event.local_start_date == "2031-01-15"  # 19:00 UTC on the 14th is the 15th there
+        assert event.hold_ttl_seconds == 600
+        assert event.tags == []
+    finally:
+        await db.close()
+
+
+def typed(statement: Any) -> Any:
+    """Raw SQL written the way 0002 knew the tables, with the column types bound."""
+    names = {"id", "org", "now", "starts", "ends"} & set(statement.compile().params)
+    kinds = {"id": Uuid(), "org": Uuid(), "now": UTCDateTime(), "starts": UTCDateTime(),
+             "ends": UTCDateTime()}  # fmt: skip
+    return statement.bindparams(*(bindparam(n, type_=kinds[n]) for n in names))
+
+
+ORG_ID = uuid.UUID("01a20000-0000-7000-8000-000000000001")
+EVENT_ID = uuid.UUID("01a20000-0000-7000-8000-000000000002")
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+STARTS = datetime(2031, 1, 14, 19, 0, tzinfo=UTC)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from boxoffice.api.caching import cacheable
+from boxoffice.core.catalog.calendar import event_calendar
 from boxoffice.core.catalog.categories import category_out, list_categories
 from boxoffice.core.catalog.schemas import (
     CategoryOut,
@@ -21,23 +24,47 @@ from boxoffice.core.catalog.service import get_public_event, list_public_events
 from boxoffice.core.catalog.tickets import ticket_types_of
 from boxoffice.platform import Platform
 
+LIST_MAX_AGE = 30
+DETAIL_MAX_AGE = 60
+AVAILABILITY_MAX_AGE = 5
+
 
 class EventsController(Controller):
     path = "/events"
     tags = ["events"]
 
-    @get("/", summary="Published events, upcoming first, or by relevance with q")
+    @get("/", summary="Published upcoming events: filter, search and sort")
     async def list_events(
         self,
+        request: Request[Any, Any, Any],
         platform: NamedDependency[Platform],
-        q: Annotated[str, QueryParameter(max_length=200)] = "",
+        q: Annotated[str, QueryParameter(max_length=200, description="full-text query")] = "",
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
         cursor: FromQuery[str | None] = None,
         language: Annotated[str, QueryParameter(pattern=r"^[a-z]{2}$")] = "en",
-    ) -> EventPage:
-        return await self._page(
-            platform, EventSearch(q=q, limit=limit, cursor=cursor, language=language)
-        )
+        category: Annotated[str | None, QueryParameter(max_length=60)] = None,
+        date_from: FromQuery[date | None] = None,
+        date_to: FromQuery[date | None] = None,
+        tz: Annotated[str | None, QueryParameter(
+            max_length=64, description="dates in this IANA zone; default: each event's")] = None,
+        city: Annotated[str | None, QueryParameter(max_length=120)] = None,
+        country: Annotated[str | None, QueryParameter(pattern=r"^[A-Z]{2}$")] = None,
+        lat: Annotated[float | None, QueryParameter(ge=-90, le=90)] = None,
+        lon: Annotated[float | None, QueryParameter(ge=-180, le=180)] = None,
+        radius_km: Annotated[float | None, QueryParameter(gt=0, le=20_000)] = None,
+        price_min: Annotated[int | None, QueryParameter(ge=0)] = None,
+        price_max: Annotated[int | None, QueryParameter(ge=0)] = None,
+        free: FromQuery[bool] = False,
+        available: FromQuery[bool] = False,
+        sort: Annotated[str | None, QueryParameter(pattern="^(date|relevance|distance)$")] = None,
+    ) -> Response[EventPage]:  # fmt: skip
+        query = EventSearch(
+            q=q, limit=limit, cursor=cursor, language=language, category=category,
+            date_from=date_from, date_to=date_to, tz=tz, city=city, country=country, lat=lat,
+            lon=lon, radius_km=radius_km, price_min=price_min, price_max=price_max, free=free,
+            available=available, sort=sort,
+        )  # fmt: skip
+        return cacheable(request, await self._page(platform, query), max_age=LIST_MAX_AGE)
 
     @post("/search", status_code=200, summary="The same search, with the query as a JSON body")
     async def search_events(
@@ -47,20 +74,41 @@ class EventsController(Controller):
 
     @get("/{event_id:uuid}", summary="One published event")
     async def get_event(
-        self, platform: NamedDependency[Platform], event_id: FromPath[uuid.UUID]
-    ) -> EventOut:
+        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
+        event_id: FromPath[uuid.UUID],
+    ) -> Response[EventOut]:  # fmt: skip
         async with platform.db.read() as session:
-            return await get_public_event(session, event_id)
+            event = await get_public_event(session, event_id)
+        return cacheable(request, event, max_age=DETAIL_MAX_AGE)
+
+    @get("/{event_id:uuid}/calendar.ics", summary="The event as an iCalendar file (RFC 5545)",
+         media_type="text/calendar")  # fmt: skip
+    async def calendar(
+        self, platform: NamedDependency[Platform], event_id: FromPath[uuid.UUID]
+    ) -> Response[bytes]:
+        async with platform.db.read() as session:
+            event = await get_public_event(session, event_id)
+        return Response(
+            event_calendar(
+                event, platform.settings.resolved_public_url, stamp=platform.clock.now()
+            ),
+            media_type="text/calendar; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{event.slug}.ics"'},
+        )
 
     @get("/{event_id:uuid}/ticket-types", summary="What is on sale (access codes unlock more)")
     async def ticket_types(
-        self, platform: NamedDependency[Platform], event_id: FromPath[uuid.UUID],
+        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
+        event_id: FromPath[uuid.UUID],
         access_code: Annotated[str | None, QueryParameter(max_length=60)] = None,
-    ) -> list[TicketTypeOut]:  # fmt: skip
+    ) -> Response[list[TicketTypeOut]]:  # fmt: skip
         async with platform.db.read() as session:
             await get_public_event(session, event_id)
-            return await ticket_types_of(session, event_id, platform.clock.now(),
-                                         access_code=access_code)  # fmt: skip
+            offered = await ticket_types_of(session, event_id, platform.clock.now(),
+                                            access_code=access_code)  # fmt: skip
+        # Availability moves with every sale: a short shared cache, revalidated by ETag.
+        return cacheable(request, offered, max_age=AVAILABILITY_MAX_AGE,
+                         shared=access_code is None)  # fmt: skip
 
     async def _page(self, platform: NamedDependency[Platform], query: EventSearch) -> EventPage:
         async with platform.db.read() as session:
@@ -75,8 +123,9 @@ class CategoriesController(Controller):
 
     @get("/", summary="Event categories, named in the requested locale")
     async def categories(
-        self, platform: NamedDependency[Platform],
+        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
         locale: Annotated[str, QueryParameter(max_length=20)] = "en",
-    ) -> list[CategoryOut]:  # fmt: skip
+    ) -> Response[list[CategoryOut]]:  # fmt: skip
         async with platform.db.read() as session:
-            return [category_out(c, locale) for c in await list_categories(session)]
+            found = [category_out(c, locale) for c in await list_categories(session)]
+        return cacheable(request, found, max_age=DETAIL_MAX_AGE)

@@ -106,6 +106,7 @@ def _field_error(item: dict[str, Any]) -> dict[str, str]:
     For a body, Litestar reports the handler argument (``data``) as the key; the field itself
     is in msgspec's message ("Object missing required field `slug` - at `$.venue`")."""
     source, key = item.get("source"), item.get("key")
+    source = getattr(source, "value", source)  # Litestar's ParamType enum: "query", "path", ...
     message = str(item.get("message", ""))
     parts: list[str] = [str(source)] if source else []
     if source == "body":

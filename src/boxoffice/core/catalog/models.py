@@ -65,6 +65,9 @@ class Event(Base):
     refund_deadline_hours: Mapped[int | None] = mapped_column(Integer)
     #: How long a buyer's selection holds seats before it lapses.
     hold_ttl_seconds: Mapped[int] = mapped_column(Integer, default=600)
+    #: The start date in the event's own zone ("YYYY-MM-DD"), so "events on 1 May" can mean
+    #: 1 May where each event happens, in one indexed comparison.
+    local_start_date: Mapped[str] = mapped_column(String(10), default="", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -99,6 +99,8 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
     refund_policy: str = ""
     refund_deadline_hours: int | None = None
     hold_ttl_seconds: int = 600
+    #: Kilometres from the search point, in searches around a point.
+    distance_km: float | None = None
 
     @classmethod
     def of(
@@ -147,10 +149,60 @@ class EventPage(msgspec.Struct, frozen=True):
 
 
 class EventSearch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Discovery: every filter is optional and they combine (AND)."""
+
     q: Annotated[str, msgspec.Meta(max_length=200)] = ""
     limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 20
-    cursor: str | None = None
+    cursor: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    #: The searcher's language, for stemming.
     language: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}$")] = "en"
+    category: Annotated[str, msgspec.Meta(max_length=60)] | None = None
+    #: Start dates, inclusive. In ``tz`` when given (the viewer's zone), else each event's own.
+    date_from: date | None = None
+    date_to: date | None = None
+    tz: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    city: Annotated[str, msgspec.Meta(max_length=120)] | None = None
+    country: CountryCode | None = None
+    #: Around a point: all three together.
+    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)] | None = None
+    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)] | None = None
+    radius_km: Annotated[float, msgspec.Meta(gt=0, le=20_000)] | None = None
+    #: Some public ticket type priced within the range (minor units of the event currency).
+    price_min: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    price_max: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    free: bool = False
+    #: Only events with a public ticket type that has seats left.
+    available: bool = False
+    #: "date" (default), "relevance" (needs q) or "distance" (needs lat, lon, radius_km).
+    sort: Annotated[str, msgspec.Meta(pattern="^(date|relevance|distance)$")] | None = None
+
+    def validate(self) -> None:
+        problems: list[FieldError] = []
+        near = (self.lat, self.lon, self.radius_km)
+        if any(v is not None for v in near) and not all(v is not None for v in near):
+            problems.append(FieldError("radius_km", "give lat, lon and radius_km together"))
+        if self.sort == "distance" and self.radius_km is None:
+            problems.append(FieldError("sort", "sorting by distance needs lat, lon and radius_km"))
+        if self.sort == "relevance" and not self.q.strip():
+            problems.append(FieldError("sort", "sorting by relevance needs q"))
+        if self.date_from and self.date_to and self.date_to < self.date_from:
+            problems.append(FieldError("date_to", "must not be before date_from"))
+        if (self.price_min is not None and self.price_max is not None
+                and self.price_max < self.price_min):  # fmt: skip
+            problems.append(FieldError("price_max", "must not be below price_min"))
+        if self.tz is not None:
+            try:
+                ZoneInfo(self.tz)
+            except (ZoneInfoNotFoundError, ValueError):
+                problems.append(FieldError("tz", f"{self.tz!r} is not an IANA time zone"))
+        if problems:
+            raise ValidationFailed("the search has invalid parameters", errors=problems)
+
+    @property
+    def effective_sort(self) -> str:
+        if self.sort:
+            return self.sort
+        return "relevance" if self.q.strip() else "date"
 
 
 class StatusChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

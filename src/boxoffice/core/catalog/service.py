@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import uuid
-from datetime import datetime
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import msgspec
 import nh3
-from sqlalchemy import select, tuple_
+from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.catalog.categories import category_by_slug, list_categories
 from boxoffice.core.catalog.entries import EventCreated, EventStatusChanged, EventUpdated
 from boxoffice.core.catalog.lifecycle import PUBLIC, EventStatus, check_transition
-from boxoffice.core.catalog.models import Event
+from boxoffice.core.catalog.models import Category, Event, Quota, QuotaTicketType, TicketType
 from boxoffice.core.catalog.schemas import EventDraft, EventOut, EventPage, EventSearch
 from boxoffice.core.catalog.tickets import sellable_ticket_types
 from boxoffice.core.clock import Clock, ensure_utc
@@ -87,6 +89,7 @@ async def _columns(session: AsyncSession, draft: EventDraft) -> dict[str, object
         "country": draft.country or "",
         "starts_at": ensure_utc(draft.starts_at),
         "ends_at": ensure_utc(draft.ends_at),
+        "local_start_date": draft.starts_at.astimezone(ZoneInfo(draft.timezone)).date().isoformat(),
         "description": sanitize(draft.description),
         "tags": sorted({t.strip().lower() for t in draft.tags}),
         "category_id": (await category_by_slug(session, category)).id if category else None,
@@ -167,52 +170,134 @@ class _Cursor(msgspec.Struct, frozen=True, array_like=True):
     offset: int = 0
 
 
+#: How many candidates a search around a point ranks in memory (after the bounding box).
+NEARBY_WINDOW = 5000
+EARTH_RADIUS_KM = 6371.0088
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def _filters(query: EventSearch, now: datetime) -> list[ColumnElement[bool]]:
+    """The SQL conditions for every filter given (all combine with AND)."""
+    conditions: list[ColumnElement[bool]] = [Event.status.in_(PUBLIC), Event.ends_at >= now]
+    if query.category:
+        conditions.append(Event.category_id.in_(
+            select(Category.id).where(Category.slug == query.category)))  # fmt: skip
+    if query.tz and (query.date_from or query.date_to):
+        zone = ZoneInfo(query.tz)
+        if query.date_from:
+            conditions.append(Event.starts_at >= datetime.combine(query.date_from, time(), zone))
+        if query.date_to:
+            after = datetime.combine(query.date_to + timedelta(days=1), time(), zone)
+            conditions.append(Event.starts_at < after)
+    else:
+        if query.date_from:
+            conditions.append(Event.local_start_date >= query.date_from.isoformat())
+        if query.date_to:
+            conditions.append(Event.local_start_date <= query.date_to.isoformat())
+    if query.city:
+        conditions.append(func.lower(Event.city) == query.city.strip().lower())
+    if query.country:
+        conditions.append(Event.country == query.country)
+    if query.lat is not None and query.lon is not None and query.radius_km is not None:
+        dlat = query.radius_km / 111.0
+        dlon = query.radius_km / max(1e-6, 111.0 * math.cos(math.radians(query.lat)))
+        conditions += [Event.latitude.between(query.lat - dlat, query.lat + dlat)]
+        if dlon < 180:
+            conditions += [Event.longitude.between(query.lon - dlon, query.lon + dlon)]
+    public_ticket = select(TicketType.id).where(TicketType.event_id == Event.id,
+                                                TicketType.visibility == "public")  # fmt: skip
+    if query.price_min is not None:
+        public_ticket = public_ticket.where(TicketType.price_minor >= query.price_min)
+    if query.price_max is not None:
+        public_ticket = public_ticket.where(TicketType.price_minor <= query.price_max)
+    if query.free:
+        public_ticket = public_ticket.where(TicketType.price_minor == 0)
+    if query.available:
+        links = select(QuotaTicketType.quota_id).where(
+            QuotaTicketType.ticket_type_id == TicketType.id
+        )
+        full = links.join(Quota, Quota.id == QuotaTicketType.quota_id).where(
+            Quota.capacity - Quota.sold - Quota.held <= 0
+        )
+        public_ticket = public_ticket.where(links.exists(), ~full.exists())
+    if query.price_min is not None or query.price_max is not None or query.free or query.available:
+        conditions.append(public_ticket.exists())
+    return conditions
+
+
 async def list_public_events(
     session: AsyncSession, clock: Clock, query: EventSearch, backend: SearchBackend | None
 ) -> EventPage:
-    """Upcoming public events by start time, or, with ``q``, by search relevance."""
+    """Discovery: upcoming public events matching every filter, by date (keyset pages), by
+    relevance to ``q`` or by distance (offset pages over a bounded candidate set)."""
+    query.validate()
     cursor = decode_cursor(query.cursor, _Cursor) if query.cursor else _Cursor()
+    conditions = _filters(query, clock.now())
+    ranked: list[uuid.UUID] | None = None
     if query.q.strip():
-        return await _search(session, query, cursor, backend)
-    statement = (
-        select(Event)
-        .where(Event.status.in_(PUBLIC), Event.ends_at >= clock.now())
-        .order_by(Event.starts_at, Event.id)
-        .limit(query.limit + 1)
+        if backend is None:
+            raise RuleViolated("text search is not configured on this platform ([search] backend)")
+        hits = await backend.search(EVENT_KIND, query.q, limit=SEARCH_WINDOW,
+                                    language=query.language)  # fmt: skip
+        ranked = [uuid.UUID(hit.id) for hit in hits]
+        conditions.append(Event.id.in_(ranked))
+    slugs = await category_slugs(session)
+    if query.effective_sort == "date":
+        return await _by_date(session, conditions, query.limit, cursor, slugs, query)
+    candidates = list(await session.scalars(select(Event).where(*conditions)
+                                            .limit(NEARBY_WINDOW)))  # fmt: skip
+    scored = [(event, _distance(event, query)) for event in candidates]
+    if query.radius_km is not None:
+        scored = [(e, d) for e, d in scored if d is not None and d <= query.radius_km]
+    if query.effective_sort == "distance":
+        scored.sort(key=lambda pair: (pair[1] or 0.0, pair[0].starts_at, pair[0].id))
+    else:
+        order = {event_id: rank for rank, event_id in enumerate(ranked or [])}
+        scored.sort(key=lambda pair: order.get(pair[0].id, len(order)))
+    window = scored[cursor.offset : cursor.offset + query.limit]
+    end = cursor.offset + query.limit
+    return EventPage(
+        items=[_out(event, slugs, distance) for event, distance in window],
+        next_cursor=encode_cursor(_Cursor(offset=end)) if end < len(scored) else None,
     )
+
+
+def _distance(event: Event, query: EventSearch) -> float | None:
+    if query.lat is None or query.lon is None or event.latitude is None or event.longitude is None:
+        return None
+    return distance_km(query.lat, query.lon, event.latitude, event.longitude)
+
+
+def _out(event: Event, slugs: dict[uuid.UUID, str], distance: float | None) -> EventOut:
+    out = EventOut.of(event, categories=slugs)
+    return out if distance is None else msgspec.structs.replace(out, distance_km=round(distance, 3))
+
+
+async def _by_date(
+    session: AsyncSession, conditions: list[ColumnElement[bool]], limit: int, cursor: _Cursor,
+    slugs: dict[uuid.UUID, str], query: EventSearch,
+) -> EventPage:  # fmt: skip
+    statement = (select(Event).where(*conditions).order_by(Event.starts_at, Event.id)
+                 .limit(limit + 1))  # fmt: skip
     if cursor.starts_at is not None and cursor.id is not None:
         statement = statement.where(
             tuple_(Event.starts_at, Event.id) > tuple_(cursor.starts_at, cursor.id)
         )
     events = list((await session.scalars(statement)).all())
     next_cursor = None
-    if len(events) > query.limit:
-        events = events[: query.limit]
-        last = events[-1]
-        next_cursor = encode_cursor(_Cursor(starts_at=last.starts_at, id=last.id))
-    slugs = await category_slugs(session)
-    items = [EventOut.of(e, categories=slugs) for e in events]
-    return EventPage(items=items, next_cursor=next_cursor)
-
-
-async def _search(
-    session: AsyncSession, query: EventSearch, cursor: _Cursor, backend: SearchBackend | None
-) -> EventPage:
-    if backend is None:
-        raise RuleViolated("text search is not configured on this platform ([search] backend)")
-    hits = await backend.search(EVENT_KIND, query.q, limit=SEARCH_WINDOW, language=query.language)
-    ranked = [uuid.UUID(hit.id) for hit in hits]
-    window = ranked[cursor.offset : cursor.offset + query.limit]
-    found = {
-        event.id: event
-        for event in await session.scalars(
-            select(Event).where(Event.id.in_(window), Event.status.in_(PUBLIC))
-        )
-    }
-    slugs = await category_slugs(session)
-    items = [EventOut.of(found[i], categories=slugs) for i in window if i in found]
-    end = cursor.offset + query.limit
-    next_cursor = encode_cursor(_Cursor(offset=end)) if end < len(ranked) else None
+    if len(events) > limit:
+        events = events[:limit]
+        next_cursor = encode_cursor(_Cursor(starts_at=events[-1].starts_at, id=events[-1].id))
+    items = [_out(e, slugs, _distance(e, query)) for e in events]
+    if query.radius_km is not None:
+        items = [i for i in items if i.distance_km is not None and i.distance_km <= query.radius_km]
     return EventPage(items=items, next_cursor=next_cursor)
 
 

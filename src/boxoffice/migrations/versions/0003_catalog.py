@@ -7,6 +7,9 @@ Create Date: 2026-11-26 13:02:57.263512
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -123,6 +126,10 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("hold_ttl_seconds", sa.Integer(), nullable=False, server_default="600")
         )
+        batch_op.add_column(
+            sa.Column("local_start_date", sa.String(length=10), nullable=False, server_default="")
+        )
+        batch_op.create_index(batch_op.f("ix_event_local_start_date"), ["local_start_date"])
         batch_op.create_index(batch_op.f("ix_event_category_id"), ["category_id"], unique=False)
         batch_op.create_foreign_key(
             batch_op.f("fk_event_category_id_category"),
@@ -131,12 +138,28 @@ def upgrade() -> None:
             ["id"],
             ondelete="SET NULL",
         )
+    _fill_local_start_dates()
+
+
+def _fill_local_start_dates() -> None:
+    """Existing events: their start date in their own zone (Python: SQLite has no zones)."""
+    bind = op.get_bind()
+    rows = bind.execute(sa.text("SELECT id, starts_at, timezone FROM event")).all()
+    for event_id, starts_at, zone in rows:
+        when = starts_at if isinstance(starts_at, datetime) else datetime.fromisoformat(starts_at)
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+        bind.execute(
+            sa.text("UPDATE event SET local_start_date = :day WHERE id = :id"),
+            {"day": when.astimezone(ZoneInfo(zone)).date().isoformat(), "id": event_id},
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("event", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_event_category_id_category"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_event_category_id"))
+        batch_op.drop_index(batch_op.f("ix_event_local_start_date"))
+        batch_op.drop_column("local_start_date")
         batch_op.drop_column("hold_ttl_seconds")
         batch_op.drop_column("refund_deadline_hours")
         batch_op.drop_column("refund_policy")
