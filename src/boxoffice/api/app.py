@@ -46,6 +46,7 @@ def create_app(platform: Platform) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await ensure_migrated(platform.db)
+        await platform.db.optimize()
         tasks: list[asyncio.Task[None]] = []
         if platform.settings.run_dispatcher:
             tasks = [

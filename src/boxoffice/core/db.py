@@ -39,6 +39,8 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: Rows ANALYZE samples per index on SQLite.
+ANALYSIS_LIMIT = 1000
 _WRITE_OPTION = "boxoffice_write"
 
 
@@ -169,6 +171,19 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self._reader() as session, session.begin():
             yield session
+
+    async def optimize(self) -> None:
+        """Keep the query planner's statistics current. SQLite has no autovacuum/analyze:
+        without statistics it prefers the low-selectivity status index to primary-key
+        look-ups (100 ms instead of 5 ms for an id list over 100k events). ``ANALYZE``
+        with ``analysis_limit`` is cheap enough to run at start-up and every few minutes.
+        PostgreSQL's autovacuum keeps its own statistics."""
+        if self.dialect == "sqlite":
+            # In a committed transaction: the statistics it writes must not roll back.
+            # analysis_limit bounds the work (approximate statistics, a few ms per index).
+            async with self.engine.begin() as connection:
+                await connection.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
+                await connection.exec_driver_sql("ANALYZE")
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:

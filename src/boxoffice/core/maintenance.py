@@ -1,5 +1,6 @@
-"""Housekeeping every API or worker process runs now and then: expired rate-limit windows,
-sign-in attempts and one-time tokens are deleted. Idempotent; safe to run concurrently."""
+"""Housekeeping every API or worker process runs now and then: planner statistics are kept
+current, expired rate-limit windows, sign-in attempts and one-time tokens are deleted.
+Idempotent; safe to run concurrently."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ TOKEN_RETENTION = timedelta(days=7)
 
 async def run_maintenance(db: Database, clock: Clock) -> None:
     now = clock.now()
+    await db.optimize()
     await sweep(db, clock)
     async with db.transaction() as session:
         await session.execute(delete(SignInAttempt).where(SignInAttempt.expires_at < now))

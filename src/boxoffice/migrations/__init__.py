@@ -43,6 +43,7 @@ async def upgrade(db: Database, revision: str = "head") -> None:
 
     async with db.engine.begin() as connection:
         await connection.run_sync(run)
+    await db.optimize()
 
 
 async def downgrade(db: Database, revision: str) -> None:

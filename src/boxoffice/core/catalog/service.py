@@ -251,28 +251,34 @@ async def list_public_events(
     slugs = await category_slugs(session)
     if query.effective_sort == "date":
         return await _by_date(session, conditions, query.limit, cursor, slugs, query)
-    candidates = list(await session.scalars(select(Event).where(*conditions)
-                                            .limit(NEARBY_WINDOW)))  # fmt: skip
-    scored = [(event, _distance(event, query)) for event in candidates]
+    # Rank and filter on ids and coordinates only; load whole rows for the page alone.
+    rows = (await session.execute(
+        select(Event.id, Event.latitude, Event.longitude).where(*conditions).limit(NEARBY_WINDOW)
+    )).all()  # fmt: skip
+    scored = [(row.id, _distance_to(row.latitude, row.longitude, query)) for row in rows]
     if query.radius_km is not None:
-        scored = [(e, d) for e, d in scored if d is not None and d <= query.radius_km]
+        scored = [(i, d) for i, d in scored if d is not None and d <= query.radius_km]
     if query.effective_sort == "distance":
-        scored.sort(key=lambda pair: (pair[1] or 0.0, pair[0].starts_at, pair[0].id))
+        scored.sort(key=lambda pair: (pair[1] or 0.0, pair[0]))
     else:
         order = {event_id: rank for rank, event_id in enumerate(ranked or [])}
-        scored.sort(key=lambda pair: order.get(pair[0].id, len(order)))
+        scored.sort(key=lambda pair: order.get(pair[0], len(order)))
     window = scored[cursor.offset : cursor.offset + query.limit]
+    loaded = {e.id: e for e in await session.scalars(
+        select(Event).where(Event.id.in_([event_id for event_id, _ in window])))}  # fmt: skip
     end = cursor.offset + query.limit
     return EventPage(
-        items=[_out(event, slugs, distance) for event, distance in window],
+        items=[_out(loaded[event_id], slugs, distance) for event_id, distance in window],
         next_cursor=encode_cursor(_Cursor(offset=end)) if end < len(scored) else None,
     )
 
 
-def _distance(event: Event, query: EventSearch) -> float | None:
-    if query.lat is None or query.lon is None or event.latitude is None or event.longitude is None:
+def _distance_to(
+    latitude: float | None, longitude: float | None, query: EventSearch
+) -> float | None:
+    if query.lat is None or query.lon is None or latitude is None or longitude is None:
         return None
-    return distance_km(query.lat, query.lon, event.latitude, event.longitude)
+    return distance_km(query.lat, query.lon, latitude, longitude)
 
 
 def _out(event: Event, slugs: dict[uuid.UUID, str], distance: float | None) -> EventOut:
@@ -295,7 +301,7 @@ async def _by_date(
     if len(events) > limit:
         events = events[:limit]
         next_cursor = encode_cursor(_Cursor(starts_at=events[-1].starts_at, id=events[-1].id))
-    items = [_out(e, slugs, _distance(e, query)) for e in events]
+    items = [_out(e, slugs, _distance_to(e.latitude, e.longitude, query)) for e in events]
     if query.radius_km is not None:
         items = [i for i in items if i.distance_km is not None and i.distance_km <= query.radius_km]
     return EventPage(items=items, next_cursor=next_cursor)

@@ -121,10 +121,15 @@ def upgrade() -> None:
             "CREATE INDEX ix_search_document_document ON search_document USING GIN (document)"
         )
     else:
+        # FTS5 cannot look up its UNINDEXED columns, so (kind, doc_id) live in an ordinary
+        # table whose rowid is the document's rowid in the FTS table.
+        op.execute(
+            "CREATE TABLE search_doc (rowid INTEGER PRIMARY KEY, kind VARCHAR(40) NOT NULL,"
+            " doc_id VARCHAR(64) NOT NULL, CONSTRAINT uq_search_doc UNIQUE (kind, doc_id))"
+        )
         op.execute(
             "CREATE VIRTUAL TABLE search_fts USING fts5("
-            " kind UNINDEXED, doc_id UNINDEXED, title, body, tags,"
-            " tokenize = 'porter unicode61 remove_diacritics 2')"
+            " title, body, tags, tokenize = 'porter unicode61 remove_diacritics 2')"
         )
 
 
@@ -133,6 +138,7 @@ def downgrade() -> None:
         op.execute("DROP TABLE search_document")
     else:
         op.execute("DROP TABLE search_fts")
+        op.execute("DROP TABLE search_doc")
     op.drop_table("event")
     op.drop_table("organization")
     op.drop_table("journal_dead_letter")

@@ -87,26 +87,26 @@ class DbSearchBackend:
             return
         async with self.database.transaction() as session:
             for doc in documents:
-                params = {
-                    "kind": doc.kind,
-                    "doc_id": doc.id,
-                    "title": doc.title,
-                    "body": doc.body,
-                    "tags": " ".join(doc.tags),
-                    "language": doc.language,
-                }
+                params = {"kind": doc.kind, "doc_id": doc.id, "title": doc.title,
+                          "body": doc.body, "tags": " ".join(doc.tags),
+                          "language": doc.language}  # fmt: skip
                 if self._sqlite:
-                    await session.execute(
-                        sql("DELETE FROM search_fts WHERE kind = :kind AND doc_id = :doc_id"),
+                    rowid = await session.scalar(
+                        sql("SELECT rowid FROM search_doc WHERE kind = :kind AND doc_id = :doc_id"),
                         params,
                     )
+                    if rowid is None:
+                        rowid = await session.scalar(
+                            sql("INSERT INTO search_doc (kind, doc_id) VALUES (:kind, :doc_id) "
+                                "RETURNING rowid"), params)  # fmt: skip
+                    else:
+                        await session.execute(sql("DELETE FROM search_fts WHERE rowid = :rowid"),
+                                              {"rowid": rowid})  # fmt: skip
                     await session.execute(
-                        sql(
-                            "INSERT INTO search_fts (kind, doc_id, title, body, tags) "
-                            "VALUES (:kind, :doc_id, :title, :body, :tags)"
-                        ),
-                        params,
-                    )
+                        sql("INSERT INTO search_fts (rowid, title, body, tags) "
+                            "VALUES (:rowid, :title, :body, :tags)"),
+                        {**params, "rowid": rowid},
+                    )  # fmt: skip
                 else:
                     await session.execute(
                         sql(
@@ -124,13 +124,21 @@ class DbSearchBackend:
     async def remove(self, kind: str, ids: Sequence[str]) -> None:
         if not ids:
             return
-        table = "search_fts" if self._sqlite else "search_document"
         async with self.database.transaction() as session:
             for doc_id in ids:
-                await session.execute(
-                    sql(f"DELETE FROM {table} WHERE kind = :kind AND doc_id = :doc_id"),  # noqa: S608
-                    {"kind": kind, "doc_id": doc_id},
-                )
+                params = {"kind": kind, "doc_id": doc_id}
+                if self._sqlite:
+                    rowid = await session.scalar(
+                        sql("DELETE FROM search_doc WHERE kind = :kind AND doc_id = :doc_id "
+                            "RETURNING rowid"), params)  # fmt: skip
+                    if rowid is not None:
+                        await session.execute(sql("DELETE FROM search_fts WHERE rowid = :rowid"),
+                                              {"rowid": rowid})  # fmt: skip
+                else:
+                    await session.execute(
+                        sql("DELETE FROM search_document WHERE kind = :kind AND doc_id = :doc_id"),
+                        params,
+                    )
 
     async def search(
         self, kind: str, text: str, limit: int = 20, language: str = "en"
@@ -142,8 +150,9 @@ class DbSearchBackend:
             # Each term quoted (FTS5 string), the last as a prefix; implicit AND.
             match = " ".join(f'"{t}"' for t in terms[:-1]) + f' "{terms[-1]}"*'
             statement = sql(
-                "SELECT doc_id, bm25(search_fts, 0.0, 0.0, 10.0, 1.0, 4.0) AS rank "
-                "FROM search_fts WHERE search_fts MATCH :match AND kind = :kind "
+                "SELECT d.doc_id, bm25(search_fts, 10.0, 1.0, 4.0) AS rank "
+                "FROM search_fts JOIN search_doc AS d ON d.rowid = search_fts.rowid "
+                "WHERE search_fts MATCH :match AND d.kind = :kind "
                 "ORDER BY rank LIMIT :limit"
             )
             params: dict[str, object] = {"match": match.strip(), "kind": kind, "limit": limit}
