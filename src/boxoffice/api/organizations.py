@@ -11,9 +11,11 @@ import uuid
 from litestar import Controller, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.catalog import tickets
 from boxoffice.core.catalog.lifecycle import EventStatus
+from boxoffice.core.catalog.models import Event
 from boxoffice.core.catalog.schemas import (
     EventDraft,
     EventOut,
@@ -76,6 +78,15 @@ def api_key_out(key: ApiKey) -> ApiKeyOut:
     return ApiKeyOut(id=key.id, name=key.name, prefix=key.prefix, scopes=key.scopes,
                      created_at=key.created_at, last_used_at=key.last_used_at,
                      revoked_at=key.revoked_at)  # fmt: skip
+
+
+async def _event(
+    session: AsyncSession, principal: Principal, org_id: uuid.UUID, event_id: uuid.UUID,
+    permission: Permission,
+) -> Event:  # fmt: skip
+    """The organization's event, once the caller may act on it with ``permission``."""
+    await authorize(session, principal, org_id, permission)
+    return await get_event_of(session, org_id, event_id)
 
 
 class OrganizationsController(Controller):
@@ -255,9 +266,8 @@ class OrganizationsController(Controller):
         org_id: OrgId, event_id: FromPath[uuid.UUID],
     ) -> EventOut:  # fmt: skip
         async with platform.db.read() as session:
-            await authorize(session, principal, org_id, Permission.EVENTS_READ)
-            return await event_out(session, await get_event_of(session, org_id, event_id),
-                                   private=True)  # fmt: skip
+            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_READ)
+            return await event_out(session, event, private=True)
 
     @post("/{org_id:uuid}/events/{event_id:uuid}/status", status_code=200,
           summary="Publish, postpone, cancel or complete an event")  # fmt: skip
@@ -273,8 +283,7 @@ class OrganizationsController(Controller):
                 errors=[FieldError("status", f"one of {', '.join(s.value for s in EventStatus)}")],
             ) from error
         async with platform.db.transaction() as session:
-            await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
-            await get_event_of(session, org_id, event_id)
+            await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
             event = await change_status(session, platform.clock, event_id, target)
             return await event_out(session, event, private=True)
 
@@ -297,8 +306,7 @@ class OrganizationsController(Controller):
         org_id: OrgId, event_id: FromPath[uuid.UUID], data: JSONBody[TicketTypeIn],
     ) -> TicketTypeOut:  # fmt: skip
         async with platform.db.transaction() as session:
-            await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
-            event = await get_event_of(session, org_id, event_id)
+            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
             ticket_type = await tickets.create_ticket_type(session, platform.clock, event, data)
             left = (await tickets.availability(session, event.id)).get(ticket_type.id, 0)
             return tickets.ticket_type_out(ticket_type, left, platform.clock.now(), private=True)
@@ -309,8 +317,7 @@ class OrganizationsController(Controller):
         org_id: OrgId, event_id: FromPath[uuid.UUID],
     ) -> list[TicketTypeOut]:  # fmt: skip
         async with platform.db.read() as session:
-            await authorize(session, principal, org_id, Permission.EVENTS_READ)
-            await get_event_of(session, org_id, event_id)
+            await _event(session, principal, org_id, event_id, Permission.EVENTS_READ)
             return await tickets.ticket_types_of(session, event_id, platform.clock.now(),
                                                  private=True)  # fmt: skip
 
@@ -322,8 +329,7 @@ class OrganizationsController(Controller):
         data: JSONBody[TicketTypeIn],
     ) -> TicketTypeOut:  # fmt: skip
         async with platform.db.transaction() as session:
-            await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
-            event = await get_event_of(session, org_id, event_id)
+            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
             ticket_type = await tickets.update_ticket_type(session, platform.clock, event,
                                                            ticket_type_id, data)  # fmt: skip
             left = (await tickets.availability(session, event.id)).get(ticket_type.id, 0)
@@ -336,8 +342,7 @@ class OrganizationsController(Controller):
         org_id: OrgId, event_id: FromPath[uuid.UUID], ticket_type_id: FromPath[uuid.UUID],
     ) -> None:  # fmt: skip
         async with platform.db.transaction() as session:
-            await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
-            event = await get_event_of(session, org_id, event_id)
+            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
             await tickets.delete_ticket_type(session, event, ticket_type_id)
 
     @post("/{org_id:uuid}/events/{event_id:uuid}/quotas", status_code=201,
@@ -347,8 +352,7 @@ class OrganizationsController(Controller):
         org_id: OrgId, event_id: FromPath[uuid.UUID], data: JSONBody[QuotaIn],
     ) -> QuotaOut:  # fmt: skip
         async with platform.db.transaction() as session:
-            await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
-            event = await get_event_of(session, org_id, event_id)
+            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
             quota = await tickets.create_quota(session, platform.clock, event, data)
             return next(q for q in await tickets.quotas_of(session, event.id) if q.id == quota.id)
 
@@ -358,8 +362,7 @@ class OrganizationsController(Controller):
         org_id: OrgId, event_id: FromPath[uuid.UUID],
     ) -> list[QuotaOut]:  # fmt: skip
         async with platform.db.read() as session:
-            await authorize(session, principal, org_id, Permission.EVENTS_READ)
-            await get_event_of(session, org_id, event_id)
+            await _event(session, principal, org_id, event_id, Permission.EVENTS_READ)
             return await tickets.quotas_of(session, event_id)
 
     @put("/{org_id:uuid}/events/{event_id:uuid}/quotas/{quota_id:uuid}",
@@ -370,8 +373,7 @@ class OrganizationsController(Controller):
         data: JSONBody[QuotaIn],
     ) -> QuotaOut:  # fmt: skip
         async with platform.db.transaction() as session:
-            await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
-            event = await get_event_of(session, org_id, event_id)
+            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
             quota = await tickets.update_quota(session, event, quota_id, data)
             return next(q for q in await tickets.quotas_of(session, event.id) if q.id == quota.id)
 
@@ -382,6 +384,5 @@ class OrganizationsController(Controller):
         org_id: OrgId, event_id: FromPath[uuid.UUID], quota_id: FromPath[uuid.UUID],
     ) -> None:  # fmt: skip
         async with platform.db.transaction() as session:
-            await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
-            event = await get_event_of(session, org_id, event_id)
+            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
             await tickets.delete_quota(session, event, quota_id)
