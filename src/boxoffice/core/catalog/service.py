@@ -26,7 +26,7 @@ from boxoffice.core.search.backend import SearchBackend
 
 EVENT_KIND = "event"
 #: How many ranked hits a text search considers before paging.
-SEARCH_WINDOW = 500
+SEARCH_WINDOW = 200
 
 
 #: What organizers may use in descriptions; everything else is stripped (nh3, i.e. ammonia).

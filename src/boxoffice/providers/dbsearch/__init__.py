@@ -25,6 +25,8 @@ from boxoffice.core.search.backend import SearchDocument, SearchHit
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 16
+#: A query matching this many documents is ranked by recency instead of BM25 (SQLite).
+COMMON_MATCHES = 2000
 
 #: ISO 639-1 -> PostgreSQL text search configuration (stemmer); others use "simple".
 PG_CONFIGS = {
@@ -156,6 +158,15 @@ class DbSearchBackend:
                 "ORDER BY rank LIMIT :limit"
             )
             params: dict[str, object] = {"match": match.strip(), "kind": kind, "limit": limit}
+            if await self._very_common(match.strip()):
+                # BM25 would score every one of thousands of matches; for words this common
+                # the scores barely differ, so take the most recently indexed matches instead.
+                statement = sql(
+                    "SELECT d.doc_id, 0.0 AS rank "
+                    "FROM search_fts JOIN search_doc AS d ON d.rowid = search_fts.rowid "
+                    "WHERE search_fts MATCH :match AND d.kind = :kind "
+                    "ORDER BY search_fts.rowid DESC LIMIT :limit"
+                )
         else:
             tsquery = " & ".join([*terms[:-1], f"{terms[-1]}:*"])
             statement = sql(
@@ -168,6 +179,17 @@ class DbSearchBackend:
         async with self.database.read() as session:
             rows = (await session.execute(statement, params)).all()
         return [SearchHit(id=row[0], score=(-row[1] if self._sqlite else row[1])) for row in rows]
+
+    async def _very_common(self, match: str) -> bool:
+        """Whether ``match`` finds at least ``COMMON_MATCHES`` documents: counting row ids
+        without scoring them stops early and costs a millisecond or two."""
+        async with self.database.read() as session:
+            found = await session.scalar(
+                sql("SELECT count(*) FROM (SELECT rowid FROM search_fts "
+                    "WHERE search_fts MATCH :match LIMIT :cap)"),
+                {"match": match, "cap": COMMON_MATCHES},
+            )  # fmt: skip
+        return int(found or 0) >= COMMON_MATCHES
 
     async def health(self) -> ProviderHealth:
         try:
