@@ -123,3 +123,24 @@ class TestEuropeanUnion(ComplianceRegionConformance):
     def test_before_any_known_rate_and_other_categories(self, region: EuropeanUnion) -> None:
         assert region.tax_rate("LU", date(2000, 1, 1)) is None
         assert region.tax_rate("DE", date(2026, 1, 1), category="reduced") is None
+
+
+async def test_very_common_terms_fall_back_to_recency(
+    db: Database, db_engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past COMMON_MATCHES documents, SQLite skips BM25 and returns the newest matches."""
+    from boxoffice.core.search.backend import SearchDocument
+    from boxoffice.providers import dbsearch
+
+    monkeypatch.setattr(dbsearch, "COMMON_MATCHES", 3)
+    backend = DbSearchBackend(db)
+    await backend.index([SearchDocument(kind="event", id=f"e{i}", title=f"Jazz {i}")
+                         for i in range(5)])  # fmt: skip
+    await backend.index([SearchDocument(kind="event", id="rare", title="Harpsichord")])
+    hits = [h.id for h in await backend.search("event", "jazz", limit=3)]
+    if db_engine == "sqlite":
+        assert hits == ["e4", "e3", "e2"]
+    else:  # PostgreSQL ranks with ts_rank_cd whatever the count
+        assert len(set(hits)) == 3
+        assert set(hits) <= {f"e{i}" for i in range(5)}
+    assert [h.id for h in await backend.search("event", "harpsichord")] == ["rare"]
