@@ -31,6 +31,9 @@ enabled = ["eu"]
 [search]
 backend = "dbsearch"
 
+[media]
+store = "localstore"
+
 [[routing.payments]]
 providers = ["offline"]
 

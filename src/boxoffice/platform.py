@@ -11,11 +11,12 @@ from typing import Any
 from boxoffice.core.catalog.indexing import event_index_subscriber
 from boxoffice.core.clock import Clock, SystemClock
 from boxoffice.core.db import Database, create_engine
-from boxoffice.core.errors import ConfigurationError, FieldError
+from boxoffice.core.errors import ConfigurationError, FieldError, ProviderUnavailable
 from boxoffice.core.identity.accounts import AuthPolicy
 from boxoffice.core.identity.keys import signer_from
 from boxoffice.core.journal.dispatcher import Dispatcher, Subscriber
 from boxoffice.core.journal.entries import RecordedEntry
+from boxoffice.core.media.store import MediaStore
 from boxoffice.core.notify.service import delivery_subscriber
 from boxoffice.plugins.config import ConfigFileError, load_config
 from boxoffice.plugins.manager import PluginSet, load_plugins
@@ -73,6 +74,13 @@ class Platform:
         if strict and plugins.problems:
             raise configuration_error(plugins)
         return cls(settings, clock, db, plugins)
+
+    @property
+    def media_store(self) -> MediaStore | None:
+        try:
+            return self.router.media_store()
+        except ProviderUnavailable:
+            return None
 
     async def close(self) -> None:
         await self.db.close()

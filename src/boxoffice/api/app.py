@@ -18,7 +18,7 @@ from boxoffice import __version__
 from boxoffice.api.admin import AdminController
 from boxoffice.api.auth import AUTH_DEPENDENCIES
 from boxoffice.api.deps import platform_of
-from boxoffice.api.events import CategoriesController, EventsController
+from boxoffice.api.events import CategoriesController, EventsController, MediaController
 from boxoffice.api.health import HealthController
 from boxoffice.api.identity import (
     AuthController,
@@ -77,7 +77,7 @@ def create_app(platform: Platform) -> Litestar:
         ],
     )  # fmt: skip
     return Litestar(
-        route_handlers=[api, HealthController],
+        route_handlers=[api, HealthController, MediaController],
         state=State({"platform": platform}),
         dependencies={"platform": Provide(platform_of, sync_to_thread=False), **AUTH_DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,

@@ -22,7 +22,9 @@ from boxoffice.core.catalog.schemas import (
 )
 from boxoffice.core.catalog.service import get_public_event, list_public_events
 from boxoffice.core.catalog.tickets import ticket_types_of
+from boxoffice.core.errors import NotFound
 from boxoffice.platform import Platform
+from boxoffice.providers.localstore import LocalStore
 
 LIST_MAX_AGE = 30
 DETAIL_MAX_AGE = 60
@@ -78,7 +80,7 @@ class EventsController(Controller):
         event_id: FromPath[uuid.UUID],
     ) -> Response[EventOut]:  # fmt: skip
         async with platform.db.read() as session:
-            event = await get_public_event(session, event_id)
+            event = await get_public_event(session, event_id, platform.media_store)
         return cacheable(request, event, max_age=DETAIL_MAX_AGE)
 
     @get("/{event_id:uuid}/calendar.ics", summary="The event as an iCalendar file (RFC 5545)",
@@ -129,3 +131,22 @@ class CategoriesController(Controller):
         async with platform.db.read() as session:
             found = [category_out(c, locale) for c in await list_categories(session)]
         return cacheable(request, found, max_age=DETAIL_MAX_AGE)
+
+
+class MediaController(Controller):
+    """Serves the ``localstore`` media store's files (other stores serve their own)."""
+
+    path = "/media"
+    tags = ["media"]
+    include_in_schema = False
+
+    @get("/{key:path}", summary="A stored picture")
+    async def media(
+        self, platform: NamedDependency[Platform], key: FromPath[str]
+    ) -> Response[bytes]:
+        store = platform.media_store
+        data = await store.read(key.lstrip("/")) if isinstance(store, LocalStore) else None
+        if data is None:
+            raise NotFound(f"no media {key}")
+        return Response(data, media_type="image/webp", headers={
+            "cache-control": "public, max-age=31536000, immutable"})  # fmt: skip

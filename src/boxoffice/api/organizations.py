@@ -7,18 +7,23 @@ caller from elsewhere gets 404, a member whose role lacks the permission gets 40
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post, put
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.catalog import tickets
 from boxoffice.core.catalog.lifecycle import EventStatus
+from boxoffice.core.catalog.media import add_event_image, image_out, remove_event_image
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.catalog.schemas import (
     EventDraft,
     EventOut,
+    ImageOut,
     QuotaIn,
     QuotaOut,
     StatusChange,
@@ -33,7 +38,7 @@ from boxoffice.core.catalog.service import (
     list_events_of,
     update_event,
 )
-from boxoffice.core.errors import FieldError, ValidationFailed
+from boxoffice.core.errors import FieldError, ProviderUnavailable, ValidationFailed
 from boxoffice.core.identity import service
 from boxoffice.core.identity.models import ApiKey, Invitation, Membership, Organization, User
 from boxoffice.core.identity.permissions import Permission
@@ -51,6 +56,8 @@ from boxoffice.core.identity.schemas import (
     RoleIn,
     TokenIn,
 )
+from boxoffice.core.media.images import MAX_UPLOAD_BYTES
+from boxoffice.core.media.store import MediaStore
 from boxoffice.platform import Platform
 
 OrgId = FromPath[uuid.UUID]
@@ -87,6 +94,13 @@ async def _event(
     """The organization's event, once the caller may act on it with ``permission``."""
     await authorize(session, principal, org_id, permission)
     return await get_event_of(session, org_id, event_id)
+
+
+def _media_store(platform: Platform) -> MediaStore:
+    store = platform.media_store
+    if store is None:
+        raise ProviderUnavailable("no media store is configured ([media] store in plugins.toml)")
+    return store
 
 
 class OrganizationsController(Controller):
@@ -267,7 +281,7 @@ class OrganizationsController(Controller):
     ) -> EventOut:  # fmt: skip
         async with platform.db.read() as session:
             event = await _event(session, principal, org_id, event_id, Permission.EVENTS_READ)
-            return await event_out(session, event, private=True)
+            return await event_out(session, event, private=True, store=platform.media_store)
 
     @post("/{org_id:uuid}/events/{event_id:uuid}/status", status_code=200,
           summary="Publish, postpone, cancel or complete an event")  # fmt: skip
@@ -296,6 +310,34 @@ class OrganizationsController(Controller):
             await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
             event = await update_event(session, platform.clock, org_id, event_id, data)
             return await event_out(session, event, private=True)
+
+    # ---- pictures
+
+    @post("/{org_id:uuid}/events/{event_id:uuid}/images", status_code=201,
+          request_max_body_size=MAX_UPLOAD_BYTES + 64 * 1024,
+          summary="Upload a picture (JPEG, PNG, WebP or GIF; re-encoded, thumbnails)")  # fmt: skip
+    async def upload_image(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, event_id: FromPath[uuid.UUID],
+        data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> ImageOut:  # fmt: skip
+        store = _media_store(platform)
+        content = await data.read()
+        async with platform.db.transaction() as session:
+            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
+            image = await add_event_image(session, platform.clock, event, content, store)
+            return image_out(image, store)
+
+    @delete("/{org_id:uuid}/events/{event_id:uuid}/images/{image_id:uuid}", status_code=204,
+            summary="Remove a picture")  # fmt: skip
+    async def delete_image(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, event_id: FromPath[uuid.UUID], image_id: FromPath[uuid.UUID],
+    ) -> None:  # fmt: skip
+        store = _media_store(platform)
+        async with platform.db.transaction() as session:
+            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
+            await remove_event_image(session, event, image_id, store)
 
     # ---- ticket types and quotas
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from boxoffice.core.db import Database
     from boxoffice.core.identity.provider import IdentityProvider
     from boxoffice.core.journal.entries import RecordedEntry
+    from boxoffice.core.media.store import MediaStore
     from boxoffice.core.notify.channel import NotificationChannel
     from boxoffice.core.payments.gateway import PaymentGateway
     from boxoffice.core.search.backend import SearchBackend
@@ -101,6 +102,12 @@ def register_search_backends(context: PluginContext) -> Sequence[SearchBackend]:
 @hookspec
 def register_identity_providers(context: PluginContext) -> Sequence[IdentityProvider]:
     """Return the sign-in providers (OAuth 2.0 / OpenID Connect) this plugin provides."""
+    raise NotImplementedError
+
+
+@hookspec
+def register_media_stores(context: PluginContext) -> Sequence[MediaStore]:
+    """Return the stores (local directory, S3-compatible, ...) that keep uploaded images."""
     raise NotImplementedError
 
 

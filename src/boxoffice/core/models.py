@@ -1,6 +1,12 @@
 """Imports every domain's models so that ``Base.metadata`` knows all tables (alembic, tests)."""
 
-from boxoffice.core.catalog.models import Category, Event, Quota, QuotaTicketType, TicketType
+from boxoffice.core.catalog.models import (
+    Category,
+    Event,
+    Quota,
+    QuotaTicketType,
+    TicketType,
+)
 from boxoffice.core.identity.models import (
     ApiKey,
     AuthSession,

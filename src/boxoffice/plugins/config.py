@@ -34,6 +34,10 @@ class SearchSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     backend: str | None = None
 
 
+class MediaSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    store: str | None = None
+
+
 class PaymentRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     providers: list[str]
     region: str | None = None
@@ -55,6 +59,7 @@ class PluginsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     plugins: PluginsSection = PluginsSection()
     regions: RegionsSection = RegionsSection()
     search: SearchSection = SearchSection()
+    media: MediaSection = MediaSection()
     providers: dict[str, dict[str, Any]] = {}
     routing: RoutingSection = RoutingSection()
 

@@ -22,6 +22,7 @@ from boxoffice.core.clock import Clock
 from boxoffice.core.compliance.region import ComplianceRegion
 from boxoffice.core.db import Database
 from boxoffice.core.identity.provider import IdentityProvider
+from boxoffice.core.media.store import MediaStore
 from boxoffice.core.money import is_currency
 from boxoffice.core.notify.channel import NotificationChannel
 from boxoffice.core.payments.gateway import PaymentGateway, supports
@@ -45,6 +46,7 @@ KINDS: dict[str, tuple[str, type[Any]]] = {
     "region": ("register_compliance_regions", ComplianceRegion),
     "search": ("register_search_backends", SearchBackend),
     "identity": ("register_identity_providers", IdentityProvider),
+    "media": ("register_media_stores", MediaStore),
 }
 
 
@@ -66,6 +68,7 @@ class Providers(msgspec.Struct):
     region: dict[str, ComplianceRegion] = {}
     search: dict[str, SearchBackend] = {}
     identity: dict[str, IdentityProvider] = {}
+    media: dict[str, MediaStore] = {}
     #: "kind:id" -> the plugin that registered it
     origin: dict[str, str] = {}
 
@@ -331,6 +334,10 @@ def validate(loaded: LoadedConfig, providers: Providers, requested: set[str]) ->
                     f"no enabled plugin provides the region {region!r}",
                 )
             )
+    if config.media.store is not None and config.media.store not in providers.media:
+        problems.append(loaded.problem(("media", "store"),
+                                       f"no enabled plugin provides the media store "
+                                       f"{config.media.store!r}"))  # fmt: skip
     if config.search.backend is not None and config.search.backend not in providers.search:
         problems.append(
             loaded.problem(

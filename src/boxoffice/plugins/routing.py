@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from boxoffice.core.compliance.region import ComplianceRegion
 from boxoffice.core.errors import NotFound, ProviderUnavailable
+from boxoffice.core.media.store import MediaStore
 from boxoffice.core.notify.channel import NotificationChannel
 from boxoffice.core.payments.gateway import PaymentGateway, supports
 from boxoffice.core.search.backend import SearchBackend
@@ -94,6 +95,15 @@ class Router:
         if len(self.providers.search) == 1:
             return next(iter(self.providers.search.values()))
         return None
+
+    def media_store(self) -> MediaStore:
+        """The configured store; with none configured, the only one installed."""
+        wanted = self.config.media.store
+        if wanted is not None and wanted in self.providers.media:
+            return self.providers.media[wanted]
+        if wanted is None and len(self.providers.media) == 1:
+            return next(iter(self.providers.media.values()))
+        raise ProviderUnavailable("no media store is configured ([media] store in plugins.toml)")
 
     def region(self, region_id: str) -> ComplianceRegion:
         if region_id not in self.config.regions.enabled or region_id not in self.providers.region:

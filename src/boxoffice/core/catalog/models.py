@@ -143,3 +143,20 @@ class QuotaTicketType(Base):
     ticket_type_id: Mapped[uuid.UUID] = mapped_column(
         UUIDType, ForeignKey("ticket_type.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class EventImage(Base):
+    """An event picture: re-encoded renditions in the media store, by key."""
+
+    __tablename__ = "event_image"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=new_id)
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDType, ForeignKey("event.id", ondelete="CASCADE"), index=True
+    )
+    #: rendition name ("full", "thumb") -> media store key
+    keys: Mapped[dict[str, str]] = mapped_column(JSONType)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

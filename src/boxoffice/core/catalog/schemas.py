@@ -101,6 +101,8 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
     hold_ttl_seconds: int = 600
     #: Kilometres from the search point, in searches around a point.
     distance_km: float | None = None
+    #: Pictures, on the detail views (not in lists).
+    images: list[ImageOut] = []
 
     @classmethod
     def of(
@@ -270,4 +272,13 @@ class CategoryOut(msgspec.Struct, frozen=True, kw_only=True):
     slug: str
     name: str  # in the requested locale, falling back to English
     names: dict[str, str]
+    position: int
+
+
+class ImageOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    width: int
+    height: int
+    #: rendition name ("full", "thumb") -> URL
+    urls: dict[str, str]
     position: int

@@ -15,12 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boxoffice.core.catalog.categories import category_by_slug, list_categories
 from boxoffice.core.catalog.entries import EventCreated, EventStatusChanged, EventUpdated
 from boxoffice.core.catalog.lifecycle import PUBLIC, EventStatus, check_transition
+from boxoffice.core.catalog.media import images_of
 from boxoffice.core.catalog.models import Category, Event, Quota, QuotaTicketType, TicketType
 from boxoffice.core.catalog.schemas import EventDraft, EventOut, EventPage, EventSearch
 from boxoffice.core.catalog.tickets import sellable_ticket_types
 from boxoffice.core.clock import Clock, ensure_utc
 from boxoffice.core.errors import Conflict, FieldError, NotFound, RuleViolated
 from boxoffice.core.journal import append
+from boxoffice.core.media.store import MediaStore
 from boxoffice.core.pagination import decode_cursor, encode_cursor
 from boxoffice.core.search.backend import SearchBackend
 
@@ -50,8 +52,14 @@ async def category_slugs(session: AsyncSession) -> dict[uuid.UUID, str]:
     return {c.id: c.slug for c in await list_categories(session)}
 
 
-async def event_out(session: AsyncSession, event: Event, *, private: bool = False) -> EventOut:
-    return EventOut.of(event, categories=await category_slugs(session), private=private)
+async def event_out(
+    session: AsyncSession, event: Event, *, private: bool = False, store: MediaStore | None = None
+) -> EventOut:
+    """The detail view: with its pictures when a media store is given."""
+    out = EventOut.of(event, categories=await category_slugs(session), private=private)
+    if store is None:
+        return out
+    return msgspec.structs.replace(out, images=await images_of(session, event.id, store))
 
 
 async def create_event(
@@ -157,11 +165,13 @@ async def change_status(
     return event
 
 
-async def get_public_event(session: AsyncSession, event_id: uuid.UUID) -> EventOut:
+async def get_public_event(
+    session: AsyncSession, event_id: uuid.UUID, store: MediaStore | None = None
+) -> EventOut:
     event = await session.get(Event, event_id)
     if event is None or event.status not in PUBLIC:
         raise NotFound(f"no published event {event_id}")
-    return await event_out(session, event)
+    return await event_out(session, event, store=store)
 
 
 class _Cursor(msgspec.Struct, frozen=True, array_like=True):

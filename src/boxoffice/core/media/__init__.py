@@ -1,0 +1,1 @@
+"""Media: uploaded images, checked and re-encoded here, kept by a media store provider."""
