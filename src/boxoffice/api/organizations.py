@@ -26,11 +26,15 @@ from boxoffice.core.catalog.schemas import (
     ImageOut,
     QuotaIn,
     QuotaOut,
+    SeriesOut,
+    SeriesRule,
     StatusChange,
     TicketTypeIn,
     TicketTypeOut,
 )
+from boxoffice.core.catalog.series import create_series, events_of_series
 from boxoffice.core.catalog.service import (
+    category_slugs,
     change_status,
     create_event,
     event_out,
@@ -38,7 +42,7 @@ from boxoffice.core.catalog.service import (
     list_events_of,
     update_event,
 )
-from boxoffice.core.errors import FieldError, ProviderUnavailable, ValidationFailed
+from boxoffice.core.errors import FieldError, NotFound, ProviderUnavailable, ValidationFailed
 from boxoffice.core.identity import service
 from boxoffice.core.identity.models import ApiKey, Invitation, Membership, Organization, User
 from boxoffice.core.identity.permissions import Permission
@@ -310,6 +314,37 @@ class OrganizationsController(Controller):
             await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
             event = await update_event(session, platform.clock, org_id, event_id, data)
             return await event_out(session, event, private=True)
+
+    # ---- recurring series
+
+    @post("/{org_id:uuid}/events/{event_id:uuid}/series", status_code=201,
+          summary="Repeat an event by a rule; each occurrence is an event of its own")  # fmt: skip
+    async def create_series(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, event_id: FromPath[uuid.UUID], data: JSONBody[SeriesRule],
+    ) -> SeriesOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
+            series, events = await create_series(session, platform.clock, event, data)
+            slugs = await category_slugs(session)
+            return SeriesOut(id=series.id, rule=series.rule,
+                             events=[EventOut.of(e, categories=slugs, private=True)
+                                     for e in events])  # fmt: skip
+
+    @get("/{org_id:uuid}/series/{series_id:uuid}", summary="A series and its occurrences")
+    async def series(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: OrgId, series_id: FromPath[uuid.UUID],
+    ) -> SeriesOut:  # fmt: skip
+        async with platform.db.read() as session:
+            await authorize(session, principal, org_id, Permission.EVENTS_READ)
+            found, events = await events_of_series(session, org_id, series_id)
+            if found is None:
+                raise NotFound(f"no series {series_id} in this organization")
+            slugs = await category_slugs(session)
+            return SeriesOut(id=found.id, rule=found.rule,
+                             events=[EventOut.of(e, categories=slugs, private=True)
+                                     for e in events])  # fmt: skip
 
     # ---- pictures
 

@@ -68,9 +68,27 @@ class Event(Base):
     #: The start date in the event's own zone ("YYYY-MM-DD"), so "events on 1 May" can mean
     #: 1 May where each event happens, in one indexed comparison.
     local_start_date: Mapped[str] = mapped_column(String(10), default="", index=True)
+    #: Set on each occurrence of a recurring series (each one a full event of its own).
+    series_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUIDType, ForeignKey("event_series.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EventSeries(Base):
+    """A recurring event: the rule its occurrences were made from (RFC 5545 RRULE, in the
+    event's local time, so 19:00 stays 19:00 across daylight-saving changes)."""
+
+    __tablename__ = "event_series"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=new_id)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDType, ForeignKey("organization.id", ondelete="CASCADE"), index=True
+    )
+    rule: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Category(Base):

@@ -101,6 +101,7 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
     hold_ttl_seconds: int = 600
     #: Kilometres from the search point, in searches around a point.
     distance_km: float | None = None
+    series_id: uuid.UUID | None = None
     #: Pictures, on the detail views (not in lists).
     images: list[ImageOut] = []
 
@@ -141,6 +142,7 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
             refund_policy=event.refund_policy,
             refund_deadline_hours=event.refund_deadline_hours,
             hold_ttl_seconds=event.hold_ttl_seconds,
+            series_id=event.series_id,
         )
 
 
@@ -282,3 +284,24 @@ class ImageOut(msgspec.Struct, frozen=True, kw_only=True):
     #: rendition name ("full", "thumb") -> URL
     urls: dict[str, str]
     position: int
+
+
+Weekday = Annotated[str, msgspec.Meta(pattern="^(MO|TU|WE|TH|FR|SA|SU)$")]
+
+
+class SeriesRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """When the occurrences happen, counted from the template event's own start."""
+
+    frequency: Annotated[str, msgspec.Meta(pattern="^(daily|weekly|monthly)$")]
+    interval: Annotated[int, msgspec.Meta(ge=1, le=52)] = 1
+    #: For weekly series: the days, e.g. ["TU", "TH"]; default: the template's weekday.
+    weekdays: Annotated[list[Weekday], msgspec.Meta(max_length=7)] = []
+    #: The last day (in the event's zone), or a number of occurrences: one of the two.
+    until: date | None = None
+    count: Annotated[int, msgspec.Meta(ge=1, le=366)] | None = None
+
+
+class SeriesOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    rule: str
+    events: list[EventOut]
