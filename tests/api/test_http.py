@@ -158,7 +158,12 @@ async def test_health(platform: Platform, make_client: Any) -> None:
         body = ready.json()
         assert body["status"] == "up"
         assert body["database"]["state"] == "up"
-        assert set(body["providers"]) == {"payment:offline", "notification:log", "search:dbsearch"}
+        assert set(body["providers"]) == {
+            "payment:offline",
+            "notification:log",
+            "search:dbsearch",
+            "media:localstore",
+        }
 
 
 async def test_request_id_is_echoed_and_logged(
