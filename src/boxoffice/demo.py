@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from boxoffice.core.catalog.categories import create_category
 from boxoffice.core.catalog.lifecycle import EventStatus
-from boxoffice.core.catalog.schemas import EventDraft, QuotaIn, TicketTypeIn
+from boxoffice.core.catalog.schemas import CategoryIn, EventDraft, QuotaIn, TicketTypeIn
 from boxoffice.core.catalog.service import change_status, create_event
 from boxoffice.core.catalog.tickets import create_quota, create_ticket_type
 from boxoffice.core.identity.models import User
@@ -17,6 +18,8 @@ from boxoffice.platform import Platform
 
 DEMO_ORGANIZATION = "demo-organizer"
 #: A demo sign-in for the organizer side. Demo data only: never load it in production.
+DEMO_CATEGORIES = [("music", "Music", "Musik"), ("theatre", "Theatre", "Theater"),
+                   ("sport", "Sport", "Sport"), ("talks", "Talks", "Vorträge")]  # fmt: skip
 DEMO_EMAIL = "organizer@demo.example"
 DEMO_PASSWORD = "demo organizer password"  # noqa: S105 - published demo credentials
 
@@ -33,6 +36,9 @@ async def load_demo(platform: Platform) -> bool:
                          updated_at=now)  # fmt: skip
         session.add(organizer)
         await session.flush()
+        for slug, english, german in DEMO_CATEGORIES:
+            await create_category(session, clock, CategoryIn(
+                slug=slug, names={"en": english, "de": german}))  # fmt: skip
         organization = await create_organization(
             session, clock, slug=DEMO_ORGANIZATION, name="Demo Organizer",
             contact_email="hello@demo.example", owner=organizer,
@@ -53,6 +59,11 @@ async def load_demo(platform: Platform) -> bool:
                 starts_at=starts_at,
                 ends_at=starts_at + timedelta(hours=4),
                 venue_name="Kulturbrauerei",
+                address="Schönhauser Allee 36, 10435 Berlin",
+                latitude=52.5394,
+                longitude=13.4126,
+                category="music",
+                tags=["launch", "live music"],
                 city="Berlin",
                 country="DE",
                 region="eu",

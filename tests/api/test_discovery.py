@@ -201,7 +201,7 @@ async def test_calendar_file_reads_back(
     async with make_client(platform) as client:
         response = await client.get(f"/api/v1/events/{ids['kolkata']}/calendar.ics")
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/calendar")
+    assert response.headers["content-type"] == "text/calendar; charset=utf-8"
     calendar = Calendar.from_ical(response.content)
     (entry,) = calendar.walk("VEVENT")
     assert str(entry["summary"]) == "Kolkata sitar"

@@ -94,7 +94,7 @@ class EventsController(Controller):
             event_calendar(
                 event, platform.settings.resolved_public_url, stamp=platform.clock.now()
             ),
-            media_type="text/calendar; charset=utf-8",
+            media_type="text/calendar",
             headers={"content-disposition": f'attachment; filename="{event.slug}.ics"'},
         )
 
