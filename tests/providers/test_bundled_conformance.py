@@ -13,13 +13,14 @@ from boxoffice.core.db import Database
 from boxoffice.core.money import Money
 from boxoffice.core.notify.channel import Message, NotificationChannel
 from boxoffice.core.payments.gateway import PaymentRequest, PaymentStatus, RefundRequest
+from boxoffice.core.search.backend import query_terms
 from boxoffice.plugins.testing import (
     ComplianceRegionConformance,
     NotificationChannelConformance,
     PaymentGatewayConformance,
     SearchBackendConformance,
 )
-from boxoffice.providers.dbsearch import DbSearchBackend, query_terms
+from boxoffice.providers.dbsearch import DbSearchBackend
 from boxoffice.providers.log import LogChannel
 from boxoffice.providers.offline import OfflineGateway, OfflineOptions
 from boxoffice.regions.eu import EuropeanUnion

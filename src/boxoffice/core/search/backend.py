@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import msgspec
 
 from boxoffice.core.providers import ProviderHealth
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+MAX_TERMS = 16
+
+
+def query_terms(raw: str) -> list[str]:
+    """The words of the user's text: the only part of it any query language sees, so no
+    input can be a syntax error in FTS5, tsquery or a search engine's query DSL."""
+    return [w.lower() for w in _WORD.findall(raw)][:MAX_TERMS]
 
 
 class SearchDocument(msgspec.Struct, frozen=True):

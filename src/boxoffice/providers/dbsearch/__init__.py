@@ -12,7 +12,6 @@ the database index, so it is handed the platform :class:`~boxoffice.core.db.Data
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import msgspec
@@ -21,10 +20,8 @@ from sqlalchemy import text as sql
 from boxoffice.core.db import Database
 from boxoffice.core.hookspecs import PluginContext, hookimpl
 from boxoffice.core.providers import HealthState, ProviderHealth
-from boxoffice.core.search.backend import SearchDocument, SearchHit
+from boxoffice.core.search.backend import SearchDocument, SearchHit, query_terms
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-MAX_TERMS = 16
 #: A query matching this many documents is ranked by recency instead of BM25 (SQLite).
 COMMON_MATCHES = 2000
 
@@ -63,11 +60,6 @@ PG_CONFIGS = {
 
 def pg_config(language: str) -> str:
     return PG_CONFIGS.get(language.lower(), "simple")
-
-
-def query_terms(raw: str) -> list[str]:
-    """The words of the user's text: the only part of it any query language sees."""
-    return [w.lower() for w in _WORD.findall(raw)][:MAX_TERMS]
 
 
 class DbSearchOptions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
