@@ -97,10 +97,7 @@ class AuthController(Controller):
                 session, platform.clock, platform.auth_policy, platform.signer, data.email,
                 data.password, request.headers.get("user-agent", ""),
             )  # fmt: skip
-        if outcome.error is not None:
-            raise outcome.error
-        assert outcome.tokens is not None
-        return outcome.tokens
+        return outcome.unwrap()
 
     @post("/refresh", status_code=200, summary="Exchange a refresh token for a new pair")
     async def refresh(
@@ -109,10 +106,7 @@ class AuthController(Controller):
         async with platform.db.transaction() as session:
             outcome = await accounts.refresh(session, platform.clock, platform.auth_policy,
                                              platform.signer, data.refresh_token)  # fmt: skip
-        if outcome.error is not None:
-            raise outcome.error
-        assert outcome.tokens is not None
-        return outcome.tokens
+        return outcome.unwrap()
 
     @post("/logout", status_code=204, summary="End this session (its tokens stop working)")
     async def logout(

@@ -385,8 +385,7 @@ class OrganizationsController(Controller):
         async with platform.db.transaction() as session:
             event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
             ticket_type = await tickets.create_ticket_type(session, platform.clock, event, data)
-            left = (await tickets.availability(session, event.id)).get(ticket_type.id, 0)
-            return tickets.ticket_type_out(ticket_type, left, platform.clock.now(), private=True)
+            return await tickets.organizer_view(session, ticket_type, platform.clock.now())
 
     @get("/{org_id:uuid}/events/{event_id:uuid}/ticket-types", summary="All ticket types")
     async def ticket_types(
@@ -409,8 +408,7 @@ class OrganizationsController(Controller):
             event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
             ticket_type = await tickets.update_ticket_type(session, platform.clock, event,
                                                            ticket_type_id, data)  # fmt: skip
-            left = (await tickets.availability(session, event.id)).get(ticket_type.id, 0)
-            return tickets.ticket_type_out(ticket_type, left, platform.clock.now(), private=True)
+            return await tickets.organizer_view(session, ticket_type, platform.clock.now())
 
     @delete("/{org_id:uuid}/events/{event_id:uuid}/ticket-types/{ticket_type_id:uuid}",
             status_code=204, summary="Delete a ticket type nothing was sold from")  # fmt: skip
@@ -431,7 +429,8 @@ class OrganizationsController(Controller):
         async with platform.db.transaction() as session:
             event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
             quota = await tickets.create_quota(session, platform.clock, event, data)
-            return next(q for q in await tickets.quotas_of(session, event.id) if q.id == quota.id)
+            (one,) = await tickets.quotas_of(session, event.id, only=quota.id)
+            return one
 
     @get("/{org_id:uuid}/events/{event_id:uuid}/quotas", summary="Quotas with their counts")
     async def quotas(
@@ -452,7 +451,8 @@ class OrganizationsController(Controller):
         async with platform.db.transaction() as session:
             event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
             quota = await tickets.update_quota(session, event, quota_id, data)
-            return next(q for q in await tickets.quotas_of(session, event.id) if q.id == quota.id)
+            (one,) = await tickets.quotas_of(session, event.id, only=quota.id)
+            return one
 
     @delete("/{org_id:uuid}/events/{event_id:uuid}/quotas/{quota_id:uuid}", status_code=204,
             summary="Delete a quota with nothing sold or held")  # fmt: skip

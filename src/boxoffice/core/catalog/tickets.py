@@ -156,12 +156,14 @@ async def delete_quota(session: AsyncSession, event: Event, quota_id: uuid.UUID)
     await session.delete(quota)
 
 
-async def quotas_of(session: AsyncSession, event_id: uuid.UUID) -> list[QuotaOut]:
-    quotas = list(
-        await session.scalars(
-            select(Quota).where(Quota.event_id == event_id).order_by(Quota.created_at, Quota.id)
-        )
-    )
+async def quotas_of(
+    session: AsyncSession, event_id: uuid.UUID, only: uuid.UUID | None = None
+) -> list[QuotaOut]:
+    """The event's quotas with their counts (``only``: just that one)."""
+    statement = select(Quota).where(Quota.event_id == event_id)
+    if only is not None:
+        statement = statement.where(Quota.id == only)
+    quotas = list(await session.scalars(statement.order_by(Quota.created_at, Quota.id)))
     members: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     if quotas:
         for quota_id, ticket_type_id in await session.execute(
@@ -173,15 +175,29 @@ async def quotas_of(session: AsyncSession, event_id: uuid.UUID) -> list[QuotaOut
                      ticket_types=sorted(members[q.id])) for q in quotas]  # fmt: skip
 
 
-async def availability(session: AsyncSession, event_id: uuid.UUID) -> dict[uuid.UUID, int]:
-    """Seats left per ticket type: the smallest remaining among its quotas. One query."""
-    rows = await session.execute(
+async def availability(
+    session: AsyncSession, event_id: uuid.UUID, only: uuid.UUID | None = None
+) -> dict[uuid.UUID, int]:
+    """Seats left per ticket type (``only``: just that one): the smallest remaining among its
+    quotas. One query."""
+    statement = (
         select(QuotaTicketType.ticket_type_id,
                func.min(Quota.capacity - Quota.sold - Quota.held))
         .join(Quota, Quota.id == QuotaTicketType.quota_id)
         .where(Quota.event_id == event_id)
         .group_by(QuotaTicketType.ticket_type_id))  # fmt: skip
+    if only is not None:
+        statement = statement.where(QuotaTicketType.ticket_type_id == only)
+    rows = await session.execute(statement)
     return {ticket_type_id: max(0, int(left)) for ticket_type_id, left in rows}
+
+
+async def organizer_view(
+    session: AsyncSession, ticket_type: TicketType, now: datetime
+) -> TicketTypeOut:
+    """One ticket type as organizers see it, with its seats left."""
+    left = await availability(session, ticket_type.event_id, only=ticket_type.id)
+    return ticket_type_out(ticket_type, left.get(ticket_type.id, 0), now, private=True)
 
 
 def on_sale(ticket_type: TicketType, now: datetime) -> bool:

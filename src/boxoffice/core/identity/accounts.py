@@ -232,6 +232,13 @@ class LoginOutcome(msgspec.Struct):
     tokens: TokenPair | None = None
     error: Exception | None = None
 
+    def unwrap(self) -> TokenPair:
+        """The tokens, or the refusal raised (after the caller committed the attempt)."""
+        if self.error is not None:
+            raise self.error
+        assert self.tokens is not None
+        return self.tokens
+
 
 async def login(
     session: AsyncSession, clock: Clock, policy: AuthPolicy, signer: TokenSigner, email: str,
