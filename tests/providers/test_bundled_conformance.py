@@ -10,17 +10,20 @@ from pathlib import Path
 import pytest
 
 from boxoffice.core.db import Database
+from boxoffice.core.media.store import MediaStore
 from boxoffice.core.money import Money
 from boxoffice.core.notify.channel import Message, NotificationChannel
 from boxoffice.core.payments.gateway import PaymentRequest, PaymentStatus, RefundRequest
 from boxoffice.core.search.backend import query_terms
 from boxoffice.plugins.testing import (
     ComplianceRegionConformance,
+    MediaStoreConformance,
     NotificationChannelConformance,
     PaymentGatewayConformance,
     SearchBackendConformance,
 )
 from boxoffice.providers.dbsearch import DbSearchBackend
+from boxoffice.providers.localstore import LocalStore
 from boxoffice.providers.log import LogChannel
 from boxoffice.providers.offline import OfflineGateway, OfflineOptions
 from boxoffice.regions.eu import EuropeanUnion
@@ -89,6 +92,16 @@ class TestDbSearch(SearchBackendConformance):
         ])  # fmt: skip
         assert [h.id for h in await backend.search("event", "run workshop")] == ["en"]
         assert [h.id for h in await backend.search("event", "konzert", language="de")] == ["de"]
+
+
+class TestLocalStore(MediaStoreConformance):
+    @pytest.fixture
+    def media_store(self, tmp_path: Path) -> LocalStore:
+        return LocalStore(tmp_path / "media", "http://testserver")
+
+    async def stored(self, store: MediaStore, key: str) -> bytes | None:
+        assert isinstance(store, LocalStore)
+        return await store.read(key)
 
 
 def test_query_terms_keep_only_words() -> None:

@@ -42,6 +42,7 @@ from litestar.testing import AsyncTestClient
 from boxoffice.core.clock import Clock, ManualClock
 from boxoffice.core.compliance.region import ComplianceRegion
 from boxoffice.core.db import Database, create_engine
+from boxoffice.core.media.store import MediaStore
 from boxoffice.core.money import Money
 from boxoffice.core.notify.channel import Message, NotificationChannel
 from boxoffice.core.payments.gateway import (
@@ -491,6 +492,40 @@ class SearchBackendConformance:
         assert isinstance(hits, list)
 
 
+class MediaStoreConformance:
+    """Provide a ``media_store`` fixture; ``stored(store, key)`` returns what is kept under
+    ``key`` (``None`` when nothing is). By default it fetches ``store.url(key)`` over HTTP, as a
+    browser would; override it for a store whose URLs are served by the API itself."""
+
+    async def stored(self, store: MediaStore, key: str) -> bytes | None:
+        import httpx
+
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.get(store.url(key))
+        return response.content if response.status_code == 200 else None
+
+    def test_satisfies_protocol(self, media_store: MediaStore) -> None:
+        assert isinstance(media_store, MediaStore)
+
+    async def test_health(self, media_store: MediaStore) -> None:
+        await _healthy(media_store)
+
+    async def test_put_replace_delete(self, media_store: MediaStore) -> None:
+        key = "events/conformance/abc123-full.webp"
+        await media_store.put(key, b"RIFF first", "image/webp")
+        assert await self.stored(media_store, key) == b"RIFF first"
+        await media_store.put(key, b"RIFF second", "image/webp")
+        assert await self.stored(media_store, key) == b"RIFF second"
+        await media_store.delete(key)
+        assert await self.stored(media_store, key) is None
+        await media_store.delete(key)  # deleting an absent key is not an error
+
+    @pytest.mark.parametrize("key", ["../escape.webp", "/absolute.webp", "a/../../b", "UPPER"])
+    async def test_unsafe_keys_are_refused(self, media_store: MediaStore, key: str) -> None:
+        with pytest.raises(ValueError, match="unsafe"):
+            await media_store.put(key, b"x", "image/webp")
+
+
 class ComplianceRegionConformance:
     """Provide a ``region`` fixture."""
 
@@ -512,6 +547,7 @@ class ComplianceRegionConformance:
 
 __all__ = [
     "ComplianceRegionConformance",
+    "MediaStoreConformance",
     "NotificationChannelConformance",
     "PaymentGatewayConformance",
     "PostgresServer",

@@ -19,14 +19,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-import anyio
 import msgspec
 from opensearchpy import NotFoundError, OpenSearch
 from opensearchpy.exceptions import OpenSearchException, TransportError
 
 from boxoffice.core.errors import ProviderUnavailable
 from boxoffice.core.hookspecs import PluginContext, hookimpl
-from boxoffice.core.providers import HealthState, ProviderHealth
+from boxoffice.core.providers import Bulkhead, HealthState, ProviderHealth
 from boxoffice.core.search.backend import SearchDocument, SearchHit, query_terms
 
 T = TypeVar("T")
@@ -64,12 +63,12 @@ class OpenSearchBackend:
             hosts=options.hosts, http_auth=auth, verify_certs=options.verify_certs,
             timeout=options.timeout_seconds, max_retries=2, retry_on_timeout=True,
         )  # fmt: skip
-        self._limit = anyio.CapacityLimiter(options.max_concurrency)
+        self._bulkhead = Bulkhead(options.max_concurrency)
         self._index_ready = False
 
     async def _call(self, function: Callable[[], T]) -> T:
         try:
-            return await anyio.to_thread.run_sync(function, limiter=self._limit)
+            return await self._bulkhead.run(function)
         except (TransportError, OpenSearchException) as error:
             raise ProviderUnavailable("the search cluster did not answer; try again") from error
 
