@@ -13,7 +13,7 @@ from boxoffice import __version__
 from boxoffice.core.clock import SystemClock
 from boxoffice.core.db import Database, create_engine
 from boxoffice.core.errors import BoxofficeError
-from boxoffice.core.maintenance import maintain_forever, run_maintenance
+from boxoffice.core.maintenance import run_maintenance
 from boxoffice.logs import configure_logging
 from boxoffice.migrations import ensure_migrated, head_revision, is_empty, upgrade
 from boxoffice.platform import Platform, load_plugin_set
@@ -136,8 +136,7 @@ async def _worker(settings: Settings, once: bool) -> int:
         if once:
             await run_maintenance(platform.db, platform.clock)
             return await platform.dispatcher.run_until_idle()
-        await asyncio.gather(platform.dispatcher.run_forever(),
-                             maintain_forever(platform.db, platform.clock))  # fmt: skip
+        await asyncio.gather(*platform.background_work())
         return 0
     finally:
         await platform.close()

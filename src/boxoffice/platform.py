@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from boxoffice.core.booking.subscribers import event_cancellation_subscriber
+from boxoffice.core.booking.sweeper import sweep_forever
 from boxoffice.core.catalog.indexing import event_index_subscriber
 from boxoffice.core.clock import Clock, SystemClock
+from boxoffice.core.compliance.region import ComplianceRegion
 from boxoffice.core.db import Database, create_engine
-from boxoffice.core.errors import ConfigurationError, FieldError, ProviderUnavailable
+from boxoffice.core.errors import ConfigurationError, FieldError, NotFound, ProviderUnavailable
 from boxoffice.core.identity.accounts import AuthPolicy
 from boxoffice.core.identity.keys import signer_from
 from boxoffice.core.journal.dispatcher import Dispatcher, Subscriber
 from boxoffice.core.journal.entries import RecordedEntry
+from boxoffice.core.maintenance import maintain_forever
 from boxoffice.core.media.store import MediaStore
 from boxoffice.core.notify.service import delivery_subscriber
 from boxoffice.plugins.config import ConfigFileError, load_config
@@ -82,6 +86,22 @@ class Platform:
         except ProviderUnavailable:
             return None
 
+    def region_or_none(self, region_id: str) -> ComplianceRegion | None:
+        """The enabled region pack ``region_id`` (tax, compliance), or ``None``."""
+        try:
+            return self.router.region(region_id)
+        except NotFound:
+            return None
+
+    def background_work(self) -> list[Coroutine[Any, Any, None]]:
+        """What runs beside the API (or in ``boxoffice worker``): the journal dispatcher, the
+        booking sweeper (lapsed holds and unpaid orders) and housekeeping."""
+        return [
+            self.dispatcher.run_forever(),
+            sweep_forever(self.db, self.clock),
+            maintain_forever(self.db, self.clock),
+        ]
+
     async def close(self) -> None:
         await self.db.close()
 
@@ -131,7 +151,8 @@ def _subscribers(
     subscribers: list[Subscriber] = [
         delivery_subscriber(
             db, clock, lambda kind, region: router.notification_channels(kind=kind, region=region)
-        )
+        ),
+        event_cancellation_subscriber(db, clock),
     ]
     backend = router.search_backend()
     if backend is not None:

@@ -37,8 +37,13 @@ def s3_endpoint() -> Iterator[str]:
 def bucket(s3_endpoint: str, request: pytest.FixtureRequest) -> str:
     """A bucket set up as the docs ask operators to: objects publicly readable by policy."""
     name = "media-" + str(abs(hash(request.node.nodeid)))[:12]
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
-                          aws_access_key_id="test-key", aws_secret_access_key="test-secret")
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test-key",
+        aws_secret_access_key="test-secret",
+    )
     client.create_bucket(Bucket=name)
     client.put_bucket_policy(Bucket=name, Policy=json.dumps({
         "Version": "2012-10-17",

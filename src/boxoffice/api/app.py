@@ -17,6 +17,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, Swagg
 from boxoffice import __version__
 from boxoffice.api.admin import AdminController
 from boxoffice.api.auth import AUTH_DEPENDENCIES
+from boxoffice.api.booking import BookingController, OrganizerOrdersController
 from boxoffice.api.deps import platform_of
 from boxoffice.api.events import CategoriesController, EventsController, MediaController
 from boxoffice.api.health import HealthController
@@ -29,7 +30,6 @@ from boxoffice.api.identity import (
 from boxoffice.api.middleware import request_id_middleware
 from boxoffice.api.organizations import OrganizationsController
 from boxoffice.api.problems import EXCEPTION_HANDLERS
-from boxoffice.core.maintenance import maintain_forever
 from boxoffice.logs import configure_logging, get_logger
 from boxoffice.migrations import ensure_migrated
 from boxoffice.platform import Platform
@@ -49,12 +49,7 @@ def create_app(platform: Platform) -> Litestar:
         await platform.db.optimize()
         tasks: list[asyncio.Task[None]] = []
         if platform.settings.run_dispatcher:
-            tasks = [
-                asyncio.create_task(platform.dispatcher.run_forever(), name="journal-dispatcher"),
-                asyncio.create_task(
-                    maintain_forever(platform.db, platform.clock), name="maintenance"
-                ),
-            ]
+            tasks = [asyncio.create_task(work) for work in platform.background_work()]
         log.info(
             "started",
             database=platform.db.dialect,
@@ -73,7 +68,8 @@ def create_app(platform: Platform) -> Litestar:
         path=API_PREFIX,
         route_handlers=[
             EventsController, AuthController, SignInWithController, MeController, UsersController,
-            OrganizationsController, AdminController, CategoriesController,
+            OrganizationsController, AdminController, CategoriesController, BookingController,
+            OrganizerOrdersController,
         ],
     )  # fmt: skip
     return Litestar(

@@ -91,7 +91,7 @@ def api_key_out(key: ApiKey) -> ApiKeyOut:
                      revoked_at=key.revoked_at)  # fmt: skip
 
 
-async def _event(
+async def organizer_event(
     session: AsyncSession, principal: Principal, org_id: uuid.UUID, event_id: uuid.UUID,
     permission: Permission,
 ) -> Event:  # fmt: skip
@@ -284,7 +284,9 @@ class OrganizationsController(Controller):
         org_id: OrgId, event_id: FromPath[uuid.UUID],
     ) -> EventOut:  # fmt: skip
         async with platform.db.read() as session:
-            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_READ)
+            event = await organizer_event(
+                session, principal, org_id, event_id, Permission.EVENTS_READ
+            )
             return await event_out(session, event, private=True, store=platform.media_store)
 
     @post("/{org_id:uuid}/events/{event_id:uuid}/status", status_code=200,
@@ -301,7 +303,7 @@ class OrganizationsController(Controller):
                 errors=[FieldError("status", f"one of {', '.join(s.value for s in EventStatus)}")],
             ) from error
         async with platform.db.transaction() as session:
-            await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
+            await organizer_event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
             event = await change_status(session, platform.clock, event_id, target)
             return await event_out(session, event, private=True)
 
@@ -324,7 +326,9 @@ class OrganizationsController(Controller):
         org_id: OrgId, event_id: FromPath[uuid.UUID], data: JSONBody[SeriesRule],
     ) -> SeriesOut:  # fmt: skip
         async with platform.db.transaction() as session:
-            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
+            event = await organizer_event(
+                session, principal, org_id, event_id, Permission.EVENTS_WRITE
+            )
             series, events = await create_series(session, platform.clock, event, data)
             slugs = await category_slugs(session)
             return SeriesOut(id=series.id, rule=series.rule,
@@ -359,7 +363,9 @@ class OrganizationsController(Controller):
         store = _media_store(platform)
         content = await data.read()
         async with platform.db.transaction() as session:
-            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
+            event = await organizer_event(
+                session, principal, org_id, event_id, Permission.EVENTS_WRITE
+            )
             image = await add_event_image(session, platform.clock, event, content, store)
             return image_out(image, store)
 
@@ -371,7 +377,9 @@ class OrganizationsController(Controller):
     ) -> None:  # fmt: skip
         store = _media_store(platform)
         async with platform.db.transaction() as session:
-            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
+            event = await organizer_event(
+                session, principal, org_id, event_id, Permission.EVENTS_WRITE
+            )
             await remove_event_image(session, event, image_id, store)
 
     # ---- ticket types and quotas
@@ -383,7 +391,9 @@ class OrganizationsController(Controller):
         org_id: OrgId, event_id: FromPath[uuid.UUID], data: JSONBody[TicketTypeIn],
     ) -> TicketTypeOut:  # fmt: skip
         async with platform.db.transaction() as session:
-            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
+            event = await organizer_event(
+                session, principal, org_id, event_id, Permission.EVENTS_WRITE
+            )
             ticket_type = await tickets.create_ticket_type(session, platform.clock, event, data)
             return await tickets.organizer_view(session, ticket_type, platform.clock.now())
 
@@ -393,7 +403,7 @@ class OrganizationsController(Controller):
         org_id: OrgId, event_id: FromPath[uuid.UUID],
     ) -> list[TicketTypeOut]:  # fmt: skip
         async with platform.db.read() as session:
-            await _event(session, principal, org_id, event_id, Permission.EVENTS_READ)
+            await organizer_event(session, principal, org_id, event_id, Permission.EVENTS_READ)
             return await tickets.ticket_types_of(session, event_id, platform.clock.now(),
                                                  private=True)  # fmt: skip
 
@@ -405,7 +415,9 @@ class OrganizationsController(Controller):
         data: JSONBody[TicketTypeIn],
     ) -> TicketTypeOut:  # fmt: skip
         async with platform.db.transaction() as session:
-            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
+            event = await organizer_event(
+                session, principal, org_id, event_id, Permission.EVENTS_WRITE
+            )
             ticket_type = await tickets.update_ticket_type(session, platform.clock, event,
                                                            ticket_type_id, data)  # fmt: skip
             return await tickets.organizer_view(session, ticket_type, platform.clock.now())
@@ -417,7 +429,9 @@ class OrganizationsController(Controller):
         org_id: OrgId, event_id: FromPath[uuid.UUID], ticket_type_id: FromPath[uuid.UUID],
     ) -> None:  # fmt: skip
         async with platform.db.transaction() as session:
-            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
+            event = await organizer_event(
+                session, principal, org_id, event_id, Permission.EVENTS_WRITE
+            )
             await tickets.delete_ticket_type(session, event, ticket_type_id)
 
     @post("/{org_id:uuid}/events/{event_id:uuid}/quotas", status_code=201,
@@ -427,7 +441,9 @@ class OrganizationsController(Controller):
         org_id: OrgId, event_id: FromPath[uuid.UUID], data: JSONBody[QuotaIn],
     ) -> QuotaOut:  # fmt: skip
         async with platform.db.transaction() as session:
-            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
+            event = await organizer_event(
+                session, principal, org_id, event_id, Permission.EVENTS_WRITE
+            )
             quota = await tickets.create_quota(session, platform.clock, event, data)
             (one,) = await tickets.quotas_of(session, event.id, only=quota.id)
             return one
@@ -438,7 +454,7 @@ class OrganizationsController(Controller):
         org_id: OrgId, event_id: FromPath[uuid.UUID],
     ) -> list[QuotaOut]:  # fmt: skip
         async with platform.db.read() as session:
-            await _event(session, principal, org_id, event_id, Permission.EVENTS_READ)
+            await organizer_event(session, principal, org_id, event_id, Permission.EVENTS_READ)
             return await tickets.quotas_of(session, event_id)
 
     @put("/{org_id:uuid}/events/{event_id:uuid}/quotas/{quota_id:uuid}",
@@ -449,7 +465,9 @@ class OrganizationsController(Controller):
         data: JSONBody[QuotaIn],
     ) -> QuotaOut:  # fmt: skip
         async with platform.db.transaction() as session:
-            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
+            event = await organizer_event(
+                session, principal, org_id, event_id, Permission.EVENTS_WRITE
+            )
             quota = await tickets.update_quota(session, event, quota_id, data)
             (one,) = await tickets.quotas_of(session, event.id, only=quota.id)
             return one
@@ -461,5 +479,7 @@ class OrganizationsController(Controller):
         org_id: OrgId, event_id: FromPath[uuid.UUID], quota_id: FromPath[uuid.UUID],
     ) -> None:  # fmt: skip
         async with platform.db.transaction() as session:
-            event = await _event(session, principal, org_id, event_id, Permission.EVENTS_WRITE)
+            event = await organizer_event(
+                session, principal, org_id, event_id, Permission.EVENTS_WRITE
+            )
             await tickets.delete_quota(session, event, quota_id)

@@ -1,5 +1,6 @@
 """Housekeeping every API or worker process runs now and then: planner statistics are kept
-current, expired rate-limit windows, sign-in attempts and one-time tokens are deleted.
+current, expired rate-limit windows, sign-in attempts, one-time tokens and idempotency records are
+deleted.
 Idempotent; safe to run concurrently."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from sqlalchemy import delete
 
 from boxoffice.core.clock import Clock
 from boxoffice.core.db import Database
+from boxoffice.core.idempotency import sweep_idempotency_records
 from boxoffice.core.identity.models import OneTimeToken, SignInAttempt
 from boxoffice.core.ratelimit import sweep
 from boxoffice.logs import get_logger
@@ -26,6 +28,7 @@ async def run_maintenance(db: Database, clock: Clock) -> None:
     now = clock.now()
     await db.optimize()
     await sweep(db, clock)
+    await sweep_idempotency_records(db, clock)
     async with db.transaction() as session:
         await session.execute(delete(SignInAttempt).where(SignInAttempt.expires_at < now))
         await session.execute(

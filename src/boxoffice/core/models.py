@@ -1,5 +1,6 @@
 """Imports every domain's models so that ``Base.metadata`` knows all tables (alembic, tests)."""
 
+from boxoffice.core.booking.models import BuyerTally, Hold, Order, OrderItem, Question
 from boxoffice.core.catalog.models import (
     Category,
     Event,
@@ -7,6 +8,7 @@ from boxoffice.core.catalog.models import (
     QuotaTicketType,
     TicketType,
 )
+from boxoffice.core.idempotency import IdempotencyRecord
 from boxoffice.core.identity.models import (
     ApiKey,
     AuthSession,
@@ -30,17 +32,23 @@ from boxoffice.core.ratelimit import RateLimitWindow
 __all__ = [
     "ApiKey",
     "AuthSession",
+    "BuyerTally",
     "Category",
     "Event",
     "ExternalIdentity",
+    "Hold",
+    "IdempotencyRecord",
     "Invitation",
     "JournalDeadLetterRow",
     "JournalEntryRow",
     "JournalSubscriberRow",
     "Membership",
     "OneTimeToken",
+    "Order",
+    "OrderItem",
     "Organization",
     "OutboundMessage",
+    "Question",
     "Quota",
     "QuotaTicketType",
     "RateLimitWindow",

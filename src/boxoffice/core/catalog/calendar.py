@@ -15,17 +15,41 @@ PRODUCT_ID = "-//boxoffice//boxoffice//EN"
 
 def event_calendar(event: EventOut, public_url: str, *, stamp: datetime) -> bytes:
     """One VEVENT with a stable UID (the event id), times in UTC, the venue as LOCATION."""
+    return _calendar(event, stamp=stamp, uid=f"{event.id}@boxoffice",
+                     summary=event.title, description=plain_text(event.description),
+                     url=f"{public_url.rstrip('/')}/events/{event.id}")  # fmt: skip
+
+
+def order_calendar(
+    event: EventOut, *, stamp: datetime, number: str, tickets: int, link: str
+) -> bytes:
+    """The event as a buyer's order has it: its own UID (so it sits beside the public
+    event's), the order number and tickets in the description, the order link as URL. For
+    an online event the description carries the access link, which ticket holders get."""
+    lines = [f"Order {number}: {tickets} ticket(s).", link]
+    if event.online and event.online_url:
+        lines.append(f"Join online: {event.online_url}")
+    lines.append(plain_text(event.description))
+    return _calendar(event, stamp=stamp, uid=f"{event.id}-{number}@boxoffice",
+                     summary=f"{event.title} (order {number})", description="\n\n".join(lines),
+                     url=link)  # fmt: skip
+
+
+def _calendar(
+    event: EventOut, *, stamp: datetime, uid: str, summary: str,
+    description: str, url: str,
+) -> bytes:  # fmt: skip
     calendar = Calendar()
     calendar.add("prodid", PRODUCT_ID)
     calendar.add("version", "2.0")
     calendar.add("method", "PUBLISH")
     entry = CalendarEvent()
-    entry.add("uid", f"{event.id}@boxoffice")
+    entry.add("uid", uid)
     entry.add("dtstamp", stamp)
     entry.add("dtstart", event.starts_at)
     entry.add("dtend", event.ends_at)
-    entry.add("summary", event.title)
-    entry.add("description", plain_text(event.description))
+    entry.add("summary", summary)
+    entry.add("description", description)
     location = ", ".join(
         p for p in (event.venue_name, event.address, event.city, event.country) if p
     )
@@ -35,7 +59,7 @@ def event_calendar(event: EventOut, public_url: str, *, stamp: datetime) -> byte
         entry.add("location", vText(location))
     if event.latitude is not None and event.longitude is not None:
         entry.add("geo", (event.latitude, event.longitude))
-    entry.add("url", f"{public_url.rstrip('/')}/events/{event.id}")
+    entry.add("url", url)
     entry.add("status", "CANCELLED" if event.status == "cancelled" else "CONFIRMED")
     calendar.add_component(entry)
     return bytes(calendar.to_ical())

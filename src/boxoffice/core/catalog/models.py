@@ -65,6 +65,8 @@ class Event(Base):
     refund_deadline_hours: Mapped[int | None] = mapped_column(Integer)
     #: How long a buyer's selection holds seats before it lapses.
     hold_ttl_seconds: Mapped[int] = mapped_column(Integer, default=600)
+    #: Tickets one buyer (by e-mail) may have in live orders for this event; None: no limit.
+    max_tickets_per_buyer: Mapped[int | None] = mapped_column(Integer)
     #: The start date in the event's own zone ("YYYY-MM-DD"), so "events on 1 May" can mean
     #: 1 May where each event happens, in one indexed comparison.
     local_start_date: Mapped[str] = mapped_column(String(10), default="", index=True)

@@ -45,6 +45,7 @@ class EventDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     refund_policy: Annotated[str, msgspec.Meta(max_length=5000)] = ""
     refund_deadline_hours: Annotated[int, msgspec.Meta(ge=0, le=24 * 365)] | None = None
     hold_ttl_seconds: Annotated[int, msgspec.Meta(ge=60, le=3600)] = 600
+    max_tickets_per_buyer: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
 
     def validate(self) -> None:
         """Checks msgspec cannot express; raises one error naming every bad field."""
@@ -99,6 +100,7 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
     refund_policy: str = ""
     refund_deadline_hours: int | None = None
     hold_ttl_seconds: int = 600
+    max_tickets_per_buyer: int | None = None
     #: Kilometres from the search point, in searches around a point.
     distance_km: float | None = None
     series_id: uuid.UUID | None = None
@@ -142,6 +144,7 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
             refund_policy=event.refund_policy,
             refund_deadline_hours=event.refund_deadline_hours,
             hold_ttl_seconds=event.hold_ttl_seconds,
+            max_tickets_per_buyer=event.max_tickets_per_buyer,
             series_id=event.series_id,
         )
 

@@ -19,6 +19,8 @@ class Permission(StrEnum):
     API_KEYS_MANAGE = "api_keys:manage"
     EVENTS_READ = "events:read"
     EVENTS_WRITE = "events:write"
+    ORDERS_READ = "orders:read"  # orders, attendees and their answers
+    ORDERS_MANAGE = "orders:manage"  # cancel orders, mark them paid
     CHECKIN = "checkin"
 
 
@@ -26,12 +28,28 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
     Role.ADMIN: frozenset(Permission) - {Permission.ORG_MANAGE},
     Role.STAFF: frozenset(
-        {Permission.ORG_READ, Permission.EVENTS_READ, Permission.EVENTS_WRITE, Permission.CHECKIN}
+        {
+            Permission.ORG_READ,
+            Permission.EVENTS_READ,
+            Permission.EVENTS_WRITE,
+            Permission.ORDERS_READ,
+            Permission.ORDERS_MANAGE,
+            Permission.CHECKIN,
+        }
     ),
-    Role.CHECKIN: frozenset({Permission.ORG_READ, Permission.EVENTS_READ, Permission.CHECKIN}),
+    Role.CHECKIN: frozenset(
+        {
+            Permission.ORG_READ,
+            Permission.EVENTS_READ,
+            Permission.ORDERS_READ,
+            Permission.CHECKIN,
+        }
+    ),
 }
 
 #: Scopes an API key may carry: everything but managing people and keys.
-API_KEY_SCOPES = frozenset(
-    {Permission.ORG_READ, Permission.EVENTS_READ, Permission.EVENTS_WRITE, Permission.CHECKIN}
-)
+API_KEY_SCOPES = frozenset(Permission) - {
+    Permission.ORG_MANAGE,
+    Permission.MEMBERS_MANAGE,
+    Permission.API_KEYS_MANAGE,
+}

@@ -1,0 +1,294 @@
+"""Buying tickets: holds, orders, the buyer's order link; and the organizer's order desk.
+
+Buyers need no account: a hold and an order are proven by their secret (``secret`` in the
+body or the query). Requests that move capacity accept an ``Idempotency-Key`` header; a
+repeat returns the first response with ``Idempotent-Replayed: true``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.api.organizations import organizer_event
+from boxoffice.core.booking import holds, orders, questions
+from boxoffice.core.booking.schemas import (
+    CancelIn,
+    HoldIn,
+    HoldOut,
+    OrderIn,
+    OrderOut,
+    OrderPage,
+    QuestionIn,
+    QuestionOut,
+    SecretIn,
+)
+from boxoffice.core.catalog.calendar import order_calendar
+from boxoffice.core.catalog.models import Event
+from boxoffice.core.catalog.service import event_out, get_public_event
+from boxoffice.core.errors import FieldError, ValidationFailed
+from boxoffice.core.idempotency import fingerprint, run_once
+from boxoffice.core.identity.models import User
+from boxoffice.core.identity.permissions import Permission
+from boxoffice.core.identity.principal import Principal, authenticate
+from boxoffice.platform import Platform
+
+T = TypeVar("T")
+Secret = Annotated[str | None, QueryParameter(max_length=60)]
+
+
+async def _caller(request: Request[Any, Any, Any], platform: Platform) -> User | None:
+    """The signed-in buyer, if the request says who it is (a bad token is still a 401)."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    async with platform.db.read() as session:
+        principal = await authenticate(session, platform.signer, header, platform.clock.now())
+    return principal.user
+
+
+async def _once(
+    request: Request[Any, Any, Any], platform: Platform, scope: str,
+    work: Callable[[AsyncSession], Awaitable[T]], result_type: type[T], status_code: int = 200,
+) -> Response[T]:  # fmt: skip
+    """Run ``work`` in a write transaction, at most once per Idempotency-Key."""
+    outcome = await run_once(
+        platform.db, platform.clock, key=request.headers.get("idempotency-key"), scope=scope,
+        request_fingerprint=fingerprint(request.method, request.url.path, await request.body()),
+        work=work, result_type=result_type, status_code=status_code,
+    )  # fmt: skip
+    headers = {"idempotent-replayed": "true"} if outcome.replayed else {}
+    return Response(outcome.result, status_code=outcome.status_code, headers=headers)
+
+
+def _require_secret(secret: str | None) -> str:
+    if not secret:
+        raise ValidationFailed("give the secret from the hold or order link",
+                               errors=[FieldError("query.secret", "required")])  # fmt: skip
+    return secret
+
+
+class BookingController(Controller):
+    path = "/"
+    tags = ["booking"]
+
+    @post("/events/{event_id:uuid}/holds", status_code=201,
+          summary="Hold seats for a selection (all or nothing) until the hold expires")  # fmt: skip
+    async def place_hold(
+        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
+        event_id: FromPath[uuid.UUID], data: JSONBody[HoldIn],
+    ) -> Response[HoldOut]:  # fmt: skip
+        user = await _caller(request, platform)
+        return await _once(
+            request, platform, f"{user.id if user else 'anonymous'}:hold:{event_id}",
+            lambda session: holds.place_hold(session, platform.clock, event_id, data),
+            HoldOut, status_code=201)  # fmt: skip
+
+    @get("/events/{event_id:uuid}/questions", summary="What the order form asks each attendee")
+    async def event_questions(
+        self, platform: NamedDependency[Platform], event_id: FromPath[uuid.UUID]
+    ) -> list[QuestionOut]:
+        async with platform.db.read() as session:
+            await get_public_event(session, event_id)
+            return [questions.question_out(q)
+                    for q in await questions.questions_of(session, event_id)]  # fmt: skip
+
+    @get("/holds/{hold_id:uuid}", summary="A hold (with its secret)")
+    async def get_hold(
+        self, platform: NamedDependency[Platform], hold_id: FromPath[uuid.UUID], secret: Secret
+    ) -> HoldOut:
+        async with platform.db.read() as session:
+            hold = await holds.get_hold(session, hold_id, _require_secret(secret))
+            return holds.hold_out(hold, await holds.ticket_types_of_hold(session, hold))
+
+    @post("/holds/{hold_id:uuid}/release", status_code=200,
+          summary="Give the seats back now (repeating it changes nothing)")  # fmt: skip
+    async def release_hold(
+        self, platform: NamedDependency[Platform], hold_id: FromPath[uuid.UUID],
+        data: JSONBody[SecretIn],
+    ) -> HoldOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            hold = await holds.get_hold(session, hold_id, data.secret)
+            hold = await holds.release_hold(session, platform.clock, hold)
+            return holds.hold_out(hold, await holds.ticket_types_of_hold(session, hold))
+
+    @post("/holds/{hold_id:uuid}/order", status_code=201,
+          summary="Turn a hold into an order: buyer, attendees, answers")  # fmt: skip
+    async def place_order(
+        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
+        hold_id: FromPath[uuid.UUID], data: JSONBody[OrderIn],
+    ) -> Response[OrderOut]:  # fmt: skip
+        user = await _caller(request, platform)
+        return await _once(
+            request, platform, f"{user.id if user else 'anonymous'}:order:{hold_id}",
+            lambda session: orders.place_order(
+                session, platform.clock, hold_id, data, regions=platform.region_or_none,
+                public_url=platform.settings.resolved_public_url,
+                user_id=user.id if user else None),
+            OrderOut, status_code=201)  # fmt: skip
+
+    @get("/orders/{number:str}", summary="An order, by the buyer's secret link")
+    async def get_order(
+        self, platform: NamedDependency[Platform], number: FromPath[str], secret: Secret
+    ) -> OrderOut:
+        async with platform.db.read() as session:
+            order = await orders.get_order_by_number(session, number,
+                                                     secret=_require_secret(secret))  # fmt: skip
+            return orders.order_out(order, await orders.items_of(session, order), secret=True,
+                                    public_url=platform.settings.resolved_public_url)  # fmt: skip
+
+    @get("/orders/{number:str}/calendar.ics", media_type="text/calendar",
+         summary="The order's event as an iCalendar file (RFC 5545)")  # fmt: skip
+    async def order_calendar(
+        self, platform: NamedDependency[Platform], number: FromPath[str], secret: Secret
+    ) -> Response[bytes]:
+        async with platform.db.read() as session:
+            order = await orders.get_order_by_number(session, number,
+                                                     secret=_require_secret(secret))  # fmt: skip
+            event = await event_out(session, await _event_of(session, order.event_id),
+                                    private=True)  # fmt: skip
+        link = orders.order_link(platform.settings.resolved_public_url, order)
+        body = order_calendar(event, stamp=platform.clock.now(), number=order.number,
+                              tickets=order.tickets, link=link)  # fmt: skip
+        return Response(body, media_type="text/calendar", headers={
+            "content-disposition": f'attachment; filename="{order.number}.ics"'})  # fmt: skip
+
+    @post("/orders/{number:str}/cancel", status_code=200,
+          summary="Cancel an order (unpaid: always; paid: within the refund policy)")  # fmt: skip
+    async def cancel_order(
+        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
+        number: FromPath[str], data: JSONBody[CancelIn],
+    ) -> Response[OrderOut]:  # fmt: skip
+        async def work(session: AsyncSession) -> OrderOut:
+            secret = _require_secret(data.secret)
+            order = await orders.get_order_by_number(session, number, secret=secret)
+            event = await _event_of(session, order.event_id)
+            if order.status not in ("cancelled", "refunded"):
+                orders.buyer_may_cancel(order, event, platform.clock.now())
+            await orders.cancel(session, platform.clock, order, by="buyer", reason=data.reason)
+            return orders.order_out(order, await orders.items_of(session, order), secret=True,
+                                    public_url=platform.settings.resolved_public_url)  # fmt: skip
+
+        return await _once(request, platform, f"buyer:cancel:{number.upper()}", work, OrderOut)
+
+
+async def _event_of(session: AsyncSession, event_id: uuid.UUID) -> Event:
+    event = await session.get(Event, event_id)
+    assert event is not None  # an event with orders cannot be deleted (RESTRICT)
+    return event
+
+
+class OrganizerOrdersController(Controller):
+    """The organizer's side of an event's orders and questions."""
+
+    path = "/organizations/{org_id:uuid}/events/{event_id:uuid}"
+    tags = ["organizations"]
+
+    @get("/orders", summary="The event's orders, newest first (cursor pages)")
+    async def list_orders(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: FromPath[uuid.UUID], event_id: FromPath[uuid.UUID],
+        status: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=400)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    ) -> OrderPage:  # fmt: skip
+        async with platform.db.read() as session:
+            await organizer_event(session, principal, org_id, event_id, Permission.ORDERS_READ)
+            return await orders.list_orders(session, event_id, status=status, cursor=cursor,
+                                            limit=limit)  # fmt: skip
+
+    @get("/orders/{number:str}", summary="One order with its attendees and answers")
+    async def get_order(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: FromPath[uuid.UUID], event_id: FromPath[uuid.UUID], number: FromPath[str],
+    ) -> OrderOut:  # fmt: skip
+        async with platform.db.read() as session:
+            await organizer_event(session, principal, org_id, event_id, Permission.ORDERS_READ)
+            order = await orders.get_order_by_number(session, number, organization_id=org_id,
+                                                     event_id=event_id)  # fmt: skip
+            return orders.order_out(order, await orders.items_of(session, order))
+
+    @post("/orders/{number:str}/cancel", status_code=200,
+          summary="Cancel an order at any time (paid orders are refunded)")  # fmt: skip
+    async def cancel_order(
+        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal], org_id: FromPath[uuid.UUID],
+        event_id: FromPath[uuid.UUID], number: FromPath[str], data: JSONBody[CancelIn],
+    ) -> Response[OrderOut]:  # fmt: skip
+        async def work(session: AsyncSession) -> OrderOut:
+            await organizer_event(session, principal, org_id, event_id,
+                                  Permission.ORDERS_MANAGE)  # fmt: skip
+            order = await orders.get_order_by_number(session, number, organization_id=org_id,
+                                                     event_id=event_id)  # fmt: skip
+            await orders.cancel(session, platform.clock, order, by="organizer",
+                                reason=data.reason)  # fmt: skip
+            return orders.order_out(order, await orders.items_of(session, order))
+
+        return await _once(request, platform, f"{org_id}:cancel:{number.upper()}", work, OrderOut)
+
+    @post("/orders/{number:str}/mark-paid", status_code=200,
+          summary="Confirm an order paid outside the platform (bank transfer, door)")  # fmt: skip
+    async def mark_paid(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: FromPath[uuid.UUID], event_id: FromPath[uuid.UUID], number: FromPath[str],
+    ) -> OrderOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            await organizer_event(session, principal, org_id, event_id,
+                                  Permission.ORDERS_MANAGE)  # fmt: skip
+            order = await orders.get_order_by_number(session, number, organization_id=org_id,
+                                                     event_id=event_id)  # fmt: skip
+            await orders.confirm(session, platform.clock, order, via="organizer",
+                                 public_url=platform.settings.resolved_public_url)  # fmt: skip
+            return orders.order_out(order, await orders.items_of(session, order))
+
+    # ---- questions for attendees
+
+    @post("/questions", status_code=201, summary="Ask attendees a question")
+    async def create_question(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: FromPath[uuid.UUID], event_id: FromPath[uuid.UUID], data: JSONBody[QuestionIn],
+    ) -> QuestionOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            event = await organizer_event(session, principal, org_id, event_id,
+                                          Permission.EVENTS_WRITE)  # fmt: skip
+            question = await questions.create_question(session, platform.clock, event, data)
+            return questions.question_out(question)
+
+    @get("/questions", summary="The event's questions (also public, for the order form)")
+    async def list_questions(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: FromPath[uuid.UUID], event_id: FromPath[uuid.UUID],
+    ) -> list[QuestionOut]:  # fmt: skip
+        async with platform.db.read() as session:
+            await organizer_event(session, principal, org_id, event_id, Permission.EVENTS_READ)
+            return [questions.question_out(q)
+                    for q in await questions.questions_of(session, event_id)]  # fmt: skip
+
+    @put("/questions/{question_id:uuid}", summary="Change a question")
+    async def update_question(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: FromPath[uuid.UUID], event_id: FromPath[uuid.UUID],
+        question_id: FromPath[uuid.UUID], data: JSONBody[QuestionIn],
+    ) -> QuestionOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            event = await organizer_event(session, principal, org_id, event_id,
+                                          Permission.EVENTS_WRITE)  # fmt: skip
+            question = await questions.update_question(session, event, question_id, data)
+            return questions.question_out(question)
+
+    @delete("/questions/{question_id:uuid}", status_code=204, summary="Remove a question")
+    async def delete_question(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: FromPath[uuid.UUID], event_id: FromPath[uuid.UUID],
+        question_id: FromPath[uuid.UUID],
+    ) -> None:  # fmt: skip
+        async with platform.db.transaction() as session:
+            event = await organizer_event(session, principal, org_id, event_id,
+                                          Permission.EVENTS_WRITE)  # fmt: skip
+            await session.delete(await questions.get_question(session, event, question_id))

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from boxoffice.core.db import Base, CurrencyCode, JSONType, UTCDateTime, UUIDType
+from boxoffice.core.ids import new_id
+
+
+class Hold(Base):
+    """A buyer's selection holding seats until ``expires_at``. ``allocations`` records which
+    quota rows were incremented by how much, so releasing gives back exactly that even if
+    the organizer changes the quotas meanwhile."""
+
+    __tablename__ = "hold"
+    __table_args__ = (Index("ix_hold_status_expires_at", "status", "expires_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=new_id)
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDType, ForeignKey("event.id", ondelete="CASCADE"), index=True
+    )
+    #: Proves the caller made the hold (holds are anonymous).
+    secret: Mapped[str] = mapped_column(String(40))
+    #: "active", "ordered", "released" or "expired".
+    status: Mapped[str] = mapped_column(String(12))
+    #: [{"ticket_type_id": str, "quantity": int}, ...]
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    #: quota id -> seats held in it
+    allocations: Mapped[dict[str, int]] = mapped_column(JSONType)
+    access_code: Mapped[str | None] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Order(Base):
+    """A purchase. Amounts are minor units of ``currency``; ``breakdown`` keeps the priced
+    lines as they were computed, so a later price change never rewrites history."""
+
+    __tablename__ = "booking_order"
+    __table_args__ = (
+        Index("ix_booking_order_status_expires_at", "status", "expires_at"),
+        Index("ix_booking_order_event_created", "event_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=new_id)
+    #: Short, unique and random: what buyers quote ("K7Q2M9XW4T").
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    #: The secret in the buyer's order link (no account needed).
+    secret: Mapped[str] = mapped_column(String(40))
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDType, ForeignKey("event.id", ondelete="RESTRICT")
+    )
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDType, ForeignKey("organization.id", ondelete="RESTRICT"), index=True
+    )
+    hold_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUIDType, ForeignKey("hold.id", ondelete="SET NULL"), unique=True
+    )
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUIDType, ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
+    #: "pending", "confirmed", "cancelled", "refunded" or "expired" (see orders.TRANSITIONS).
+    status: Mapped[str] = mapped_column(String(12))
+    buyer_name: Mapped[str] = mapped_column(String(200))
+    buyer_email: Mapped[str] = mapped_column(String(320), index=True)
+    buyer_country: Mapped[str] = mapped_column(String(2), default="")
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    currency: Mapped[str] = mapped_column(CurrencyCode())
+    subtotal_minor: Mapped[int] = mapped_column(BigInteger)
+    discount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    fees_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    tax_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    breakdown: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    #: quota id -> seats this order holds (pending) or took (confirmed)
+    allocations: Mapped[dict[str, int]] = mapped_column(JSONType)
+    tickets: Mapped[int] = mapped_column(Integer)
+    #: The payment deadline of a pending order.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class OrderItem(Base):
+    """One ticket of an order: its attendee, their answers and its share of the price."""
+
+    __tablename__ = "order_item"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=new_id)
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDType, ForeignKey("booking_order.id", ondelete="CASCADE"), index=True
+    )
+    ticket_type_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDType, ForeignKey("ticket_type.id", ondelete="RESTRICT"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    attendee_name: Mapped[str] = mapped_column(String(200))
+    attendee_email: Mapped[str] = mapped_column(String(320), default="")
+    #: question id -> answer (str for text and choice, bool for checkbox)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    price_minor: Mapped[int] = mapped_column(BigInteger)
+    discount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    fee_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    tax_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class BuyerTally(Base):
+    """Tickets a buyer (by e-mail) has in live orders for an event: the per-buyer limit is one
+    conditional upsert on this row, so two simultaneous orders cannot both slip under it."""
+
+    __tablename__ = "buyer_tally"
+    __table_args__ = (CheckConstraint("tickets >= 0", name="tickets_not_negative"),)
+
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDType, ForeignKey("event.id", ondelete="CASCADE"), primary_key=True
+    )
+    buyer_email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    tickets: Mapped[int] = mapped_column(Integer)
+
+
+class Question(Base):
+    """A question the organizer asks each attendee (of some or all ticket types)."""
+
+    __tablename__ = "booking_question"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=new_id)
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDType, ForeignKey("event.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str] = mapped_column(String(300))
+    #: "text", "choice" or "checkbox"
+    kind: Mapped[str] = mapped_column(String(10))
+    options: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Ticket type ids the question applies to; empty: every ticket type.
+    ticket_types: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

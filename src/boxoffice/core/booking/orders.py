@@ -1,0 +1,481 @@
+"""Orders: from a hold to a confirmed purchase, and what may happen after.
+
+    pending ──paid──▶ confirmed ──▶ cancelled ──▶ refunded
+       │  └─────────────────────────▲   (the payment capability refunds cancelled orders)
+       └──not paid in time──▶ expired ──paid late, seats still free──▶ confirmed
+
+Every status change is one conditional UPDATE (``WHERE status = <expected>``), so of two
+racing requests exactly one wins and only the winner moves seats and appends the journal
+entry. A pending order keeps the seats its hold held; confirming moves them from held to
+sold; cancelling or expiring gives them back once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+from sqlalchemy import CursorResult, Insert, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.core.booking import capacity, pricing
+from boxoffice.core.booking.entries import (
+    CapacityReleased,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderExpired,
+    OrderPlaced,
+)
+from boxoffice.core.booking.errors import HoldExpired, LimitExceeded, SoldOut
+from boxoffice.core.booking.holds import (
+    end_hold,
+    get_hold,
+    new_secret,
+    same_secret,
+    ticket_types_of_hold,
+)
+from boxoffice.core.booking.models import BuyerTally, Order, OrderItem
+from boxoffice.core.booking.questions import check_answers, questions_of
+from boxoffice.core.booking.schemas import (
+    AttendeeIn,
+    Breakdown,
+    OrderIn,
+    OrderOut,
+    OrderPage,
+    OrderSummary,
+    TicketOut,
+)
+from boxoffice.core.catalog.models import Event
+from boxoffice.core.clock import Clock, ensure_utc
+from boxoffice.core.compliance.region import ComplianceRegion, TaxRate
+from boxoffice.core.errors import Conflict, FieldError, InvalidTransition, NotFound, RuleViolated
+from boxoffice.core.identity.schemas import normalize_email
+from boxoffice.core.ids import new_id
+from boxoffice.core.journal.service import append
+from boxoffice.core.money import Money
+from boxoffice.core.notify.service import queue_message
+from boxoffice.core.pagination import decode_cursor, encode_cursor
+
+RegionLookup = Callable[[str], ComplianceRegion | None]
+
+#: No 0/O, 1/I: order numbers are read out on the phone.
+NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+NUMBER_LENGTH = 10  # 32^10 ≈ 10^15: a guess hits one of a million orders 1 in 10^9 times
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    EXPIRED = "expired"
+
+
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PENDING: frozenset(
+        {OrderStatus.CONFIRMED, OrderStatus.CANCELLED, OrderStatus.EXPIRED}
+    ),
+    OrderStatus.CONFIRMED: frozenset({OrderStatus.CANCELLED, OrderStatus.REFUNDED}),
+    OrderStatus.CANCELLED: frozenset({OrderStatus.REFUNDED}),
+    OrderStatus.EXPIRED: frozenset({OrderStatus.CONFIRMED}),
+    OrderStatus.REFUNDED: frozenset(),
+}
+
+
+def new_order_number() -> str:
+    return "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(NUMBER_LENGTH))
+
+
+def order_link(public_url: str, order: Order) -> str:
+    return f"{public_url.rstrip('/')}/orders/{order.number}?secret={order.secret}"
+
+
+def _dialect_insert(session: AsyncSession, model: Any) -> Any:
+    """INSERT with ON CONFLICT support: both engines speak it, with their own constructs."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+async def _transition(
+    session: AsyncSession, order: Order, target: OrderStatus, now: datetime,
+    **values: Any,
+) -> bool:  # fmt: skip
+    """Move ``order`` to ``target`` if it is still in the status we loaded; returns whether
+    this call did it. An impossible transition is refused with a clear error."""
+    source = OrderStatus(order.status)
+    if target not in TRANSITIONS[source]:
+        allowed = ", ".join(sorted(TRANSITIONS[source])) or "none (final)"
+        raise InvalidTransition(
+            f"an order that is {source} cannot become {target}; allowed next: {allowed}",
+            extra={"from": str(source), "to": str(target)},
+        )
+    result: CursorResult[tuple[()]] = await session.execute(  # type: ignore[assignment]
+        update(Order).where(Order.id == order.id, Order.status == source)
+        .values(status=target, updated_at=now, **values)
+        .execution_options(synchronize_session=False))  # fmt: skip
+    if result.rowcount != 1:
+        return False
+    order.status = target
+    order.updated_at = now
+    for name, value in values.items():
+        setattr(order, name, value)
+    return True
+
+
+async def _count_for_buyer(session: AsyncSession, event: Event, email: str, tickets: int) -> None:
+    """Add ``tickets`` to the buyer's tally for the event, refusing to pass the event's
+    per-buyer maximum: one conditional upsert, safe under concurrency."""
+    limit = event.max_tickets_per_buyer
+    statement: Insert = _dialect_insert(session, BuyerTally).values(
+        event_id=event.id, buyer_email=email, tickets=tickets
+    )
+    excluded = statement.excluded  # type: ignore[attr-defined]
+    upsert = statement.on_conflict_do_update(  # type: ignore[attr-defined]
+        index_elements=[BuyerTally.event_id, BuyerTally.buyer_email],
+        set_={"tickets": BuyerTally.tickets + excluded.tickets},
+        where=None if limit is None else BuyerTally.tickets + excluded.tickets <= limit,
+    ).returning(BuyerTally.tickets)
+    if (limit is not None and tickets > limit) or (await session.scalar(upsert)) is None:
+        raise LimitExceeded(
+            f"at most {limit} tickets per buyer for this event",
+            extra={"rule": "max_per_buyer", "limit": limit},
+        )
+
+
+async def _uncount_for_buyer(session: AsyncSession, order: Order) -> None:
+    await session.execute(
+        update(BuyerTally)
+        .where(BuyerTally.event_id == order.event_id, BuyerTally.buyer_email == order.buyer_email)
+        .values(tickets=BuyerTally.tickets - order.tickets)
+        .execution_options(synchronize_session=False))  # fmt: skip
+
+
+def _tax_rate(
+    event: Event, buyer_country: str, regions: RegionLookup, now: datetime
+) -> TaxRate | None:
+    region = regions(event.region)
+    country = event.country or buyer_country
+    if region is None or not country:
+        return None
+    return region.tax_rate(country, now.date())
+
+
+def _attendees(
+    data: OrderIn, hold_items: list[tuple[uuid.UUID, int]]
+) -> list[tuple[uuid.UUID, AttendeeIn]]:
+    tickets = [ticket_type_id for ticket_type_id, quantity in hold_items for _ in range(quantity)]
+    if data.attendees is None:
+        myself = AttendeeIn(name=data.buyer.name, email=data.buyer.email)
+        return [(ticket_type_id, myself) for ticket_type_id in tickets]
+    if len(data.attendees) != len(tickets):
+        raise RuleViolated(
+            f"name one attendee per ticket: the hold has {len(tickets)} tickets",
+            errors=[FieldError("attendees", f"exactly {len(tickets)} entries")],
+            extra={"rule": "one_attendee_per_ticket"},
+        )
+    return list(zip(tickets, data.attendees, strict=True))
+
+
+async def place_order(
+    session: AsyncSession, clock: Clock, hold_id: uuid.UUID, data: OrderIn, *,
+    regions: RegionLookup, public_url: str, user_id: uuid.UUID | None = None,
+) -> OrderOut:  # fmt: skip
+    """Turn a hold into an order: pending payment, or confirmed at once when free."""
+    now = clock.now()
+    hold = await get_hold(session, hold_id, data.secret)
+    email = normalize_email(data.buyer.email, field="buyer.email")
+    if hold.status == "ordered":
+        raise Conflict("this hold is already an order", extra={"rule": "hold_ordered"})
+    if not await end_hold(session, clock, hold, "ordered"):
+        raise HoldExpired("the hold expired and its seats went back; start again",
+                          extra={"rule": "hold_ttl", "expired_at": hold.expires_at})  # fmt: skip
+    event = await session.get(Event, hold.event_id)
+    assert event is not None  # a hold's event cannot be deleted (ON DELETE CASCADE)
+    ticket_types = await ticket_types_of_hold(session, hold)
+    items = [(uuid.UUID(i["ticket_type_id"]), int(i["quantity"])) for i in hold.items]
+    attendees = _attendees(data, items)
+    for index, (_, attendee) in enumerate(attendees):
+        if attendee.email:
+            normalize_email(attendee.email, field=f"attendees[{index}].email")
+    answers = check_answers(await questions_of(session, event.id), attendees)
+    tickets = len(attendees)
+    await _count_for_buyer(session, event, email, tickets)
+    breakdown = pricing.price(
+        [pricing.Selection(t, ticket_types[t].name, ticket_types[t].price_minor, n)
+         for t, n in items],
+        event.currency, _tax_rate(event, data.buyer.country or "", regions, now),
+    )  # fmt: skip
+    order = Order(
+        id=new_id(), secret=new_secret(), event_id=event.id,
+        organization_id=event.organization_id, hold_id=hold.id, user_id=user_id,
+        status=OrderStatus.PENDING, buyer_name=data.buyer.name, buyer_email=email,
+        buyer_country=data.buyer.country or "", locale=data.buyer.locale,
+        currency=event.currency, subtotal_minor=breakdown.subtotal.minor,
+        discount_minor=breakdown.discount.minor, fees_minor=breakdown.fees.minor,
+        tax_minor=breakdown.tax.minor, total_minor=breakdown.total.minor, refunded_minor=0,
+        breakdown=msgspec.to_builtins(breakdown), allocations=hold.allocations,
+        tickets=tickets, expires_at=hold.expires_at, created_at=now, updated_at=now,
+        confirmed_at=None, cancelled_at=None, cancel_reason="",
+    )  # fmt: skip
+    await _insert_with_unique_number(session, order)
+    order_items = _items(order, breakdown, attendees, answers)
+    await session.execute(insert(OrderItem), [_columns(i) for i in order_items])
+    await append(session, OrderPlaced(
+        order_id=str(order.id), number=order.number, event_id=str(event.id),
+        organization_id=str(event.organization_id), status=order.status,
+        total_minor=order.total_minor, currency=order.currency, tickets=tickets,
+    ), clock)  # fmt: skip
+    if order.total_minor == 0:
+        await confirm(session, clock, order, via="free", event=event, public_url=public_url)
+    return order_out(order, order_items, secret=True, public_url=public_url)
+
+
+def _columns(row: Any) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+
+
+async def _insert_with_unique_number(session: AsyncSession, order: Order) -> None:
+    """Insert with a fresh random number, drawing again on the (rare) collision: ON CONFLICT
+    DO NOTHING keeps the transaction usable on PostgreSQL, where a failed insert would not."""
+    for _ in range(5):
+        order.number = new_order_number()
+        statement = _dialect_insert(session, Order).values(**_columns(order))
+        inserted = await session.scalar(
+            statement.on_conflict_do_nothing(index_elements=[Order.number]).returning(Order.id)
+        )
+        if inserted is not None:
+            return
+    raise Conflict("could not allocate an order number; try again")  # pragma: no cover
+
+
+def _items(
+    order: Order, breakdown: Breakdown, attendees: list[tuple[uuid.UUID, AttendeeIn]],
+    answers: list[dict[str, Any]],
+) -> list[OrderItem]:  # fmt: skip
+    shares: dict[uuid.UUID, list[tuple[int, int, int, int, int]]] = {}
+    for line in breakdown.lines:
+        parts = line.quantity
+        shares[line.ticket_type_id] = list(zip(
+            pricing.split(line.subtotal.minor, parts), pricing.split(line.discount.minor, parts),
+            pricing.split(line.fees.minor, parts), pricing.split(line.tax.minor, parts),
+            pricing.split(line.total.minor, parts), strict=True))  # fmt: skip
+    items = []
+    for position, ((ticket_type_id, attendee), answered) in enumerate(
+        zip(attendees, answers, strict=True)
+    ):
+        price, discount, fee, tax, total = shares[ticket_type_id].pop(0)
+        items.append(OrderItem(
+            id=new_id(), order_id=order.id, ticket_type_id=ticket_type_id, position=position,
+            attendee_name=attendee.name, attendee_email=attendee.email.strip().lower(),
+            answers=answered, price_minor=price, discount_minor=discount, fee_minor=fee,
+            tax_minor=tax, total_minor=total))  # fmt: skip
+    return items
+
+
+async def confirm(
+    session: AsyncSession, clock: Clock, order: Order, *, via: str, public_url: str,
+    event: Event | None = None,
+) -> bool:  # fmt: skip
+    """Confirm a paid (or free) order: held seats become sold. An order that expired before
+    its payment arrived takes its seats again if they are still free; if not, ``SoldOut`` is
+    raised and the caller (the payment capability) refunds. Returns whether this call
+    confirmed it (``False``: it already was)."""
+    now = clock.now()
+    if order.status == OrderStatus.CONFIRMED:
+        return False
+    if order.status == OrderStatus.EXPIRED:
+        blocked = await capacity.resell(session, order.allocations)
+        if blocked is not None:
+            raise SoldOut("the order expired and its seats were sold meanwhile; it is refunded",
+                          extra={"rule": "capacity", "order": order.number})  # fmt: skip
+        if not await _transition(session, order, OrderStatus.CONFIRMED, now, confirmed_at=now,
+                                 expires_at=None):  # fmt: skip
+            raise Conflict("the order changed meanwhile; look at it again")
+        event = event or await session.get(Event, order.event_id)
+        assert event is not None
+        await _count_for_buyer(session, event, order.buyer_email, order.tickets)
+    else:
+        if not await _transition(session, order, OrderStatus.CONFIRMED, now, confirmed_at=now,
+                                 expires_at=None):  # fmt: skip
+            await session.refresh(order)
+            return False
+        await capacity.sell_held(session, order.allocations)
+    await append(session, OrderConfirmed(
+        order_id=str(order.id), number=order.number, event_id=str(order.event_id),
+        organization_id=str(order.organization_id), total_minor=order.total_minor,
+        currency=order.currency, via=via), clock)  # fmt: skip
+    await _mail_confirmation(session, clock, order, event, public_url)
+    return True
+
+
+async def _mail_confirmation(
+    session: AsyncSession, clock: Clock, order: Order, event: Event | None, public_url: str
+) -> None:
+    event = event or await session.get(Event, order.event_id)
+    assert event is not None
+    total = Money(order.total_minor, order.currency)
+    await queue_message(
+        session, clock, kind="email", to=order.buyer_email, template="order-confirmed",
+        locale=order.locale, region=event.region,
+        subject=f"Your order {order.number}: {event.title}",
+        text=f"Hello {order.buyer_name},\n\nyour order {order.number} for {event.title} is "
+             f"confirmed: {order.tickets} ticket(s), {total.format(order.locale)}.\n\n"
+             f"See or manage it here (keep this link private):\n{order_link(public_url, order)}\n",
+    )  # fmt: skip
+
+
+async def cancel(
+    session: AsyncSession, clock: Clock, order: Order, *, by: str, reason: str = ""
+) -> bool:
+    """Cancel a pending or confirmed order; its seats go back exactly once. Returns whether
+    this call cancelled it (``False``: it already was, so a repeated request changes
+    nothing)."""
+    now = clock.now()
+    if order.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
+        return False
+    source = order.status
+    if not await _transition(session, order, OrderStatus.CANCELLED, now, cancelled_at=now,
+                             cancel_reason=reason, expires_at=None):  # fmt: skip
+        await session.refresh(order)
+        return False
+    if source == OrderStatus.CONFIRMED:
+        await capacity.release_sold(session, order.allocations)
+    else:
+        await capacity.release_held(session, order.allocations)
+    await _uncount_for_buyer(session, order)
+    paid = order.total_minor - order.refunded_minor if source == OrderStatus.CONFIRMED else 0
+    await append(session, OrderCancelled(
+        order_id=str(order.id), number=order.number, event_id=str(order.event_id),
+        organization_id=str(order.organization_id), by=by, reason=reason,
+        refund_minor=paid, currency=order.currency), clock)  # fmt: skip
+    await _released(session, clock, order, why=f"order cancelled by {by}")
+    return True
+
+
+async def expire(session: AsyncSession, clock: Clock, order: Order) -> bool:
+    """A pending order whose payment deadline passed: its seats go back (once)."""
+    now = clock.now()
+    if order.status != OrderStatus.PENDING or (
+        order.expires_at is not None and ensure_utc(order.expires_at) > now
+    ):
+        return False
+    if not await _transition(session, order, OrderStatus.EXPIRED, now):
+        return False
+    await capacity.release_held(session, order.allocations)
+    await _uncount_for_buyer(session, order)
+    await append(session, OrderExpired(
+        order_id=str(order.id), number=order.number, event_id=str(order.event_id),
+        organization_id=str(order.organization_id)), clock)  # fmt: skip
+    await _released(session, clock, order, why="order expired")
+    return True
+
+
+async def _released(session: AsyncSession, clock: Clock, order: Order, why: str) -> None:
+    ticket_type_ids = sorted({str(i) for i in await session.scalars(
+        select(OrderItem.ticket_type_id).where(OrderItem.order_id == order.id))})  # fmt: skip
+    await append(session, CapacityReleased(
+        event_id=str(order.event_id), ticket_type_ids=ticket_type_ids,
+        seats=sum(order.allocations.values()), why=why), clock)  # fmt: skip
+
+
+def buyer_may_cancel(order: Order, event: Event, now: datetime) -> None:
+    """The event's refund policy: unpaid orders may always be cancelled; paid ones until
+    ``refund_deadline_hours`` before the start (never, when the event sets no deadline)."""
+    if order.status == OrderStatus.PENDING:
+        return
+    hours = event.refund_deadline_hours
+    if hours is None:
+        raise RuleViolated("this event does not allow cancellations by buyers",
+                           extra={"rule": "refund_policy"})  # fmt: skip
+    deadline = ensure_utc(event.starts_at) - timedelta(hours=hours)
+    if now > deadline:
+        raise RuleViolated(
+            f"cancellations closed {hours} hours before the start ({deadline.isoformat()})",
+            extra={"rule": "refund_deadline", "deadline": deadline})  # fmt: skip
+
+
+async def get_order_by_number(
+    session: AsyncSession, number: str, *, secret: str | None = None,
+    organization_id: uuid.UUID | None = None, event_id: uuid.UUID | None = None,
+) -> Order:  # fmt: skip
+    """The order, for its buyer (``secret``) or its organizer (``organization_id``)."""
+    order = await session.scalar(select(Order).where(Order.number == number.strip().upper()))
+    allowed = order is not None and (
+        (organization_id is not None and order.organization_id == organization_id
+         and (event_id is None or order.event_id == event_id))
+        or (organization_id is None and same_secret(secret, order.secret)))  # fmt: skip
+    if order is None or not allowed:
+        raise NotFound(f"no order {number}")
+    return order
+
+
+async def items_of(session: AsyncSession, order: Order) -> list[OrderItem]:
+    return list(
+        await session.scalars(
+            select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.position)
+        )
+    )
+
+
+def order_out(
+    order: Order, items: Sequence[OrderItem], *, secret: bool = False, public_url: str = ""
+) -> OrderOut:
+    currency = order.currency
+    return OrderOut(
+        id=order.id, number=order.number, event_id=order.event_id, status=order.status,
+        buyer_name=order.buyer_name, buyer_email=order.buyer_email,
+        total=Money(order.total_minor, currency),
+        breakdown=msgspec.convert(order.breakdown, Breakdown),
+        tickets=[TicketOut(id=i.id, ticket_type_id=i.ticket_type_id,
+                           attendee_name=i.attendee_name, attendee_email=i.attendee_email,
+                           answers=dict(i.answers), price=Money(i.total_minor, currency))
+                 for i in items],
+        created_at=ensure_utc(order.created_at),
+        expires_at=ensure_utc(order.expires_at) if order.expires_at else None,
+        confirmed_at=ensure_utc(order.confirmed_at) if order.confirmed_at else None,
+        cancelled_at=ensure_utc(order.cancelled_at) if order.cancelled_at else None,
+        link=order_link(public_url, order) if secret else None,
+        secret=order.secret if secret else None,
+    )  # fmt: skip
+
+
+def order_summary(order: Order) -> OrderSummary:
+    return OrderSummary(id=order.id, number=order.number, status=order.status,
+                        buyer_name=order.buyer_name, buyer_email=order.buyer_email,
+                        total=Money(order.total_minor, order.currency), tickets=order.tickets,
+                        created_at=ensure_utc(order.created_at))  # fmt: skip
+
+
+class _OrderCursor(msgspec.Struct, frozen=True):
+    created_at: datetime
+    id: uuid.UUID
+
+
+async def list_orders(
+    session: AsyncSession, event_id: uuid.UUID, *, status: str | None = None,
+    cursor: str | None = None, limit: int = 50,
+) -> OrderPage:  # fmt: skip
+    """The event's orders, newest first, by keyset pages."""
+    statement = select(Order).where(Order.event_id == event_id)
+    if status:
+        statement = statement.where(Order.status == status)
+    if cursor:
+        after = decode_cursor(cursor, _OrderCursor)
+        statement = statement.where(tuple_(Order.created_at, Order.id)
+                                    < tuple_(after.created_at, after.id))  # fmt: skip
+    rows = list(
+        await session.scalars(
+            statement.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit + 1)
+        )
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = (encode_cursor(_OrderCursor(ensure_utc(rows[-1].created_at), rows[-1].id))
+                   if more else None)  # fmt: skip
+    return OrderPage(items=[order_summary(o) for o in rows], next_cursor=next_cursor)

@@ -1,0 +1,178 @@
+"""What the booking engine takes in and hands out."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from boxoffice.core.money import Money
+
+Quantity = Annotated[int, msgspec.Meta(ge=1, le=100)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+EmailText = Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
+Answer = str | bool
+
+
+class Strict(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class HoldItem(Strict, frozen=True, kw_only=True):
+    ticket_type_id: uuid.UUID
+    quantity: Quantity
+
+
+class HoldIn(Strict, frozen=True, kw_only=True):
+    items: Annotated[list[HoldItem], msgspec.Meta(min_length=1, max_length=20)]
+    #: Unlocks ticket types with visibility "code".
+    access_code: Annotated[str, msgspec.Meta(max_length=60)] | None = None
+
+
+class HoldLine(msgspec.Struct, frozen=True, kw_only=True):
+    ticket_type_id: uuid.UUID
+    name: str
+    quantity: int
+    unit_price: Money
+
+
+class HoldOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    #: Needed to turn the hold into an order or release it (holds are anonymous).
+    secret: str
+    event_id: uuid.UUID
+    status: str
+    items: list[HoldLine]
+    expires_at: datetime
+    created_at: datetime
+
+
+class Buyer(Strict, frozen=True, kw_only=True):
+    name: Name
+    email: EmailText
+    country: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")] | None = None
+    locale: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")] = "en"
+
+
+class AttendeeIn(Strict, frozen=True, kw_only=True):
+    """One per ticket, in the order of the hold's items (all tickets of the first item, then
+    the second's...). Omit ``attendees`` to name every ticket after the buyer."""
+
+    name: Name
+    email: Annotated[str, msgspec.Meta(max_length=320)] = ""
+    #: question id -> answer (text, one of the choices, or true/false)
+    answers: dict[uuid.UUID, Answer] = {}
+
+
+class OrderIn(Strict, frozen=True, kw_only=True):
+    secret: Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
+    buyer: Buyer
+    attendees: Annotated[list[AttendeeIn], msgspec.Meta(max_length=2000)] | None = None
+
+
+class PriceLine(msgspec.Struct, frozen=True, kw_only=True):
+    ticket_type_id: uuid.UUID
+    name: str
+    quantity: int
+    unit_price: Money
+    subtotal: Money
+    discount: Money
+    fees: Money
+    tax: Money
+    total: Money
+
+
+class TaxLine(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    country: str
+    percent: str
+    inclusive: bool
+    amount: Money
+
+
+class Breakdown(msgspec.Struct, frozen=True, kw_only=True):
+    lines: list[PriceLine]
+    taxes: list[TaxLine]
+    subtotal: Money
+    discount: Money
+    fees: Money
+    tax: Money
+    total: Money
+
+
+class TicketOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    ticket_type_id: uuid.UUID
+    attendee_name: str
+    attendee_email: str
+    answers: dict[str, Answer]
+    price: Money
+
+
+class OrderOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    number: str
+    event_id: uuid.UUID
+    status: str
+    buyer_name: str
+    buyer_email: str
+    total: Money
+    breakdown: Breakdown
+    tickets: list[TicketOut]
+    created_at: datetime
+    expires_at: datetime | None
+    confirmed_at: datetime | None
+    cancelled_at: datetime | None
+    #: The buyer's link to this order (no account needed); only in the buyer's views.
+    link: str | None = None
+    secret: str | None = None
+
+
+class OrderSummary(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    number: str
+    status: str
+    buyer_name: str
+    buyer_email: str
+    total: Money
+    tickets: int
+    created_at: datetime
+
+
+class OrderPage(msgspec.Struct, frozen=True):
+    items: list[OrderSummary]
+    next_cursor: str | None = None
+
+
+class CancelIn(Strict, frozen=True, kw_only=True):
+    secret: Annotated[str, msgspec.Meta(max_length=60)] | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+
+
+class SecretIn(Strict, frozen=True, kw_only=True):
+    secret: Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
+
+
+QuestionKind = Literal["text", "choice", "checkbox"]
+
+
+class QuestionIn(Strict, frozen=True, kw_only=True):
+    label: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    kind: QuestionKind
+    options: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]],
+                       msgspec.Meta(max_length=50)] = []  # fmt: skip
+    required: bool = False
+    ticket_types: Annotated[list[uuid.UUID], msgspec.Meta(max_length=100)] = []
+    position: int = 0
+
+
+class QuestionOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    label: str
+    kind: str
+    options: list[str]
+    required: bool
+    ticket_types: list[uuid.UUID]
+    position: int

@@ -1,0 +1,139 @@
+"""Idempotency keys (ARCHITECTURE §2), the way Stripe does them.
+
+An unsafe request that moves capacity or money may carry an ``Idempotency-Key`` header. The
+first request with a key runs its change and stores its response *in the same transaction*;
+a repeat with the same key and the same request gets that stored response back and changes
+nothing. So:
+
+- a process killed mid-request stored nothing and changed nothing: the retry runs afresh;
+- two copies racing each other: on SQLite ``BEGIN IMMEDIATE`` puts them in line and the
+  second finds the first's record; on PostgreSQL the second's insert of the record waits for
+  the first's unique-index entry, fails, rolls its own change back, and returns the stored
+  response;
+- a refused request (4xx) stores nothing: it changed nothing, and a retry may succeed;
+- the same key with a *different* request is refused (422), never silently replayed.
+
+Keys are scoped to the caller (account, or "anonymous" plus the operation) and kept for
+``RETENTION``; maintenance deletes older ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
+
+import msgspec
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.sqltypes import Integer, LargeBinary, String
+
+from boxoffice.core.clock import Clock
+from boxoffice.core.db import Base, Database, UTCDateTime
+from boxoffice.core.errors import FieldError, RuleViolated, ValidationFailed
+
+T = TypeVar("T")
+
+RETENTION = timedelta(hours=24)
+MAX_KEY_LENGTH = 200
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_record"
+
+    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH), primary_key=True)
+    #: sha256 of the request (operation, target and body): a reused key must match it.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class IdempotencyKeyReused(RuleViolated):
+    slug = "idempotency-key-reused"
+    title = "This Idempotency-Key was used for a different request"
+
+
+class Outcome(msgspec.Struct, Generic[T], frozen=True):
+    result: T
+    status_code: int
+    replayed: bool = False
+
+
+def fingerprint(*parts: str | bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode() if isinstance(part, str) else part)
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def check_key(key: str) -> str:
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+        raise ValidationFailed(
+            "the Idempotency-Key header must be 1 to 200 printable ASCII characters",
+            errors=[FieldError("header.Idempotency-Key", "1-200 printable ASCII characters")],
+        )
+    return key
+
+
+async def _stored(
+    session: AsyncSession, scope: str, key: str, print_: str, result_type: type[T]
+) -> Outcome[T] | None:
+    record = await session.get(IdempotencyRecord, (scope, key))
+    if record is None:
+        return None
+    if record.fingerprint != print_:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was already used for a different request; use a new key",
+            extra={"key": key},
+        )
+    return Outcome(msgspec.json.decode(record.body, type=result_type), record.status_code,
+                   replayed=True)  # fmt: skip
+
+
+async def run_once(
+    db: Database,
+    clock: Clock,
+    *,
+    key: str | None,
+    scope: str,
+    request_fingerprint: str,
+    work: Callable[[AsyncSession], Awaitable[T]],
+    result_type: type[T],
+    status_code: int = 200,
+) -> Outcome[T]:
+    """Run ``work`` in a write transaction once per ``(scope, key)``; see the module doc."""
+    if key is None:
+        async with db.transaction() as session:
+            return Outcome(await work(session), status_code)
+    check_key(key)
+    try:
+        async with db.transaction() as session:
+            earlier = await _stored(session, scope, key, request_fingerprint, result_type)
+            if earlier is not None:
+                return earlier
+            result = await work(session)
+            session.add(IdempotencyRecord(
+                scope=scope, key=key, fingerprint=request_fingerprint, status_code=status_code,
+                body=msgspec.json.encode(result), created_at=clock.now()))  # fmt: skip
+            await session.flush()
+            return Outcome(result, status_code)
+    except IntegrityError:
+        # A concurrent copy committed first (PostgreSQL); our change rolled back.
+        async with db.read() as session:
+            earlier = await _stored(session, scope, key, request_fingerprint, result_type)
+        if earlier is None:
+            raise
+        return earlier
+
+
+async def sweep_idempotency_records(db: Database, clock: Clock) -> None:
+    async with db.transaction() as session:
+        await session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < clock.now() - RETENTION)
+        )
