@@ -111,3 +111,34 @@ async def organizer_shop(
         org = await session.get(Organization, uuid.UUID(org_id))
     store = await shop(platform.db, clock, org=org, **kwargs)
     return store, auth(tokens), f"/api/v1/organizations/{org_id}/events/{store.event.id}"
+
+
+async def assert_books_balance(db: Database) -> dict[str, tuple[int, int, int]]:
+    """Every quota's counters equal what the holds and orders say they hold and sold: no
+    seat was taken or given back twice, none is held by nothing, and nothing is oversold.
+    Returns quota id -> (capacity, sold, held)."""
+    from collections import Counter
+
+    from boxoffice.core.booking.models import Hold, Order
+
+    held: Counter[str] = Counter()
+    sold: Counter[str] = Counter()
+    async with db.read() as session:
+        for allocations in await session.scalars(
+            select(Hold.allocations).where(Hold.status == "active")
+        ):
+            held.update(allocations)
+        for status, allocations in await session.execute(
+            select(Order.status, Order.allocations).where(
+                Order.status.in_(["pending", "confirmed"])
+            )
+        ):
+            (held if status == "pending" else sold).update(allocations)
+        quotas = list(await session.scalars(select(Quota)))
+    result = {}
+    for quota in quotas:
+        key = str(quota.id)
+        assert (quota.sold, quota.held) == (sold[key], held[key]), quota.name
+        assert quota.sold + quota.held <= quota.capacity, f"{quota.name} oversold"
+        result[key] = (quota.capacity, quota.sold, quota.held)
+    return result
