@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.api.organizations import organizer_event
@@ -33,7 +34,7 @@ from boxoffice.core.catalog.calendar import order_calendar
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.catalog.service import event_out, get_public_event
 from boxoffice.core.errors import FieldError, ValidationFailed
-from boxoffice.core.idempotency import fingerprint, run_once
+from boxoffice.core.idempotency import Outcome, fingerprint, run_once, run_once_async
 from boxoffice.core.identity.models import User
 from boxoffice.core.identity.permissions import Permission
 from boxoffice.core.identity.principal import Principal, authenticate
@@ -55,14 +56,31 @@ async def _caller(request: Request[Any, Any, Any], platform: Platform) -> User |
 
 async def _once(
     request: Request[Any, Any, Any], platform: Platform, scope: str,
-    work: Callable[[AsyncSession], Awaitable[T]], result_type: type[T], status_code: int = 200,
+    work: Callable[[Connection], T], result_type: type[T], status_code: int = 200,
 ) -> Response[T]:  # fmt: skip
-    """Run ``work`` in a write transaction, at most once per Idempotency-Key."""
+    """Run synchronous ``work`` (``Database.run``), at most once per Idempotency-Key."""
     outcome = await run_once(
         platform.db, platform.clock, key=request.headers.get("idempotency-key"), scope=scope,
         request_fingerprint=fingerprint(request.method, request.url.path, await request.body()),
         work=work, result_type=result_type, status_code=status_code,
     )  # fmt: skip
+    return _replayable(outcome)
+
+
+async def _once_async(
+    request: Request[Any, Any, Any], platform: Platform, scope: str,
+    work: Callable[[AsyncSession], Awaitable[T]], result_type: type[T],
+) -> Response[T]:  # fmt: skip
+    """Run ``work`` in a write transaction, at most once per Idempotency-Key."""
+    outcome = await run_once_async(
+        platform.db, platform.clock, key=request.headers.get("idempotency-key"), scope=scope,
+        request_fingerprint=fingerprint(request.method, request.url.path, await request.body()),
+        work=work, result_type=result_type,
+    )  # fmt: skip
+    return _replayable(outcome)
+
+
+def _replayable(outcome: Outcome[T]) -> Response[T]:
     headers = {"idempotent-replayed": "true"} if outcome.replayed else {}
     return Response(outcome.result, status_code=outcome.status_code, headers=headers)
 
@@ -87,7 +105,7 @@ class BookingController(Controller):
         user = await _caller(request, platform)
         return await _once(
             request, platform, f"{user.id if user else 'anonymous'}:hold:{event_id}",
-            lambda session: holds.place_hold(session, platform.clock, event_id, data),
+            lambda connection: holds.place_hold(connection, platform.clock, event_id, data),
             HoldOut, status_code=201)  # fmt: skip
 
     @get("/events/{event_id:uuid}/questions", summary="What the order form asks each attendee")
@@ -127,8 +145,8 @@ class BookingController(Controller):
         user = await _caller(request, platform)
         return await _once(
             request, platform, f"{user.id if user else 'anonymous'}:order:{hold_id}",
-            lambda session: orders.place_order(
-                session, platform.clock, hold_id, data, regions=platform.region_or_none,
+            lambda connection: orders.place_order(
+                connection, platform.clock, hold_id, data, regions=platform.region_or_none,
                 public_url=platform.settings.resolved_public_url,
                 user_id=user.id if user else None),
             OrderOut, status_code=201)  # fmt: skip
@@ -175,7 +193,8 @@ class BookingController(Controller):
             return orders.order_out(order, await orders.items_of(session, order), secret=True,
                                     public_url=platform.settings.resolved_public_url)  # fmt: skip
 
-        return await _once(request, platform, f"buyer:cancel:{number.upper()}", work, OrderOut)
+        return await _once_async(request, platform, f"buyer:cancel:{number.upper()}", work,
+                                 OrderOut)  # fmt: skip
 
 
 async def _event_of(session: AsyncSession, event_id: uuid.UUID) -> Event:
@@ -230,7 +249,8 @@ class OrganizerOrdersController(Controller):
                                 reason=data.reason)  # fmt: skip
             return orders.order_out(order, await orders.items_of(session, order))
 
-        return await _once(request, platform, f"{org_id}:cancel:{number.upper()}", work, OrderOut)
+        return await _once_async(request, platform, f"{org_id}:cancel:{number.upper()}", work,
+                                 OrderOut)  # fmt: skip
 
     @post("/orders/{number:str}/mark-paid", status_code=200,
           summary="Confirm an order paid outside the platform (bank transfer, door)")  # fmt: skip

@@ -25,14 +25,14 @@ from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 import msgspec
-from sqlalchemy import delete
+from sqlalchemy import Connection, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.sqltypes import Integer, LargeBinary, String
 
 from boxoffice.core.clock import Clock
-from boxoffice.core.db import Base, Database, UTCDateTime
+from boxoffice.core.db import Base, Database, UTCDateTime, table_of
 from boxoffice.core.errors import FieldError, RuleViolated, ValidationFailed
 
 T = TypeVar("T")
@@ -81,10 +81,17 @@ def check_key(key: str) -> str:
     return key
 
 
-async def _stored(
-    session: AsyncSession, scope: str, key: str, print_: str, result_type: type[T]
+_RECORD = table_of(IdempotencyRecord)
+_LOOKUP = select(_RECORD.c.fingerprint, _RECORD.c.status_code, _RECORD.c.body).where(
+    _RECORD.c.scope == bindparam("scope"), _RECORD.c.key == bindparam("key")
+)
+_STORE = insert(_RECORD)
+
+
+def _stored(
+    connection: Connection, scope: str, key: str, print_: str, result_type: type[T]
 ) -> Outcome[T] | None:
-    record = await session.get(IdempotencyRecord, (scope, key))
+    record = connection.execute(_LOOKUP, {"scope": scope, "key": key}).first()
     if record is None:
         return None
     if record.fingerprint != print_:
@@ -96,7 +103,45 @@ async def _stored(
                    replayed=True)  # fmt: skip
 
 
+def _store(connection: Connection, clock: Clock, scope: str, key: str, print_: str,
+           status_code: int, result: object) -> None:  # fmt: skip
+    connection.execute(_STORE, {
+        "scope": scope, "key": key, "fingerprint": print_, "status_code": status_code,
+        "body": msgspec.json.encode(result), "created_at": clock.now()})  # fmt: skip
+
+
 async def run_once(
+    db: Database,
+    clock: Clock,
+    *,
+    key: str | None,
+    scope: str,
+    request_fingerprint: str,
+    work: Callable[[Connection], T],
+    result_type: type[T],
+    status_code: int = 200,
+) -> Outcome[T]:
+    """Run ``work`` (synchronous, :meth:`Database.run`) once per ``(scope, key)``; see the
+    module doc."""
+    if key is None:
+        return Outcome(await db.run(work), status_code)
+    check_key(key)
+
+    def once(connection: Connection) -> Outcome[T]:
+        earlier = _stored(connection, scope, key, request_fingerprint, result_type)
+        if earlier is not None:
+            return earlier
+        result = work(connection)
+        _store(connection, clock, scope, key, request_fingerprint, status_code, result)
+        return Outcome(result, status_code)
+
+    try:
+        return await db.run(once)
+    except IntegrityError:
+        return await _concurrent_copy(db, scope, key, request_fingerprint, result_type)
+
+
+async def run_once_async(
     db: Database,
     clock: Clock,
     *,
@@ -107,29 +152,37 @@ async def run_once(
     result_type: type[T],
     status_code: int = 200,
 ) -> Outcome[T]:
-    """Run ``work`` in a write transaction once per ``(scope, key)``; see the module doc."""
+    """:func:`run_once` for ``work`` written against an ``AsyncSession``."""
     if key is None:
         async with db.transaction() as session:
             return Outcome(await work(session), status_code)
     check_key(key)
     try:
         async with db.transaction() as session:
-            earlier = await _stored(session, scope, key, request_fingerprint, result_type)
+            earlier = await session.run_sync(lambda sync: _stored(
+                sync.connection(), scope, key, request_fingerprint, result_type))  # fmt: skip
             if earlier is not None:
                 return earlier
             result = await work(session)
-            session.add(IdempotencyRecord(
-                scope=scope, key=key, fingerprint=request_fingerprint, status_code=status_code,
-                body=msgspec.json.encode(result), created_at=clock.now()))  # fmt: skip
-            await session.flush()
+            print_ = request_fingerprint
+            await session.run_sync(lambda sync: _store(
+                sync.connection(), clock, scope, key, print_, status_code, result))  # fmt: skip
             return Outcome(result, status_code)
     except IntegrityError:
-        # A concurrent copy committed first (PostgreSQL); our change rolled back.
-        async with db.read() as session:
-            earlier = await _stored(session, scope, key, request_fingerprint, result_type)
-        if earlier is None:
-            raise
-        return earlier
+        return await _concurrent_copy(db, scope, key, request_fingerprint, result_type)
+
+
+async def _concurrent_copy(
+    db: Database, scope: str, key: str, print_: str, result_type: type[T]
+) -> Outcome[T]:
+    """A concurrent copy committed first (PostgreSQL); ours rolled back: return theirs."""
+    async with db.read() as session:
+        earlier = await session.run_sync(
+            lambda sync: _stored(sync.connection(), scope, key, print_, result_type)
+        )
+    if earlier is None:
+        raise IntegrityError("idempotency record vanished", None, Exception())
+    return earlier
 
 
 async def sweep_idempotency_records(db: Database, clock: Clock) -> None:

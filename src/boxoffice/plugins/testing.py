@@ -112,7 +112,9 @@ class PostgresServer:
     directory: Path | None = None
 
     @classmethod
-    def start(cls, bindir: Path) -> PostgresServer:
+    def start(cls, bindir: Path, *, durable: bool = False) -> PostgresServer:
+        """Start a throwaway server. Tests run it with ``fsync`` off; ``durable`` keeps
+        PostgreSQL's defaults (benchmarks measure what production would see)."""
         directory = Path(tempfile.mkdtemp(prefix="boxoffice-pg-"))
         data, sockets, log = directory / "data", directory / "sockets", directory / "server.log"
         sockets.mkdir()
@@ -138,9 +140,9 @@ class PostgresServer:
             process = subprocess.Popen(
                 [str(bindir / "postgres"), "-D", str(data), "-p", str(port),
                  "-h", "127.0.0.1", "-k", str(sockets),
-                 "-c", "fsync=off", "-c", "synchronous_commit=off",
-                 "-c", "full_page_writes=off", "-c", "max_connections=300",
-                 "-c", "shared_buffers=128MB"],
+                 *([] if durable else ["-c", "fsync=off", "-c", "synchronous_commit=off",
+                                       "-c", "full_page_writes=off"]),
+                 "-c", "max_connections=300", "-c", "shared_buffers=128MB"],
                 stdout=log_file, stderr=subprocess.STDOUT, env=env, **run_as,
             )  # fmt: skip
         server = cls(

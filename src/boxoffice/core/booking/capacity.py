@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import Connection, CursorResult, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.core.booking import statements
 from boxoffice.core.catalog.models import Quota
 
 Allocations = dict[str, int]
@@ -21,19 +22,19 @@ def _ordered(allocations: Allocations) -> list[tuple[uuid.UUID, int]]:
     return [(uuid.UUID(q), n) for q, n in sorted(allocations.items()) if n > 0]
 
 
-async def hold(session: AsyncSession, allocations: Allocations) -> uuid.UUID | None:
+def hold(connection: Connection, allocations: Allocations) -> uuid.UUID | None:
     """Hold the seats in every quota, or return the first quota without room. The caller
     raises on a refusal, so the transaction rolls back the quotas already incremented."""
     for quota_id, seats in _ordered(allocations):
-        result: CursorResult[tuple[()]] = await session.execute(  # type: ignore[assignment]
-            update(Quota)
-            .where(Quota.id == quota_id, Quota.sold + Quota.held + seats <= Quota.capacity)
-            .values(held=Quota.held + seats)
-            .execution_options(synchronize_session=False)
-        )
+        result = connection.execute(statements.HOLD_SEATS, {"quota_id": quota_id, "seats": seats})
         if result.rowcount != 1:
             return quota_id
     return None
+
+
+def sell_held_sync(connection: Connection, allocations: Allocations) -> None:
+    for quota_id, seats in _ordered(allocations):
+        connection.execute(statements.SELL_HELD, {"quota_id": quota_id, "seats": seats})
 
 
 async def release_held(session: AsyncSession, allocations: Allocations) -> None:
@@ -46,11 +47,7 @@ async def release_held(session: AsyncSession, allocations: Allocations) -> None:
 
 async def sell_held(session: AsyncSession, allocations: Allocations) -> None:
     """Turn held seats into sold ones (an order was paid)."""
-    for quota_id, seats in _ordered(allocations):
-        await session.execute(
-            update(Quota).where(Quota.id == quota_id)
-            .values(held=Quota.held - seats, sold=Quota.sold + seats)
-            .execution_options(synchronize_session=False))  # fmt: skip
+    await session.run_sync(lambda sync: sell_held_sync(sync.connection(), allocations))
 
 
 async def resell(session: AsyncSession, allocations: Allocations) -> uuid.UUID | None:

@@ -10,24 +10,49 @@ import hmac
 import secrets
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import Connection, CursorResult, Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.core.booking import capacity
+from boxoffice.core.booking import capacity, statements
 from boxoffice.core.booking.entries import CapacityReleased
 from boxoffice.core.booking.errors import LimitExceeded, NotOnSale, SoldOut
 from boxoffice.core.booking.models import Hold
 from boxoffice.core.booking.schemas import HoldIn, HoldLine, HoldOut
 from boxoffice.core.catalog.lifecycle import EventStatus
-from boxoffice.core.catalog.models import Event, QuotaTicketType, TicketType
-from boxoffice.core.catalog.tickets import availability, on_sale
+from boxoffice.core.catalog.models import TicketType
+from boxoffice.core.catalog.tickets import on_sale
 from boxoffice.core.clock import Clock, ensure_utc
 from boxoffice.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from boxoffice.core.ids import new_id
 from boxoffice.core.journal.service import append
 from boxoffice.core.money import Money
+
+
+class TicketLike(Protocol):
+    """A ticket type as the hold needs it: the model, or a row of ``SELECTION``."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def price_minor(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def visibility(self) -> str: ...
+    @property
+    def access_code(self) -> str | None: ...
+    @property
+    def sales_start(self) -> datetime | None: ...
+    @property
+    def sales_end(self) -> datetime | None: ...
+    @property
+    def min_per_order(self) -> int: ...
+    @property
+    def max_per_order(self) -> int: ...
 
 
 def new_secret() -> str:
@@ -38,17 +63,16 @@ def same_secret(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-async def sellable_event(session: AsyncSession, event_id: uuid.UUID, now: datetime) -> Event:
-    """The event, if it sells tickets now; otherwise a refusal naming why."""
-    event = await session.get(Event, event_id)
-    if event is None or event.status == EventStatus.DRAFT:
+def check_sellable(status: str | None, ends_at: datetime | None, event_id: uuid.UUID,
+                   now: datetime) -> None:  # fmt: skip
+    """Refuse unless the event sells tickets now, naming why."""
+    if status is None or ends_at is None or status == EventStatus.DRAFT:
         raise NotFound(f"no event {event_id}")
-    if event.status != EventStatus.PUBLISHED:
-        raise NotOnSale(f"the event is {event.status}: nothing is on sale",
-                        extra={"rule": "event_status", "status": event.status})  # fmt: skip
-    if now >= ensure_utc(event.ends_at):
+    if status != EventStatus.PUBLISHED:
+        raise NotOnSale(f"the event is {status}: nothing is on sale",
+                        extra={"rule": "event_status", "status": status})  # fmt: skip
+    if now >= ensure_utc(ends_at):
         raise NotOnSale("the event is over", extra={"rule": "event_over"})
-    return event
 
 
 def _merged(data: HoldIn) -> dict[uuid.UUID, int]:
@@ -59,7 +83,7 @@ def _merged(data: HoldIn) -> dict[uuid.UUID, int]:
 
 
 def _check_ticket_types(
-    quantities: dict[uuid.UUID, int], found: dict[uuid.UUID, TicketType], code: str | None,
+    quantities: dict[uuid.UUID, int], found: Mapping[uuid.UUID, TicketLike], code: str | None,
     now: datetime,
 ) -> None:  # fmt: skip
     unknown = [
@@ -93,59 +117,60 @@ def _check_ticket_types(
                 extra={"rule": "max_per_order", "ticket_type_id": str(ticket_type_id)})  # fmt: skip
 
 
-async def _allocations(
-    session: AsyncSession, quantities: dict[uuid.UUID, int], found: dict[uuid.UUID, TicketType]
-) -> dict[str, int]:
+def _allocations(rows: Sequence[Row[Any]], quantities: dict[uuid.UUID, int]) -> dict[str, int]:
     allocations: dict[str, int] = defaultdict(int)
-    covered: set[uuid.UUID] = set()
-    for quota_id, ticket_type_id in await session.execute(
-        select(QuotaTicketType.quota_id, QuotaTicketType.ticket_type_id)
-        .where(QuotaTicketType.ticket_type_id.in_(list(quantities)))):  # fmt: skip
-        allocations[str(quota_id)] += quantities[ticket_type_id]
-        covered.add(ticket_type_id)
-    for ticket_type_id in quantities:
-        if ticket_type_id not in covered:
+    for row in rows:
+        if row.quota_id is None:
             raise SoldOut(
-                f"{found[ticket_type_id].name} has no seats (no quota)",
-                extra={"rule": "capacity", "available": {str(ticket_type_id): 0}},
+                f"{row.name} has no seats (no quota)",
+                extra={"rule": "capacity", "available": {str(row.ticket_type_id): 0}},
             )
+        allocations[str(row.quota_id)] += quantities[row.ticket_type_id]
     return dict(allocations)
 
 
-async def place_hold(
-    session: AsyncSession, clock: Clock, event_id: uuid.UUID, data: HoldIn
-) -> HoldOut:
+def place_hold(connection: Connection, clock: Clock, event_id: uuid.UUID, data: HoldIn) -> HoldOut:
+    """Hold seats for the selection in every quota it draws on, all or nothing: one query
+    for the event and its ticket types, one conditional UPDATE per quota, one INSERT."""
     now = clock.now()
-    event = await sellable_event(session, event_id, now)
     quantities = _merged(data)
-    found = {t.id: t for t in await session.scalars(select(TicketType).where(
-        TicketType.event_id == event.id, TicketType.id.in_(list(quantities))))}  # fmt: skip
+    rows: Sequence[Row[Any]] = list(connection.execute(statements.SELECTION, {
+        "event_id": event_id, "ticket_type_ids": list(quantities)}))  # fmt: skip
+    first = rows[0] if rows else None
+    check_sellable(first.status if first else None, first.ends_at if first else None,
+                   event_id, now)  # fmt: skip
+    assert first is not None
+    rows = [row for row in rows if row.ticket_type_id is not None]
+    found: dict[uuid.UUID, Any] = {row.ticket_type_id: row for row in rows}
     code = data.access_code.strip().upper() if data.access_code else None
     _check_ticket_types(quantities, found, code, now)
-    allocations = await _allocations(session, quantities, found)
-    if await capacity.hold(session, allocations) is not None:
-        left = await availability(session, event.id)
+    allocations = _allocations(rows, quantities)
+    if capacity.hold(connection, allocations) is not None:
+        left = {ticket_type_id: max(0, int(seats)) for ticket_type_id, seats in connection.execute(
+            statements.AVAILABLE, {"ticket_type_ids": list(quantities)})}  # fmt: skip
         short = {str(t): left.get(t, 0) for t, n in quantities.items() if left.get(t, 0) < n}
         names = ", ".join(found[uuid.UUID(t)].name for t in short) or "the selection"
         raise SoldOut(f"not enough seats left for {names}",
                       extra={"rule": "capacity", "available": short})  # fmt: skip
     hold = Hold(
-        id=new_id(), event_id=event.id, secret=new_secret(), status="active",
+        id=new_id(), event_id=event_id, secret=new_secret(), status="active",
         items=[{"ticket_type_id": str(t), "quantity": n} for t, n in quantities.items()],
         allocations=allocations, access_code=code, created_at=now,
-        expires_at=now + timedelta(seconds=event.hold_ttl_seconds),
+        expires_at=now + timedelta(seconds=first.hold_ttl_seconds),
     )  # fmt: skip
-    session.add(hold)
+    connection.execute(statements.INSERT_HOLD, {
+        column.key: getattr(hold, column.key) for column in statements.hold.columns})  # fmt: skip
     return hold_out(hold, found)
 
 
-def hold_out(hold: Hold, ticket_types: dict[uuid.UUID, TicketType]) -> HoldOut:
+def hold_out(hold: Hold, ticket_types: Mapping[uuid.UUID, TicketLike]) -> HoldOut:
     lines = []
     for item in hold.items:
         ticket_type = ticket_types[uuid.UUID(item["ticket_type_id"])]
         unit_price = Money(ticket_type.price_minor, ticket_type.currency)
-        lines.append(HoldLine(ticket_type_id=ticket_type.id, name=ticket_type.name,
-                              quantity=int(item["quantity"]), unit_price=unit_price))  # fmt: skip
+        lines.append(HoldLine(ticket_type_id=uuid.UUID(item["ticket_type_id"]),
+                              name=ticket_type.name, quantity=int(item["quantity"]),
+                              unit_price=unit_price))  # fmt: skip
     return HoldOut(id=hold.id, secret=hold.secret, event_id=hold.event_id, status=hold.status,
                    items=lines, expires_at=ensure_utc(hold.expires_at),
                    created_at=ensure_utc(hold.created_at))  # fmt: skip

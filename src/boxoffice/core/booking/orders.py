@@ -20,11 +20,11 @@ from enum import StrEnum
 from typing import Any
 
 import msgspec
-from sqlalchemy import CursorResult, Insert, insert, select, tuple_, update
+from sqlalchemy import Connection, CursorResult, Integer, bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.core.booking import capacity, pricing
+from boxoffice.core.booking import capacity, pricing, statements
 from boxoffice.core.booking.entries import (
     CapacityReleased,
     OrderCancelled,
@@ -33,15 +33,9 @@ from boxoffice.core.booking.entries import (
     OrderPlaced,
 )
 from boxoffice.core.booking.errors import HoldExpired, LimitExceeded, SoldOut
-from boxoffice.core.booking.holds import (
-    end_hold,
-    get_hold,
-    new_secret,
-    same_secret,
-    ticket_types_of_hold,
-)
+from boxoffice.core.booking.holds import new_secret, same_secret
 from boxoffice.core.booking.models import BuyerTally, Order, OrderItem
-from boxoffice.core.booking.questions import check_answers, questions_of
+from boxoffice.core.booking.questions import check_answers
 from boxoffice.core.booking.schemas import (
     AttendeeIn,
     Breakdown,
@@ -57,9 +51,9 @@ from boxoffice.core.compliance.region import ComplianceRegion, TaxRate
 from boxoffice.core.errors import Conflict, FieldError, InvalidTransition, NotFound, RuleViolated
 from boxoffice.core.identity.schemas import normalize_email
 from boxoffice.core.ids import new_id
-from boxoffice.core.journal.service import append
+from boxoffice.core.journal.service import APPENDED, append, append_sync
 from boxoffice.core.money import Money
-from boxoffice.core.notify.service import queue_message
+from boxoffice.core.notify.service import queue_message_sync
 from boxoffice.core.pagination import decode_cursor, encode_cursor
 
 RegionLookup = Callable[[str], ComplianceRegion | None]
@@ -96,9 +90,9 @@ def order_link(public_url: str, order: Order) -> str:
     return f"{public_url.rstrip('/')}/orders/{order.number}?secret={order.secret}"
 
 
-def _dialect_insert(session: AsyncSession, model: Any) -> Any:
+def _dialect_insert(connection: Connection, model: Any) -> Any:
     """INSERT with ON CONFLICT support: both engines speak it, with their own constructs."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    dialect = connection.dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
@@ -128,20 +122,27 @@ async def _transition(
     return True
 
 
-async def _count_for_buyer(session: AsyncSession, event: Event, email: str, tickets: int) -> None:
+_TALLY_UPSERTS: dict[str, Any] = {}
+
+
+def count_for_buyer(
+    connection: Connection, event_id: uuid.UUID, limit: int | None, email: str, tickets: int
+) -> None:
     """Add ``tickets`` to the buyer's tally for the event, refusing to pass the event's
-    per-buyer maximum: one conditional upsert, safe under concurrency."""
-    limit = event.max_tickets_per_buyer
-    statement: Insert = _dialect_insert(session, BuyerTally).values(
-        event_id=event.id, buyer_email=email, tickets=tickets
-    )
-    excluded = statement.excluded  # type: ignore[attr-defined]
-    upsert = statement.on_conflict_do_update(  # type: ignore[attr-defined]
-        index_elements=[BuyerTally.event_id, BuyerTally.buyer_email],
-        set_={"tickets": BuyerTally.tickets + excluded.tickets},
-        where=None if limit is None else BuyerTally.tickets + excluded.tickets <= limit,
-    ).returning(BuyerTally.tickets)
-    if (limit is not None and tickets > limit) or (await session.scalar(upsert)) is None:
+    per-buyer maximum (``limit``): one conditional upsert, safe under concurrency."""
+    upsert = _TALLY_UPSERTS.get(connection.dialect.name)
+    if upsert is None:
+        statement = _dialect_insert(connection, BuyerTally)
+        excluded = statement.excluded
+        upsert = _TALLY_UPSERTS[connection.dialect.name] = statement.on_conflict_do_update(
+            index_elements=[BuyerTally.event_id, BuyerTally.buyer_email],
+            set_={"tickets": BuyerTally.tickets + excluded.tickets},
+            where=(bindparam("limit", type_=Integer()).is_(None))
+            | (BuyerTally.tickets + excluded.tickets <= bindparam("limit", type_=Integer())),
+        ).returning(BuyerTally.tickets)
+    counted = connection.execute(upsert, {"event_id": event_id, "buyer_email": email,
+                                          "tickets": tickets, "limit": limit}).first()  # fmt: skip
+    if (limit is not None and tickets > limit) or counted is None:
         raise LimitExceeded(
             f"at most {limit} tickets per buyer for this event",
             extra={"rule": "max_per_buyer", "limit": limit},
@@ -157,10 +158,10 @@ async def _uncount_for_buyer(session: AsyncSession, order: Order) -> None:
 
 
 def _tax_rate(
-    event: Event, buyer_country: str, regions: RegionLookup, now: datetime
+    region_id: str, event_country: str, buyer_country: str, regions: RegionLookup, now: datetime
 ) -> TaxRate | None:
-    region = regions(event.region)
-    country = event.country or buyer_country
+    region = regions(region_id)
+    country = event_country or buyer_country
     if region is None or not country:
         return None
     return region.tax_rate(country, now.date())
@@ -182,74 +183,95 @@ def _attendees(
     return list(zip(tickets, data.attendees, strict=True))
 
 
-async def place_order(
-    session: AsyncSession, clock: Clock, hold_id: uuid.UUID, data: OrderIn, *,
+def place_order(
+    connection: Connection, clock: Clock, hold_id: uuid.UUID, data: OrderIn, *,
     regions: RegionLookup, public_url: str, user_id: uuid.UUID | None = None,
 ) -> OrderOut:  # fmt: skip
-    """Turn a hold into an order: pending payment, or confirmed at once when free."""
+    """Turn a hold into an order: pending payment, or confirmed at once when free. The hold
+    is taken by one conditional UPDATE; its seats move to the order without touching the
+    quota rows (they stay held until the order is paid, cancelled or expires)."""
     now = clock.now()
-    hold = await get_hold(session, hold_id, data.secret)
     email = normalize_email(data.buyer.email, field="buyer.email")
-    if hold.status == "ordered":
-        raise Conflict("this hold is already an order", extra={"rule": "hold_ordered"})
-    if not await end_hold(session, clock, hold, "ordered"):
-        raise HoldExpired("the hold expired and its seats went back; start again",
-                          extra={"rule": "hold_ttl", "expired_at": hold.expires_at})  # fmt: skip
-    event = await session.get(Event, hold.event_id)
-    assert event is not None  # a hold's event cannot be deleted (ON DELETE CASCADE)
-    ticket_types = await ticket_types_of_hold(session, hold)
-    items = [(uuid.UUID(i["ticket_type_id"]), int(i["quantity"])) for i in hold.items]
-    attendees = _attendees(data, items)
+    taken = connection.execute(statements.TAKE_HOLD, {"hold_id": hold_id, "now": now}).first()
+    if taken is None or not same_secret(data.secret, taken.secret):
+        _explain_untakeable(connection, hold_id, data.secret)
+    assert taken is not None
+    event_id = taken.event_id
+    hold_items = [(uuid.UUID(i["ticket_type_id"]), int(i["quantity"])) for i in taken.items]
+    attendees = _attendees(data, hold_items)
     for index, (_, attendee) in enumerate(attendees):
         if attendee.email:
             normalize_email(attendee.email, field=f"attendees[{index}].email")
-    answers = check_answers(await questions_of(session, event.id), attendees)
+    context = list(connection.execute(statements.ORDER_CONTEXT, {
+        "event_id": event_id, "ticket_type_ids": [t for t, _ in hold_items]}))  # fmt: skip
+    event, names = context[0], {row.ticket_type_id: row for row in context}
+    questions = list(connection.execute(statements.QUESTIONS, {"event_id": event_id}))
+    answers = check_answers(questions, attendees)
     tickets = len(attendees)
-    await _count_for_buyer(session, event, email, tickets)
+    count_for_buyer(connection, event_id, event.max_tickets_per_buyer, email, tickets)
+    rate = _tax_rate(event.region, event.country, data.buyer.country or "", regions, now)
     breakdown = pricing.price(
-        [pricing.Selection(t, ticket_types[t].name, ticket_types[t].price_minor, n)
-         for t, n in items],
-        event.currency, _tax_rate(event, data.buyer.country or "", regions, now),
+        [pricing.Selection(t, names[t].name, names[t].price_minor, n) for t, n in hold_items],
+        event.currency, rate,
     )  # fmt: skip
     order = Order(
-        id=new_id(), secret=new_secret(), event_id=event.id,
-        organization_id=event.organization_id, hold_id=hold.id, user_id=user_id,
+        id=new_id(), secret=new_secret(), event_id=event_id,
+        organization_id=event.organization_id, hold_id=hold_id, user_id=user_id,
         status=OrderStatus.PENDING, buyer_name=data.buyer.name, buyer_email=email,
         buyer_country=data.buyer.country or "", locale=data.buyer.locale,
         currency=event.currency, subtotal_minor=breakdown.subtotal.minor,
         discount_minor=breakdown.discount.minor, fees_minor=breakdown.fees.minor,
         tax_minor=breakdown.tax.minor, total_minor=breakdown.total.minor, refunded_minor=0,
-        breakdown=msgspec.to_builtins(breakdown), allocations=hold.allocations,
-        tickets=tickets, expires_at=hold.expires_at, created_at=now, updated_at=now,
+        breakdown=msgspec.to_builtins(breakdown), allocations=taken.allocations,
+        tickets=tickets, expires_at=taken.expires_at, created_at=now, updated_at=now,
         confirmed_at=None, cancelled_at=None, cancel_reason="",
     )  # fmt: skip
-    await _insert_with_unique_number(session, order)
+    _insert_with_unique_number(connection, order)
     order_items = _items(order, breakdown, attendees, answers)
-    await session.execute(insert(OrderItem), [_columns(i) for i in order_items])
-    await append(session, OrderPlaced(
-        order_id=str(order.id), number=order.number, event_id=str(event.id),
-        organization_id=str(event.organization_id), status=order.status,
+    connection.execute(statements.INSERT_ITEMS, [_columns(i) for i in order_items])
+    append_sync(connection, OrderPlaced(
+        order_id=str(order.id), number=order.number, event_id=str(event_id),
+        organization_id=str(order.organization_id), status=order.status,
         total_minor=order.total_minor, currency=order.currency, tickets=tickets,
     ), clock)  # fmt: skip
     if order.total_minor == 0:
-        await confirm(session, clock, order, via="free", event=event, public_url=public_url)
+        connection.execute(statements.CONFIRM_PENDING, {"order_id": order.id, "now": now})
+        order.status, order.confirmed_at, order.expires_at = OrderStatus.CONFIRMED, now, None
+        capacity.sell_held_sync(connection, order.allocations)
+        _confirmed(connection, clock, order, via="free", event_title=event.title,
+                   region=event.region, public_url=public_url)  # fmt: skip
     return order_out(order, order_items, secret=True, public_url=public_url)
+
+
+def _explain_untakeable(connection: Connection, hold_id: uuid.UUID, secret: str) -> None:
+    """Why a hold could not become an order (the transaction is rolled back by the raise)."""
+    state = connection.execute(statements.HOLD_STATE, {"hold_id": hold_id}).first()
+    if state is None or not same_secret(secret, state.secret):
+        raise NotFound(f"no hold {hold_id}")
+    if state.status == "ordered":
+        raise Conflict("this hold is already an order", extra={"rule": "hold_ordered"})
+    raise HoldExpired("the hold expired and its seats went back; start again",
+                      extra={"rule": "hold_ttl", "status": state.status})  # fmt: skip
 
 
 def _columns(row: Any) -> dict[str, Any]:
     return {c.key: getattr(row, c.key) for c in row.__table__.columns}
 
 
-async def _insert_with_unique_number(session: AsyncSession, order: Order) -> None:
+_ORDER_INSERTS: dict[str, Any] = {}
+
+
+def _insert_with_unique_number(connection: Connection, order: Order) -> None:
     """Insert with a fresh random number, drawing again on the (rare) collision: ON CONFLICT
     DO NOTHING keeps the transaction usable on PostgreSQL, where a failed insert would not."""
+    statement = _ORDER_INSERTS.get(connection.dialect.name)
+    if statement is None:
+        statement = _ORDER_INSERTS[connection.dialect.name] = (
+            _dialect_insert(connection, Order)
+            .on_conflict_do_nothing(index_elements=[Order.number]).returning(Order.id))  # fmt: skip
     for _ in range(5):
         order.number = new_order_number()
-        statement = _dialect_insert(session, Order).values(**_columns(order))
-        inserted = await session.scalar(
-            statement.on_conflict_do_nothing(index_elements=[Order.number]).returning(Order.id)
-        )
-        if inserted is not None:
+        if connection.execute(statement, _columns(order)).first() is not None:
             return
     raise Conflict("could not allocate an order number; try again")  # pragma: no cover
 
@@ -299,32 +321,40 @@ async def confirm(
             raise Conflict("the order changed meanwhile; look at it again")
         event = event or await session.get(Event, order.event_id)
         assert event is not None
-        await _count_for_buyer(session, event, order.buyer_email, order.tickets)
+        limit, email, tickets = event.max_tickets_per_buyer, order.buyer_email, order.tickets
+        await session.run_sync(lambda sync: count_for_buyer(
+            sync.connection(), order.event_id, limit, email, tickets))  # fmt: skip
     else:
         if not await _transition(session, order, OrderStatus.CONFIRMED, now, confirmed_at=now,
                                  expires_at=None):  # fmt: skip
             await session.refresh(order)
             return False
         await capacity.sell_held(session, order.allocations)
-    await append(session, OrderConfirmed(
-        order_id=str(order.id), number=order.number, event_id=str(order.event_id),
-        organization_id=str(order.organization_id), total_minor=order.total_minor,
-        currency=order.currency, via=via), clock)  # fmt: skip
-    await _mail_confirmation(session, clock, order, event, public_url)
+    found = event or await session.get(Event, order.event_id)
+    assert found is not None
+    title, region = found.title, found.region
+    await session.run_sync(lambda sync: _confirmed(
+        sync.connection(), clock, order, via=via, event_title=title, region=region,
+        public_url=public_url))  # fmt: skip
+    session.info[APPENDED] = True
     return True
 
 
-async def _mail_confirmation(
-    session: AsyncSession, clock: Clock, order: Order, event: Event | None, public_url: str
-) -> None:
-    event = event or await session.get(Event, order.event_id)
-    assert event is not None
+def _confirmed(
+    connection: Connection, clock: Clock, order: Order, *, via: str, event_title: str,
+    region: str, public_url: str,
+) -> None:  # fmt: skip
+    """What follows a confirmation: the journal entry and the buyer's e-mail with the link."""
+    append_sync(connection, OrderConfirmed(
+        order_id=str(order.id), number=order.number, event_id=str(order.event_id),
+        organization_id=str(order.organization_id), total_minor=order.total_minor,
+        currency=order.currency, via=via), clock)  # fmt: skip
     total = Money(order.total_minor, order.currency)
-    await queue_message(
-        session, clock, kind="email", to=order.buyer_email, template="order-confirmed",
-        locale=order.locale, region=event.region,
-        subject=f"Your order {order.number}: {event.title}",
-        text=f"Hello {order.buyer_name},\n\nyour order {order.number} for {event.title} is "
+    queue_message_sync(
+        connection, clock, kind="email", to=order.buyer_email, template="order-confirmed",
+        locale=order.locale, region=region,
+        subject=f"Your order {order.number}: {event_title}",
+        text=f"Hello {order.buyer_name},\n\nyour order {order.number} for {event_title} is "
              f"confirmed: {order.tickets} ticket(s), {total.format(order.locale)}.\n\n"
              f"See or manage it here (keep this link private):\n{order_link(public_url, order)}\n",
     )  # fmt: skip

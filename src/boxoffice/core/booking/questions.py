@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,7 +79,7 @@ async def questions_of(session: AsyncSession, event_id: uuid.UUID) -> list[Quest
         .order_by(Question.position, Question.created_at)))  # fmt: skip
 
 
-def _answer_problem(question: Question, answer: Answer | None) -> str | None:
+def _answer_problem(question: QuestionLike, answer: Answer | None) -> str | None:
     if answer is None or answer == "" or answer is False:
         return "required" if question.required else None
     if question.kind == "checkbox":
@@ -91,8 +93,25 @@ def _answer_problem(question: Question, answer: Answer | None) -> str | None:
     return None
 
 
+class QuestionLike(Protocol):
+    """A question as answers are checked against it: the model, or a row of ``QUESTIONS``."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def options(self) -> list[str]: ...
+    @property
+    def required(self) -> bool: ...
+    @property
+    def ticket_types(self) -> list[str]: ...
+
+
 def check_answers(
-    questions: list[Question], attendees: list[tuple[uuid.UUID, AttendeeIn]]
+    questions: Sequence[QuestionLike], attendees: list[tuple[uuid.UUID, AttendeeIn]]
 ) -> list[dict[str, Answer]]:
     """Each attendee's answers, keyed by question id, for the questions of their ticket
     type; every problem is reported at once, naming the attendee and the question."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -200,7 +201,14 @@ async def organizer_view(
     return ticket_type_out(ticket_type, left.get(ticket_type.id, 0), now, private=True)
 
 
-def on_sale(ticket_type: TicketType, now: datetime) -> bool:
+class SalesWindow(Protocol):
+    @property
+    def sales_start(self) -> datetime | None: ...
+    @property
+    def sales_end(self) -> datetime | None: ...
+
+
+def on_sale(ticket_type: SalesWindow, now: datetime) -> bool:
     return (ticket_type.sales_start is None or ticket_type.sales_start <= now) and (
         ticket_type.sales_end is None or now < ticket_type.sales_end
     )

@@ -23,10 +23,9 @@ from datetime import timedelta
 
 import msgspec
 from sqlalchemy import and_, func, insert, or_, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.clock import Clock
-from boxoffice.core.db import Database
+from boxoffice.core.db import CommitInfo, Database
 from boxoffice.core.journal.entries import RecordedEntry
 from boxoffice.core.journal.models import (
     JournalDeadLetterRow,
@@ -90,8 +89,8 @@ class Dispatcher:
     def subscribers(self) -> list[Subscriber]:
         return list(self._subscribers.values())
 
-    def _on_commit(self, session: AsyncSession) -> None:
-        if session.info.pop(APPENDED, False):
+    def _on_commit(self, info: CommitInfo) -> None:
+        if info.pop(APPENDED, False):
             self._wake.set()
 
     async def run_once(self) -> int:

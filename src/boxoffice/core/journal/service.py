@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import msgspec
-from sqlalchemy import insert
+from sqlalchemy import Connection, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.clock import Clock
+from boxoffice.core.db import table_of
 from boxoffice.core.ids import new_id
 from boxoffice.core.journal.entries import JournalEntry, lookup
 from boxoffice.core.journal.models import JournalEntryRow
@@ -16,20 +17,23 @@ from boxoffice.logs import current_request_id
 APPENDED = "boxoffice.journal.appended"
 
 
-async def append(session: AsyncSession, entry: JournalEntry, clock: Clock) -> None:
-    """Append ``entry`` in ``session``'s transaction: it commits or rolls back with the change."""
+_INSERT = insert(table_of(JournalEntryRow))
+
+
+def append_sync(connection: Connection, entry: JournalEntry, clock: Clock) -> None:
+    """Append ``entry`` in ``connection``'s transaction (for :meth:`Database.run` work)."""
     name = type(entry).__name__
     if lookup(name) is not type(entry):
         raise TypeError(f"{name} is not a registered journal entry type (use @entry_type)")
-    await session.execute(
-        insert(JournalEntryRow).values(
-            entry_id=new_id(),
-            type=name,
-            aggregate_type=entry.aggregate_type,
-            aggregate_id=entry.aggregate_id(),
-            data=msgspec.to_builtins(entry),
-            occurred_at=clock.now(),
-            request_id=current_request_id(),
-        )
-    )
+    connection.execute(_INSERT, {
+        "entry_id": new_id(), "type": name, "aggregate_type": entry.aggregate_type,
+        "aggregate_id": entry.aggregate_id(), "data": msgspec.to_builtins(entry),
+        "occurred_at": clock.now(), "request_id": current_request_id(),
+    })  # fmt: skip
+    connection.info[APPENDED] = True
+
+
+async def append(session: AsyncSession, entry: JournalEntry, clock: Clock) -> None:
+    """Append ``entry`` in ``session``'s transaction: it commits or rolls back with the change."""
+    await session.run_sync(lambda sync: append_sync(sync.connection(), entry, clock))
     session.info[APPENDED] = True

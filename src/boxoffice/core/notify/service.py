@@ -5,13 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+from sqlalchemy import Connection, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.clock import Clock
-from boxoffice.core.db import Database
-from boxoffice.core.journal import append
+from boxoffice.core.db import Database, table_of
+from boxoffice.core.ids import new_id
 from boxoffice.core.journal.dispatcher import Subscriber
 from boxoffice.core.journal.entries import RecordedEntry
+from boxoffice.core.journal.service import APPENDED, append_sync
 from boxoffice.core.notify.channel import Message, NotificationChannel
 from boxoffice.core.notify.entries import MessageQueued
 from boxoffice.core.notify.models import OutboundMessage
@@ -20,28 +22,36 @@ from boxoffice.logs import get_logger
 log = get_logger(__name__)
 
 
+_INSERT = insert(table_of(OutboundMessage))
+
+
+def queue_message_sync(
+    connection: Connection, clock: Clock, *, kind: str, to: str, template: str, subject: str,
+    text: str, html: str = "", locale: str = "en", region: str = "",
+) -> uuid.UUID:  # fmt: skip
+    """Queue a rendered message in ``connection``'s transaction: sent only if it commits."""
+    message_id = new_id()
+    connection.execute(_INSERT, {
+        "id": message_id, "kind": kind, "recipient": to, "template": template,
+        "subject": subject, "text": text, "html": html, "locale": locale, "region": region,
+        "created_at": clock.now(), "delivered_at": None, "channel": "",
+        "provider_reference": "", "failed_reason": "",
+    })  # fmt: skip
+    append_sync(connection, MessageQueued(message_id=str(message_id), kind=kind,
+                                          template=template), clock)  # fmt: skip
+    return message_id
+
+
 async def queue_message(
-    session: AsyncSession,
-    clock: Clock,
-    *,
-    kind: str,
-    to: str,
-    template: str,
-    subject: str,
-    text: str,
-    html: str = "",
-    locale: str = "en",
-    region: str = "",
-) -> uuid.UUID:
+    session: AsyncSession, clock: Clock, *, kind: str, to: str, template: str, subject: str,
+    text: str, html: str = "", locale: str = "en", region: str = "",
+) -> uuid.UUID:  # fmt: skip
     """Queue a rendered message in ``session``'s transaction: it is sent only if that commits."""
-    message = OutboundMessage(kind=kind, recipient=to, template=template, subject=subject,
-                              text=text, html=html, locale=locale, region=region,
-                              created_at=clock.now())  # fmt: skip
-    session.add(message)
-    await session.flush()
-    await append(session, MessageQueued(message_id=str(message.id), kind=kind,
-                                        template=template), clock)  # fmt: skip
-    return message.id
+    message_id = await session.run_sync(lambda sync: queue_message_sync(
+        sync.connection(), clock, kind=kind, to=to, template=template, subject=subject,
+        text=text, html=html, locale=locale, region=region))  # fmt: skip
+    session.info[APPENDED] = True
+    return message_id
 
 
 #: (kind, region) -> the channels to try, in order. Routing provides it; core never

@@ -1,0 +1,245 @@
+"""Flash-sale benchmark: many buyers at once for one hot quota, against the real server.
+
+    .venv/bin/python bench/flash_sale.py [--engine sqlite|postgresql|both] [--buyers 200]
+                                         [--capacity 1000] [--demand 2000] [--workers N]
+
+For each engine: a fresh database (SQLite file; or a throwaway PostgreSQL server with its
+durable defaults, fsync on) with one published event whose single ticket type sells from one
+quota of ``capacity`` seats; ``boxoffice serve`` started on a free port (SQLite: 1 process;
+PostgreSQL: 2 worker processes); ``demand`` buyers, ``buyers`` of them in flight at any
+moment, each doing what a buyer's client does to reach a pending order that holds capacity:
+``POST /events/{id}/holds`` then ``POST /holds/{id}/order``. The load generator runs in
+``--clients`` processes (aiohttp) so that it is not the bottleneck itself; it shares the
+machine's two cores with the server, so the server gets less than the whole machine.
+
+Prints purchases per second (over the time until the last purchase), refusals, p50/p95/p99
+latency of a purchase and of a refusal, peak RSS per server process, and the oversell count
+read back from the database (must be 0). Targets (issue 5, 2 cores): >= 500 purchases/s on
+each engine, p99 < 500 ms, RSS < 300 MB per process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import asyncio
+import multiprocessing
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+from sqlalchemy import func, select
+
+from boxoffice.core.booking.models import Order
+from boxoffice.core.catalog.lifecycle import EventStatus
+from boxoffice.core.catalog.models import Quota
+from boxoffice.core.catalog.schemas import EventDraft, QuotaIn, TicketTypeIn
+from boxoffice.core.catalog.service import change_status, create_event
+from boxoffice.core.catalog.tickets import create_quota, create_ticket_type
+from boxoffice.core.clock import SystemClock
+from boxoffice.core.db import Database, create_engine
+from boxoffice.core.identity.service import create_organization
+from boxoffice.core.money import Money
+from boxoffice.migrations import upgrade
+from boxoffice.plugins.testing import PostgresServer, ServerProcesses, find_postgres_bindir
+
+PLUGINS = """
+[regions]
+enabled = ["eu"]
+
+[[routing.payments]]
+providers = ["offline"]
+
+[[routing.notifications]]
+kind = "email"
+providers = ["log"]
+"""
+
+
+async def seed(url: str, capacity: int) -> tuple[str, str, str]:
+    """Migrate and create the event; returns (event id, ticket type id, quota id)."""
+    db = Database(create_engine(url))
+    await upgrade(db)
+    clock = SystemClock()
+    starts = clock.now() + timedelta(days=30)
+    async with db.transaction() as session:
+        org = await create_organization(session, clock, slug="bench", name="Bench")
+        event = await create_event(session, clock, org.id, EventDraft(
+            slug="flash-sale", title="Flash sale", timezone="Europe/Berlin", starts_at=starts,
+            ends_at=starts + timedelta(hours=3), region="eu", currency="EUR", country="DE",
+            venue_name="Arena", city="Berlin", description="One night only."))  # fmt: skip
+        ticket = await create_ticket_type(session, clock, event, TicketTypeIn(
+            name="Standing", price=Money(4900, "EUR")))  # fmt: skip
+        quota = await create_quota(session, clock, event, QuotaIn(
+            name="Arena", capacity=capacity, ticket_types=[ticket.id]))  # fmt: skip
+        await change_status(session, clock, event.id, EventStatus.PUBLISHED)
+    await db.close()
+    return str(event.id), str(ticket.id), str(quota.id)
+
+
+async def _buyers(
+    urls: list[str], event_id: str, ticket_id: str, first: int, count: int, concurrency: int
+) -> list[tuple[str, float, float]]:
+    """Run ``count`` buyers, ``concurrency`` at a time: (outcome, ended, latency ms). The
+    client is aiohttp: httpx's connection pool burns a whole core at this concurrency."""
+    results: list[tuple[str, float, float]] = []
+    gate = asyncio.Semaphore(concurrency)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=60)) as client:  # fmt: skip
+
+        async def buyer(index: int) -> None:
+            base = urls[index % len(urls)]
+            async with gate:
+                began = time.perf_counter()
+                async with client.post(
+                    f"{base}/api/v1/events/{event_id}/holds",
+                    json={"items": [{"ticket_type_id": ticket_id, "quantity": 1}]},
+                ) as held:
+                    hold = await held.json(content_type=None)
+                    status = held.status
+                if status != 201:
+                    outcome = "sold-out" if status == 409 else f"error {status}"
+                else:
+                    async with client.post(f"{base}/api/v1/holds/{hold['id']}/order", json={
+                        "secret": hold["secret"],
+                        "buyer": {"name": "Fan", "email": f"fan{index}@example.org"},
+                    }) as placed:  # fmt: skip
+                        await placed.read()
+                        outcome = "purchase" if placed.status == 201 else f"error {placed.status}"
+                ended = time.perf_counter()
+                results.append((outcome, ended, (ended - began) * 1000))
+
+        await asyncio.gather(*[buyer(first + i) for i in range(count)])
+    return results
+
+
+def _client_process(args: tuple[list[str], str, str, int, int, int, float]) -> list[Any]:
+    urls, event_id, ticket_id, first, count, concurrency, start_at = args
+    time.sleep(max(0.0, start_at - time.time()))  # all client processes start together
+    return asyncio.run(_buyers(urls, event_id, ticket_id, first, count, concurrency))
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return 0.0
+
+
+def _quantiles(values: list[float]) -> str:
+    if len(values) < 2:
+        return "n/a"
+    q = statistics.quantiles(values, n=100)
+    return f"p50 {q[49]:.0f}  p95 {q[94]:.0f}  p99 {q[98]:.0f}  max {max(values):.0f}"
+
+
+async def _oversold(url: str, quota_id: str) -> tuple[int, int, int, int]:
+    import uuid
+
+    db = Database(create_engine(url))
+    async with db.read() as session:
+        quota = await session.get(Quota, uuid.UUID(quota_id))
+        tickets = await session.scalar(select(func.coalesce(func.sum(Order.tickets), 0)))
+    await db.close()
+    assert quota is not None
+    return quota.capacity, quota.sold, quota.held, int(tickets or 0)
+
+
+def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"boxoffice-flash-{engine}-"))
+    postgres = None
+    if engine == "postgresql":
+        bindir = find_postgres_bindir()
+        if bindir is None:
+            raise SystemExit("PostgreSQL server binaries not found (see tests' POSTGRES_HELP)")
+        postgres = PostgresServer.start(bindir, durable=True)
+        postgres.execute("CREATE DATABASE flash")
+        url = postgres.database_url("flash")
+        workers = args.workers or 2
+    else:
+        url = f"sqlite:///{workdir / 'flash.sqlite3'}"
+        workers = args.workers or 1
+    try:
+        event_id, ticket_id, quota_id = asyncio.run(seed(url, args.capacity))
+        plugins = workdir / "plugins.toml"
+        plugins.write_text(PLUGINS)
+        env = {"BOXOFFICE_DATABASE_URL": url, "BOXOFFICE_DATA_DIR": str(workdir),
+               "BOXOFFICE_PLUGINS_FILE": str(plugins), "BOXOFFICE_LOG_LEVEL": "WARNING",
+               "BOXOFFICE_SECRET_KEY": "flash-sale-benchmark-secret-key-0123456789",
+               **({"BOXOFFICE_RUN_DISPATCHER": "false"} if os.environ.get("NODISPATCH") else {})}  # fmt: skip
+        servers = ServerProcesses(1, env, workers=workers)
+        with servers as urls:
+            # Warm up: a few requests to every process (imports, pools, statement caches).
+            with httpx.Client(timeout=10) as client:
+                for _ in range(20 * workers):
+                    client.get(f"{urls[0]}/api/v1/events/{event_id}/ticket-types")
+            clients = args.clients
+            per_client = args.demand // clients
+            start_at = time.time() + 1.0
+            jobs = [(urls, event_id, ticket_id, i * per_client, per_client,
+                     max(1, args.buyers // clients), start_at) for i in range(clients)]  # fmt: skip
+            with multiprocessing.get_context("spawn").Pool(clients) as pool:
+                batches = pool.map(_client_process, jobs)
+            rss = {pid: _rss_mb(pid) for pid in servers.pids()}
+        results = [r for batch in batches for r in batch]
+        purchases = [r for r in results if r[0] == "purchase"]
+        refusals = [r for r in results if r[0] == "sold-out"]
+        errors = [r for r in results if r[0].startswith("error")]
+        capacity, sold, held, ordered = asyncio.run(_oversold(url, quota_id))
+        oversold = max(0, sold + held - capacity, ordered - capacity)
+        return {
+            "engine": engine, "workers": workers, "results": results, "purchases": purchases,
+            "refusals": refusals, "errors": errors, "rss": rss, "oversold": oversold,
+            "held": held, "ordered": ordered,
+        }  # fmt: skip
+    finally:
+        if postgres is not None:
+            postgres.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--buyers", type=int, default=200, help="buyers in flight at once")
+    parser.add_argument("--capacity", type=int, default=1000)
+    parser.add_argument("--demand", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=0, help="server processes")
+    parser.add_argument("--clients", type=int, default=2, help="load-generator processes")
+    args = parser.parse_args()
+    engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
+    print(f"flash sale: {args.demand} buyers, {args.buyers} at once, quota of {args.capacity}, "
+          f"1 ticket each; {datetime.now(UTC):%Y-%m-%d}")  # fmt: skip
+    for engine in engines:
+        report = run(engine, args)
+        purchases, refusals = report["purchases"], report["refusals"]
+        first = min(r[1] - r[2] / 1000 for r in report["results"])
+        last = max(r[1] for r in purchases) if purchases else first
+        rate = len(purchases) / (last - first) if last > first else 0.0
+        rss = ", ".join(f"{mb:.0f}" for mb in report["rss"].values())
+        print(f"\n{engine} ({report['workers']} server process(es)):")
+        print(f"  purchases {len(purchases)}  refusals {len(refusals)}  "
+              f"errors {len(report['errors'])}  oversold {report['oversold']}")  # fmt: skip
+        print(f"  purchases/s {rate:.0f}")
+        print(f"  purchase latency ms: {_quantiles([r[2] for r in purchases])}")
+        print(f"  refusal latency ms:  {_quantiles([r[2] for r in refusals])}")
+        print(f"  peak RSS MB per server process: {rss}")
+        p99 = (
+            statistics.quantiles([r[2] for r in purchases], n=100)[98] if len(purchases) > 1 else 0
+        )
+        verdict = rate >= 500 and p99 < 500 and max(report["rss"].values()) < 300
+        print(f"  targets (>= 500/s, p99 < 500 ms, RSS < 300 MB, 0 oversold): "
+              f"{'met' if verdict and report['oversold'] == 0 else 'NOT met'}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

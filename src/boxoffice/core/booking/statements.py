@@ -1,0 +1,107 @@
+"""The booking engine's SQL, built once at import. Building a statement costs several times
+more than running a cached one (SQLAlchemy's compiled cache is keyed on the statement's
+structure), so the hot paths execute these objects with parameters instead of composing
+queries per request. Each is plain Core and runs unchanged on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, bindparam, func, insert, select, update
+
+from boxoffice.core.booking.models import Hold, Order, OrderItem, Question
+from boxoffice.core.catalog.models import Event, Quota, QuotaTicketType, TicketType
+from boxoffice.core.db import UTCDateTime, table_of
+
+event = table_of(Event)
+ticket_type = table_of(TicketType)
+quota = table_of(Quota)
+quota_member = table_of(QuotaTicketType)
+hold = table_of(Hold)
+order = table_of(Order)
+order_item = table_of(OrderItem)
+question = table_of(Question)
+
+#: An event and the requested ticket types with their quota memberships, in one query:
+#: one row per (ticket type, quota); a ticket type in no quota has quota_id NULL; an event
+#: without any requested ticket type gives one row with ticket_type_id NULL.
+SELECTION = (
+    select(
+        event.c.status, event.c.ends_at, event.c.hold_ttl_seconds,
+        ticket_type.c.id.label("ticket_type_id"), ticket_type.c.name,
+        ticket_type.c.price_minor, ticket_type.c.currency, ticket_type.c.visibility,
+        ticket_type.c.access_code, ticket_type.c.sales_start, ticket_type.c.sales_end,
+        ticket_type.c.min_per_order, ticket_type.c.max_per_order, quota_member.c.quota_id,
+    )
+    .select_from(
+        event.outerjoin(ticket_type, and_(
+            ticket_type.c.event_id == event.c.id,
+            ticket_type.c.id.in_(bindparam("ticket_type_ids", expanding=True))))
+        .outerjoin(quota_member, quota_member.c.ticket_type_id == ticket_type.c.id)
+    )
+    .where(event.c.id == bindparam("event_id"))
+)  # fmt: skip
+
+#: Seats left per ticket type among the given ones: the smallest remainder of its quotas.
+AVAILABLE = (
+    select(quota_member.c.ticket_type_id,
+           func.min(quota.c.capacity - quota.c.sold - quota.c.held).label("left"))
+    .join(quota, quota.c.id == quota_member.c.quota_id)
+    .where(quota_member.c.ticket_type_id.in_(bindparam("ticket_type_ids", expanding=True)))
+    .group_by(quota_member.c.ticket_type_id)
+)  # fmt: skip
+
+#: Hold seats if they fit: the row count decides (ARCHITECTURE §2).
+HOLD_SEATS = (
+    update(quota)
+    .where(quota.c.id == bindparam("quota_id"),
+           quota.c.sold + quota.c.held + bindparam("seats") <= quota.c.capacity)
+    .values(held=quota.c.held + bindparam("seats"))
+)  # fmt: skip
+
+#: Held seats become sold (an order was paid or was free).
+SELL_HELD = (
+    update(quota)
+    .where(quota.c.id == bindparam("quota_id"))
+    .values(held=quota.c.held - bindparam("seats"), sold=quota.c.sold + bindparam("seats"))
+)
+
+INSERT_HOLD = insert(hold)
+
+#: Turn an active, unexpired hold into an order: the one conditional change that decides.
+TAKE_HOLD = (
+    update(hold)
+    .where(hold.c.id == bindparam("hold_id"), hold.c.status == "active",
+           hold.c.expires_at > bindparam("now"))
+    .values(status="ordered")
+    .returning(hold.c.event_id, hold.c.secret, hold.c["items"], hold.c.allocations,
+               hold.c.expires_at)
+)  # fmt: skip
+
+HOLD_STATE = select(hold.c.secret, hold.c.status).where(hold.c.id == bindparam("hold_id"))
+
+#: What an order needs of its event and ticket types.
+ORDER_CONTEXT = (
+    select(
+        event.c.organization_id, event.c.title, event.c.currency, event.c.region,
+        event.c.country, event.c.max_tickets_per_buyer,
+        ticket_type.c.id.label("ticket_type_id"), ticket_type.c.name, ticket_type.c.price_minor,
+    )
+    .join(ticket_type, ticket_type.c.event_id == event.c.id)
+    .where(event.c.id == bindparam("event_id"),
+           ticket_type.c.id.in_(bindparam("ticket_type_ids", expanding=True)))
+)  # fmt: skip
+
+QUESTIONS = (
+    select(question.c.id, question.c.label, question.c.kind, question.c.options,
+           question.c.required, question.c.ticket_types)
+    .where(question.c.event_id == bindparam("event_id"))
+    .order_by(question.c.position, question.c.created_at)
+)  # fmt: skip
+
+INSERT_ITEMS = insert(order_item)
+
+CONFIRM_PENDING = (
+    update(order)
+    .where(order.c.id == bindparam("order_id"), order.c.status == "pending")
+    .values(status="confirmed", confirmed_at=bindparam("now", type_=UTCDateTime()),
+            updated_at=bindparam("now", type_=UTCDateTime()), expires_at=None)
+)  # fmt: skip
