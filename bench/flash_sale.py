@@ -21,7 +21,6 @@ each engine, p99 < 500 ms, RSS < 300 MB per process.
 from __future__ import annotations
 
 import argparse
-import os
 import asyncio
 import multiprocessing
 import statistics
@@ -175,8 +174,7 @@ def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
         plugins.write_text(PLUGINS)
         env = {"BOXOFFICE_DATABASE_URL": url, "BOXOFFICE_DATA_DIR": str(workdir),
                "BOXOFFICE_PLUGINS_FILE": str(plugins), "BOXOFFICE_LOG_LEVEL": "WARNING",
-               "BOXOFFICE_SECRET_KEY": "flash-sale-benchmark-secret-key-0123456789",
-               **({"BOXOFFICE_RUN_DISPATCHER": "false"} if os.environ.get("NODISPATCH") else {})}  # fmt: skip
+               "BOXOFFICE_SECRET_KEY": "flash-sale-benchmark-secret-key-0123456789"}  # fmt: skip
         servers = ServerProcesses(1, env, workers=workers)
         with servers as urls:
             # Warm up: a few requests to every process (imports, pools, statement caches).
