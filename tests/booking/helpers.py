@@ -72,12 +72,14 @@ class Buyer:
         self.client, self.shop, self.email = client, shop, email
 
     async def hold(self, headers: dict[str, str] | None = None, access_code: str | None = None,
-                   **quantities: int) -> Any:  # fmt: skip
+                   promo_code: str | None = None, **quantities: int) -> Any:  # fmt: skip
         body: dict[str, Any] = {"items": [
             {"ticket_type_id": str(self.shop.types[name]), "quantity": n}
             for name, n in quantities.items()]}  # fmt: skip
         if access_code:
             body["access_code"] = access_code
+        if promo_code:
+            body["promo_code"] = promo_code
         return await self.client.post(f"/api/v1/events/{self.shop.event.id}/holds", json=body,
                                       headers=headers or {})  # fmt: skip
 

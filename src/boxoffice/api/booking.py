@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.api.organizations import organizer_event
-from boxoffice.core.booking import holds, orders, questions
+from boxoffice.core.booking import holds, orders, promos, questions
 from boxoffice.core.booking.schemas import (
     CancelIn,
     HoldIn,
@@ -26,6 +26,8 @@ from boxoffice.core.booking.schemas import (
     OrderIn,
     OrderOut,
     OrderPage,
+    PromoCodeIn,
+    PromoCodeOut,
     QuestionIn,
     QuestionOut,
     SecretIn,
@@ -204,7 +206,7 @@ async def _event_of(session: AsyncSession, event_id: uuid.UUID) -> Event:
 
 
 class OrganizerOrdersController(Controller):
-    """The organizer's side of an event's orders and questions."""
+    """The organizer's side of an event's orders, questions and promo codes."""
 
     path = "/organizations/{org_id:uuid}/events/{event_id:uuid}"
     tags = ["organizations"]
@@ -312,3 +314,48 @@ class OrganizerOrdersController(Controller):
             event = await organizer_event(session, principal, org_id, event_id,
                                           Permission.EVENTS_WRITE)  # fmt: skip
             await session.delete(await questions.get_question(session, event, question_id))
+
+    # ---- promo codes
+
+    @post("/promo-codes", status_code=201, summary="Add a promo code (discount, unlocks)")
+    async def create_promo_code(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: FromPath[uuid.UUID], event_id: FromPath[uuid.UUID], data: JSONBody[PromoCodeIn],
+    ) -> PromoCodeOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            event = await organizer_event(session, principal, org_id, event_id,
+                                          Permission.EVENTS_WRITE)  # fmt: skip
+            return promos.promo_out(await promos.create_promo(session, platform.clock, event,
+                                                              data))  # fmt: skip
+
+    @get("/promo-codes", summary="The event's promo codes with their uses")
+    async def list_promo_codes(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: FromPath[uuid.UUID], event_id: FromPath[uuid.UUID],
+    ) -> list[PromoCodeOut]:  # fmt: skip
+        async with platform.db.read() as session:
+            await organizer_event(session, principal, org_id, event_id, Permission.EVENTS_READ)
+            return [promos.promo_out(p) for p in await promos.promos_of(session, event_id)]
+
+    @put("/promo-codes/{promo_id:uuid}", summary="Change a promo code")
+    async def update_promo_code(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: FromPath[uuid.UUID], event_id: FromPath[uuid.UUID],
+        promo_id: FromPath[uuid.UUID], data: JSONBody[PromoCodeIn],
+    ) -> PromoCodeOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            event = await organizer_event(session, principal, org_id, event_id,
+                                          Permission.EVENTS_WRITE)  # fmt: skip
+            return promos.promo_out(await promos.update_promo(session, event, promo_id, data))
+
+    @delete("/promo-codes/{promo_id:uuid}", status_code=204,
+            summary="Remove a promo code (orders keep their discount)")  # fmt: skip
+    async def delete_promo_code(
+        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        org_id: FromPath[uuid.UUID], event_id: FromPath[uuid.UUID],
+        promo_id: FromPath[uuid.UUID],
+    ) -> None:  # fmt: skip
+        async with platform.db.transaction() as session:
+            event = await organizer_event(session, principal, org_id, event_id,
+                                          Permission.EVENTS_WRITE)  # fmt: skip
+            await session.delete(await promos.get_promo(session, event, promo_id))

@@ -1,6 +1,14 @@
 """Imports every domain's models so that ``Base.metadata`` knows all tables (alembic, tests)."""
 
-from boxoffice.core.booking.models import BuyerTally, Hold, Order, OrderItem, Question
+from boxoffice.core.booking.models import (
+    BuyerTally,
+    Hold,
+    Order,
+    OrderItem,
+    PromoCode,
+    PromoCodeUse,
+    Question,
+)
 from boxoffice.core.catalog.models import (
     Category,
     Event,
@@ -48,6 +56,8 @@ __all__ = [
     "OrderItem",
     "Organization",
     "OutboundMessage",
+    "PromoCode",
+    "PromoCodeUse",
     "Question",
     "Quota",
     "QuotaTicketType",

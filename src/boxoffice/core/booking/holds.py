@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, CursorResult, Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.core.booking import capacity, statements
+from boxoffice.core.booking import capacity, promos, statements
 from boxoffice.core.booking.entries import CapacityReleased
 from boxoffice.core.booking.errors import LimitExceeded, NotOnSale, SoldOut
 from boxoffice.core.booking.models import Hold
@@ -85,16 +85,20 @@ def _merged(data: HoldIn) -> dict[uuid.UUID, int]:
 
 def _check_ticket_types(
     quantities: dict[uuid.UUID, int], found: Mapping[uuid.UUID, TicketLike], code: str | None,
-    now: datetime,
+    now: datetime, unlocked: frozenset[str] = frozenset(),
 ) -> None:  # fmt: skip
+    def offered(ticket_type_id: uuid.UUID) -> bool:
+        ticket_type = found.get(ticket_type_id)
+        if ticket_type is None:
+            return False
+        if ticket_type.visibility == "hidden":
+            return str(ticket_type_id) in unlocked
+        return ticket_type.visibility == "public" or ticket_type.access_code == code
+
     unknown = [
         FieldError(f"items[{index}].ticket_type_id", "not a ticket type on sale for this event")
         for index, ticket_type_id in enumerate(quantities)
-        if ticket_type_id not in found
-        or found[ticket_type_id].visibility == "hidden"
-        or (
-            found[ticket_type_id].visibility == "code" and found[ticket_type_id].access_code != code
-        )
+        if not offered(ticket_type_id)
     ]
     if unknown:
         raise ValidationFailed("unknown ticket types", errors=unknown)
@@ -144,13 +148,18 @@ def place_hold(connection: Connection, clock: Clock, event_id: uuid.UUID, data: 
     rows = [row for row in rows if row.ticket_type_id is not None]
     found: dict[uuid.UUID, Any] = {row.ticket_type_id: row for row in rows}
     code = data.access_code.strip().upper() if data.access_code else None
-    _check_ticket_types(quantities, found, code, now)
+    promo = (
+        promos.find_usable(connection, event_id, data.promo_code, now) if data.promo_code else None
+    )
+    _check_ticket_types(quantities, found, code, now,
+                        frozenset(promo.unlocks) if promo else frozenset())  # fmt: skip
     allocations = _allocations(rows, quantities)
     hold = SimpleNamespace(
         id=new_id(), event_id=event_id, secret=new_secret(), status="active",
         items=[{"ticket_type_id": str(t), "quantity": n} for t, n in quantities.items()],
         allocations=allocations, access_code=code, created_at=now,
         expires_at=now + timedelta(seconds=first.hold_ttl_seconds),
+        promo_code_id=promo.id if promo else None,
     )  # fmt: skip
     if connection.dialect.name == "postgresql":
         # A hold moves no money and lapses by itself: its commit need not wait for the WAL
@@ -166,10 +175,13 @@ def place_hold(connection: Connection, clock: Clock, event_id: uuid.UUID, data: 
         names = ", ".join(found[uuid.UUID(t)].name for t in short) or "the selection"
         raise SoldOut(f"not enough seats left for {names}",
                       extra={"rule": "capacity", "available": short})  # fmt: skip
-    return hold_out(hold, found)
+    return hold_out(hold, found, promo.code if promo else None)
 
 
-def hold_out(hold: Hold | SimpleNamespace, ticket_types: Mapping[uuid.UUID, TicketLike]) -> HoldOut:
+def hold_out(
+    hold: Hold | SimpleNamespace, ticket_types: Mapping[uuid.UUID, TicketLike],
+    promo_code: str | None = None,
+) -> HoldOut:  # fmt: skip
     lines = []
     for item in hold.items:
         ticket_type = ticket_types[uuid.UUID(item["ticket_type_id"])]
@@ -179,7 +191,7 @@ def hold_out(hold: Hold | SimpleNamespace, ticket_types: Mapping[uuid.UUID, Tick
                               unit_price=unit_price))  # fmt: skip
     return HoldOut(id=hold.id, secret=hold.secret, event_id=hold.event_id, status=hold.status,
                    items=lines, expires_at=ensure_utc(hold.expires_at),
-                   created_at=ensure_utc(hold.created_at))  # fmt: skip
+                   created_at=ensure_utc(hold.created_at), promo_code=promo_code)  # fmt: skip
 
 
 async def ticket_types_of_hold(session: AsyncSession, hold: Hold) -> dict[uuid.UUID, TicketType]:

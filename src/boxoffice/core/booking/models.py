@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,6 +42,9 @@ class Hold(Base):
     #: quota id -> seats held in it
     allocations: Mapped[dict[str, int]] = mapped_column(JSONType)
     access_code: Mapped[str | None] = mapped_column(String(60))
+    promo_code_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUIDType, ForeignKey("promo_code.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -71,6 +75,10 @@ class Order(Base):
     )
     user_id: Mapped[uuid.UUID | None] = mapped_column(
         UUIDType, ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
+    #: The promo code whose use this order took (given back if it is cancelled or expires).
+    promo_code_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUIDType, ForeignKey("promo_code.id", ondelete="SET NULL")
     )
     #: "pending", "confirmed", "cancelled", "refunded" or "expired" (see orders.TRANSITIONS).
     status: Mapped[str] = mapped_column(String(12))
@@ -154,3 +162,51 @@ class Question(Base):
     ticket_types: Mapped[list[str]] = mapped_column(JSONType, default=list)
     position: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PromoCode(Base):
+    """A discount (percent or a fixed amount per ticket) for some or all ticket types, valid
+    in a window, used at most ``max_uses`` times (one use per order) and ``max_uses_per_buyer``
+    times per buyer; it may also unlock hidden ticket types. ``uses`` only changes through
+    one conditional UPDATE, so concurrent orders cannot overrun the limit."""
+
+    __tablename__ = "promo_code"
+    __table_args__ = (
+        UniqueConstraint("event_id", "code"),
+        CheckConstraint("uses >= 0", name="uses_not_negative"),
+        CheckConstraint("max_uses IS NULL OR uses <= max_uses", name="uses_within_limit"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=new_id)
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDType, ForeignKey("event.id", ondelete="CASCADE"), index=True
+    )
+    #: Upper case, as buyers type it (matching ignores case).
+    code: Mapped[str] = mapped_column(String(60))
+    #: "percent" (``value`` in hundredths of a percent: 1500 = 15 %) or "fixed" (``value``
+    #: minor units off each ticket).
+    kind: Mapped[str] = mapped_column(String(10))
+    value: Mapped[int] = mapped_column(BigInteger)
+    #: Ticket type ids it discounts; empty: every ticket type.
+    ticket_types: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    #: Hidden ticket type ids it makes available.
+    unlocks: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    max_uses: Mapped[int | None] = mapped_column(Integer)
+    max_uses_per_buyer: Mapped[int | None] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PromoCodeUse(Base):
+    """Uses of a promo code by one buyer (by e-mail): the per-buyer limit's counter."""
+
+    __tablename__ = "promo_code_use"
+    __table_args__ = (CheckConstraint("uses >= 0", name="uses_not_negative"),)
+
+    promo_code_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDType, ForeignKey("promo_code.id", ondelete="CASCADE"), primary_key=True
+    )
+    buyer_email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    uses: Mapped[int] = mapped_column(Integer)

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, CursorResult, Integer, bindparam, select, tup
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.core.booking import capacity, pricing, statements
+from boxoffice.core.booking import capacity, pricing, promos, statements
 from boxoffice.core.booking.entries import (
     CapacityReleased,
     OrderCancelled,
@@ -212,15 +212,20 @@ def place_order(
     answers = check_answers(questions, attendees)
     tickets = len(attendees)
     count_for_buyer(connection, event_id, event.max_tickets_per_buyer, email, tickets)
+    discount = None
+    if taken.promo_code_id is not None:
+        promo = promos.take_use(connection, taken.promo_code_id, email, now)
+        discount = pricing.Discount(promo.kind, promo.value, frozenset(promo.ticket_types))
     rate = _tax_rate(event.region, event.country, data.buyer.country or "", regions, now)
     breakdown = pricing.price(
         [pricing.Selection(t, names[t].name, names[t].price_minor, n) for t, n in hold_items],
-        event.currency, rate,
+        event.currency, rate, discount,
     )  # fmt: skip
     order = record(
         id=new_id(), number="", secret=new_secret(), event_id=event_id,
         organization_id=event.organization_id, hold_id=hold_id, user_id=user_id,
-        status=OrderStatus.PENDING, buyer_name=data.buyer.name, buyer_email=email,
+        promo_code_id=taken.promo_code_id, status=OrderStatus.PENDING,
+        buyer_name=data.buyer.name, buyer_email=email,
         buyer_country=data.buyer.country or "", locale=data.buyer.locale,
         currency=event.currency, subtotal_minor=breakdown.subtotal.minor,
         discount_minor=breakdown.discount.minor, fees_minor=breakdown.fees.minor,
@@ -324,6 +329,8 @@ async def confirm(
         if not await _transition(session, order, OrderStatus.CONFIRMED, now, confirmed_at=now,
                                  expires_at=None):  # fmt: skip
             raise Conflict("the order changed meanwhile; look at it again")
+        if order.promo_code_id is not None:  # its use went back at expiry: take it again
+            await session.execute(promos.TAKE, {"promo_id": order.promo_code_id})
         event = event or await session.get(Event, order.event_id)
         assert event is not None
         limit, email, tickets = event.max_tickets_per_buyer, order.buyer_email, order.tickets
@@ -384,6 +391,8 @@ async def cancel(
     else:
         await capacity.release_held(session, order.allocations)
     await _uncount_for_buyer(session, order)
+    if order.promo_code_id is not None:
+        await promos.give_back_use(session, order.promo_code_id, order.buyer_email)
     paid = order.total_minor - order.refunded_minor if source == OrderStatus.CONFIRMED else 0
     await append(session, OrderCancelled(
         order_id=str(order.id), number=order.number, event_id=str(order.event_id),
@@ -404,6 +413,8 @@ async def expire(session: AsyncSession, clock: Clock, order: Order) -> bool:
         return False
     await capacity.release_held(session, order.allocations)
     await _uncount_for_buyer(session, order)
+    if order.promo_code_id is not None:
+        await promos.give_back_use(session, order.promo_code_id, order.buyer_email)
     await append(session, OrderExpired(
         order_id=str(order.id), number=order.number, event_id=str(order.event_id),
         organization_id=str(order.organization_id)), clock)  # fmt: skip

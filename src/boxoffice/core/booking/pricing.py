@@ -8,15 +8,17 @@ inclusive taxes are extracted from the price (``price * p / (100 + p)``), exclus
 added (``price * p / 100``). A line's amounts are split over its tickets so the tickets add up
 to the line exactly (the first tickets take the remainder).
 
-Discounts (promo codes), tiered prices and fees fill the same breakdown; today their
-amounts are zero.
+A promo code takes its discount off each line it applies to *before* tax: a percentage
+(in hundredths of a percent) rounded half up once per line, or a fixed amount per ticket
+(never more than the line). Tiered prices and fees fill the same breakdown; today the fees
+are zero.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from boxoffice.core.booking.schemas import Breakdown, PriceLine, TaxLine
 from boxoffice.core.compliance.region import TaxRate
@@ -29,6 +31,22 @@ class Selection:
     name: str
     unit_price_minor: int
     quantity: int
+
+
+@dataclass(frozen=True)
+class Discount:
+    kind: str  # "percent" or "fixed"
+    value: int  # hundredths of a percent, or minor units per ticket
+    #: ticket type ids (as strings) it applies to; empty: all
+    ticket_types: frozenset[str] = frozenset()
+
+    def on(self, selection: Selection, subtotal: int) -> int:
+        if self.ticket_types and str(selection.ticket_type_id) not in self.ticket_types:
+            return 0
+        if self.kind == "percent":
+            off = (Decimal(subtotal) * self.value / 10_000).quantize(Decimal(1), ROUND_HALF_UP)
+            return min(int(off), subtotal)
+        return min(self.value * selection.quantity, subtotal)
 
 
 def split(amount: int, parts: int) -> list[int]:
@@ -45,17 +63,22 @@ def line_tax(subtotal: int, rate: TaxRate | None) -> int:
     return int(amount.quantize(Decimal(1), rounding=rate.rounding))
 
 
-def price(selections: list[Selection], currency: str, rate: TaxRate | None) -> Breakdown:
+def price(
+    selections: list[Selection], currency: str, rate: TaxRate | None,
+    discount: Discount | None = None,
+) -> Breakdown:  # fmt: skip
     lines: list[PriceLine] = []
     for selection in selections:
         subtotal = selection.unit_price_minor * selection.quantity
-        tax = line_tax(subtotal, rate)
-        total = subtotal if rate is None or rate.inclusive else subtotal + tax
+        off = discount.on(selection, subtotal) if discount else 0
+        taxable = subtotal - off
+        tax = line_tax(taxable, rate)
+        total = taxable if rate is None or rate.inclusive else taxable + tax
         lines.append(PriceLine(
             ticket_type_id=selection.ticket_type_id, name=selection.name,
             quantity=selection.quantity,
             unit_price=Money(selection.unit_price_minor, currency),
-            subtotal=Money(subtotal, currency), discount=Money(0, currency),
+            subtotal=Money(subtotal, currency), discount=Money(off, currency),
             fees=Money(0, currency), tax=Money(tax, currency), total=Money(total, currency),
         ))  # fmt: skip
     zero = Money.zero(currency)

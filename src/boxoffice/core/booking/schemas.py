@@ -29,6 +29,8 @@ class HoldIn(Strict, frozen=True, kw_only=True):
     items: Annotated[list[HoldItem], msgspec.Meta(min_length=1, max_length=20)]
     #: Unlocks ticket types with visibility "code".
     access_code: Annotated[str, msgspec.Meta(max_length=60)] | None = None
+    #: A promo code: discounts the order and may unlock hidden ticket types.
+    promo_code: Annotated[str, msgspec.Meta(max_length=60)] | None = None
 
 
 class HoldLine(msgspec.Struct, frozen=True, kw_only=True):
@@ -47,6 +49,7 @@ class HoldOut(msgspec.Struct, frozen=True, kw_only=True):
     items: list[HoldLine]
     expires_at: datetime
     created_at: datetime
+    promo_code: str | None = None
 
 
 class Buyer(Strict, frozen=True, kw_only=True):
@@ -176,3 +179,31 @@ class QuestionOut(msgspec.Struct, frozen=True, kw_only=True):
     required: bool
     ticket_types: list[uuid.UUID]
     position: int
+
+
+class PromoCodeIn(Strict, frozen=True, kw_only=True):
+    code: Annotated[str, msgspec.Meta(min_length=3, max_length=60, pattern=r"^[A-Za-z0-9_-]+$")]
+    #: "percent": ``value`` in hundredths of a percent (1500 = 15 %); "fixed": minor units
+    #: off each ticket, in the event's currency.
+    kind: Literal["percent", "fixed"]
+    value: Annotated[int, msgspec.Meta(ge=1)]
+    ticket_types: Annotated[list[uuid.UUID], msgspec.Meta(max_length=100)] = []
+    unlocks: Annotated[list[uuid.UUID], msgspec.Meta(max_length=100)] = []
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    max_uses: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    max_uses_per_buyer: Annotated[int, msgspec.Meta(ge=1)] | None = None
+
+
+class PromoCodeOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    code: str
+    kind: str
+    value: int
+    ticket_types: list[uuid.UUID]
+    unlocks: list[uuid.UUID]
+    valid_from: datetime | None
+    valid_until: datetime | None
+    max_uses: int | None
+    max_uses_per_buyer: int | None
+    uses: int

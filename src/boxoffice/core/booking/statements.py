@@ -73,7 +73,7 @@ TAKE_HOLD = (
            hold.c.expires_at > bindparam("now"))
     .values(status="ordered")
     .returning(hold.c.event_id, hold.c.secret, hold.c["items"], hold.c.allocations,
-               hold.c.expires_at)
+               hold.c.expires_at, hold.c.promo_code_id)
 )  # fmt: skip
 
 HOLD_STATE = select(hold.c.secret, hold.c.status).where(hold.c.id == bindparam("hold_id"))
