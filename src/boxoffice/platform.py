@@ -10,6 +10,7 @@ from typing import Any
 
 from boxoffice.core.booking.subscribers import event_cancellation_subscriber
 from boxoffice.core.booking.sweeper import sweep_forever
+from boxoffice.core.booking.waitlist import offer_mail_subscriber
 from boxoffice.core.catalog.indexing import event_index_subscriber
 from boxoffice.core.clock import Clock, SystemClock
 from boxoffice.core.compliance.region import ComplianceRegion
@@ -35,7 +36,8 @@ class Platform:
         self.db = db
         self.plugins = plugins
         self.router = Router(plugins.loaded.config, plugins.providers)
-        self.dispatcher = Dispatcher(db, clock, _subscribers(db, clock, plugins, self.router))
+        self.dispatcher = Dispatcher(db, clock, _subscribers(
+            db, clock, plugins, self.router, settings.resolved_public_url))  # fmt: skip
         self.signer = signer_from(
             algorithm=settings.jwt_algorithm, secret_key=settings.secret_key,
             previous=settings.previous_secret_keys, key_files=settings.jwt_key_files,
@@ -146,13 +148,14 @@ def configuration_error(plugins: PluginSet) -> ConfigurationError:
 
 
 def _subscribers(
-    db: Database, clock: Clock, plugins: PluginSet, router: Router
+    db: Database, clock: Clock, plugins: PluginSet, router: Router, public_url: str
 ) -> list[Subscriber]:
     subscribers: list[Subscriber] = [
         delivery_subscriber(
             db, clock, lambda kind, region: router.notification_channels(kind=kind, region=region)
         ),
         event_cancellation_subscriber(db, clock),
+        offer_mail_subscriber(db, clock, public_url),
     ]
     backend = router.search_backend()
     if backend is not None:

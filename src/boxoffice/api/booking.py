@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.api.organizations import organizer_event
-from boxoffice.core.booking import holds, orders, promos, questions
+from boxoffice.core.booking import holds, orders, promos, questions, waitlist
 from boxoffice.core.booking.schemas import (
     CancelIn,
     HoldIn,
@@ -31,6 +31,8 @@ from boxoffice.core.booking.schemas import (
     QuestionIn,
     QuestionOut,
     SecretIn,
+    WaitlistIn,
+    WaitlistOut,
 )
 from boxoffice.core.catalog.calendar import order_calendar
 from boxoffice.core.catalog.models import Event
@@ -118,6 +120,35 @@ class BookingController(Controller):
             await get_public_event(session, event_id)
             return [questions.question_out(q)
                     for q in await questions.questions_of(session, event_id)]  # fmt: skip
+
+    @post("/events/{event_id:uuid}/waitlist", status_code=201,
+          summary="Queue for a sold-out ticket type; freed seats are offered in turn")  # fmt: skip
+    async def join_waitlist(
+        self, platform: NamedDependency[Platform], event_id: FromPath[uuid.UUID],
+        data: JSONBody[WaitlistIn],
+    ) -> WaitlistOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            await get_public_event(session, event_id)
+            return await waitlist.join(session, platform.clock, event_id, data)
+
+    @get("/waitlist/{entry_id:uuid}", summary="A place in the queue, and the offer once made")
+    async def waitlist_entry(
+        self, platform: NamedDependency[Platform], entry_id: FromPath[uuid.UUID],
+        secret: Secret,
+    ) -> WaitlistOut:  # fmt: skip
+        async with platform.db.read() as session:
+            entry = await waitlist.get_entry(session, entry_id, _require_secret(secret))
+            return await waitlist.entry_out(session, entry, secret=True)
+
+    @post("/waitlist/{entry_id:uuid}/leave", status_code=200, summary="Leave the queue")
+    async def leave_waitlist(
+        self, platform: NamedDependency[Platform], entry_id: FromPath[uuid.UUID],
+        data: JSONBody[SecretIn],
+    ) -> WaitlistOut:  # fmt: skip
+        async with platform.db.transaction() as session:
+            entry = await waitlist.get_entry(session, entry_id, data.secret)
+            await waitlist.leave(session, entry)
+            return await waitlist.entry_out(session, entry, secret=True)
 
     @get("/holds/{hold_id:uuid}", summary="A hold (with its secret)")
     async def get_hold(

@@ -8,6 +8,7 @@ from boxoffice.core.booking.models import (
     PromoCode,
     PromoCodeUse,
     Question,
+    WaitlistEntry,
 )
 from boxoffice.core.catalog.models import (
     Category,
@@ -66,4 +67,5 @@ __all__ = [
     "SignInAttempt",
     "TicketType",
     "User",
+    "WaitlistEntry",
 ]  # fmt: skip

@@ -19,7 +19,6 @@ from sqlalchemy import Connection, CursorResult, Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.booking import capacity, promos, statements
-from boxoffice.core.booking.entries import CapacityReleased
 from boxoffice.core.booking.errors import LimitExceeded, NotOnSale, SoldOut
 from boxoffice.core.booking.models import Hold
 from boxoffice.core.booking.schemas import HoldIn, HoldLine, HoldOut
@@ -29,7 +28,6 @@ from boxoffice.core.catalog.tickets import on_sale
 from boxoffice.core.clock import Clock, ensure_utc
 from boxoffice.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from boxoffice.core.ids import new_id
-from boxoffice.core.journal.service import append
 from boxoffice.core.money import Money
 
 
@@ -134,9 +132,14 @@ def _allocations(rows: Sequence[Row[Any]], quantities: dict[uuid.UUID, int]) -> 
     return dict(allocations)
 
 
-def place_hold(connection: Connection, clock: Clock, event_id: uuid.UUID, data: HoldIn) -> HoldOut:
+def place_hold(
+    connection: Connection, clock: Clock, event_id: uuid.UUID, data: HoldIn, *,
+    durable: bool = False,
+) -> HoldOut:  # fmt: skip
     """Hold seats for the selection in every quota it draws on, all or nothing: one query
-    for the event and its ticket types, one conditional UPDATE per quota, one INSERT."""
+    for the event and its ticket types, one conditional UPDATE per quota, one INSERT.
+    ``durable``: the hold is part of a larger transaction that must wait for the WAL flush
+    (a waiting-list offer made while an order is cancelled)."""
     now = clock.now()
     quantities = _merged(data)
     rows: Sequence[Row[Any]] = list(connection.execute(statements.SELECTION, {
@@ -161,7 +164,7 @@ def place_hold(connection: Connection, clock: Clock, event_id: uuid.UUID, data: 
         expires_at=now + timedelta(seconds=first.hold_ttl_seconds),
         promo_code_id=promo.id if promo else None,
     )  # fmt: skip
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql" and not durable:
         # A hold moves no money and lapses by itself: its commit need not wait for the WAL
         # flush. A crash may lose the last few milliseconds of holds, always whole (the seats
         # with them), never half. This keeps the hot quota row locked for microseconds
@@ -226,11 +229,12 @@ async def end_hold(
         return False
     hold.status = status
     if status != "ordered":
+        from boxoffice.core.booking.waitlist import capacity_released  # builds on this module
+
         await capacity.release_held(session, hold.allocations)
-        await append(session, CapacityReleased(
-            event_id=str(hold.event_id), seats=sum(hold.allocations.values()),
-            ticket_type_ids=[item["ticket_type_id"] for item in hold.items],
-            why=f"hold {status}"), clock)  # fmt: skip
+        await capacity_released(
+            session, clock, hold.event_id, [item["ticket_type_id"] for item in hold.items],
+            sum(hold.allocations.values()), why=f"hold {status}")  # fmt: skip
     return True
 
 

@@ -210,3 +210,30 @@ class PromoCodeUse(Base):
     )
     buyer_email: Mapped[str] = mapped_column(String(320), primary_key=True)
     uses: Mapped[int] = mapped_column(Integer)
+
+
+class WaitlistEntry(Base):
+    """Someone waiting for seats of a sold-out ticket type. ``offer_hold_id`` is the hold
+    placed for them when seats came back; whether they claimed it is that hold's status."""
+
+    __tablename__ = "waitlist_entry"
+    __table_args__ = (Index("ix_waitlist_entry_queue", "ticket_type_id", "status", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=new_id)
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDType, ForeignKey("event.id", ondelete="CASCADE"), index=True
+    )
+    ticket_type_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDType, ForeignKey("ticket_type.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    quantity: Mapped[int] = mapped_column(Integer)
+    secret: Mapped[str] = mapped_column(String(40))
+    #: "waiting", "offered" or "left"
+    status: Mapped[str] = mapped_column(String(10))
+    offer_hold_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUIDType, ForeignKey("hold.id", ondelete="SET NULL"), index=True
+    )
+    offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

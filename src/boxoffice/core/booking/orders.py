@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.booking import capacity, pricing, promos, statements
 from boxoffice.core.booking.entries import (
-    CapacityReleased,
     OrderCancelled,
     OrderConfirmed,
     OrderExpired,
@@ -423,11 +422,12 @@ async def expire(session: AsyncSession, clock: Clock, order: Order) -> bool:
 
 
 async def _released(session: AsyncSession, clock: Clock, order: Order, why: str) -> None:
+    from boxoffice.core.booking.waitlist import capacity_released  # builds on this module
+
     ticket_type_ids = sorted({str(i) for i in await session.scalars(
         select(OrderItem.ticket_type_id).where(OrderItem.order_id == order.id))})  # fmt: skip
-    await append(session, CapacityReleased(
-        event_id=str(order.event_id), ticket_type_ids=ticket_type_ids,
-        seats=sum(order.allocations.values()), why=why), clock)  # fmt: skip
+    await capacity_released(session, clock, order.event_id, ticket_type_ids,
+                            sum(order.allocations.values()), why=why)  # fmt: skip
 
 
 def buyer_may_cancel(order: Order, event: Event, now: datetime) -> None:

@@ -207,3 +207,24 @@ class PromoCodeOut(msgspec.Struct, frozen=True, kw_only=True):
     max_uses: int | None
     max_uses_per_buyer: int | None
     uses: int
+
+
+class WaitlistIn(Strict, frozen=True, kw_only=True):
+    ticket_type_id: uuid.UUID
+    quantity: Quantity
+    name: Name
+    email: EmailText
+
+
+class WaitlistOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    ticket_type_id: uuid.UUID
+    quantity: int
+    #: "waiting", "offered" (a hold is ready: see ``offer``), "claimed", "lapsed" or "left"
+    status: str
+    #: Place in the queue while waiting (1 = next).
+    position: int | None = None
+    #: The hold to claim: ``hold_id``, ``secret`` and ``expires_at``.
+    offer: dict[str, str] | None = None
+    secret: str | None = None
