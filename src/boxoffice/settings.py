@@ -53,6 +53,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     jwt_key_files: str = ""
     access_token_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] = 15
     refresh_token_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 30
+    #: What the platform keeps of each order's total, in basis points (250 = 2.5 %), shown in
+    #: the order's breakdown and deducted from the organizer's payout (never added to it).
+    platform_fee_basis_points: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 0
 
     @property
     def resolved_public_url(self) -> str:

@@ -181,7 +181,8 @@ class BookingController(Controller):
             lambda connection: orders.place_order(
                 connection, platform.clock, hold_id, data, regions=platform.region_or_none,
                 public_url=platform.settings.resolved_public_url,
-                user_id=user.id if user else None),
+                user_id=user.id if user else None,
+                platform_fee_bp=platform.settings.platform_fee_basis_points),
             OrderOut, status_code=201)  # fmt: skip
 
     @get("/orders/{number:str}", summary="An order, by the buyer's secret link")

@@ -24,7 +24,7 @@ from boxoffice.core.booking.models import Hold
 from boxoffice.core.booking.schemas import HoldIn, HoldLine, HoldOut
 from boxoffice.core.catalog.lifecycle import EventStatus
 from boxoffice.core.catalog.models import TicketType
-from boxoffice.core.catalog.tickets import on_sale
+from boxoffice.core.catalog.tickets import current_price, on_sale
 from boxoffice.core.clock import Clock, ensure_utc
 from boxoffice.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from boxoffice.core.ids import new_id
@@ -157,9 +157,14 @@ def place_hold(
     _check_ticket_types(quantities, found, code, now,
                         frozenset(promo.unlocks) if promo else frozenset())  # fmt: skip
     allocations = _allocations(rows, quantities)
+    taken: dict[uuid.UUID, int] = {}
+    for row in rows:  # count-based prices look at the fullest quota of the ticket type
+        taken[row.ticket_type_id] = max(taken.get(row.ticket_type_id, 0), int(row.taken or 0))
     hold = SimpleNamespace(
         id=new_id(), event_id=event_id, secret=new_secret(), status="active",
-        items=[{"ticket_type_id": str(t), "quantity": n} for t, n in quantities.items()],
+        items=[{"ticket_type_id": str(t), "quantity": n,
+                "unit_price_minor": current_price(found[t], now, taken.get(t, 0))}
+               for t, n in quantities.items()],
         allocations=allocations, access_code=code, created_at=now,
         expires_at=now + timedelta(seconds=first.hold_ttl_seconds),
         promo_code_id=promo.id if promo else None,
@@ -188,7 +193,8 @@ def hold_out(
     lines = []
     for item in hold.items:
         ticket_type = ticket_types[uuid.UUID(item["ticket_type_id"])]
-        unit_price = Money(ticket_type.price_minor, ticket_type.currency)
+        unit_price = Money(int(item.get("unit_price_minor", ticket_type.price_minor)),
+                           ticket_type.currency)  # fmt: skip
         lines.append(HoldLine(ticket_type_id=uuid.UUID(item["ticket_type_id"]),
                               name=ticket_type.name, quantity=int(item["quantity"]),
                               unit_price=unit_price))  # fmt: skip

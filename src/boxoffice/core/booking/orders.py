@@ -186,6 +186,7 @@ def _attendees(
 def place_order(
     connection: Connection, clock: Clock, hold_id: uuid.UUID, data: OrderIn, *,
     regions: RegionLookup, public_url: str, user_id: uuid.UUID | None = None,
+    platform_fee_bp: int = 0,
 ) -> OrderOut:  # fmt: skip
     """Turn a hold into an order: pending payment, or confirmed at once when free. The hold
     is taken by one conditional UPDATE; its seats move to the order without touching the
@@ -198,6 +199,7 @@ def place_order(
     assert taken is not None
     event_id = taken.event_id
     hold_items = [(uuid.UUID(i["ticket_type_id"]), int(i["quantity"])) for i in taken.items]
+    locked = {uuid.UUID(i["ticket_type_id"]): i.get("unit_price_minor") for i in taken.items}
     attendees = _attendees(data, hold_items)
     checked = {data.buyer.email}
     for index, (_, attendee) in enumerate(attendees):
@@ -217,8 +219,10 @@ def place_order(
         discount = pricing.Discount(promo.kind, promo.value, frozenset(promo.ticket_types))
     rate = _tax_rate(event.region, event.country, data.buyer.country or "", regions, now)
     breakdown = pricing.price(
-        [pricing.Selection(t, names[t].name, names[t].price_minor, n) for t, n in hold_items],
-        event.currency, rate, discount,
+        [pricing.Selection(t, names[t].name, int(locked.get(t) or names[t].price_minor), n)
+         for t, n in hold_items],
+        event.currency, rate, discount, fee_per_ticket=event.fee_per_ticket_minor,
+        platform_fee_bp=platform_fee_bp,
     )  # fmt: skip
     order = record(
         id=new_id(), number="", secret=new_secret(), event_id=event_id,

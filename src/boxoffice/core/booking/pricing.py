@@ -8,10 +8,13 @@ inclusive taxes are extracted from the price (``price * p / (100 + p)``), exclus
 added (``price * p / 100``). A line's amounts are split over its tickets so the tickets add up
 to the line exactly (the first tickets take the remainder).
 
-A promo code takes its discount off each line it applies to *before* tax: a percentage
-(in hundredths of a percent) rounded half up once per line, or a fixed amount per ticket
-(never more than the line). Tiered prices and fees fill the same breakdown; today the fees
-are zero.
+The unit price is the one the hold locked (early-bird and tiered prices: see
+``catalog.tickets.current_price``). A promo code takes its discount off each line it applies
+to *before* tax: a percentage (in hundredths of a percent) rounded half up once per line, or a
+fixed amount per ticket (never more than the line). The organizer's booking fee per ticket is
+added to the line and taxed with it. The platform fee (basis points of the total, rounded
+half up once per order) is what the platform keeps from the organizer's payout: it is shown
+in the breakdown and never added to what the buyer pays.
 """
 
 from __future__ import annotations
@@ -65,13 +68,14 @@ def line_tax(subtotal: int, rate: TaxRate | None) -> int:
 
 def price(
     selections: list[Selection], currency: str, rate: TaxRate | None,
-    discount: Discount | None = None,
+    discount: Discount | None = None, *, fee_per_ticket: int = 0, platform_fee_bp: int = 0,
 ) -> Breakdown:  # fmt: skip
     lines: list[PriceLine] = []
     for selection in selections:
         subtotal = selection.unit_price_minor * selection.quantity
         off = discount.on(selection, subtotal) if discount else 0
-        taxable = subtotal - off
+        fees = fee_per_ticket * selection.quantity if subtotal - off > 0 else 0
+        taxable = subtotal - off + fees
         tax = line_tax(taxable, rate)
         total = taxable if rate is None or rate.inclusive else taxable + tax
         lines.append(PriceLine(
@@ -79,18 +83,21 @@ def price(
             quantity=selection.quantity,
             unit_price=Money(selection.unit_price_minor, currency),
             subtotal=Money(subtotal, currency), discount=Money(off, currency),
-            fees=Money(0, currency), tax=Money(tax, currency), total=Money(total, currency),
+            fees=Money(fees, currency), tax=Money(tax, currency), total=Money(total, currency),
         ))  # fmt: skip
     zero = Money.zero(currency)
     tax_total = sum((line.tax for line in lines), zero)
     taxes = [] if rate is None else [TaxLine(
         name=rate.name, country=rate.country, percent=str(rate.percent),
         inclusive=rate.inclusive, amount=tax_total)]  # fmt: skip
+    order_total = sum((line.total for line in lines), zero)
+    kept = Decimal(order_total.minor) * platform_fee_bp / 10_000
     return Breakdown(
         lines=lines, taxes=taxes,
         subtotal=sum((line.subtotal for line in lines), zero),
         discount=sum((line.discount for line in lines), zero),
         fees=sum((line.fees for line in lines), zero),
         tax=tax_total,
-        total=sum((line.total for line in lines), zero),
+        total=order_total,
+        platform_fee=Money(int(kept.quantize(Decimal(1), ROUND_HALF_UP)), currency),
     )  # fmt: skip

@@ -103,6 +103,8 @@ class Breakdown(msgspec.Struct, frozen=True, kw_only=True):
     fees: Money
     tax: Money
     total: Money
+    #: Kept by the platform from the organizer's payout; not part of ``total``.
+    platform_fee: Money | None = None
 
 
 class TicketOut(msgspec.Struct, frozen=True, kw_only=True):

@@ -29,13 +29,15 @@ SELECTION = (
         ticket_type.c.id.label("ticket_type_id"), ticket_type.c.name,
         ticket_type.c.price_minor, ticket_type.c.currency, ticket_type.c.visibility,
         ticket_type.c.access_code, ticket_type.c.sales_start, ticket_type.c.sales_end,
-        ticket_type.c.min_per_order, ticket_type.c.max_per_order, quota_member.c.quota_id,
+        ticket_type.c.min_per_order, ticket_type.c.max_per_order, ticket_type.c.price_steps,
+        quota_member.c.quota_id, (quota.c.sold + quota.c.held).label("taken"),
     )
     .select_from(
         event.outerjoin(ticket_type, and_(
             ticket_type.c.event_id == event.c.id,
             ticket_type.c.id.in_(bindparam("ticket_type_ids", expanding=True))))
         .outerjoin(quota_member, quota_member.c.ticket_type_id == ticket_type.c.id)
+        .outerjoin(quota, quota.c.id == quota_member.c.quota_id)
     )
     .where(event.c.id == bindparam("event_id"))
 )  # fmt: skip
@@ -82,7 +84,7 @@ HOLD_STATE = select(hold.c.secret, hold.c.status).where(hold.c.id == bindparam("
 ORDER_CONTEXT = (
     select(
         event.c.organization_id, event.c.title, event.c.currency, event.c.region,
-        event.c.country, event.c.max_tickets_per_buyer,
+        event.c.country, event.c.max_tickets_per_buyer, event.c.fee_per_ticket_minor,
         ticket_type.c.id.label("ticket_type_id"), ticket_type.c.name, ticket_type.c.price_minor,
     )
     .join(ticket_type, ticket_type.c.event_id == event.c.id)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -63,6 +64,8 @@ class Event(Base):
     refund_policy: Mapped[str] = mapped_column(Text, default="")
     #: Buyers may cancel for a refund until this many hours before the start; None: never.
     refund_deadline_hours: Mapped[int | None] = mapped_column(Integer)
+    #: The organizer's booking fee per ticket (minor units), added to what the buyer pays.
+    fee_per_ticket_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     #: How long a buyer's selection holds seats before it lapses.
     hold_ttl_seconds: Mapped[int] = mapped_column(Integer, default=600)
     #: Tickets one buyer (by e-mail) may have in live orders for this event; None: no limit.
@@ -119,6 +122,9 @@ class TicketType(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     #: The price in the event currency's minor units (Money without the currency column).
     price_minor: Mapped[int] = mapped_column(BigInteger)
+    #: Early-bird and tiered prices, in order: [{"price_minor", "until", "up_to_sold"}]; the
+    #: first step whose conditions hold applies, else ``price_minor`` (see booking.pricing).
+    price_steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     currency: Mapped[str] = mapped_column(CurrencyCode())
     sales_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sales_end: Mapped[datetime | None] = mapped_column(UTCDateTime)

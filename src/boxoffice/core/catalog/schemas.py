@@ -45,6 +45,8 @@ class EventDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     refund_policy: Annotated[str, msgspec.Meta(max_length=5000)] = ""
     refund_deadline_hours: Annotated[int, msgspec.Meta(ge=0, le=24 * 365)] | None = None
     hold_ttl_seconds: Annotated[int, msgspec.Meta(ge=60, le=3600)] = 600
+    #: The organizer's booking fee per ticket, in the event currency's minor units.
+    fee_per_ticket_minor: Annotated[int, msgspec.Meta(ge=0)] = 0
     max_tickets_per_buyer: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
 
     def validate(self) -> None:
@@ -100,6 +102,7 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
     refund_policy: str = ""
     refund_deadline_hours: int | None = None
     hold_ttl_seconds: int = 600
+    fee_per_ticket_minor: int = 0
     max_tickets_per_buyer: int | None = None
     #: Kilometres from the search point, in searches around a point.
     distance_km: float | None = None
@@ -145,6 +148,7 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
             refund_deadline_hours=event.refund_deadline_hours,
             hold_ttl_seconds=event.hold_ttl_seconds,
             max_tickets_per_buyer=event.max_tickets_per_buyer,
+            fee_per_ticket_minor=event.fee_per_ticket_minor,
             series_id=event.series_id,
         )
 
@@ -219,6 +223,15 @@ class StatusChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 Visibility = Annotated[str, msgspec.Meta(pattern="^(public|hidden|code)$")]
 
 
+class PriceStep(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A price that applies while ``until`` has not passed and fewer than ``up_to_sold``
+    tickets of the type are sold (either condition may be left out)."""
+
+    price: Money
+    until: datetime | None = None
+    up_to_sold: Annotated[int, msgspec.Meta(ge=1)] | None = None
+
+
 class TicketTypeIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
     price: Money
@@ -230,12 +243,15 @@ class TicketTypeIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     visibility: Visibility = "public"
     access_code: Annotated[str, msgspec.Meta(min_length=4, max_length=60)] | None = None
     position: int = 0
+    #: Early-bird / tiered prices, checked in order (the first that applies wins).
+    price_steps: Annotated[list[PriceStep], msgspec.Meta(max_length=20)] = []
 
 
 class TicketTypeOut(msgspec.Struct, frozen=True, kw_only=True):
     id: uuid.UUID
     name: str
     description: str
+    #: The price now (early-bird or tier price while one applies).
     price: Money
     sales_start: datetime | None
     sales_end: datetime | None
@@ -246,6 +262,9 @@ class TicketTypeOut(msgspec.Struct, frozen=True, kw_only=True):
     available: int
     on_sale: bool
     access_code: str | None = None  # organizers only
+    #: The price once no step applies.
+    regular_price: Money | None = None
+    price_steps: list[PriceStep] = []
 
 
 class QuotaIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

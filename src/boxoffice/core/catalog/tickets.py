@@ -10,13 +10,19 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.catalog.models import Event, Quota, QuotaTicketType, TicketType
-from boxoffice.core.catalog.schemas import QuotaIn, QuotaOut, TicketTypeIn, TicketTypeOut
+from boxoffice.core.catalog.schemas import (
+    PriceStep,
+    QuotaIn,
+    QuotaOut,
+    TicketTypeIn,
+    TicketTypeOut,
+)
 from boxoffice.core.clock import Clock, ensure_utc
 from boxoffice.core.errors import FieldError, NotFound, RuleViolated, ValidationFailed
 from boxoffice.core.money import Money
@@ -37,6 +43,14 @@ def _check_ticket_type(event: Event, data: TicketTypeIn) -> None:
     if (not problems and data.sales_start and data.sales_end
             and data.sales_end <= data.sales_start):  # fmt: skip
         problems.append(FieldError("sales_end", "must be after sales_start"))
+    for index, step in enumerate(data.price_steps):
+        if step.price.currency != event.currency or step.price.minor < 0:
+            problems.append(FieldError(f"price_steps[{index}].price",
+                                       f"a price in {event.currency}, not negative"))  # fmt: skip
+        if step.until is not None and step.until.tzinfo is None:
+            problems.append(FieldError(f"price_steps[{index}].until", "give a time zone offset"))
+        if step.until is None and step.up_to_sold is None:
+            problems.append(FieldError(f"price_steps[{index}]", "give until, up_to_sold or both"))
     if data.visibility == "code" and not data.access_code:
         problems.append(FieldError("access_code", "a code-locked ticket type needs its code"))
     if problems:
@@ -55,6 +69,12 @@ def _apply(ticket_type: TicketType, data: TicketTypeIn, now: datetime) -> None:
     ticket_type.visibility = data.visibility
     ticket_type.access_code = data.access_code.strip().upper() if data.access_code else None
     ticket_type.position = data.position
+    ticket_type.price_steps = [
+        {"price_minor": step.price.minor,
+         "until": ensure_utc(step.until).isoformat() if step.until else None,
+         "up_to_sold": step.up_to_sold}
+        for step in data.price_steps
+    ]  # fmt: skip
     ticket_type.updated_at = now
 
 
@@ -198,7 +218,9 @@ async def organizer_view(
 ) -> TicketTypeOut:
     """One ticket type as organizers see it, with its seats left."""
     left = await availability(session, ticket_type.event_id, only=ticket_type.id)
-    return ticket_type_out(ticket_type, left.get(ticket_type.id, 0), now, private=True)
+    taken = (await taken_of(session, ticket_type.event_id)).get(ticket_type.id, 0)
+    return ticket_type_out(ticket_type, left.get(ticket_type.id, 0), now, private=True,
+                           taken=taken)  # fmt: skip
 
 
 class SalesWindow(Protocol):
@@ -208,6 +230,37 @@ class SalesWindow(Protocol):
     def sales_end(self) -> datetime | None: ...
 
 
+class Priced(Protocol):
+    @property
+    def price_minor(self) -> int: ...
+    @property
+    def price_steps(self) -> list[dict[str, Any]]: ...
+
+
+def current_price(ticket_type: Priced, now: datetime, taken: int) -> int:
+    """The unit price now: the first price step whose date has not passed and whose count
+    (``taken``: seats sold or held in the ticket type's fullest quota) is not reached; else
+    the regular price. Holds lock the price they were placed at."""
+    for step in ticket_type.price_steps or ():
+        until = step.get("until")
+        if until is not None and now >= datetime.fromisoformat(until):
+            continue
+        up_to = step.get("up_to_sold")
+        if up_to is not None and taken >= up_to:
+            continue
+        return int(step["price_minor"])
+    return ticket_type.price_minor
+
+
+async def taken_of(session: AsyncSession, event_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """Seats sold or held per ticket type, in its fullest quota (for count-based prices)."""
+    rows = await session.execute(
+        select(QuotaTicketType.ticket_type_id, func.max(Quota.sold + Quota.held))
+        .join(Quota, Quota.id == QuotaTicketType.quota_id)
+        .where(Quota.event_id == event_id).group_by(QuotaTicketType.ticket_type_id))  # fmt: skip
+    return {ticket_type_id: int(taken) for ticket_type_id, taken in rows}
+
+
 def on_sale(ticket_type: SalesWindow, now: datetime) -> bool:
     return (ticket_type.sales_start is None or ticket_type.sales_start <= now) and (
         ticket_type.sales_end is None or now < ticket_type.sales_end
@@ -215,11 +268,21 @@ def on_sale(ticket_type: SalesWindow, now: datetime) -> bool:
 
 
 def ticket_type_out(
-    ticket_type: TicketType, available: int, now: datetime, *, private: bool = False
+    ticket_type: TicketType,
+    available: int,
+    now: datetime,
+    *,
+    private: bool = False,
+    taken: int = 0,
 ) -> TicketTypeOut:
     return TicketTypeOut(
         id=ticket_type.id, name=ticket_type.name, description=ticket_type.description,
-        price=Money(ticket_type.price_minor, ticket_type.currency),
+        price=Money(current_price(ticket_type, now, taken), ticket_type.currency),
+        regular_price=Money(ticket_type.price_minor, ticket_type.currency),
+        price_steps=[PriceStep(price=Money(int(step["price_minor"]), ticket_type.currency),
+                               until=datetime.fromisoformat(step["until"]) if step.get("until")
+                               else None, up_to_sold=step.get("up_to_sold"))
+                     for step in ticket_type.price_steps or ()],
         sales_start=ticket_type.sales_start, sales_end=ticket_type.sales_end,
         min_per_order=ticket_type.min_per_order, max_per_order=ticket_type.max_per_order,
         visibility=ticket_type.visibility, available=available,
@@ -235,6 +298,7 @@ async def ticket_types_of(
     """Organizers (``private``) see all; the public sees public ones plus those whose access
     code they give. Hidden ones are unlocked by promo codes in the booking flow."""
     left = await availability(session, event_id)
+    taken = await taken_of(session, event_id)
     code = access_code.strip().upper() if access_code else None
     result = []
     for ticket_type in await session.scalars(
@@ -245,7 +309,8 @@ async def ticket_types_of(
             and ticket_type.access_code == code)  # fmt: skip
         if visible:
             result.append(ticket_type_out(ticket_type, left.get(ticket_type.id, 0), now,
-                                          private=private))  # fmt: skip
+                                          private=private,
+                                          taken=taken.get(ticket_type.id, 0)))  # fmt: skip
     return result
 
 
