@@ -16,7 +16,7 @@ from boxoffice.core.clock import ManualClock
 from boxoffice.core.journal.models import JournalEntryRow
 from boxoffice.platform import Platform
 from tests import factories
-from tests.booking.helpers import Buyer, counts, organizer_shop, shop
+from tests.booking.helpers import Buyer, assert_books_balance, counts, organizer_shop, shop
 from tests.identity.helpers import auth, mail_to, organization, sign_up
 
 
@@ -342,3 +342,36 @@ async def test_idempotency_keys_replay_the_first_response(
         assert placed[0].json()["number"] == placed[1].json()["number"]
         too_long = {"idempotency-key": "k" * 201}
         assert (await buyer.hold(headers=too_long, Standard=1)).status_code == 400
+
+
+async def test_refunding_tickets_one_by_one_returns_each_seat_once(
+    platform: Platform, make_client: Any, clock: ManualClock
+) -> None:
+    async with make_client(platform) as client:
+        store, headers, base = await organizer_shop(
+            client, platform, clock, types={"Adult": 4000, "VIP": 9000},
+            quotas={"Hall": (10, ["Adult", "VIP"]), "Boxes": (2, ["VIP"])})  # fmt: skip
+        order = await Buyer(client, store).buy(Adult=2, VIP=1)
+        await client.post(f"{base}/orders/{order['number']}/mark-paid", headers=headers)
+        vip = next(t for t in order["tickets"] if t["ticket_type_id"] == str(store.types["VIP"]))
+        url = f"{base}/orders/{order['number']}/refund"
+        body = {"ticket_ids": [vip["id"]], "reason": "seat broken"}
+        for _ in range(2):  # sent twice: refunded once
+            refunded = await client.post(url, headers=headers, json=body)
+            assert refunded.status_code == 200, refunded.text
+        assert refunded.json()["refunded"]["minor"] == 9000
+        assert refunded.json()["status"] == "confirmed"
+        assert await counts(platform.db, store.quotas["Hall"]) == (10, 2, 0)
+        assert await counts(platform.db, store.quotas["Boxes"]) == (2, 0, 0)
+        await assert_books_balance(platform.db)
+        rest = [t["id"] for t in order["tickets"] if t["id"] != vip["id"]]
+        done = (await client.post(url, headers=headers, json={"ticket_ids": rest})).json()
+        assert (done["status"], done["refunded"]["minor"]) == ("refunded", 17000)
+        assert {t["status"] for t in done["tickets"]} == {"refunded"}
+        assert await counts(platform.db, store.quotas["Hall"]) == (10, 0, 0)
+        stranger = await client.post(
+            url, headers=headers, json={"ticket_ids": [str(store.event.id)]}
+        )
+        assert stranger.status_code == 409  # the order is refunded: nothing left to refund
+    refunds = await journal(platform, "OrderRefunded")
+    assert [(e["refund_minor"], e["complete"]) for e in refunds] == [(9000, False), (8000, True)]

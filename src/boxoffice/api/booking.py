@@ -30,6 +30,7 @@ from boxoffice.core.booking.schemas import (
     PromoCodeOut,
     QuestionIn,
     QuestionOut,
+    RefundIn,
     SecretIn,
     WaitlistIn,
     WaitlistOut,
@@ -284,6 +285,25 @@ class OrganizerOrdersController(Controller):
             return orders.order_out(order, await orders.items_of(session, order))
 
         return await _once_async(request, platform, f"{org_id}:cancel:{number.upper()}", work,
+                                 OrderOut)  # fmt: skip
+
+    @post("/orders/{number:str}/refund", status_code=200,
+          summary="Refund some tickets of a paid order; their seats go back")  # fmt: skip
+    async def refund_tickets(
+        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal], org_id: FromPath[uuid.UUID],
+        event_id: FromPath[uuid.UUID], number: FromPath[str], data: JSONBody[RefundIn],
+    ) -> Response[OrderOut]:  # fmt: skip
+        async def work(session: AsyncSession) -> OrderOut:
+            await organizer_event(session, principal, org_id, event_id,
+                                  Permission.ORDERS_MANAGE)  # fmt: skip
+            order = await orders.get_order_by_number(session, number, organization_id=org_id,
+                                                     event_id=event_id)  # fmt: skip
+            await orders.refund_tickets(session, platform.clock, order, data.ticket_ids,
+                                        by="organizer", reason=data.reason)  # fmt: skip
+            return orders.order_out(order, await orders.items_of(session, order))
+
+        return await _once_async(request, platform, f"{org_id}:refund:{number.upper()}", work,
                                  OrderOut)  # fmt: skip
 
     @post("/orders/{number:str}/mark-paid", status_code=200,

@@ -45,6 +45,19 @@ class OrderCancelled(_OrderEntry, frozen=True, kw_only=True):
 
 
 @entry_type
+class OrderRefunded(_OrderEntry, frozen=True, kw_only=True):
+    """Some (or the last) tickets of a paid order were refunded; their seats went back."""
+
+    by: str
+    reason: str
+    ticket_ids: list[str]
+    refund_minor: int
+    currency: str
+    #: Whether no valid ticket is left (the order is then "refunded").
+    complete: bool
+
+
+@entry_type
 class OrderExpired(_OrderEntry, frozen=True, kw_only=True):
     """A pending order was not paid in time; its seats went back."""
 

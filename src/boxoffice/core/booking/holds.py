@@ -163,7 +163,8 @@ def place_hold(
     hold = SimpleNamespace(
         id=new_id(), event_id=event_id, secret=new_secret(), status="active",
         items=[{"ticket_type_id": str(t), "quantity": n,
-                "unit_price_minor": current_price(found[t], now, taken.get(t, 0))}
+                "unit_price_minor": current_price(found[t], now, taken.get(t, 0)),
+                "quota_ids": sorted({str(r.quota_id) for r in rows if r.ticket_type_id == t})}
                for t, n in quantities.items()],
         allocations=allocations, access_code=code, created_at=now,
         expires_at=now + timedelta(seconds=first.hold_ttl_seconds),

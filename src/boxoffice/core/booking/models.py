@@ -128,6 +128,11 @@ class OrderItem(Base):
     fee_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     tax_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     total_minor: Mapped[int] = mapped_column(BigInteger)
+    #: The quotas this ticket's seat was taken from (one seat in each): a refund of just this
+    #: ticket gives back exactly that.
+    quota_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    #: "valid" or "refunded" (a partial refund of its order)
+    status: Mapped[str] = mapped_column(String(10), default="valid")
 
 
 class BuyerTally(Base):

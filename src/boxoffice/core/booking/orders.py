@@ -31,6 +31,7 @@ from boxoffice.core.booking.entries import (
     OrderConfirmed,
     OrderExpired,
     OrderPlaced,
+    OrderRefunded,
 )
 from boxoffice.core.booking.errors import HoldExpired, LimitExceeded, SoldOut
 from boxoffice.core.booking.holds import new_secret, same_secret
@@ -200,6 +201,7 @@ def place_order(
     event_id = taken.event_id
     hold_items = [(uuid.UUID(i["ticket_type_id"]), int(i["quantity"])) for i in taken.items]
     locked = {uuid.UUID(i["ticket_type_id"]): i.get("unit_price_minor") for i in taken.items}
+    quota_ids = {uuid.UUID(i["ticket_type_id"]): i.get("quota_ids", []) for i in taken.items}
     attendees = _attendees(data, hold_items)
     checked = {data.buyer.email}
     for index, (_, attendee) in enumerate(attendees):
@@ -238,7 +240,7 @@ def place_order(
         confirmed_at=None, cancelled_at=None, cancel_reason="",
     )  # fmt: skip
     _insert_with_unique_number(connection, order)
-    order_items = _items(order, breakdown, attendees, answers)
+    order_items = _items(order, breakdown, attendees, answers, quota_ids)
     connection.execute(statements.INSERT_ITEMS, [vars(i) for i in order_items])
     append_sync(connection, OrderPlaced(
         order_id=str(order.id), number=order.number, event_id=str(event_id),
@@ -291,7 +293,7 @@ def _insert_with_unique_number(connection: Connection, order: Any) -> None:
 
 def _items(
     order: Any, breakdown: Breakdown, attendees: list[tuple[uuid.UUID, AttendeeIn]],
-    answers: list[dict[str, Any]],
+    answers: list[dict[str, Any]], quota_ids: dict[uuid.UUID, list[str]],
 ) -> list[Any]:  # fmt: skip
     shares: dict[uuid.UUID, list[tuple[int, int, int, int, int]]] = {}
     for line in breakdown.lines:
@@ -309,7 +311,8 @@ def _items(
             id=new_id(), order_id=order.id, ticket_type_id=ticket_type_id, position=position,
             attendee_name=attendee.name, attendee_email=attendee.email.strip().lower(),
             answers=answered, price_minor=price, discount_minor=discount, fee_minor=fee,
-            tax_minor=tax, total_minor=total))  # fmt: skip
+            tax_minor=tax, total_minor=total, quota_ids=quota_ids.get(ticket_type_id, []),
+            status="valid"))  # fmt: skip
     return items
 
 
@@ -434,6 +437,66 @@ async def _released(session: AsyncSession, clock: Clock, order: Order, why: str)
                             sum(order.allocations.values()), why=why)  # fmt: skip
 
 
+async def refund_tickets(
+    session: AsyncSession, clock: Clock, order: Order, ticket_ids: list[uuid.UUID], *,
+    by: str, reason: str = "",
+) -> list[uuid.UUID]:  # fmt: skip
+    """Refund some tickets of a paid order: each one's seat goes back to exactly the quotas
+    it was taken from, once (a conditional change per ticket), and the order's refunded amount
+    grows by their totals; refunding the last valid ticket makes the order "refunded". Returns
+    the tickets this call refunded (already refunded ones are skipped, so a repeat is a no-op)."""
+    if order.status != OrderStatus.CONFIRMED:
+        raise InvalidTransition(
+            f"only paid orders are refunded ticket by ticket; this one is {order.status}",
+            extra={"rule": "refund_needs_paid_order"})  # fmt: skip
+    items = {i.id: i for i in await items_of(session, order)}
+    unknown = [str(t) for t in ticket_ids if t not in items]
+    if unknown:
+        raise NotFound(f"not tickets of order {order.number}: {', '.join(unknown)}")
+    refunded: list[OrderItem] = []
+    for ticket_id in dict.fromkeys(ticket_ids):
+        result: CursorResult[tuple[()]] = await session.execute(  # type: ignore[assignment]
+            update(OrderItem).where(OrderItem.id == ticket_id, OrderItem.status == "valid")
+            .values(status="refunded").execution_options(synchronize_session=False))  # fmt: skip
+        if result.rowcount == 1:
+            items[ticket_id].status = "refunded"
+            refunded.append(items[ticket_id])
+    if not refunded:
+        return []
+    seats: dict[str, int] = {}
+    for item in refunded:
+        for quota_id in item.quota_ids:
+            seats[quota_id] = seats.get(quota_id, 0) + 1
+    await capacity.release_sold(session, seats)
+    remaining = {q: n - seats.get(q, 0) for q, n in order.allocations.items()}
+    amount = sum(i.total_minor for i in refunded)
+    order.allocations = {q: n for q, n in remaining.items() if n > 0}
+    order.refunded_minor += amount
+    order.tickets -= len(refunded)
+    order.updated_at = clock.now()
+    complete = all(i.status == "refunded" for i in items.values())
+    if complete:
+        order.status = OrderStatus.REFUNDED
+    await session.flush()
+    await session.execute(
+        update(BuyerTally)
+        .where(BuyerTally.event_id == order.event_id, BuyerTally.buyer_email == order.buyer_email,
+               BuyerTally.tickets >= len(refunded))
+        .values(tickets=BuyerTally.tickets - len(refunded))
+        .execution_options(synchronize_session=False))  # fmt: skip
+    await append(session, OrderRefunded(
+        order_id=str(order.id), number=order.number, event_id=str(order.event_id),
+        organization_id=str(order.organization_id), by=by, reason=reason,
+        ticket_ids=[str(i.id) for i in refunded], refund_minor=amount, currency=order.currency,
+        complete=complete), clock)  # fmt: skip
+    from boxoffice.core.booking.waitlist import capacity_released  # builds on this module
+
+    await capacity_released(session, clock, order.event_id,
+                            sorted({str(i.ticket_type_id) for i in refunded}), len(refunded),
+                            why=f"tickets refunded by {by}")  # fmt: skip
+    return [i.id for i in refunded]
+
+
 def buyer_may_cancel(order: Order, event: Event, now: datetime) -> None:
     """The event's refund policy: unpaid orders may always be cancelled; paid ones until
     ``refund_deadline_hours`` before the start (never, when the event sets no deadline)."""
@@ -484,12 +547,14 @@ def order_out(
         breakdown=msgspec.convert(order.breakdown, Breakdown),
         tickets=[TicketOut(id=i.id, ticket_type_id=i.ticket_type_id,
                            attendee_name=i.attendee_name, attendee_email=i.attendee_email,
-                           answers=dict(i.answers), price=Money(i.total_minor, currency))
+                           answers=dict(i.answers), price=Money(i.total_minor, currency),
+                           status=i.status)
                  for i in items],
         created_at=ensure_utc(order.created_at),
         expires_at=ensure_utc(order.expires_at) if order.expires_at else None,
         confirmed_at=ensure_utc(order.confirmed_at) if order.confirmed_at else None,
         cancelled_at=ensure_utc(order.cancelled_at) if order.cancelled_at else None,
+        refunded=Money(order.refunded_minor, currency),
         link=order_link(public_url, order) if secret else None,
         secret=order.secret if secret else None,
     )  # fmt: skip

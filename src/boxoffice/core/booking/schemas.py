@@ -114,6 +114,8 @@ class TicketOut(msgspec.Struct, frozen=True, kw_only=True):
     attendee_email: str
     answers: dict[str, Answer]
     price: Money
+    #: "valid" or "refunded"
+    status: str = "valid"
 
 
 class OrderOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -130,6 +132,7 @@ class OrderOut(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: datetime | None
     confirmed_at: datetime | None
     cancelled_at: datetime | None
+    refunded: Money | None = None
     #: The buyer's link to this order (no account needed); only in the buyer's views.
     link: str | None = None
     secret: str | None = None
@@ -153,6 +156,11 @@ class OrderPage(msgspec.Struct, frozen=True):
 
 class CancelIn(Strict, frozen=True, kw_only=True):
     secret: Annotated[str, msgspec.Meta(max_length=60)] | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+
+
+class RefundIn(Strict, frozen=True, kw_only=True):
+    ticket_ids: Annotated[list[uuid.UUID], msgspec.Meta(min_length=1, max_length=2000)]
     reason: Annotated[str, msgspec.Meta(max_length=1000)] = ""
 
 
