@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.api.organizations import organizer_event
 from boxoffice.core.booking import holds, orders, promos, questions, waitlist
+from boxoffice.core.booking.models import Order
 from boxoffice.core.booking.schemas import (
     CancelIn,
     HoldIn,
@@ -238,6 +239,16 @@ async def _event_of(session: AsyncSession, event_id: uuid.UUID) -> Event:
     return event
 
 
+async def _organizer_order(
+    session: AsyncSession, principal: Principal, org_id: uuid.UUID, event_id: uuid.UUID,
+    number: str, permission: Permission,
+) -> Order:  # fmt: skip
+    """The event's order ``number``, once the caller may act on it with ``permission``."""
+    await organizer_event(session, principal, org_id, event_id, permission)
+    return await orders.get_order_by_number(session, number, organization_id=org_id,
+                                            event_id=event_id)  # fmt: skip
+
+
 class OrganizerOrdersController(Controller):
     """The organizer's side of an event's orders, questions and promo codes."""
 
@@ -263,9 +274,8 @@ class OrganizerOrdersController(Controller):
         org_id: FromPath[uuid.UUID], event_id: FromPath[uuid.UUID], number: FromPath[str],
     ) -> OrderOut:  # fmt: skip
         async with platform.db.read() as session:
-            await organizer_event(session, principal, org_id, event_id, Permission.ORDERS_READ)
-            order = await orders.get_order_by_number(session, number, organization_id=org_id,
-                                                     event_id=event_id)  # fmt: skip
+            order = await _organizer_order(session, principal, org_id, event_id, number,
+                                           Permission.ORDERS_READ)  # fmt: skip
             return orders.order_out(order, await orders.items_of(session, order))
 
     @post("/orders/{number:str}/cancel", status_code=200,
@@ -276,10 +286,8 @@ class OrganizerOrdersController(Controller):
         event_id: FromPath[uuid.UUID], number: FromPath[str], data: JSONBody[CancelIn],
     ) -> Response[OrderOut]:  # fmt: skip
         async def work(session: AsyncSession) -> OrderOut:
-            await organizer_event(session, principal, org_id, event_id,
-                                  Permission.ORDERS_MANAGE)  # fmt: skip
-            order = await orders.get_order_by_number(session, number, organization_id=org_id,
-                                                     event_id=event_id)  # fmt: skip
+            order = await _organizer_order(session, principal, org_id, event_id, number,
+                                           Permission.ORDERS_MANAGE)  # fmt: skip
             await orders.cancel(session, platform.clock, order, by="organizer",
                                 reason=data.reason)  # fmt: skip
             return orders.order_out(order, await orders.items_of(session, order))
@@ -295,10 +303,8 @@ class OrganizerOrdersController(Controller):
         event_id: FromPath[uuid.UUID], number: FromPath[str], data: JSONBody[RefundIn],
     ) -> Response[OrderOut]:  # fmt: skip
         async def work(session: AsyncSession) -> OrderOut:
-            await organizer_event(session, principal, org_id, event_id,
-                                  Permission.ORDERS_MANAGE)  # fmt: skip
-            order = await orders.get_order_by_number(session, number, organization_id=org_id,
-                                                     event_id=event_id)  # fmt: skip
+            order = await _organizer_order(session, principal, org_id, event_id, number,
+                                           Permission.ORDERS_MANAGE)  # fmt: skip
             await orders.refund_tickets(session, platform.clock, order, data.ticket_ids,
                                         by="organizer", reason=data.reason)  # fmt: skip
             return orders.order_out(order, await orders.items_of(session, order))
@@ -313,10 +319,8 @@ class OrganizerOrdersController(Controller):
         org_id: FromPath[uuid.UUID], event_id: FromPath[uuid.UUID], number: FromPath[str],
     ) -> OrderOut:  # fmt: skip
         async with platform.db.transaction() as session:
-            await organizer_event(session, principal, org_id, event_id,
-                                  Permission.ORDERS_MANAGE)  # fmt: skip
-            order = await orders.get_order_by_number(session, number, organization_id=org_id,
-                                                     event_id=event_id)  # fmt: skip
+            order = await _organizer_order(session, principal, org_id, event_id, number,
+                                           Permission.ORDERS_MANAGE)  # fmt: skip
             await orders.confirm(session, platform.clock, order, via="organizer",
                                  public_url=platform.settings.resolved_public_url)  # fmt: skip
             return orders.order_out(order, await orders.items_of(session, order))

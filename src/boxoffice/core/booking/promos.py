@@ -21,9 +21,10 @@ from boxoffice.core.booking.errors import LimitExceeded
 from boxoffice.core.booking.models import PromoCode, PromoCodeUse
 from boxoffice.core.booking.schemas import PromoCodeIn, PromoCodeOut
 from boxoffice.core.catalog.models import Event, TicketType
+from boxoffice.core.catalog.service import event_row
 from boxoffice.core.clock import Clock, ensure_utc
 from boxoffice.core.db import table_of
-from boxoffice.core.errors import Conflict, FieldError, NotFound, RuleViolated, ValidationFailed
+from boxoffice.core.errors import Conflict, FieldError, RuleViolated, ValidationFailed
 
 _PROMO = table_of(PromoCode)
 _USE = table_of(PromoCodeUse)
@@ -180,10 +181,7 @@ async def create_promo(
 
 
 async def get_promo(session: AsyncSession, event: Event, promo_id: uuid.UUID) -> PromoCode:
-    promo = await session.get(PromoCode, promo_id)
-    if promo is None or promo.event_id != event.id:
-        raise NotFound(f"no promo code {promo_id} in this event")
-    return promo
+    return await event_row(session, PromoCode, promo_id, event, "promo code")
 
 
 async def update_promo(

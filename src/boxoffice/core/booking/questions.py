@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boxoffice.core.booking.models import Question
 from boxoffice.core.booking.schemas import Answer, AttendeeIn, QuestionIn, QuestionOut
 from boxoffice.core.catalog.models import Event, TicketType
+from boxoffice.core.catalog.service import event_row
 from boxoffice.core.clock import Clock
-from boxoffice.core.errors import FieldError, NotFound, ValidationFailed
+from boxoffice.core.errors import FieldError, ValidationFailed
 
 
 async def _check(session: AsyncSession, event: Event, data: QuestionIn) -> None:
@@ -58,10 +59,7 @@ async def create_question(
 
 
 async def get_question(session: AsyncSession, event: Event, question_id: uuid.UUID) -> Question:
-    question = await session.get(Question, question_id)
-    if question is None or question.event_id != event.id:
-        raise NotFound(f"no question {question_id} in this event")
-    return question
+    return await event_row(session, Question, question_id, event, "question")
 
 
 async def update_question(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import uuid
 from datetime import datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -315,6 +316,20 @@ async def _by_date(
     if query.radius_km is not None:
         items = [i for i in items if i.distance_km is not None and i.distance_km <= query.radius_km]
     return EventPage(items=items, next_cursor=next_cursor)
+
+
+RowT = TypeVar("RowT")
+
+
+async def event_row(
+    session: AsyncSession, model: type[RowT], row_id: uuid.UUID, event: Event, what: str
+) -> RowT:
+    """A row that belongs to ``event`` (``model`` has ``event_id``); 404 naming ``what`` for
+    a missing row or another event's."""
+    row = await session.get(model, row_id)
+    if row is None or getattr(row, "event_id", None) != event.id:
+        raise NotFound(f"no {what} {row_id} in this event")
+    return row
 
 
 async def get_event_of(
