@@ -27,7 +27,7 @@ from boxoffice.api.identity import (
     SignInWithController,
     UsersController,
 )
-from boxoffice.api.middleware import request_id_middleware
+from boxoffice.api.middleware import reject_nul_middleware, request_id_middleware
 from boxoffice.api.organizations import OrganizationsController
 from boxoffice.api.problems import EXCEPTION_HANDLERS
 from boxoffice.logs import configure_logging, get_logger
@@ -77,7 +77,7 @@ def create_app(platform: Platform) -> Litestar:
         state=State({"platform": platform}),
         dependencies={"platform": Provide(platform_of, sync_to_thread=False), **AUTH_DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_id_middleware],
+        middleware=[request_id_middleware, reject_nul_middleware],
         logging_config=None,  # boxoffice.logs configures logging (structured JSON)
         lifespan=[lifespan],
         # Level 6 (zlib's default) instead of Litestar's 9: nearly the same size, much less CPU.

@@ -1,5 +1,5 @@
 """Request id: taken from ``X-Request-ID`` (if sane) or made, bound to every log line of the
-request, and echoed in the response."""
+request, and echoed in the response. And a guard against NUL characters in any input."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import time
 
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
+from boxoffice.core.errors import FieldError, ValidationFailed
 from boxoffice.core.ids import new_id
 from boxoffice.logs import get_logger, reset_request_id, set_request_id
 
@@ -55,5 +56,41 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
                 ms=round((time.perf_counter() - started) * 1000, 2),
             )
             reset_request_id(token)
+
+    return middleware
+
+
+_NUL_IN_JSON = (b"\\u0000", b"\x00")
+
+
+def _nul(field: str) -> ValidationFailed:
+    return ValidationFailed("NUL characters are not allowed",
+                            errors=[FieldError(field, "contains a NUL character")])  # fmt: skip
+
+
+def reject_nul_middleware(app: ASGIApp) -> ASGIApp:
+    """Refuse NUL characters in the path, query and body with a 400 before anything reads
+    them. PostgreSQL cannot store NUL in text (the driver raises), SQLite would keep it: the
+    same request must get the same answer on both engines, and no input may cause a 500."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            raise _nul("path")
+        tail = b""
+
+        async def checked_receive() -> ReceiveMessage:
+            nonlocal tail
+            message = await receive()
+            if message["type"] == "http.request":
+                chunk = tail + message.get("body", b"")
+                if any(marker in chunk for marker in _NUL_IN_JSON):
+                    raise _nul("body")
+                tail = chunk[-5:]
+            return message
+
+        await app(scope, checked_receive, send)
 
     return middleware
