@@ -60,7 +60,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-_NUL_IN_JSON = (b"\\u0000", b"\x00")
+_NUL_IN_JSON = b"\\u0000"  # a raw NUL byte is malformed JSON already
 
 
 def _nul(field: str) -> ValidationFailed:
@@ -69,8 +69,8 @@ def _nul(field: str) -> ValidationFailed:
 
 
 def reject_nul_middleware(app: ASGIApp) -> ASGIApp:
-    """Refuse NUL characters in the path, query and body with a 400 before anything reads
-    them. PostgreSQL cannot store NUL in text (the driver raises), SQLite would keep it: the
+    """Refuse NUL characters in the path, query and JSON body with a 400 before anything
+    reads them. PostgreSQL cannot store NUL in text (the driver raises), SQLite would keep it: the
     same request must get the same answer on both engines, and no input may cause a 500."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
@@ -79,6 +79,10 @@ def reject_nul_middleware(app: ASGIApp) -> ASGIApp:
             return
         if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
             raise _nul("path")
+        content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
+        if b"json" not in content_type.lower():  # uploads are binary; forms are not used
+            await app(scope, receive, send)
+            return
         tail = b""
 
         async def checked_receive() -> ReceiveMessage:
@@ -86,7 +90,7 @@ def reject_nul_middleware(app: ASGIApp) -> ASGIApp:
             message = await receive()
             if message["type"] == "http.request":
                 chunk = tail + message.get("body", b"")
-                if any(marker in chunk for marker in _NUL_IN_JSON):
+                if _NUL_IN_JSON in chunk:
                     raise _nul("body")
                 tail = chunk[-5:]
             return message
