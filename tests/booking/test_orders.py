@@ -220,6 +220,9 @@ async def test_paid_orders_follow_the_refund_policy_and_organizers_cancel_any(
 
         listed = await client.get(f"{base}/orders", headers=headers, params={"limit": 1})
         assert [o["number"] for o in listed.json()["items"]] == [order["number"]]
+        for q, hits in (("ADA b", 1), (order["number"].lower(), 1), ("%", 0), ("r@ex", 1)):
+            found = await client.get(f"{base}/orders", headers=headers, params={"q": q})
+            assert len(found.json()["items"]) == hits, q
         cancelled = await client.post(f"{base}/orders/{order['number']}/cancel", headers=headers,
                                       json={"reason": "double booking"})  # fmt: skip
         assert cancelled.json()["status"] == "cancelled"

@@ -172,3 +172,10 @@ ORG_ID = uuid.UUID("01a20000-0000-7000-8000-000000000001")
 EVENT_ID = uuid.UUID("01a20000-0000-7000-8000-000000000002")
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 STARTS = datetime(2031, 1, 14, 19, 0, tzinfo=UTC)
+
+
+def test_substring_patterns_take_wildcards_literally() -> None:
+    from boxoffice.core.db import substring_pattern
+
+    assert substring_pattern("Jo_Doe%") == "%jo\\_doe\\%%"
+    assert substring_pattern("a\\b") == "%a\\\\b%"

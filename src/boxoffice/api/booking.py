@@ -262,11 +262,12 @@ class OrganizerOrdersController(Controller):
         status: Annotated[str | None, QueryParameter(max_length=20)] = None,
         cursor: Annotated[str | None, QueryParameter(max_length=400)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        q: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> OrderPage:  # fmt: skip
         async with platform.db.read() as session:
             await organizer_event(session, principal, org_id, event_id, Permission.ORDERS_READ)
             return await orders.list_orders(session, event_id, status=status, cursor=cursor,
-                                            limit=limit)  # fmt: skip
+                                            limit=limit, search=q)  # fmt: skip
 
     @get("/orders/{number:str}", summary="One order with its attendees and answers")
     async def get_order(

@@ -170,6 +170,17 @@ def _configure_sqlite(engine: Engine) -> None:
 T = TypeVar("T")
 
 
+#: The escape character for :func:`substring_pattern` (pass it as ``like(..., escape=…)``).
+LIKE_ESCAPE = "\\"
+
+
+def substring_pattern(text: str) -> str:
+    """A lower-cased LIKE pattern that finds ``text`` anywhere, its own ``%`` and ``_`` taken
+    literally (an address like ``jo_doe@`` must match itself, not any character)."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def table_of(model: type[DeclarativeBase]) -> Table:
     """A model's table, for Core statements (hot paths build them once, at import)."""
     return cast(Table, model.__table__)

@@ -21,7 +21,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, CursorResult, Integer, bindparam, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Integer,
+    bindparam,
+    func,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -574,12 +583,22 @@ class _OrderCursor(msgspec.Struct, frozen=True):
 
 async def list_orders(
     session: AsyncSession, event_id: uuid.UUID, *, status: str | None = None,
-    cursor: str | None = None, limit: int = 50,
+    cursor: str | None = None, limit: int = 50, search: str | None = None,
 ) -> OrderPage:  # fmt: skip
-    """The event's orders, newest first, by keyset pages."""
+    """The event's orders, newest first, by keyset pages. ``search`` finds an order by its
+    number, or by a piece of the buyer's e-mail address or name (case-insensitive)."""
     statement = select(Order).where(Order.event_id == event_id)
     if status:
         statement = statement.where(Order.status == status)
+    if search and search.strip():
+        term = search.strip()
+        pattern = (
+            "%" + term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        statement = statement.where(
+            (Order.number == term.upper())
+            | Order.buyer_email.like(pattern, escape="\\")
+            | func.lower(Order.buyer_name).like(pattern, escape="\\"))  # fmt: skip
     if cursor:
         after = decode_cursor(cursor, _OrderCursor)
         statement = statement.where(tuple_(Order.created_at, Order.id)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.clock import Clock
+from boxoffice.core.db import LIKE_ESCAPE, substring_pattern
 from boxoffice.core.errors import NotFound, RuleViolated
 from boxoffice.core.identity.accounts import profile_of, revoke_all_sessions
 from boxoffice.core.identity.entries import PlatformRoleChanged, UserStatusChanged
@@ -31,9 +32,10 @@ async def list_users(
     """Newest first; ``q`` matches e-mail or name (case-insensitive substring)."""
     statement = select(User).order_by(User.created_at.desc(), User.id.desc()).limit(limit + 1)
     if q.strip():
-        pattern = f"%{q.strip().lower().replace('%', '').replace('_', '')}%"
-        statement = statement.where(or_(func.lower(User.email).like(pattern),
-                                        func.lower(User.name).like(pattern)))  # fmt: skip
+        pattern = substring_pattern(q.strip())
+        statement = statement.where(or_(
+            func.lower(User.email).like(pattern, escape=LIKE_ESCAPE),
+            func.lower(User.name).like(pattern, escape=LIKE_ESCAPE)))  # fmt: skip
     if cursor:
         after = decode_cursor(cursor, _Cursor)
         statement = statement.where(
