@@ -205,3 +205,36 @@ async def test_an_entry_committed_late_is_not_skipped(
     await asyncio.gather(slow, fast)
     await dispatcher.run_until_idle()
     assert recorder.seen == [1, 2]
+
+
+async def test_only_committed_transactions_that_appended_wake_the_dispatcher(
+    db: Database, clock: ManualClock
+) -> None:
+    """The "entries were appended" mark belongs to one transaction: a rolled-back one leaves
+    nothing behind on the pooled connection for the next (both ways in, both engines)."""
+    from sqlalchemy import Connection
+
+    from boxoffice.core.booking.entries import CapacityReleased
+    from boxoffice.core.journal.service import APPENDED, append_sync
+
+    seen: list[bool] = []
+    db.after_commit(lambda info: seen.append(bool(info.get(APPENDED))))
+    entry = CapacityReleased(event_id="e1", ticket_type_ids=[], seats=1, why="test")
+
+    def append_then_fail(connection: Connection) -> None:
+        append_sync(connection, entry, clock)
+        raise RuntimeError("rolled back")
+
+    await db.run(lambda connection: append_sync(connection, entry, clock))
+    with pytest.raises(RuntimeError):
+        await db.run(append_then_fail)
+    await db.run(lambda connection: None)
+    async with db.transaction() as session:
+        await append(session, entry, clock)
+    async with db.transaction():
+        pass
+    await db.run(lambda connection: None)
+    assert seen == [True, False, True, False, False]
+    async with db.read() as session:
+        kept = list(await session.scalars(select(JournalEntryRow.type)))
+    assert kept == ["CapacityReleased", "CapacityReleased"]

@@ -190,6 +190,19 @@ def table_of(model: type[DeclarativeBase]) -> Table:
 CommitInfo = dict[Any, Any]
 
 
+TRANSACTION_KEYS = "boxoffice."
+
+
+def _scoped(connection: Connection, work: Callable[[Connection], T]) -> tuple[T, CommitInfo]:
+    """Run ``work`` and take its transaction-scoped ``info`` keys off the connection."""
+    try:
+        result = work(connection)
+    finally:
+        taken = {k: connection.info.pop(k) for k in list(connection.info)
+                 if isinstance(k, str) and k.startswith(TRANSACTION_KEYS)}  # fmt: skip
+    return result, taken
+
+
 class Database:
     """The engine plus the ways in: a write transaction, a read, and :meth:`run`."""
 
@@ -239,18 +252,20 @@ class Database:
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         """Run ``work(connection)`` as one write transaction (see the module doc): it commits
-        when ``work`` returns and rolls back when it raises."""
+        when ``work`` returns and rolls back when it raises. Keys ``work`` put in
+        ``connection.info`` under the ``boxoffice.`` prefix are this transaction's (e.g. "entries
+        were appended"): they go to the after-commit callbacks, or away with a rollback, never
+        staying on the pooled connection for the next transaction."""
         lock = self._writer_lock()
         if lock is None:
             async with self.engine.begin() as connection:
-                result = await connection.run_sync(work)
-                info = connection.sync_connection.info if connection.sync_connection else {}
+                result, info = await connection.run_sync(_scoped, work)
         else:
             engine, thread = self._sqlite_writer_thread()
 
             def transaction() -> tuple[T, CommitInfo]:
                 with engine.begin() as connection:
-                    return work(connection), connection.info
+                    return _scoped(connection, work)
 
             async with lock:
                 result, info = await asyncio.get_running_loop().run_in_executor(thread, transaction)

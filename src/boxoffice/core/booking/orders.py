@@ -61,7 +61,7 @@ from boxoffice.core.compliance.region import ComplianceRegion, TaxRate
 from boxoffice.core.errors import Conflict, FieldError, InvalidTransition, NotFound, RuleViolated
 from boxoffice.core.identity.schemas import normalize_email
 from boxoffice.core.ids import new_id
-from boxoffice.core.journal.service import APPENDED, append, append_sync
+from boxoffice.core.journal.service import append, append_sync, run_appending
 from boxoffice.core.money import Money
 from boxoffice.core.notify.service import queue_message_sync
 from boxoffice.core.pagination import decode_cursor, encode_cursor
@@ -360,10 +360,9 @@ async def confirm(
     found = event or await session.get(Event, order.event_id)
     assert found is not None
     title, region = found.title, found.region
-    await session.run_sync(lambda sync: _confirmed(
-        sync.connection(), clock, order, via=via, event_title=title, region=region,
+    await run_appending(session, lambda connection: _confirmed(
+        connection, clock, order, via=via, event_title=title, region=region,
         public_url=public_url))  # fmt: skip
-    session.info[APPENDED] = True
     return True
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import msgspec
 from sqlalchemy import Connection, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from boxoffice.core.clock import Clock
 from boxoffice.core.db import table_of
@@ -12,6 +16,8 @@ from boxoffice.core.ids import new_id
 from boxoffice.core.journal.entries import JournalEntry, lookup
 from boxoffice.core.journal.models import JournalEntryRow
 from boxoffice.logs import current_request_id
+
+T = TypeVar("T")
 
 #: ``session.info`` key set when a transaction appended entries (wakes the dispatcher).
 APPENDED = "boxoffice.journal.appended"
@@ -35,5 +41,20 @@ def append_sync(connection: Connection, entry: JournalEntry, clock: Clock) -> No
 
 async def append(session: AsyncSession, entry: JournalEntry, clock: Clock) -> None:
     """Append ``entry`` in ``session``'s transaction: it commits or rolls back with the change."""
-    await session.run_sync(lambda sync: append_sync(sync.connection(), entry, clock))
-    session.info[APPENDED] = True
+    await run_appending(session, lambda connection: append_sync(connection, entry, clock))
+
+
+async def run_appending(session: AsyncSession, work: Callable[[Connection], T]) -> T:
+    """Run synchronous ``work`` (which may append entries) in ``session``'s transaction. The
+    session, not the pooled connection (whose ``info`` outlives the transaction), remembers
+    that entries were appended, so only this commit wakes the dispatcher."""
+
+    def run(sync: Session) -> T:
+        connection = sync.connection()
+        try:
+            return work(connection)
+        finally:
+            if connection.info.pop(APPENDED, False):
+                sync.info[APPENDED] = True
+
+    return await session.run_sync(run)

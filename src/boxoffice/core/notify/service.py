@@ -13,7 +13,7 @@ from boxoffice.core.db import Database, table_of
 from boxoffice.core.ids import new_id
 from boxoffice.core.journal.dispatcher import Subscriber
 from boxoffice.core.journal.entries import RecordedEntry
-from boxoffice.core.journal.service import APPENDED, append_sync
+from boxoffice.core.journal.service import append_sync, run_appending
 from boxoffice.core.notify.channel import Message, NotificationChannel
 from boxoffice.core.notify.entries import MessageQueued
 from boxoffice.core.notify.models import OutboundMessage
@@ -47,11 +47,9 @@ async def queue_message(
     text: str, html: str = "", locale: str = "en", region: str = "",
 ) -> uuid.UUID:  # fmt: skip
     """Queue a rendered message in ``session``'s transaction: it is sent only if that commits."""
-    message_id = await session.run_sync(lambda sync: queue_message_sync(
-        sync.connection(), clock, kind=kind, to=to, template=template, subject=subject,
+    return await run_appending(session, lambda connection: queue_message_sync(
+        connection, clock, kind=kind, to=to, template=template, subject=subject,
         text=text, html=html, locale=locale, region=region))  # fmt: skip
-    session.info[APPENDED] = True
-    return message_id
 
 
 #: (kind, region) -> the channels to try, in order. Routing provides it; core never
