@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import statistics
 import tempfile
 import time
@@ -82,35 +83,39 @@ async def seed(url: str, capacity: int) -> tuple[str, str, str]:
 
 
 async def _buyers(
-    urls: list[str], event_id: str, ticket_id: str, first: int, count: int, concurrency: int
+    urls: list[str], event_id: str, ticket_id: str, first: int, count: int, concurrency: int,
+    flow: str,
 ) -> list[tuple[str, float, float]]:
     """Run ``count`` buyers, ``concurrency`` at a time: (outcome, ended, latency ms). The
     client is aiohttp: httpx's connection pool burns a whole core at this concurrency."""
     results: list[tuple[str, float, float]] = []
     gate = asyncio.Semaphore(concurrency)
     connector = aiohttp.TCPConnector(limit=concurrency)
+    items = [{"ticket_type_id": ticket_id, "quantity": 1}]
     async with aiohttp.ClientSession(connector=connector,
                                      timeout=aiohttp.ClientTimeout(total=60)) as client:  # fmt: skip
 
+        async def post(url: str, body: dict[str, Any]) -> tuple[int, Any]:
+            async with client.post(url, json=body) as response:
+                return response.status, await response.json(content_type=None)
+
+        async def buy(base: str, index: int) -> str:
+            buyer = {"name": "Fan", "email": f"fan{index}@example.org"}
+            if flow == "checkout":
+                status, _ = await post(f"{base}/api/v1/events/{event_id}/orders",
+                                       {"items": items, "buyer": buyer})  # fmt: skip
+                return "purchase" if status == 201 else "sold-out" if status == 409 else f"error {status}"
+            status, hold = await post(f"{base}/api/v1/events/{event_id}/holds", {"items": items})
+            if status != 201:
+                return "sold-out" if status == 409 else f"error {status}"
+            status, _ = await post(f"{base}/api/v1/holds/{hold['id']}/order",
+                                   {"secret": hold["secret"], "buyer": buyer})  # fmt: skip
+            return "purchase" if status == 201 else f"error {status}"
+
         async def buyer(index: int) -> None:
-            base = urls[index % len(urls)]
             async with gate:
                 began = time.perf_counter()
-                async with client.post(
-                    f"{base}/api/v1/events/{event_id}/holds",
-                    json={"items": [{"ticket_type_id": ticket_id, "quantity": 1}]},
-                ) as held:
-                    hold = await held.json(content_type=None)
-                    status = held.status
-                if status != 201:
-                    outcome = "sold-out" if status == 409 else f"error {status}"
-                else:
-                    async with client.post(f"{base}/api/v1/holds/{hold['id']}/order", json={
-                        "secret": hold["secret"],
-                        "buyer": {"name": "Fan", "email": f"fan{index}@example.org"},
-                    }) as placed:  # fmt: skip
-                        await placed.read()
-                        outcome = "purchase" if placed.status == 201 else f"error {placed.status}"
+                outcome = await buy(urls[index % len(urls)], index)
                 ended = time.perf_counter()
                 results.append((outcome, ended, (ended - began) * 1000))
 
@@ -118,10 +123,25 @@ async def _buyers(
     return results
 
 
-def _client_process(args: tuple[list[str], str, str, int, int, int, float]) -> list[Any]:
-    urls, event_id, ticket_id, first, count, concurrency, start_at = args
+def _client_process(
+    args: tuple[list[str], str, str, int, int, int, str, float],
+) -> tuple[list[Any], float]:
+    """One load-generator process: its results and the CPU seconds it used."""
+    urls, event_id, ticket_id, first, count, concurrency, flow, start_at = args
     time.sleep(max(0.0, start_at - time.time()))  # all client processes start together
-    return asyncio.run(_buyers(urls, event_id, ticket_id, first, count, concurrency))
+    began = time.process_time()
+    results = asyncio.run(_buyers(urls, event_id, ticket_id, first, count, concurrency, flow))
+    return results, time.process_time() - began
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> float:
@@ -185,11 +205,15 @@ def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
             per_client = args.demand // clients
             start_at = time.time() + 1.0
             jobs = [(urls, event_id, ticket_id, i * per_client, per_client,
-                     max(1, args.buyers // clients), start_at) for i in range(clients)]  # fmt: skip
+                     max(1, args.buyers // clients), args.flow, start_at)
+                    for i in range(clients)]  # fmt: skip
+            cpu_before = sum(_cpu_seconds(pid) for pid in servers.pids())
             with multiprocessing.get_context("spawn").Pool(clients) as pool:
                 batches = pool.map(_client_process, jobs)
+            server_cpu = sum(_cpu_seconds(pid) for pid in servers.pids()) - cpu_before
             rss = {pid: _rss_mb(pid) for pid in servers.pids()}
-        results = [r for batch in batches for r in batch]
+        results = [r for batch, _ in batches for r in batch]
+        client_cpu = sum(cpu for _, cpu in batches)
         purchases = [r for r in results if r[0] == "purchase"]
         refusals = [r for r in results if r[0] == "sold-out"]
         errors = [r for r in results if r[0].startswith("error")]
@@ -198,7 +222,7 @@ def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
         return {
             "engine": engine, "workers": workers, "results": results, "purchases": purchases,
             "refusals": refusals, "errors": errors, "rss": rss, "oversold": oversold,
-            "held": held, "ordered": ordered,
+            "held": held, "ordered": ordered, "server_cpu": server_cpu, "client_cpu": client_cpu,
         }  # fmt: skip
     finally:
         if postgres is not None:
@@ -213,10 +237,12 @@ def main() -> None:
     parser.add_argument("--demand", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=0, help="server processes")
     parser.add_argument("--clients", type=int, default=2, help="load-generator processes")
+    parser.add_argument("--flow", choices=["checkout", "two-step"], default="checkout",
+                        help="one request (POST /events/{id}/orders) or a hold then its order")  # fmt: skip
     args = parser.parse_args()
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     print(f"flash sale: {args.demand} buyers, {args.buyers} at once, quota of {args.capacity}, "
-          f"1 ticket each; {datetime.now(UTC):%Y-%m-%d}")  # fmt: skip
+          f"1 ticket each, {args.flow} flow; {datetime.now(UTC):%Y-%m-%d}")  # fmt: skip
     for engine in engines:
         report = run(engine, args)
         purchases, refusals = report["purchases"], report["refusals"]
@@ -231,6 +257,10 @@ def main() -> None:
         print(f"  purchase latency ms: {_quantiles([r[2] for r in purchases])}")
         print(f"  refusal latency ms:  {_quantiles([r[2] for r in refusals])}")
         print(f"  peak RSS MB per server process: {rss}")
+        buyers = len(report["results"])
+        print(f"  CPU ms per buyer (purchase or refusal): server "
+              f"{1000 * report['server_cpu'] / buyers:.2f}, load generator "
+              f"{1000 * report['client_cpu'] / buyers:.2f}")  # fmt: skip
         p99 = (
             statistics.quantiles([r[2] for r in purchases], n=100)[98] if len(purchases) > 1 else 0
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -47,6 +48,11 @@ def create_app(platform: Platform) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await ensure_migrated(platform.db)
         await platform.db.optimize()
+        # Everything loaded so far (modules, metadata, compiled statements) lives as long as
+        # the process: move it out of the collector's sight, so that collections under load
+        # only walk what requests allocate (a quarter of the CPU of a purchase otherwise).
+        gc.collect()
+        gc.freeze()
         tasks: list[asyncio.Task[None]] = []
         if platform.settings.run_dispatcher:
             tasks = [asyncio.create_task(work) for work in platform.background_work()]

@@ -22,6 +22,7 @@ from boxoffice.core.booking import holds, orders, promos, questions, waitlist
 from boxoffice.core.booking.models import Order
 from boxoffice.core.booking.schemas import (
     CancelIn,
+    CheckoutIn,
     HoldIn,
     HoldOut,
     OrderIn,
@@ -91,6 +92,13 @@ def _replayable(outcome: Outcome[T]) -> Response[T]:
     return Response(outcome.result, status_code=outcome.status_code, headers=headers)
 
 
+def _ordering(platform: Platform, user: User | None) -> dict[str, Any]:
+    """What placing an order needs to know beside the request."""
+    return {"regions": platform.region_or_none, "public_url": platform.settings.resolved_public_url,
+            "user_id": user.id if user else None,
+            "platform_fee_bp": platform.settings.platform_fee_basis_points}  # fmt: skip
+
+
 def _require_secret(secret: str | None) -> str:
     if not secret:
         raise ValidationFailed("give the secret from the hold or order link",
@@ -113,6 +121,19 @@ class BookingController(Controller):
             request, platform, f"{user.id if user else 'anonymous'}:hold:{event_id}",
             lambda connection: holds.place_hold(connection, platform.clock, event_id, data),
             HoldOut, status_code=201)  # fmt: skip
+
+    @post("/events/{event_id:uuid}/orders", status_code=201,
+          summary="Checkout in one request: hold the selection and place its order")  # fmt: skip
+    async def checkout(
+        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
+        event_id: FromPath[uuid.UUID], data: JSONBody[CheckoutIn],
+    ) -> Response[OrderOut]:  # fmt: skip
+        user = await _caller(request, platform)
+        return await _once(
+            request, platform, f"{user.id if user else 'anonymous'}:checkout:{event_id}",
+            lambda connection: orders.checkout(
+                connection, platform.clock, event_id, data, **_ordering(platform, user)),
+            OrderOut, status_code=201)  # fmt: skip
 
     @get("/events/{event_id:uuid}/questions", summary="What the order form asks each attendee")
     async def event_questions(
@@ -181,10 +202,7 @@ class BookingController(Controller):
         return await _once(
             request, platform, f"{user.id if user else 'anonymous'}:order:{hold_id}",
             lambda connection: orders.place_order(
-                connection, platform.clock, hold_id, data, regions=platform.region_or_none,
-                public_url=platform.settings.resolved_public_url,
-                user_id=user.id if user else None,
-                platform_fee_bp=platform.settings.platform_fee_basis_points),
+                connection, platform.clock, hold_id, data, **_ordering(platform, user)),
             OrderOut, status_code=201)  # fmt: skip
 
     @get("/orders/{number:str}", summary="An order, by the buyer's secret link")

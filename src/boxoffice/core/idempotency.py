@@ -34,6 +34,7 @@ from sqlalchemy.sql.sqltypes import Integer, LargeBinary, String
 from boxoffice.core.clock import Clock
 from boxoffice.core.db import Base, Database, UTCDateTime, table_of
 from boxoffice.core.errors import FieldError, RuleViolated, ValidationFailed
+from boxoffice.core.prepared import Prepared
 
 T = TypeVar("T")
 
@@ -82,16 +83,18 @@ def check_key(key: str) -> str:
 
 
 _RECORD = table_of(IdempotencyRecord)
-_LOOKUP = select(_RECORD.c.fingerprint, _RECORD.c.status_code, _RECORD.c.body).where(
-    _RECORD.c.scope == bindparam("scope"), _RECORD.c.key == bindparam("key")
+_LOOKUP = Prepared(
+    select(_RECORD.c.fingerprint, _RECORD.c.status_code, _RECORD.c.body).where(
+        _RECORD.c.scope == bindparam("scope"), _RECORD.c.key == bindparam("key")
+    )
 )
-_STORE = insert(_RECORD)
+_STORE = Prepared(insert(_RECORD))
 
 
 def _stored(
     connection: Connection, scope: str, key: str, print_: str, result_type: type[T]
 ) -> Outcome[T] | None:
-    record = connection.execute(_LOOKUP, {"scope": scope, "key": key}).first()
+    record = _LOOKUP.first(connection, {"scope": scope, "key": key})
     if record is None:
         return None
     if record.fingerprint != print_:
@@ -105,7 +108,7 @@ def _stored(
 
 def _store(connection: Connection, clock: Clock, scope: str, key: str, print_: str,
            status_code: int, result: object) -> None:  # fmt: skip
-    connection.execute(_STORE, {
+    _STORE.execute(connection, {
         "scope": scope, "key": key, "fingerprint": print_, "status_code": status_code,
         "body": msgspec.json.encode(result), "created_at": clock.now()})  # fmt: skip
 

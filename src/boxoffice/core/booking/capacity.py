@@ -26,15 +26,15 @@ def hold(connection: Connection, allocations: Allocations) -> uuid.UUID | None:
     """Hold the seats in every quota, or return the first quota without room. The caller
     raises on a refusal, so the transaction rolls back the quotas already incremented."""
     for quota_id, seats in _ordered(allocations):
-        result = connection.execute(statements.HOLD_SEATS, {"quota_id": quota_id, "seats": seats})
-        if result.rowcount != 1:
+        held = statements.HOLD_SEATS.execute(connection, {"quota_id": quota_id, "seats": seats})
+        if held.rowcount != 1:
             return quota_id
     return None
 
 
 def sell_held_sync(connection: Connection, allocations: Allocations) -> None:
     for quota_id, seats in _ordered(allocations):
-        connection.execute(statements.SELL_HELD, {"quota_id": quota_id, "seats": seats})
+        statements.SELL_HELD.execute(connection, {"quota_id": quota_id, "seats": seats})
 
 
 async def release_held(session: AsyncSession, allocations: Allocations) -> None:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, CursorResult, Row, select, update
+from sqlalchemy import Connection, CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.booking import capacity, promos, statements
@@ -120,7 +120,7 @@ def _check_ticket_types(
                 extra={"rule": "max_per_order", "ticket_type_id": str(ticket_type_id)})  # fmt: skip
 
 
-def _allocations(rows: Sequence[Row[Any]], quantities: dict[uuid.UUID, int]) -> dict[str, int]:
+def _allocations(rows: Sequence[Any], quantities: dict[uuid.UUID, int]) -> dict[str, int]:
     allocations: dict[str, int] = defaultdict(int)
     for row in rows:
         if row.quota_id is None:
@@ -142,13 +142,12 @@ def place_hold(
     (a waiting-list offer made while an order is cancelled)."""
     now = clock.now()
     quantities = _merged(data)
-    rows: Sequence[Row[Any]] = list(connection.execute(statements.SELECTION, {
-        "event_id": event_id, "ticket_type_ids": list(quantities)}))  # fmt: skip
+    rows: Sequence[Any] = statements.SELECTION.execute(connection, {"event_id": event_id}).rows
     first = rows[0] if rows else None
     check_sellable(first.status if first else None, first.ends_at if first else None,
                    event_id, now)  # fmt: skip
     assert first is not None
-    rows = [row for row in rows if row.ticket_type_id is not None]
+    rows = [row for row in rows if row.ticket_type_id in quantities]
     found: dict[uuid.UUID, Any] = {row.ticket_type_id: row for row in rows}
     code = data.access_code.strip().upper() if data.access_code else None
     promo = (
@@ -176,7 +175,7 @@ def place_hold(
         # with them), never half. This keeps the hot quota row locked for microseconds
         # instead of an fsync, and the quota UPDATE comes last for the same reason.
         connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-    connection.execute(statements.INSERT_HOLD, vars(hold))
+    statements.INSERT_HOLD.execute(connection, vars(hold))
     if capacity.hold(connection, allocations) is not None:
         left = {ticket_type_id: max(0, int(seats)) for ticket_type_id, seats in connection.execute(
             statements.AVAILABLE, {"ticket_type_ids": list(quantities)})}  # fmt: skip

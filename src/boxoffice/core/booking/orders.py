@@ -24,14 +24,11 @@ import msgspec
 from sqlalchemy import (
     Connection,
     CursorResult,
-    Integer,
-    bindparam,
     func,
     select,
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.booking import capacity, pricing, promos, statements
@@ -43,12 +40,13 @@ from boxoffice.core.booking.entries import (
     OrderRefunded,
 )
 from boxoffice.core.booking.errors import HoldExpired, LimitExceeded, SoldOut
-from boxoffice.core.booking.holds import new_secret, same_secret
+from boxoffice.core.booking.holds import new_secret, place_hold, same_secret
 from boxoffice.core.booking.models import BuyerTally, Order, OrderItem
 from boxoffice.core.booking.questions import check_answers
 from boxoffice.core.booking.schemas import (
     AttendeeIn,
     Breakdown,
+    CheckoutIn,
     OrderIn,
     OrderOut,
     OrderPage,
@@ -100,12 +98,6 @@ def order_link(public_url: str, order: Order) -> str:
     return f"{public_url.rstrip('/')}/orders/{order.number}?secret={order.secret}"
 
 
-def _dialect_insert(connection: Connection, model: Any) -> Any:
-    """INSERT with ON CONFLICT support: both engines speak it, with their own constructs."""
-    dialect = connection.dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-
 async def _transition(
     session: AsyncSession, order: Order, target: OrderStatus, now: datetime,
     **values: Any,
@@ -132,26 +124,13 @@ async def _transition(
     return True
 
 
-_TALLY_UPSERTS: dict[str, Any] = {}
-
-
 def count_for_buyer(
     connection: Connection, event_id: uuid.UUID, limit: int | None, email: str, tickets: int
 ) -> None:
     """Add ``tickets`` to the buyer's tally for the event, refusing to pass the event's
     per-buyer maximum (``limit``): one conditional upsert, safe under concurrency."""
-    upsert = _TALLY_UPSERTS.get(connection.dialect.name)
-    if upsert is None:
-        statement = _dialect_insert(connection, BuyerTally)
-        excluded = statement.excluded
-        upsert = _TALLY_UPSERTS[connection.dialect.name] = statement.on_conflict_do_update(
-            index_elements=[BuyerTally.event_id, BuyerTally.buyer_email],
-            set_={"tickets": BuyerTally.tickets + excluded.tickets},
-            where=(bindparam("limit", type_=Integer()).is_(None))
-            | (BuyerTally.tickets + excluded.tickets <= bindparam("limit", type_=Integer())),
-        ).returning(BuyerTally.tickets)
-    counted = connection.execute(upsert, {"event_id": event_id, "buyer_email": email,
-                                          "tickets": tickets, "limit": limit}).first()  # fmt: skip
+    tally = {"event_id": event_id, "buyer_email": email, "tickets": tickets, "limit": limit}
+    counted = statements.COUNT_FOR_BUYER.first(connection, tally)
     if (limit is not None and tickets > limit) or counted is None:
         raise LimitExceeded(
             f"at most {limit} tickets per buyer for this event",
@@ -203,7 +182,7 @@ def place_order(
     quota rows (they stay held until the order is paid, cancelled or expires)."""
     now = clock.now()
     email = normalize_email(data.buyer.email, field="buyer.email")
-    taken = connection.execute(statements.TAKE_HOLD, {"hold_id": hold_id, "now": now}).first()
+    taken = statements.TAKE_HOLD.first(connection, {"hold_id": hold_id, "now": now})
     if taken is None or not same_secret(data.secret, taken.secret):
         _explain_untakeable(connection, hold_id, data.secret)
     assert taken is not None
@@ -217,10 +196,9 @@ def place_order(
         if attendee.email and attendee.email not in checked:
             normalize_email(attendee.email, field=f"attendees[{index}].email")
             checked.add(attendee.email)
-    context = list(connection.execute(statements.ORDER_CONTEXT, {
-        "event_id": event_id, "ticket_type_ids": [t for t, _ in hold_items]}))  # fmt: skip
+    context = statements.ORDER_CONTEXT.execute(connection, {"event_id": event_id}).rows
     event, names = context[0], {row.ticket_type_id: row for row in context}
-    questions = list(connection.execute(statements.QUESTIONS, {"event_id": event_id}))
+    questions = statements.QUESTIONS.execute(connection, {"event_id": event_id}).rows
     answers = check_answers(questions, attendees)
     tickets = len(attendees)
     count_for_buyer(connection, event_id, event.max_tickets_per_buyer, email, tickets)
@@ -250,14 +228,14 @@ def place_order(
     )  # fmt: skip
     _insert_with_unique_number(connection, order)
     order_items = _items(order, breakdown, attendees, answers, quota_ids)
-    connection.execute(statements.INSERT_ITEMS, [vars(i) for i in order_items])
+    statements.INSERT_ITEMS.execute_many(connection, [vars(i) for i in order_items])
     append_sync(connection, OrderPlaced(
         order_id=str(order.id), number=order.number, event_id=str(event_id),
         organization_id=str(order.organization_id), status=order.status,
         total_minor=order.total_minor, currency=order.currency, tickets=tickets,
     ), clock)  # fmt: skip
     if order.total_minor == 0:
-        connection.execute(statements.CONFIRM_PENDING, {"order_id": order.id, "now": now})
+        statements.CONFIRM_PENDING.execute(connection, {"order_id": order.id, "now": now})
         order.status, order.confirmed_at, order.expires_at = OrderStatus.CONFIRMED, now, None
         capacity.sell_held_sync(connection, order.allocations)
         _confirmed(connection, clock, order, via="free", event_title=event.title,
@@ -265,9 +243,24 @@ def place_order(
     return order_out(order, order_items, secret=True, public_url=public_url)
 
 
+def checkout(
+    connection: Connection, clock: Clock, event_id: uuid.UUID, data: CheckoutIn, *,
+    regions: RegionLookup, public_url: str, user_id: uuid.UUID | None = None,
+    platform_fee_bp: int = 0,
+) -> OrderOut:  # fmt: skip
+    """A hold and its order in one transaction: all or nothing, exactly what
+    ``place_hold`` then ``place_order`` would do (the hold row records the selection and
+    its locked prices, and is at once taken by the order)."""
+    hold = place_hold(connection, clock, event_id, data.selection(), durable=True)
+    return place_order(
+        connection, clock, hold.id, data.order(hold.secret), regions=regions,
+        public_url=public_url, user_id=user_id, platform_fee_bp=platform_fee_bp,
+    )  # fmt: skip
+
+
 def _explain_untakeable(connection: Connection, hold_id: uuid.UUID, secret: str) -> None:
     """Why a hold could not become an order (the transaction is rolled back by the raise)."""
-    state = connection.execute(statements.HOLD_STATE, {"hold_id": hold_id}).first()
+    state = statements.HOLD_STATE.first(connection, {"hold_id": hold_id})
     if state is None or not same_secret(secret, state.secret):
         raise NotFound(f"no hold {hold_id}")
     if state.status == "ordered":
@@ -282,20 +275,11 @@ def record(**values: Any) -> Any:
     return SimpleNamespace(**values)
 
 
-_ORDER_INSERTS: dict[str, Any] = {}
-
-
 def _insert_with_unique_number(connection: Connection, order: Any) -> None:
-    """Insert with a fresh random number, drawing again on the (rare) collision: ON CONFLICT
-    DO NOTHING keeps the transaction usable on PostgreSQL, where a failed insert would not."""
-    statement = _ORDER_INSERTS.get(connection.dialect.name)
-    if statement is None:
-        statement = _ORDER_INSERTS[connection.dialect.name] = (
-            _dialect_insert(connection, Order)
-            .on_conflict_do_nothing(index_elements=[Order.number]).returning(Order.id))  # fmt: skip
+    """Insert with a fresh random number, drawing again on the (rare) collision."""
     for _ in range(5):
         order.number = new_order_number()
-        if connection.execute(statement, vars(order)).first() is not None:
+        if statements.INSERT_ORDER.first(connection, vars(order)) is not None:
             return
     raise Conflict("could not allocate an order number; try again")  # pragma: no cover
 

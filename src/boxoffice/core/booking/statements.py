@@ -1,15 +1,20 @@
-"""The booking engine's SQL, built once at import. Building a statement costs several times
-more than running a cached one (SQLAlchemy's compiled cache is keyed on the statement's
-structure), so the hot paths execute these objects with parameters instead of composing
-queries per request. Each is plain Core and runs unchanged on SQLite and PostgreSQL."""
+"""The booking engine's SQL, built once at import and run as :class:`Prepared` statements
+(compiled once per dialect, executed on the driver's cursor): the hot paths execute these
+with parameters instead of composing queries per request. Each is plain Core and runs
+unchanged on SQLite and PostgreSQL. None takes an IN list: an event has a handful of ticket
+types, so the queries read all of the event's and the code picks the requested ones."""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from typing import Any
 
-from boxoffice.core.booking.models import Hold, Order, OrderItem, Question
+from sqlalchemy import Insert, Integer, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from boxoffice.core.booking.models import BuyerTally, Hold, Order, OrderItem, Question
 from boxoffice.core.catalog.models import Event, Quota, QuotaTicketType, TicketType
 from boxoffice.core.db import UTCDateTime, table_of
+from boxoffice.core.prepared import Prepared
 
 event = table_of(Event)
 ticket_type = table_of(TicketType)
@@ -20,10 +25,10 @@ order = table_of(Order)
 order_item = table_of(OrderItem)
 question = table_of(Question)
 
-#: An event and the requested ticket types with their quota memberships, in one query:
-#: one row per (ticket type, quota); a ticket type in no quota has quota_id NULL; an event
-#: without any requested ticket type gives one row with ticket_type_id NULL.
-SELECTION = (
+#: An event and its ticket types with their quota memberships, in one query: one row per
+#: (ticket type, quota); a ticket type in no quota has quota_id NULL; an event without
+#: ticket types gives one row with ticket_type_id NULL.
+SELECTION = Prepared(
     select(
         event.c.status, event.c.ends_at, event.c.hold_ttl_seconds,
         ticket_type.c.id.label("ticket_type_id"), ticket_type.c.name,
@@ -33,16 +38,15 @@ SELECTION = (
         quota_member.c.quota_id, (quota.c.sold + quota.c.held).label("taken"),
     )
     .select_from(
-        event.outerjoin(ticket_type, and_(
-            ticket_type.c.event_id == event.c.id,
-            ticket_type.c.id.in_(bindparam("ticket_type_ids", expanding=True))))
+        event.outerjoin(ticket_type, ticket_type.c.event_id == event.c.id)
         .outerjoin(quota_member, quota_member.c.ticket_type_id == ticket_type.c.id)
         .outerjoin(quota, quota.c.id == quota_member.c.quota_id)
     )
     .where(event.c.id == bindparam("event_id"))
 )  # fmt: skip
 
-#: Seats left per ticket type among the given ones: the smallest remainder of its quotas.
+#: Seats left per ticket type among the given ones: the smallest remainder of its quotas
+#: (explaining a refusal: not on the hot path, so an ordinary statement).
 AVAILABLE = (
     select(quota_member.c.ticket_type_id,
            func.min(quota.c.capacity - quota.c.sold - quota.c.held).label("left"))
@@ -52,7 +56,7 @@ AVAILABLE = (
 )  # fmt: skip
 
 #: Hold seats if they fit: the row count decides (ARCHITECTURE §2).
-HOLD_SEATS = (
+HOLD_SEATS = Prepared(
     update(quota)
     .where(quota.c.id == bindparam("quota_id"),
            quota.c.sold + quota.c.held + bindparam("seats") <= quota.c.capacity)
@@ -60,16 +64,16 @@ HOLD_SEATS = (
 )  # fmt: skip
 
 #: Held seats become sold (an order was paid or was free).
-SELL_HELD = (
+SELL_HELD = Prepared(
     update(quota)
     .where(quota.c.id == bindparam("quota_id"))
     .values(held=quota.c.held - bindparam("seats"), sold=quota.c.sold + bindparam("seats"))
 )
 
-INSERT_HOLD = insert(hold)
+INSERT_HOLD = Prepared(insert(hold))
 
 #: Turn an active, unexpired hold into an order: the one conditional change that decides.
-TAKE_HOLD = (
+TAKE_HOLD = Prepared(
     update(hold)
     .where(hold.c.id == bindparam("hold_id"), hold.c.status == "active",
            hold.c.expires_at > bindparam("now"))
@@ -78,32 +82,70 @@ TAKE_HOLD = (
                hold.c.expires_at, hold.c.promo_code_id)
 )  # fmt: skip
 
-HOLD_STATE = select(hold.c.secret, hold.c.status).where(hold.c.id == bindparam("hold_id"))
+HOLD_STATE = Prepared(select(hold.c.secret, hold.c.status).where(hold.c.id == bindparam("hold_id")))
 
-#: What an order needs of its event and ticket types.
-ORDER_CONTEXT = (
+#: What an order needs of its event and ticket types (all of the event's).
+ORDER_CONTEXT = Prepared(
     select(
-        event.c.organization_id, event.c.title, event.c.currency, event.c.region,
-        event.c.country, event.c.max_tickets_per_buyer, event.c.fee_per_ticket_minor,
-        ticket_type.c.id.label("ticket_type_id"), ticket_type.c.name, ticket_type.c.price_minor,
+        event.c.organization_id,
+        event.c.title,
+        event.c.currency,
+        event.c.region,
+        event.c.country,
+        event.c.max_tickets_per_buyer,
+        event.c.fee_per_ticket_minor,
+        ticket_type.c.id.label("ticket_type_id"),
+        ticket_type.c.name,
+        ticket_type.c.price_minor,
     )
     .join(ticket_type, ticket_type.c.event_id == event.c.id)
-    .where(event.c.id == bindparam("event_id"),
-           ticket_type.c.id.in_(bindparam("ticket_type_ids", expanding=True)))
-)  # fmt: skip
+    .where(event.c.id == bindparam("event_id"))
+)
 
-QUESTIONS = (
+QUESTIONS = Prepared(
     select(question.c.id, question.c.label, question.c.kind, question.c.options,
            question.c.required, question.c.ticket_types)
     .where(question.c.event_id == bindparam("event_id"))
     .order_by(question.c.position, question.c.created_at)
 )  # fmt: skip
 
-INSERT_ITEMS = insert(order_item)
+INSERT_ITEMS = Prepared(insert(order_item))
 
-CONFIRM_PENDING = (
+CONFIRM_PENDING = Prepared(
     update(order)
     .where(order.c.id == bindparam("order_id"), order.c.status == "pending")
     .values(status="confirmed", confirmed_at=bindparam("now", type_=UTCDateTime()),
             updated_at=bindparam("now", type_=UTCDateTime()), expires_at=None)
 )  # fmt: skip
+
+
+def _dialect_insert(dialect: str, table: Any) -> Any:
+    """INSERT with ON CONFLICT: both engines speak it, each with its own construct (the
+    two classes share no base that declares ``on_conflict_*``, hence ``Any``)."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _tally_upsert(dialect: str) -> Insert:
+    statement = _dialect_insert(dialect, table_of(BuyerTally))
+    tally, excluded = statement.table.c, statement.excluded
+    limit = bindparam("limit", type_=Integer())
+    upsert: Insert = statement.on_conflict_do_update(
+        index_elements=[tally.event_id, tally.buyer_email],
+        set_={"tickets": tally.tickets + excluded.tickets},
+        where=limit.is_(None) | (tally.tickets + excluded.tickets <= limit),
+    ).returning(tally.tickets)
+    return upsert
+
+
+#: Add tickets to a buyer's tally for an event unless that passes the limit (no row back).
+COUNT_FOR_BUYER = Prepared(_tally_upsert)
+
+#: Insert an order unless its (random) number is taken (no row back): ON CONFLICT DO NOTHING
+#: keeps the transaction usable on PostgreSQL, where a failed insert would not.
+INSERT_ORDER = Prepared(
+    lambda dialect: (
+        _dialect_insert(dialect, order)
+        .on_conflict_do_nothing(index_elements=[order.c.number])
+        .returning(order.c.id)
+    )
+)

@@ -15,6 +15,7 @@ from boxoffice.core.db import table_of
 from boxoffice.core.ids import new_id
 from boxoffice.core.journal.entries import JournalEntry, lookup
 from boxoffice.core.journal.models import JournalEntryRow
+from boxoffice.core.prepared import Prepared
 from boxoffice.logs import current_request_id
 
 T = TypeVar("T")
@@ -23,7 +24,7 @@ T = TypeVar("T")
 APPENDED = "boxoffice.journal.appended"
 
 
-_INSERT = insert(table_of(JournalEntryRow))
+_INSERT = Prepared(insert(table_of(JournalEntryRow)))
 
 
 def append_sync(connection: Connection, entry: JournalEntry, clock: Clock) -> None:
@@ -31,7 +32,7 @@ def append_sync(connection: Connection, entry: JournalEntry, clock: Clock) -> No
     name = type(entry).__name__
     if lookup(name) is not type(entry):
         raise TypeError(f"{name} is not a registered journal entry type (use @entry_type)")
-    connection.execute(_INSERT, {
+    _INSERT.execute(connection, {
         "entry_id": new_id(), "type": name, "aggregate_type": entry.aggregate_type,
         "aggregate_id": entry.aggregate_id(), "data": msgspec.to_builtins(entry),
         "occurred_at": clock.now(), "request_id": current_request_id(),

@@ -17,12 +17,13 @@ from boxoffice.core.journal.service import append_sync, run_appending
 from boxoffice.core.notify.channel import Message, NotificationChannel
 from boxoffice.core.notify.entries import MessageQueued
 from boxoffice.core.notify.models import OutboundMessage
+from boxoffice.core.prepared import Prepared
 from boxoffice.logs import get_logger
 
 log = get_logger(__name__)
 
 
-_INSERT = insert(table_of(OutboundMessage))
+_INSERT = Prepared(insert(table_of(OutboundMessage)))
 
 
 def queue_message_sync(
@@ -31,7 +32,7 @@ def queue_message_sync(
 ) -> uuid.UUID:  # fmt: skip
     """Queue a rendered message in ``connection``'s transaction: sent only if it commits."""
     message_id = new_id()
-    connection.execute(_INSERT, {
+    _INSERT.execute(connection, {
         "id": message_id, "kind": kind, "recipient": to, "template": template,
         "subject": subject, "text": text, "html": html, "locale": locale, "region": region,
         "created_at": clock.now(), "delivered_at": None, "channel": "",
