@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import Connection, CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -132,14 +132,38 @@ def _allocations(rows: Sequence[Any], quantities: dict[uuid.UUID, int]) -> dict[
     return dict(allocations)
 
 
+class NewHold(NamedTuple):
+    """A hold written but not yet holding seats (see :func:`start_hold`)."""
+
+    record: SimpleNamespace
+    ticket_types: dict[uuid.UUID, Any]
+    quantities: dict[uuid.UUID, int]
+    promo_code: str | None
+
+    def out(self) -> HoldOut:
+        return hold_out(self.record, self.ticket_types, self.promo_code)
+
+
 def place_hold(
     connection: Connection, clock: Clock, event_id: uuid.UUID, data: HoldIn, *,
     durable: bool = False,
 ) -> HoldOut:  # fmt: skip
     """Hold seats for the selection in every quota it draws on, all or nothing: one query
-    for the event and its ticket types, one conditional UPDATE per quota, one INSERT.
+    for the event and its ticket types, one INSERT, one conditional UPDATE per quota.
     ``durable``: the hold is part of a larger transaction that must wait for the WAL flush
     (a waiting-list offer made while an order is cancelled)."""
+    hold = start_hold(connection, clock, event_id, data, durable=durable)
+    take_seats(connection, hold)
+    return hold.out()
+
+
+def start_hold(
+    connection: Connection, clock: Clock, event_id: uuid.UUID, data: HoldIn, *,
+    durable: bool = False,
+) -> NewHold:  # fmt: skip
+    """Check and price the selection and write the hold; :func:`take_seats` must follow in
+    the same transaction. Refuses at once what the quotas, as read, cannot seat (a sold-out
+    refusal then costs one query); the conditional UPDATE in ``take_seats`` still decides."""
     now = clock.now()
     quantities = _merged(data)
     rows: Sequence[Any] = statements.SELECTION.execute(connection, {"event_id": event_id}).rows
@@ -156,9 +180,14 @@ def place_hold(
     _check_ticket_types(quantities, found, code, now,
                         frozenset(promo.unlocks) if promo else frozenset())  # fmt: skip
     allocations = _allocations(rows, quantities)
+    left: dict[uuid.UUID, int] = {}
     taken: dict[uuid.UUID, int] = {}
     for row in rows:  # count-based prices look at the fullest quota of the ticket type
-        taken[row.ticket_type_id] = max(taken.get(row.ticket_type_id, 0), int(row.taken or 0))
+        taken[row.ticket_type_id] = max(taken.get(row.ticket_type_id, 0), int(row.taken))
+        room = max(0, int(row.capacity) - int(row.taken))
+        left[row.ticket_type_id] = min(left.get(row.ticket_type_id, room), room)
+    if any(int(r.taken) + allocations[str(r.quota_id)] > int(r.capacity) for r in rows):
+        _refuse(quantities, left, found)
     hold = SimpleNamespace(
         id=new_id(), event_id=event_id, secret=new_secret(), status="active",
         items=[{"ticket_type_id": str(t), "quantity": n,
@@ -176,14 +205,26 @@ def place_hold(
         # instead of an fsync, and the quota UPDATE comes last for the same reason.
         connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
     statements.INSERT_HOLD.execute(connection, vars(hold))
-    if capacity.hold(connection, allocations) is not None:
-        left = {ticket_type_id: max(0, int(seats)) for ticket_type_id, seats in connection.execute(
-            statements.AVAILABLE, {"ticket_type_ids": list(quantities)})}  # fmt: skip
-        short = {str(t): left.get(t, 0) for t, n in quantities.items() if left.get(t, 0) < n}
-        names = ", ".join(found[uuid.UUID(t)].name for t in short) or "the selection"
-        raise SoldOut(f"not enough seats left for {names}",
-                      extra={"rule": "capacity", "available": short})  # fmt: skip
-    return hold_out(hold, found, promo.code if promo else None)
+    return NewHold(hold, found, quantities, promo.code if promo else None)
+
+
+def take_seats(connection: Connection, hold: NewHold) -> None:
+    """Hold the seats of a hold from :func:`start_hold`, or refuse (the transaction then
+    rolls back the hold and any quota already incremented)."""
+    if capacity.hold(connection, hold.record.allocations) is None:
+        return
+    left = {ticket_type_id: max(0, int(seats)) for ticket_type_id, seats in connection.execute(
+        statements.AVAILABLE, {"ticket_type_ids": list(hold.quantities)})}  # fmt: skip
+    _refuse(hold.quantities, left, hold.ticket_types)
+
+
+def _refuse(
+    quantities: dict[uuid.UUID, int], left: dict[uuid.UUID, int], found: Mapping[uuid.UUID, Any]
+) -> None:
+    short = {str(t): left.get(t, 0) for t, n in quantities.items() if left.get(t, 0) < n}
+    names = ", ".join(found[uuid.UUID(t)].name for t in short) or "the selection"
+    raise SoldOut(f"not enough seats left for {names}",
+                  extra={"rule": "capacity", "available": short})  # fmt: skip
 
 
 def hold_out(

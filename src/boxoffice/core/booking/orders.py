@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from sqlalchemy import (
@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.core.booking import capacity, pricing, promos, statements
+from boxoffice.core.booking import capacity, holds, pricing, promos, statements
 from boxoffice.core.booking.entries import (
     OrderCancelled,
     OrderConfirmed,
@@ -40,7 +40,7 @@ from boxoffice.core.booking.entries import (
     OrderRefunded,
 )
 from boxoffice.core.booking.errors import HoldExpired, LimitExceeded, SoldOut
-from boxoffice.core.booking.holds import new_secret, place_hold, same_secret
+from boxoffice.core.booking.holds import new_secret, same_secret
 from boxoffice.core.booking.models import BuyerTally, Order, OrderItem
 from boxoffice.core.booking.questions import check_answers
 from boxoffice.core.booking.schemas import (
@@ -180,6 +180,41 @@ def place_order(
     """Turn a hold into an order: pending payment, or confirmed at once when free. The hold
     is taken by one conditional UPDATE; its seats move to the order without touching the
     quota rows (they stay held until the order is paid, cancelled or expires)."""
+    placed = _record_order(connection, clock, hold_id, data, regions=regions, user_id=user_id,
+                           platform_fee_bp=platform_fee_bp)  # fmt: skip
+    _confirm_if_free(connection, clock, placed, public_url)
+    return order_out(placed.order, placed.items, secret=True, public_url=public_url)
+
+
+def checkout(
+    connection: Connection, clock: Clock, event_id: uuid.UUID, data: CheckoutIn, *,
+    regions: RegionLookup, public_url: str, user_id: uuid.UUID | None = None,
+    platform_fee_bp: int = 0,
+) -> OrderOut:  # fmt: skip
+    """A hold and its order in one transaction, all or nothing: what ``place_hold`` then
+    ``place_order`` do (the hold row records the selection and its locked prices and is
+    taken by the order at once). The seats are taken last, so that on PostgreSQL the hot
+    quota row stays locked only from its UPDATE to the commit."""
+    hold = holds.start_hold(connection, clock, event_id, data.selection())
+    placed = _record_order(connection, clock, hold.record.id, data.order(hold.record.secret),
+                           regions=regions, user_id=user_id,
+                           platform_fee_bp=platform_fee_bp)  # fmt: skip
+    holds.take_seats(connection, hold)
+    _confirm_if_free(connection, clock, placed, public_url)
+    return order_out(placed.order, placed.items, secret=True, public_url=public_url)
+
+
+class _Placed(NamedTuple):
+    order: Any
+    items: list[Any]
+    event: Any
+
+
+def _record_order(
+    connection: Connection, clock: Clock, hold_id: uuid.UUID, data: OrderIn, *,
+    regions: RegionLookup, user_id: uuid.UUID | None, platform_fee_bp: int,
+) -> _Placed:  # fmt: skip
+    """The pending order for a hold, its tickets and its journal entry."""
     now = clock.now()
     email = normalize_email(data.buyer.email, field="buyer.email")
     taken = statements.TAKE_HOLD.first(connection, {"hold_id": hold_id, "now": now})
@@ -234,28 +269,25 @@ def place_order(
         organization_id=str(order.organization_id), status=order.status,
         total_minor=order.total_minor, currency=order.currency, tickets=tickets,
     ), clock)  # fmt: skip
-    if order.total_minor == 0:
-        statements.CONFIRM_PENDING.execute(connection, {"order_id": order.id, "now": now})
-        order.status, order.confirmed_at, order.expires_at = OrderStatus.CONFIRMED, now, None
-        capacity.sell_held_sync(connection, order.allocations)
-        _confirmed(connection, clock, order, via="free", event_title=event.title,
-                   region=event.region, public_url=public_url)  # fmt: skip
-    return order_out(order, order_items, secret=True, public_url=public_url)
+    return _Placed(order, order_items, event)
 
 
-def checkout(
-    connection: Connection, clock: Clock, event_id: uuid.UUID, data: CheckoutIn, *,
-    regions: RegionLookup, public_url: str, user_id: uuid.UUID | None = None,
-    platform_fee_bp: int = 0,
-) -> OrderOut:  # fmt: skip
-    """A hold and its order in one transaction: all or nothing, exactly what
-    ``place_hold`` then ``place_order`` would do (the hold row records the selection and
-    its locked prices, and is at once taken by the order)."""
-    hold = place_hold(connection, clock, event_id, data.selection(), durable=True)
-    return place_order(
-        connection, clock, hold.id, data.order(hold.secret), regions=regions,
-        public_url=public_url, user_id=user_id, platform_fee_bp=platform_fee_bp,
-    )  # fmt: skip
+def _confirm_if_free(
+    connection: Connection, clock: Clock, placed: _Placed, public_url: str
+) -> None:
+    """A free order is confirmed in the transaction that placed it, durably (a hold's or a
+    checkout's transaction may have turned PostgreSQL's synchronous commit off)."""
+    order, event = placed.order, placed.event
+    if order.total_minor != 0:
+        return
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
+    now = order.created_at
+    statements.CONFIRM_PENDING.execute(connection, {"order_id": order.id, "now": now})
+    order.status, order.confirmed_at, order.expires_at = OrderStatus.CONFIRMED, now, None
+    capacity.sell_held_sync(connection, order.allocations)
+    _confirmed(connection, clock, order, via="free", event_title=event.title,
+               region=event.region, public_url=public_url)  # fmt: skip
 
 
 def _explain_untakeable(connection: Connection, hold_id: uuid.UUID, secret: str) -> None:

@@ -36,6 +36,7 @@ SELECTION = Prepared(
         ticket_type.c.access_code, ticket_type.c.sales_start, ticket_type.c.sales_end,
         ticket_type.c.min_per_order, ticket_type.c.max_per_order, ticket_type.c.price_steps,
         quota_member.c.quota_id, (quota.c.sold + quota.c.held).label("taken"),
+        quota.c.capacity,
     )
     .select_from(
         event.outerjoin(ticket_type, ticket_type.c.event_id == event.c.id)
