@@ -179,3 +179,59 @@ def test_substring_patterns_take_wildcards_literally() -> None:
 
     assert substring_pattern("Jo_Doe%") == "%jo\\_doe\\%%"
     assert substring_pattern("a\\b") == "%a\\\\b%"
+
+
+async def test_a_write_waits_for_another_process_without_stalling_the_loop(
+    db: Database, db_engine: str, db_url: str
+) -> None:
+    """Another process is mid-write (SQLite: it holds the writers' file lock and the write
+    lock; PostgreSQL: it holds the row): ``Database.run`` waits for it — off the event loop,
+    which keeps serving — and then writes."""
+    import fcntl
+    import sqlite3
+
+    from boxoffice.core.identity.models import Organization
+
+    async with db.transaction() as session:
+        org = Organization(slug="waiting", name="Before", created_at=datetime.now(UTC))
+        session.add(org)
+    other_db = Database(create_engine(db_url, pool_size=0))
+    release = asyncio.Event()
+
+    async def other_process() -> None:
+        if db_engine == "sqlite":
+            path = normalize_url(db_url).database
+            with open(f"{path}-writers.lock", "ab") as lock_file:
+                fcntl.flock(lock_file, fcntl.LOCK_EX)
+                writer = sqlite3.connect(str(path), isolation_level=None)
+                writer.execute("BEGIN IMMEDIATE")
+                await release.wait()
+                writer.execute("COMMIT")
+                writer.close()
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        else:
+            async with other_db.transaction() as session:
+                await session.execute(text("SELECT 1 FROM organization WHERE id = :id FOR UPDATE"),
+                                      {"id": org.id})  # fmt: skip
+                await release.wait()
+
+    holder = asyncio.create_task(other_process())
+    await asyncio.sleep(0.2)
+    rename = text("UPDATE organization SET name = 'After' WHERE id = :id").bindparams(
+        bindparam("id", type_=Uuid())
+    )
+    write = asyncio.create_task(
+        db.run(lambda connection: connection.execute(rename, {"id": org.id}))
+    )
+    ticks = 0
+    for _ in range(10):
+        await asyncio.sleep(0.02)
+        ticks += 1
+    assert not write.done(), "the write waits for the other writer"
+    assert ticks == 10, "the loop kept running meanwhile"
+    release.set()
+    await asyncio.wait_for(write, 10)
+    await holder
+    await other_db.close()
+    async with db.read() as session:
+        assert (await session.get(Organization, org.id)).name == "After"  # type: ignore[union-attr]
