@@ -6,33 +6,28 @@ same SQLAlchemy code. Writes go through :meth:`Database.transaction`: on SQLite 
 lock upgrades, and ``busy_timeout`` queues writers fairly); on PostgreSQL it relies on row
 locks and conditional updates. Reads go through :meth:`Database.read` (a plain ``BEGIN``).
 
-SQLite has one writer at a time. Within a process, write transactions queue on an asyncio
-lock before ``BEGIN IMMEDIATE``: waiting there costs nothing, whereas connections racing for
-the file lock would each sleep in SQLite's busy handler (1, 2, 5, ... 100 ms naps) and leave
-the database idle between them. Between processes, writers queue on a file lock (``flock``
-on ``<database>-writers.lock``), which the kernel hands over without naps.
+SQLite has one writer at a time. ORM write transactions queue on an asyncio lock (per event
+loop) and, between processes, on a file lock (``flock`` on ``<database>-writers.lock``):
+waiting there costs nothing, whereas connections racing for SQLite's lock would each sleep in
+its busy handler (1, 2, 5, ... 100 ms naps) and leave the database idle between them.
 
-Hot paths (placing a hold, placing an order) use :meth:`Database.run`: the transaction is
-one *synchronous* function over a SQLAlchemy ``Connection`` with prepared statements
-(:mod:`boxoffice.core.prepared`). On SQLite it runs over the pysqlite driver on the event
-loop's own thread when the write lock is free — the whole transaction takes well under a
-millisecond, less than a hop to another thread and back (aiosqlite hops per statement) —
-and in a writer thread, waiting for the lock, when another process holds it. On PostgreSQL
-it runs through ``AsyncConnection.run_sync`` (greenlets over asyncpg, no thread at all).
-Same code, same SQL, both engines.
+Hot paths (placing a hold or an order, checking out) use :meth:`Database.run`: the
+transaction is one *synchronous* function over a SQLAlchemy ``Connection`` with prepared
+statements (:mod:`boxoffice.core.prepared`). On SQLite it goes through the process's one
+writer (:mod:`boxoffice.core.sqlite_writer`: group commit, on the loop's thread when the lock
+is free); on PostgreSQL through ``AsyncConnection.run_sync`` (greenlets over asyncpg, no
+thread at all). Same code, same SQL, both engines.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import weakref
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import msgspec
 from sqlalchemy import (
@@ -48,10 +43,8 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Dialect, make_url
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -62,14 +55,9 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
 from boxoffice.core.clock import ensure_utc
-from boxoffice.logs import get_logger
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not on Windows: SQLite's busy handler queues writers
-    fcntl = None  # type: ignore[assignment]
-
-log = get_logger(__name__)
+if TYPE_CHECKING:
+    from boxoffice.core.sqlite_writer import SQLiteWriter, WriteQueue
 
 #: Stable constraint names, so migrations can alter them on both engines.
 NAMING_CONVENTION = {
@@ -83,10 +71,7 @@ NAMING_CONVENTION = {
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 #: Rows ANALYZE samples per index on SQLite.
 ANALYSIS_LIMIT = 1000
-#: The hot-path writer copies the WAL into the database every this many commits (about
-#: 20 pages each: some 8 MB of WAL at most between checkpoints).
-CHECKPOINT_EVERY = 100
-_WRITE_OPTION = "boxoffice_write"
+WRITE_OPTION = "boxoffice_write"
 
 
 class Base(DeclarativeBase):
@@ -174,12 +159,12 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> A
             **pooling,
             **JSON_CODEC,
         )
-        _configure_sqlite(engine.sync_engine)
+        configure_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(parsed, pool_pre_ping=True, **pooling, **JSON_CODEC)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take over transaction control from the driver so that we can say BEGIN IMMEDIATE.
@@ -193,7 +178,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        write = connection.get_execution_options().get(_WRITE_OPTION, False)
+        write = connection.get_execution_options().get(WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
@@ -223,7 +208,7 @@ CommitInfo = dict[Any, Any]
 TRANSACTION_KEYS = "boxoffice."
 
 
-def _scoped(connection: Connection, work: Callable[[Connection], T]) -> tuple[T, CommitInfo]:
+def scoped(connection: Connection, work: Callable[[Connection], T]) -> tuple[T, CommitInfo]:
     """Run ``work`` and take its transaction-scoped ``info`` keys off the connection."""
     try:
         result = work(connection)
@@ -233,114 +218,13 @@ def _scoped(connection: Connection, work: Callable[[Connection], T]) -> tuple[T,
     return result, taken
 
 
-class _WriterBusy(Exception):
-    """Another process holds SQLite's write lock."""
-
-
-class _SQLiteWriter:
-    """The process's one SQLite write connection for :meth:`Database.run` (pysqlite, kept
-    open: a pool check-out per transaction cost a fifth of a small one), a thread to wait
-    in, and the file lock that queues writers across processes.
-
-    Between processes, writers queue on ``flock`` on a file beside the database: the kernel
-    hands the lock to the next waiter the moment it is free, whereas SQLite's busy handler
-    naps (1, 2, 5 ... 100 ms) and leaves the database idle between naps. Without the file
-    lock (another program writing, or no ``fcntl``) SQLite's own locking still decides."""
-
-    def __init__(self, url: URL) -> None:
-        engine = create_sync_engine(
-            url.set(drivername="sqlite+pysqlite"),
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-            pool_size=1, max_overflow=0, **JSON_CODEC,
-        )  # fmt: skip
-        _configure_sqlite(engine)
-
-        @event.listens_for(engine, "connect")
-        def _no_checkpoints_in_commits(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
-
-        self.engine = engine.execution_options(**{_WRITE_OPTION: True})
-        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-        self._connection: Connection | None = None
-        self._lock_file = open(f"{url.database}-writers.lock", "ab")  # noqa: SIM115 - kept open
-        self._commits = 0
-
-    def lock_files(self, *, wait: bool) -> bool:
-        """Take the cross-process writer lock; without ``wait``, only if it is free now."""
-        if fcntl is None:
-            return True
-        try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            return False
-        return True
-
-    def unlock_files(self) -> None:
-        if fcntl is not None:
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-
-    def write(self, work: Callable[[Connection], T], *, wait: bool) -> tuple[T, CommitInfo]:
-        """One write transaction running ``work``. Without ``wait`` it refuses at once
-        (:class:`_WriterBusy`, nothing done) if another process is writing, so that the
-        event loop's thread never sleeps on a lock."""
-        if not self.lock_files(wait=wait):
-            raise _WriterBusy
-        try:
-            connection = self._connection
-            if connection is None or connection.closed or connection.invalidated:
-                connection = self._connection = self.engine.connect()
-            driver = connection.connection.dbapi_connection
-            assert driver is not None
-            driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS if wait else 0}")
-            try:
-                transaction = connection.begin()
-            except OperationalError as error:
-                if wait or "locked" not in str(error.orig):
-                    raise
-                raise _WriterBusy from error
-            with transaction:
-                done = _scoped(connection, work)
-        finally:
-            self.unlock_files()
-        self._commits += 1
-        return done
-
-    def checkpoint_due(self) -> bool:
-        return self._commits >= CHECKPOINT_EVERY
-
-    def checkpoint(self) -> None:
-        """Copy the WAL back into the database file, holding the writers' locks so that it
-        completes and the next commit starts the WAL afresh. Run on the writer thread: a
-        commit that crossed SQLite's auto-checkpoint threshold did this on the event loop's
-        thread (~40 % of a purchase's database CPU); here the loop serves requests meanwhile.
-        Every few hundred commits also copies each hot page (the quota row's) once."""
-        self._commits = 0
-        self.lock_files(wait=True)
-        try:
-            connection = self._connection
-            if connection is not None and not connection.closed:
-                driver = connection.connection.dbapi_connection
-                assert driver is not None
-                driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error as error:  # the next one catches up; SQLite stays consistent
-            log.warning("sqlite.checkpoint_failed", error=str(error))
-        finally:
-            self.unlock_files()
-
-    def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-        self.engine.dispose()
-        self._lock_file.close()
-
-
 class Database:
     """The engine plus the ways in: a write transaction, a read, and :meth:`run`."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._writer = async_sessionmaker(
-            engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False
+            engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )
         self._reader = async_sessionmaker(engine, expire_on_commit=False)
         self._after_commit: list[Callable[[CommitInfo], None]] = []
@@ -348,7 +232,10 @@ class Database:
         self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
-        self._sqlite_writer: _SQLiteWriter | None = None
+        self._sqlite_writer: SQLiteWriter | None = None
+        self._write_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WriteQueue] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def dialect(self) -> str:
@@ -386,8 +273,7 @@ class Database:
                         yield session
                 finally:
                     writer.unlock_files()
-        for callback in self._after_commit:
-            callback(session.info)
+        self._committed(session.info)
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         """Run ``work(connection)`` as one write transaction (see the module doc): it commits
@@ -398,25 +284,27 @@ class Database:
         lock = self._writer_lock()
         if lock is None:
             async with self.engine.begin() as connection:
-                result, info = await connection.run_sync(_scoped, work)
-        else:
-            writer = self._sqlite_writer_for()
-            async with lock:
-                try:
-                    result, info = writer.write(work, wait=False)
-                except _WriterBusy:
-                    result, info = await asyncio.get_running_loop().run_in_executor(
-                        writer.thread, lambda: writer.write(work, wait=True))  # fmt: skip
-                if writer.checkpoint_due():
-                    await asyncio.get_running_loop().run_in_executor(
-                        writer.thread, writer.checkpoint)  # fmt: skip
+                result, info = await connection.run_sync(scoped, work)
+            self._committed(info)
+            return result
+        from boxoffice.core.sqlite_writer import WriteQueue  # it builds on this module
+
+        loop = asyncio.get_running_loop()
+        queue = self._write_queues.get(loop)
+        if queue is None:
+            queue = WriteQueue(self._sqlite_writer_for(), lock, self._committed)
+            self._write_queues[loop] = queue
+        return cast(T, await queue.submit(work))
+
+    def _committed(self, info: CommitInfo) -> None:
         for callback in self._after_commit:
             callback(info)
-        return result
 
-    def _sqlite_writer_for(self) -> _SQLiteWriter:
+    def _sqlite_writer_for(self) -> SQLiteWriter:
         if self._sqlite_writer is None:
-            self._sqlite_writer = _SQLiteWriter(self.engine.url)
+            from boxoffice.core.sqlite_writer import SQLiteWriter  # it builds on this module
+
+            self._sqlite_writer = SQLiteWriter(self.engine.url)
         return self._sqlite_writer
 
     @asynccontextmanager

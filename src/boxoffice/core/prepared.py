@@ -40,15 +40,19 @@ class _Plan:
     binds: tuple[tuple[str, Callable[[Any], Any] | None, Any], ...]
     #: Builds a row from a cursor tuple, applying the result processors; None: no rows.
     row: Callable[[Sequence[Any]], Any] | None
+    #: (position, processor) of the parameters that have a processor.
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]
 
-    def parameters(self, params: Params) -> tuple[Any, ...]:
-        values = []
-        for name, process, default in self.binds:
-            value = params.get(name, default)
-            if value is _REQUIRED:
-                raise KeyError(f"no value for the parameter {name!r}")
-            values.append(process(value) if process is not None and value is not None else value)
-        return tuple(values)
+    def parameters(self, params: Params) -> list[Any]:
+        try:
+            values = [params[name] if default is _REQUIRED else params.get(name, default)
+                      for name, _, default in self.binds]  # fmt: skip
+        except KeyError as missing:
+            raise KeyError(f"no value for the parameter {missing}") from None
+        for index, process in self.processed:
+            if values[index] is not None:
+                values[index] = process(values[index])
+        return values
 
 
 _REQUIRED = object()
@@ -137,11 +141,16 @@ def _compile(statement: Executable, dialect: Dialect, columns: tuple[str, ...]) 
         result_processors = [column.type._cached_result_processor(dialect, None)
                              for column in compiled._result_columns]  # fmt: skip
         record = namedtuple("Row", names, rename=True)  # type: ignore[misc]
+        converters = [(i, p) for i, p in enumerate(result_processors) if p is not None]
 
         def row(values: Sequence[Any]) -> Any:
-            return record._make(
-                process(value) if process is not None else value
-                for process, value in zip(result_processors, values, strict=True)
-            )
+            if not converters:
+                return record._make(values)
+            converted = list(values)
+            for index, process in converters:
+                if converted[index] is not None:
+                    converted[index] = process(converted[index])
+            return record._make(converted)
 
-    return _Plan(compiled.string, tuple(binds), row)
+    processors_at = tuple((i, p) for i, (_, p, _) in enumerate(binds) if p is not None)
+    return _Plan(compiled.string, tuple(binds), row, processors_at)
