@@ -67,7 +67,8 @@ class Platform:
                 settings.resolved_database_url,
                 pool_size=settings.db_pool_size,
                 max_overflow=settings.db_max_overflow,
-            )
+            ),
+            write_slots=settings.db_write_slots,
         )
         plugins = load_plugin_set(
             settings,

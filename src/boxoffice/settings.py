@@ -38,6 +38,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: Connections kept per process; 0 disables pooling (tests).
     db_pool_size: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 10
     db_max_overflow: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 10
+    #: PostgreSQL: hot-path write transactions (holds, orders, checkouts) at once per process.
+    #: More only queue on a hot quota row, each holding a pooled connection while it waits.
+    db_write_slots: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 3
     #: Run the journal dispatcher (background deliveries) in this process.
     run_dispatcher: bool = True
     #: Where people reach the platform; links in e-mails start with it.
