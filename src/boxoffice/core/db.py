@@ -344,6 +344,9 @@ class Database:
             await connection.execute(text("SELECT 1"))
 
     async def close(self) -> None:
+        """Close the connections. The database may be used again afterwards (it reconnects
+        lazily), as tests do after an app's lifespan ended."""
+        self._write_queues.clear()
         if self._sqlite_writer is not None:
             writer, self._sqlite_writer = self._sqlite_writer, None
             await asyncio.get_running_loop().run_in_executor(writer.thread, writer.close)
