@@ -139,6 +139,8 @@ class NewHold(NamedTuple):
     ticket_types: dict[uuid.UUID, Any]
     quantities: dict[uuid.UUID, int]
     promo_code: str | None
+    #: The ``SELECTION`` rows of the requested ticket types (the event's columns in each).
+    rows: list[Any]
 
     def out(self) -> HoldOut:
         return hold_out(self.record, self.ticket_types, self.promo_code)
@@ -159,11 +161,12 @@ def place_hold(
 
 def start_hold(
     connection: Connection, clock: Clock, event_id: uuid.UUID, data: HoldIn, *,
-    durable: bool = False,
+    durable: bool = False, status: str = "active",
 ) -> NewHold:  # fmt: skip
     """Check and price the selection and write the hold; :func:`take_seats` must follow in
     the same transaction. Refuses at once what the quotas, as read, cannot seat (a sold-out
-    refusal then costs one query); the conditional UPDATE in ``take_seats`` still decides."""
+    refusal then costs one query); the conditional UPDATE in ``take_seats`` still decides.
+    ``status="ordered"``: the hold is written already taken by an order (checkout)."""
     now = clock.now()
     quantities = _merged(data)
     rows: Sequence[Any] = statements.SELECTION.execute(connection, {"event_id": event_id}).rows
@@ -189,7 +192,7 @@ def start_hold(
     if any(int(r.taken) + allocations[str(r.quota_id)] > int(r.capacity) for r in rows):
         _refuse(quantities, left, found)
     hold = SimpleNamespace(
-        id=new_id(), event_id=event_id, secret=new_secret(), status="active",
+        id=new_id(), event_id=event_id, secret=new_secret(), status=status,
         items=[{"ticket_type_id": str(t), "quantity": n,
                 "unit_price_minor": current_price(found[t], now, taken.get(t, 0)),
                 "quota_ids": sorted({str(r.quota_id) for r in rows if r.ticket_type_id == t})}
@@ -205,7 +208,7 @@ def start_hold(
         # instead of an fsync, and the quota UPDATE comes last for the same reason.
         connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
     statements.INSERT_HOLD.execute(connection, vars(hold))
-    return NewHold(hold, found, quantities, promo.code if promo else None)
+    return NewHold(hold, found, quantities, promo.code if promo else None, list(rows))
 
 
 def take_seats(connection: Connection, hold: NewHold) -> None:

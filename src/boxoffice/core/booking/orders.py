@@ -181,8 +181,14 @@ def place_order(
     """Turn a hold into an order: pending payment, or confirmed at once when free. The hold
     is taken by one conditional UPDATE; its seats move to the order without touching the
     quota rows (they stay held until the order is paid, cancelled or expires)."""
-    placed = _record_order(connection, clock, hold_id, data, regions=regions, user_id=user_id,
-                           platform_fee_bp=platform_fee_bp)  # fmt: skip
+    now = clock.now()
+    taken = statements.TAKE_HOLD.first(connection, {"hold_id": hold_id, "now": now})
+    if taken is None or not same_secret(data.secret, taken.secret):
+        _explain_untakeable(connection, hold_id, data.secret)
+    assert taken is not None
+    context = statements.SELECTION.execute(connection, {"event_id": taken.event_id}).rows
+    placed = _record_order(connection, clock, hold_id, taken, context, data, regions=regions,
+                           user_id=user_id, platform_fee_bp=platform_fee_bp)  # fmt: skip
     _confirm_if_free(connection, clock, placed, public_url)
     return order_out(placed.order, placed.items, secret=True, public_url=public_url)
 
@@ -196,9 +202,9 @@ def checkout(
     ``place_order`` do (the hold row records the selection and its locked prices and is
     taken by the order at once). The seats are taken last, so that on PostgreSQL the hot
     quota row stays locked only from its UPDATE to the commit."""
-    hold = holds.start_hold(connection, clock, event_id, data.selection())
-    placed = _record_order(connection, clock, hold.record.id, data.order(hold.record.secret),
-                           regions=regions, user_id=user_id,
+    hold = holds.start_hold(connection, clock, event_id, data.selection(), status="ordered")
+    placed = _record_order(connection, clock, hold.record.id, hold.record, hold.rows,
+                           data.order(hold.record.secret), regions=regions, user_id=user_id,
                            platform_fee_bp=platform_fee_bp)  # fmt: skip
     holds.take_seats(connection, hold)
     _confirm_if_free(connection, clock, placed, public_url)
@@ -212,16 +218,14 @@ class _Placed(NamedTuple):
 
 
 def _record_order(
-    connection: Connection, clock: Clock, hold_id: uuid.UUID, data: OrderIn, *,
-    regions: RegionLookup, user_id: uuid.UUID | None, platform_fee_bp: int,
+    connection: Connection, clock: Clock, hold_id: uuid.UUID, taken: Any, context: list[Any],
+    data: OrderIn, *, regions: RegionLookup, user_id: uuid.UUID | None, platform_fee_bp: int,
 ) -> _Placed:  # fmt: skip
-    """The pending order for a hold, its tickets and its journal entry."""
+    """The pending order for a hold just taken (``taken``: its event, items, allocations,
+    deadline and promo code), its tickets and its journal entry. ``context``: ``SELECTION``
+    rows of the event and (at least) the hold's ticket types."""
     now = clock.now()
     email = normalize_email(data.buyer.email, field="buyer.email")
-    taken = statements.TAKE_HOLD.first(connection, {"hold_id": hold_id, "now": now})
-    if taken is None or not same_secret(data.secret, taken.secret):
-        _explain_untakeable(connection, hold_id, data.secret)
-    assert taken is not None
     event_id = taken.event_id
     hold_items = [(uuid.UUID(i["ticket_type_id"]), int(i["quantity"])) for i in taken.items]
     locked = {uuid.UUID(i["ticket_type_id"]): i.get("unit_price_minor") for i in taken.items}
@@ -232,9 +236,9 @@ def _record_order(
         if attendee.email and attendee.email not in checked:
             normalize_email(attendee.email, field=f"attendees[{index}].email")
             checked.add(attendee.email)
-    context = statements.ORDER_CONTEXT.execute(connection, {"event_id": event_id}).rows
     event, names = context[0], {row.ticket_type_id: row for row in context}
-    questions = statements.QUESTIONS.execute(connection, {"event_id": event_id}).rows
+    questions = (statements.QUESTIONS.execute(connection, {"event_id": event_id}).rows
+                 if event.questions else [])  # fmt: skip
     answers = check_answers(questions, attendees)
     tickets = len(attendees)
     count_for_buyer(connection, event_id, event.max_tickets_per_buyer, email, tickets)
@@ -246,7 +250,7 @@ def _record_order(
     breakdown = pricing.price(
         [pricing.Selection(t, names[t].name, int(locked.get(t) or names[t].price_minor), n)
          for t, n in hold_items],
-        event.currency, rate, discount, fee_per_ticket=event.fee_per_ticket_minor,
+        event.event_currency, rate, discount, fee_per_ticket=event.fee_per_ticket_minor,
         platform_fee_bp=platform_fee_bp,
     )  # fmt: skip
     order = record(
@@ -255,7 +259,7 @@ def _record_order(
         promo_code_id=taken.promo_code_id, status=OrderStatus.PENDING,
         buyer_name=data.buyer.name, buyer_email=email,
         buyer_country=data.buyer.country or "", locale=data.buyer.locale,
-        currency=event.currency, subtotal_minor=breakdown.subtotal.minor,
+        currency=event.event_currency, subtotal_minor=breakdown.subtotal.minor,
         discount_minor=breakdown.discount.minor, fees_minor=breakdown.fees.minor,
         tax_minor=breakdown.tax.minor, total_minor=breakdown.total.minor, refunded_minor=0,
         breakdown=msgspec.to_builtins(breakdown), allocations=taken.allocations,

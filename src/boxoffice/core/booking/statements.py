@@ -25,12 +25,17 @@ order = table_of(Order)
 order_item = table_of(OrderItem)
 question = table_of(Question)
 
-#: An event and its ticket types with their quota memberships, in one query: one row per
-#: (ticket type, quota); a ticket type in no quota has quota_id NULL; an event without
-#: ticket types gives one row with ticket_type_id NULL.
+#: An event, what an order needs of it, and its ticket types with their quota memberships,
+#: in one query: one row per (ticket type, quota); a ticket type in no quota has quota_id
+#: NULL; an event without ticket types gives one row with ticket_type_id NULL. ``questions``
+#: counts the event's questions (none asked: the order skips reading them).
 SELECTION = Prepared(
     select(
-        event.c.status, event.c.ends_at, event.c.hold_ttl_seconds,
+        event.c.status, event.c.ends_at, event.c.hold_ttl_seconds, event.c.organization_id,
+        event.c.title, event.c.currency.label("event_currency"), event.c.region,
+        event.c.country, event.c.max_tickets_per_buyer, event.c.fee_per_ticket_minor,
+        select(func.count()).where(question.c.event_id == event.c.id)
+        .scalar_subquery().label("questions"),
         ticket_type.c.id.label("ticket_type_id"), ticket_type.c.name,
         ticket_type.c.price_minor, ticket_type.c.currency, ticket_type.c.visibility,
         ticket_type.c.access_code, ticket_type.c.sales_start, ticket_type.c.sales_end,
@@ -84,24 +89,6 @@ TAKE_HOLD = Prepared(
 )  # fmt: skip
 
 HOLD_STATE = Prepared(select(hold.c.secret, hold.c.status).where(hold.c.id == bindparam("hold_id")))
-
-#: What an order needs of its event and ticket types (all of the event's).
-ORDER_CONTEXT = Prepared(
-    select(
-        event.c.organization_id,
-        event.c.title,
-        event.c.currency,
-        event.c.region,
-        event.c.country,
-        event.c.max_tickets_per_buyer,
-        event.c.fee_per_ticket_minor,
-        ticket_type.c.id.label("ticket_type_id"),
-        ticket_type.c.name,
-        ticket_type.c.price_minor,
-    )
-    .join(ticket_type, ticket_type.c.event_id == event.c.id)
-    .where(event.c.id == bindparam("event_id"))
-)
 
 QUESTIONS = Prepared(
     select(question.c.id, question.c.label, question.c.kind, question.c.options,
