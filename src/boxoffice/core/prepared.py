@@ -113,7 +113,10 @@ class Prepared:
         statement = self._statements.get(dialect.name)
         if statement is None:
             statement = self._statements[dialect.name] = self._build(dialect.name)
-        columns = tuple(sorted(params)) if isinstance(statement, Insert) else ()
+        # An INSERT ... VALUES takes the columns given; an INSERT ... SELECT has its own
+        # (and column keys would reach into the SET clause of an UPDATE in its CTEs).
+        inserting = isinstance(statement, Insert) and statement.select is None
+        columns = tuple(sorted(params)) if inserting else ()
         key = (dialect.name, columns)
         plan = self._plans.get(key)
         if plan is None:
