@@ -157,6 +157,10 @@ def _tax_rate(
     return region.tax_rate(country, now.date())
 
 
+def _tickets(count: int) -> str:
+    return f"{count} ticket" if count == 1 else f"{count} tickets"
+
+
 def _attendees(
     data: OrderIn, hold_items: list[tuple[uuid.UUID, int]]
 ) -> list[tuple[uuid.UUID, AttendeeIn]]:
@@ -166,8 +170,8 @@ def _attendees(
         return [(ticket_type_id, myself) for ticket_type_id in tickets]
     if len(data.attendees) != len(tickets):
         raise RuleViolated(
-            f"name one attendee per ticket: the hold has {len(tickets)} tickets",
-            errors=[FieldError("attendees", f"exactly {len(tickets)} entries")],
+            f"name one attendee per ticket: the order has {_tickets(len(tickets))}",
+            errors=[FieldError("attendees", f"exactly {len(tickets)} (one per ticket)")],
             extra={"rule": "one_attendee_per_ticket"},
         )
     return list(zip(tickets, data.attendees, strict=True))
