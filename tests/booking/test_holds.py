@@ -157,3 +157,44 @@ async def test_holds_expire_on_time_without_any_request(
         assert await sweep_until_done(platform.db, platform.clock) == 1
         assert await counts(platform.db, store.quotas["Hall"]) == (10, 0, 0)
         assert (await buyer.order(second)).status_code == 409
+
+
+async def test_only_what_moves_no_money_skips_the_wal_flush(
+    platform: Platform, clock: ManualClock
+) -> None:
+    """PostgreSQL: a hold's or a checkout's transaction commits without waiting for the WAL
+    flush; one that confirms an order (a free checkout) waits. SQLite: no such setting."""
+    import msgspec
+    from sqlalchemy import Connection
+
+    from boxoffice.core.booking import holds, orders
+    from boxoffice.core.booking.schemas import CheckoutIn, HoldIn
+
+    store = await shop(platform.db, clock, types={"Standard": 2500, "Free": 0},
+                       quotas={"Hall": (10, ["Standard", "Free"])})  # fmt: skip
+    pg = platform.db.dialect == "postgresql"
+
+    def setting(connection: Connection) -> str:
+        return str(connection.exec_driver_sql("SHOW synchronous_commit").scalar()) if pg else "-"
+
+    def items(name: str) -> list[dict[str, Any]]:
+        return [{"ticket_type_id": str(store.types[name]), "quantity": 1}]
+
+    def hold(connection: Connection) -> str:
+        selection = msgspec.convert({"items": items("Standard")}, HoldIn)
+        holds.place_hold(connection, clock, store.event.id, selection)
+        return setting(connection)
+
+    def checkout(connection: Connection, name: str) -> tuple[str, str]:
+        data = msgspec.convert({"items": items(name), "buyer": {"name": "A", "email": "a@b.org"}},
+                               CheckoutIn)  # fmt: skip
+        placed = orders.checkout(connection, clock, store.event.id, data,
+                                 regions=lambda _: None, public_url="https://x.test")  # fmt: skip
+        return placed.status, setting(connection)
+
+    assert await platform.db.run(hold) == ("off" if pg else "-")
+    assert await platform.db.run(lambda c: checkout(c, "Standard")) == (
+        "pending", "off" if pg else "-")  # fmt: skip
+    assert await platform.db.run(lambda c: checkout(c, "Free")) == (
+        "confirmed", "on" if pg else "-")  # fmt: skip
+    assert await counts(platform.db, store.quotas["Hall"]) == (10, 1, 2)

@@ -55,9 +55,12 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
 from boxoffice.core.clock import ensure_utc
+from boxoffice.logs import get_logger
 
 if TYPE_CHECKING:
     from boxoffice.core.sqlite_writer import SQLiteWriter, WriteQueue
+
+log = get_logger(__name__)
 
 #: Stable constraint names, so migrations can alter them on both engines.
 NAMING_CONVENTION = {
@@ -312,7 +315,10 @@ class Database:
 
     def _committed(self, info: CommitInfo) -> None:
         for callback in self._after_commit:
-            callback(info)
+            try:
+                callback(info)
+            except Exception:  # the change is committed: a hook's failure must not undo that
+                log.exception("db.after_commit_failed")
 
     def _sqlite_writer_for(self) -> SQLiteWriter:
         if self._sqlite_writer is None:

@@ -174,6 +174,7 @@ class WriteQueue:
 
     def __init__(self, writer: SQLiteWriter, lock: asyncio.Lock,
                  committed: Callable[[db.CommitInfo], None]) -> None:  # fmt: skip
+        """``committed(info)`` runs the after-commit hooks; it must not raise."""
         self.writer = writer
         self.lock = lock
         self.committed = committed
@@ -199,10 +200,7 @@ class WriteQueue:
                             done.set_exception(outcome)
                         continue
                     result, info = outcome
-                    try:
-                        self.committed(info)
-                    except Exception:  # an after-commit hook must not strand the batch
-                        log.exception("sqlite.after_commit_failed")
+                    self.committed(info)
                     if not done.done():
                         done.set_result(result)
         finally:

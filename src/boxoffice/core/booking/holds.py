@@ -169,7 +169,12 @@ def start_hold(
     ``status="ordered"``: the hold is written already taken by an order (checkout)."""
     now = clock.now()
     quantities = _merged(data)
-    rows: Sequence[Any] = statements.SELECTION.execute(connection, {"event_id": event_id}).rows
+    # A hold moves no money and lapses by itself: on PostgreSQL its commit need not wait
+    # for the WAL flush (turned off by the first query). A crash may lose the last few
+    # milliseconds of holds, always whole (the seats with them), never half. The hot quota
+    # row is then locked for microseconds instead of an fsync, and its UPDATE comes last.
+    selection = statements.SELECTION if durable else statements.SELECTION_ASYNC_COMMIT
+    rows: Sequence[Any] = selection.execute(connection, {"event_id": event_id}).rows
     first = rows[0] if rows else None
     check_sellable(first.status if first else None, first.ends_at if first else None,
                    event_id, now)  # fmt: skip
@@ -201,12 +206,6 @@ def start_hold(
         expires_at=now + timedelta(seconds=first.hold_ttl_seconds),
         promo_code_id=promo.id if promo else None,
     )  # fmt: skip
-    if connection.dialect.name == "postgresql" and not durable:
-        # A hold moves no money and lapses by itself: its commit need not wait for the WAL
-        # flush. A crash may lose the last few milliseconds of holds, always whole (the seats
-        # with them), never half. This keeps the hot quota row locked for microseconds
-        # instead of an fsync, and the quota UPDATE comes last for the same reason.
-        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
     statements.INSERT_HOLD.execute(connection, vars(hold))
     return NewHold(hold, found, quantities, promo.code if promo else None, list(rows))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Insert, Integer, bindparam, func, insert, select, update
+from sqlalchemy import Insert, Integer, Select, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from boxoffice.core.booking.models import BuyerTally, Hold, Order, OrderItem, Question
@@ -29,7 +29,7 @@ question = table_of(Question)
 #: in one query: one row per (ticket type, quota); a ticket type in no quota has quota_id
 #: NULL; an event without ticket types gives one row with ticket_type_id NULL. ``questions``
 #: counts the event's questions (none asked: the order skips reading them).
-SELECTION = Prepared(
+_SELECTION = (
     select(
         event.c.status, event.c.ends_at, event.c.hold_ttl_seconds, event.c.organization_id,
         event.c.title, event.c.currency.label("event_currency"), event.c.region,
@@ -50,6 +50,21 @@ SELECTION = Prepared(
     )
     .where(event.c.id == bindparam("event_id"))
 )  # fmt: skip
+SELECTION = Prepared(_SELECTION)
+
+
+def _selection_committing_async(dialect: str) -> Select[Any]:
+    if dialect != "postgresql":
+        return _SELECTION
+    return _SELECTION.add_columns(
+        func.set_config("synchronous_commit", "off", True).label("synchronous_commit")
+    )
+
+
+#: ``SELECTION`` that also turns PostgreSQL's synchronous commit off for the rest of the
+#: transaction (a hold's, a checkout's: see ``holds.start_hold``) without a round trip of
+#: its own.
+SELECTION_ASYNC_COMMIT = Prepared(_selection_committing_async)
 
 #: Seats left per ticket type among the given ones: the smallest remainder of its quotas
 #: (explaining a refusal: not on the hot path, so an ordinary statement).
