@@ -13,8 +13,9 @@ moment, each doing what a buyer's client does to reach a pending order that hold
 ``POST /events/{id}/orders`` (one-request checkout; ``--flow two-step``: ``POST
 /events/{id}/holds`` then ``POST /holds/{id}/order``). The load generator runs in
 ``--clients`` processes with a minimal keep-alive HTTP client so that it is not the
-bottleneck itself; it shares the machine's two cores with the server, so the server gets
-less than the whole machine (the CPU each side used is printed).
+bottleneck itself, its connections opened before the sale starts (buyers wait on the sale
+page); it shares the machine's two cores with the server, so the server gets less than the
+whole machine (the CPU each side used is printed).
 
 Prints purchases per second (over the time until the last purchase), refusals, p50/p95/p99
 latency of a purchase and of a refusal, peak RSS per server process, and the oversell count
