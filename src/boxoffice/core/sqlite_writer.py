@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -80,6 +81,9 @@ class SQLiteWriter:
         self._connection: Connection | None = None
         self._lock_file = open(f"{url.database}-writers.lock", "ab")  # noqa: SIM115 - kept open
         self._commits = 0
+        #: One connection, one user at a time (a process normally has one event loop; tests
+        #: may run several, on several threads).
+        self._in_use = threading.Lock()
 
     def lock_files(self, *, wait: bool) -> bool:
         """Take the cross-process writer lock; without ``wait``, only if it is free now."""
@@ -98,8 +102,16 @@ class SQLiteWriter:
     def write(self, works: Sequence[Work], *, wait: bool) -> list[Outcome]:
         """One transaction running ``works``, each in a savepoint (one alone runs bare).
         Without ``wait`` it refuses at once (:class:`WriterBusy`, nothing done) if another
-        process is writing, so that the event loop's thread never sleeps on a lock. Raises
-        (for all) if the commit fails."""
+        process — or another event loop's thread in this one — is writing, so that the event
+        loop's thread never sleeps on a lock. Raises (for all) if the commit fails."""
+        if not self._in_use.acquire(blocking=wait):
+            raise WriterBusy
+        try:
+            return self._write(works, wait=wait)
+        finally:
+            self._in_use.release()
+
+    def _write(self, works: Sequence[Work], *, wait: bool) -> list[Outcome]:
         if not self.lock_files(wait=wait):
             raise WriterBusy
         try:
@@ -137,6 +149,10 @@ class SQLiteWriter:
         completes and the next commit starts the WAL afresh (on the writer thread). Every
         hundred commits also copies each hot page once instead of once per checkpoint."""
         self._commits = 0
+        with self._in_use:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
         self.lock_files(wait=True)
         try:
             connection = self._connection
