@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from boxoffice.core.booking.models import Hold
 from boxoffice.core.booking.statements import INSERT_HOLD
@@ -60,3 +61,17 @@ async def test_what_a_prepared_statement_refuses(db: Database) -> None:
         await db.run(lambda connection: partial_insert.execute(connection, {"secret": "s"}))
     with pytest.raises(KeyError, match="event_id"):
         await db.run(lambda connection: READ.execute(connection, {}))
+
+
+async def test_driver_errors_arrive_as_sqlalchemy_raises_them(
+    db: Database, clock: ManualClock
+) -> None:
+    """Callers catch SQLAlchemy's classes (idempotency catches ``IntegrityError`` when a
+    racing copy stored its key first): a prepared statement raises the same ones."""
+    store = await shop(db, clock)
+    twin = _hold(store.event.id, datetime(2030, 5, 1, tzinfo=UTC), 1)
+    await db.run(lambda connection: INSERT_HOLD.execute(connection, twin))
+    with pytest.raises(IntegrityError):
+        await db.run(lambda connection: INSERT_HOLD.execute(connection, twin))
+    with pytest.raises(IntegrityError):
+        await db.run(lambda connection: INSERT_HOLD.execute_many(connection, [twin]))

@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection
 from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
@@ -92,6 +93,8 @@ class Prepared:
             rows = list(cursor.fetchall()) if cursor.description else []
             make = plan.row
             return Rows([make(row) for row in rows] if make else rows, cursor.rowcount)
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _wrapped(connection, plan, error) from error
         finally:
             cursor.close()
 
@@ -106,6 +109,8 @@ class Prepared:
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(plan.sql, [plan.parameters(params) for params in many])
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _wrapped(connection, plan, error) from error
         finally:
             cursor.close()
 
@@ -122,6 +127,14 @@ class Prepared:
         if plan is None:
             plan = self._plans[key] = _compile(statement, dialect, columns)
         return plan
+
+
+def _wrapped(connection: Connection, plan: _Plan, error: Exception) -> StatementError:
+    """The driver's error as SQLAlchemy raises it (``IntegrityError``, ``OperationalError``
+    ...), so that callers catch the same classes whichever way a statement ran."""
+    dialect = connection.dialect
+    return DBAPIError.instance(plan.sql, None, error, dialect.loaded_dbapi.Error,
+                               dialect=dialect)  # fmt: skip
 
 
 def _compile(statement: Executable, dialect: Dialect, columns: tuple[str, ...]) -> _Plan:
