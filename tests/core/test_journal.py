@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import ClassVar
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from boxoffice.core.clock import ManualClock
 from boxoffice.core.db import Database
@@ -205,6 +205,53 @@ async def test_an_entry_committed_late_is_not_skipped(
     await asyncio.gather(slow, fast)
     await dispatcher.run_until_idle()
     assert recorder.seen == [1, 2]
+
+
+async def test_a_lower_position_of_a_younger_transaction_is_not_skipped(
+    db: Database, clock: ManualClock, db_engine: str
+) -> None:
+    """On PostgreSQL a transaction gets its id at its first write and an entry its position
+    when appended: an older transaction (smaller id) may append after a younger one (larger
+    id) did, and commit first. Reading "entries of finished transactions, in position
+    order" would then deliver the older one's higher position and move the cursor past the
+    younger one's lower position before it commits — skipping it for good."""
+    recorder = Recorder()
+    dispatcher = Dispatcher(db, clock, [Subscriber("rec", recorder)])
+    if db_engine == "sqlite":  # one writer at a time: positions commit in order
+        await ping(db, clock, 1)
+        await ping(db, clock, 2)
+        await dispatcher.run_until_idle()
+        assert recorder.seen == [1, 2]
+        return
+    younger_appended = asyncio.Event()
+    older_committed = asyncio.Event()
+    older_has_id = asyncio.Event()
+
+    async def older() -> None:
+        async with db.transaction() as session:
+            await session.execute(text("SELECT pg_current_xact_id()"))  # takes its id now
+            older_has_id.set()
+            await younger_appended.wait()
+            await append(session, Pinged(n=2), clock)  # the higher position
+        older_committed.set()
+
+    async def younger() -> None:
+        await older_has_id.wait()
+        async with db.transaction() as session:
+            await append(session, Pinged(n=1), clock)  # the lower position
+            await session.flush()
+            younger_appended.set()
+            await older_committed.wait()
+            await dispatcher.run_once()  # while this one is still open
+        await dispatcher.run_until_idle()
+
+    await asyncio.wait_for(asyncio.gather(older(), younger()), 30)
+    async with db.read() as session:
+        entries = await session.execute(select(JournalEntryRow.position, JournalEntryRow.data))
+        position_of = {data["n"]: position for position, data in entries}
+    assert position_of[1] < position_of[2], "the scenario: the younger one appended first"
+    assert sorted(recorder.seen) == [1, 2], "the younger transaction's entry was skipped"
+    assert len(recorder.seen) == 2
 
 
 async def test_only_committed_transactions_that_appended_wake_the_dispatcher(

@@ -7,6 +7,14 @@ one of them at a time. Entries are handed over in position order; a failing entr
 retried with exponential backoff and jitter, and after ``max_attempts`` it goes to
 ``journal_dead_letter`` and the cursor moves on. Subscribers must be idempotent: a crash
 between handling an entry and saving the cursor delivers that entry again.
+
+Reading order. SQLite has one writer at a time, so positions commit in order and a cursor
+is a position. PostgreSQL commits transactions in any order, and a transaction takes its id
+at its first write but a position only when it appends: an older transaction may append
+(a higher position) after a younger one did (a lower position) and commit first. So there
+the cursor is the pair (transaction id, position), entries are read in that order, and only
+entries of transactions older than every open one (``pg_snapshot_xmin``): any transaction
+that can still commit has a larger id than everything read so far.
 """
 
 from __future__ import annotations
@@ -20,13 +28,26 @@ import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import (
+    and_,
+    case,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    text,
+    tuple_,
+    type_coerce,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.clock import Clock
-from boxoffice.core.db import CommitInfo, Database
+from boxoffice.core.db import CommitInfo, Database, JSONType, table_of
 from boxoffice.core.journal.entries import RecordedEntry
 from boxoffice.core.journal.models import (
     JournalDeadLetterRow,
@@ -54,8 +75,21 @@ class Subscriber(msgspec.Struct, frozen=True):
         return self.types is None or entry_type in self.types
 
 
+class Cursor(NamedTuple):
+    """Where a subscriber has read up to: (transaction id, position); txid is 0 on SQLite."""
+
+    txid: int
+    position: int
+
+
+_ENTRY = table_of(JournalEntryRow)
+#: Transactions with a smaller id than this have all ended (PostgreSQL).
+_OLDEST_OPEN = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
+
+
 class DispatcherSettings(msgspec.Struct, frozen=True):
-    batch_size: int = 100
+    #: Entries read per round and subscriber (the ones it does not want cost a tiny row).
+    batch_size: int = 500
     max_attempts: int = 8
     base_delay: timedelta = timedelta(seconds=1)
     max_delay: timedelta = timedelta(minutes=10)
@@ -139,19 +173,30 @@ class Dispatcher:
         async with self.db.transaction() as session:
             if await session.get(JournalSubscriberRow, subscriber.name) is not None:
                 return
-            start = 0
+            start = Cursor(0, 0)
             if subscriber.start_at_end:
-                start = (await session.scalar(select(func.max(JournalEntryRow.position)))) or 0
+                start = await self._end_of_journal(session)
             try:
                 async with session.begin_nested():
                     await session.execute(
-                        insert(JournalSubscriberRow).values(name=subscriber.name, position=start)
+                        insert(JournalSubscriberRow).values(
+                            name=subscriber.name, txid=start.txid, position=start.position
+                        )
                     )
             except Exception:  # another worker created it first: fine
                 log.debug("journal.cursor_exists", subscriber=subscriber.name)
 
+    async def _end_of_journal(self, session: AsyncSession) -> Cursor:
+        """A cursor after every entry written so far, and before those of transactions
+        still open (PostgreSQL: just below the oldest open transaction)."""
+        last = (await session.scalar(select(func.max(_ENTRY.c.position)))) or 0
+        if self.db.dialect != "postgresql":
+            return Cursor(0, last)
+        oldest_open = int(await session.scalar(select(_OLDEST_OPEN)) or 1)
+        return Cursor(oldest_open - 1, last)
+
     async def _acquire(self, name: str) -> Any | None:
-        """Lease the subscriber's cursor: its (position, attempts), or None if another
+        """Lease the subscriber's cursor: its (txid, position, attempts), or None if another
         worker holds it or it waits for a retry. The cursor writes go through
         :meth:`Database.run`, so on SQLite they join the hot path's group commits instead
         of holding the writer between the thread hops of an ORM transaction."""
@@ -169,16 +214,16 @@ class Dispatcher:
                 or_(row.next_attempt_at.is_(None), row.next_attempt_at <= now),
             )
             .values(lease_owner=self.worker_id, lease_until=now + self.settings.lease)
-            .returning(row.position, row.attempts)
+            .returning(row.txid, row.position, row.attempts)
         )
         return await self.db.run(lambda connection: connection.execute(statement).first())
 
-    async def _release(self, name: str, position: int | None = None) -> None:
-        """Give the lease back, moving the cursor to ``position`` if given."""
+    async def _release(self, name: str, cursor: Cursor | None = None) -> None:
+        """Give the lease back, moving the cursor to ``cursor`` if given."""
         moved: dict[str, object] = {}
-        if position is not None:
-            moved = {"position": position, "attempts": 0, "next_attempt_at": None,
-                     "last_error": None}  # fmt: skip
+        if cursor is not None:
+            moved = {"txid": cursor.txid, "position": cursor.position, "attempts": 0,
+                     "next_attempt_at": None, "last_error": None}  # fmt: skip
         await self._update_cursor(name, lease_owner=None, lease_until=None, **moved)
 
     async def _update_cursor(self, name: str, **values: object) -> None:
@@ -188,70 +233,76 @@ class Dispatcher:
         )
         await self.db.run(lambda connection: connection.execute(statement))
 
-    async def _batch(self, after: int) -> list[RecordedEntry]:
-        entry = JournalEntryRow
-        query = select(entry).where(entry.position > after)
+    async def _batch(
+        self, subscriber: Subscriber, after: Cursor
+    ) -> list[tuple[Cursor, RecordedEntry | None]]:
+        """The next entries after ``after`` in reading order (see the module doc), each with
+        its cursor; ``None`` for the ones ``subscriber`` does not want (their data is not
+        even read)."""
+        entry = _ENTRY.c
+        data: Any = entry.data
+        if subscriber.types is not None:
+            data = type_coerce(case((entry.type.in_(sorted(subscriber.types)), entry.data),
+                                    else_=null()), JSONType)  # fmt: skip
+        query = select(entry.txid, entry.position, entry.entry_id, entry.type,
+                       entry.aggregate_type, entry.aggregate_id, entry.occurred_at,
+                       data.label("data"), entry.request_id)  # fmt: skip
         if self.db.dialect == "postgresql":
-            # Only entries of transactions older than every open one: a lower position may
-            # still commit, and reading past it would skip it for good.
             query = query.where(
-                entry.txid < text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
-            )
-        query = query.order_by(entry.position).limit(self.settings.batch_size)
+                tuple_(entry.txid, entry.position) > tuple_(after.txid, after.position),
+                entry.txid < _OLDEST_OPEN,
+            ).order_by(entry.txid, entry.position)
+        else:
+            query = query.where(entry.position > after.position).order_by(entry.position)
         async with self.db.read() as session:
-            rows = (await session.scalars(query)).all()
+            rows = (await session.execute(query.limit(self.settings.batch_size))).all()
         return [
-            RecordedEntry(
-                position=r.position,
-                entry_id=r.entry_id,
-                type=r.type,
-                aggregate_type=r.aggregate_type,
-                aggregate_id=r.aggregate_id,
-                occurred_at=r.occurred_at,
-                data=r.data,
-                request_id=r.request_id,
-            )
+            (Cursor(r.txid or 0, r.position),
+             RecordedEntry(position=r.position, entry_id=r.entry_id, type=r.type,
+                           aggregate_type=r.aggregate_type, aggregate_id=r.aggregate_id,
+                           occurred_at=r.occurred_at, data=r.data, request_id=r.request_id)
+             if subscriber.wants(r.type) else None)
             for r in rows
-        ]
+        ]  # fmt: skip
 
     async def _serve(self, subscriber: Subscriber) -> int:
         """Hand a batch to ``subscriber``; the cursor moves once, when the lease is given
         back (a write per entry cost more than the entries under load)."""
         await self._ensure_cursor(subscriber)
-        cursor = await self._acquire(subscriber.name)
-        if cursor is None:
+        leased = await self._acquire(subscriber.name)
+        if leased is None:
             return 0
+        start = Cursor(leased.txid, leased.position)
+        cursor = start
         delivered = 0
-        position = cursor.position
         try:
-            entries = await self._batch(cursor.position)
-            attempts = cursor.attempts
-            for entry in entries:
-                if not subscriber.wants(entry.type):
-                    position = entry.position
+            attempts = leased.attempts
+            for at, entry in await self._batch(subscriber, start):
+                if entry is None:
+                    cursor = at
                     continue
                 delivered += 1
                 try:
                     await subscriber.handler(entry)
                 except Exception as error:
-                    if position != cursor.position:
-                        await self._advance(subscriber.name, position)
-                    await self._failed(subscriber, entry, attempts + 1, error)
-                    position = cursor.position  # recorded already
+                    if cursor != start:
+                        await self._advance(subscriber.name, cursor)
+                    await self._failed(subscriber, at, entry, attempts + 1, error)
+                    cursor = start  # recorded already
                     return delivered
-                position, attempts = entry.position, 0
+                cursor, attempts = at, 0
         finally:
-            await self._release(subscriber.name,
-                                position if position != cursor.position else None)  # fmt: skip
+            await self._release(subscriber.name, cursor if cursor != start else None)
         return delivered
 
-    async def _advance(self, name: str, position: int) -> None:
-        await self._update_cursor(name, position=position, attempts=0, next_attempt_at=None,
-                                  last_error=None)  # fmt: skip
+    async def _advance(self, name: str, cursor: Cursor) -> None:
+        await self._update_cursor(name, txid=cursor.txid, position=cursor.position, attempts=0,
+                                  next_attempt_at=None, last_error=None)  # fmt: skip
 
     async def _failed(
-        self, subscriber: Subscriber, entry: RecordedEntry, attempts: int, error: Exception
-    ) -> None:
+        self, subscriber: Subscriber, at: Cursor, entry: RecordedEntry, attempts: int,
+        error: Exception,
+    ) -> None:  # fmt: skip
         now = self.clock.now()
         message = "".join(traceback.format_exception_only(error)).strip()[:2000]
         row = JournalSubscriberRow
@@ -274,7 +325,8 @@ class Dispatcher:
                     )
                 )
                 values: dict[str, object] = {
-                    "position": entry.position,
+                    "txid": at.txid,
+                    "position": at.position,
                     "attempts": 0,
                     "next_attempt_at": None,
                     "last_error": message,

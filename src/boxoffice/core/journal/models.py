@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from boxoffice.core.db import Base, JSONType, UTCDateTime, UUIDType
@@ -15,6 +15,8 @@ Position = BigInteger().with_variant(Integer(), "sqlite")
 
 class JournalEntryRow(Base):
     __tablename__ = "journal_entry"
+    #: The dispatcher's reading order on PostgreSQL.
+    __table_args__ = (Index("ix_journal_entry_txid_position", "txid", "position"),)
 
     position: Mapped[int] = mapped_column(Position, primary_key=True, autoincrement=True)
     entry_id: Mapped[uuid.UUID] = mapped_column(UUIDType, unique=True)
@@ -36,6 +38,9 @@ class JournalSubscriberRow(Base):
 
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     position: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: PostgreSQL: the transaction id of the entry at ``position`` — the cursor is the pair
+    #: (txid, position), entries are read in that order (see the dispatcher). 0 on SQLite.
+    txid: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
