@@ -239,7 +239,7 @@ def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
         postgres = PostgresServer.start(bindir, durable=True)
         postgres.execute("CREATE DATABASE flash")
         url = postgres.database_url("flash")
-        workers = args.workers or 1
+        workers = args.workers or 2
     else:
         url = f"sqlite:///{workdir / 'flash.sqlite3'}"
         workers = args.workers or 1

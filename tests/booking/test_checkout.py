@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from boxoffice.core.booking import orders
 from boxoffice.core.booking.models import Hold, Order
 from boxoffice.core.clock import ManualClock
 from boxoffice.platform import Platform
@@ -125,3 +126,23 @@ async def test_many_buyers_checking_out_at_once_never_oversell(
     assert len(placed) == 6, "2 tickets each: exactly 6 buyers fit 12 seats"
     assert all(r.status_code == 409 and r.json()["rule"] == "capacity" for r in refused)
     assert (await assert_books_balance(platform.db))[str(store.quotas["Hall"])] == (12, 0, 12)
+
+
+async def test_an_order_number_drawn_twice_is_a_conflict_to_retry_that_changes_nothing(
+    platform: Platform, make_client: Any, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writes of a checkout go to the database together at the end (one statement on
+    PostgreSQL): a number already taken fails the whole transaction, hold and seats too."""
+    store = await shop(platform.db, clock)
+    monkeypatch.setattr(orders, "new_order_number", lambda: "SAMENUMBER")
+    async with make_client(platform) as client:
+        assert (await checkout(client, store)).status_code == 201
+        collided = await checkout(client, store, email="other@example.org")
+        assert collided.status_code == 409, collided.text
+        assert collided.headers["content-type"].startswith("application/problem+json")
+        assert collided.json()["rule"] == "concurrent_change"
+        monkeypatch.setattr(orders, "new_order_number", lambda: "OTHERNUMBR")
+        assert (await checkout(client, store, email="other@example.org")).status_code == 201
+    assert await counts(platform.db, store.quotas["Hall"]) == (10, 0, 4)
+    assert await rows(platform) == (2, 2), "the collided checkout left nothing behind"
+    await assert_books_balance(platform.db)

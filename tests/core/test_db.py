@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -11,12 +12,15 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Uuid, bindparam, delete, select, text
+from sqlalchemy.exc import DBAPIError
 
+import boxoffice.core.db as db_module
 import boxoffice.core.models  # noqa: F401
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.db import Base, Database, UTCDateTime, create_engine, normalize_url
 from boxoffice.core.identity.models import Organization
 from boxoffice.migrations import current_revision, downgrade, head_revision, is_empty, upgrade
+from boxoffice.plugins.testing import TemplateDatabases
 
 
 async def test_migrations_match_the_models(db: Database) -> None:
@@ -297,3 +301,46 @@ async def test_the_sqlite_writer_keeps_the_wal_short(tmp_path: Any) -> None:
         assert wal < 3 * sqlite_writer.CHECKPOINT_EVERY * (4096 + 24)
     finally:
         await database.close()
+
+
+@pytest.fixture
+def postgres_db_url(boxoffice_templates: TemplateDatabases) -> Iterator[str]:
+    url, drop = boxoffice_templates.fresh("postgresql")
+    yield url
+    drop()
+
+
+async def test_a_pooled_postgresql_connection_idle_too_long_is_pinged_and_replaced(
+    postgres_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL only (SQLite has no server to lose): connections back from work a moment
+    ago are handed out as they are, one idle for a while is pinged first and replaced if
+    the server dropped it (here: terminated by an administrator)."""
+    url = postgres_db_url
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    pid_query = text("SELECT pg_backend_pid()")
+    try:
+        async with engine.connect() as connection:
+            first = await connection.scalar(pid_query)
+
+        other_engine = create_engine(url, pool_size=0)
+        try:
+            async with other_engine.connect() as admin:
+                await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+            # Just returned: handed out without a ping, and found dead by its first use.
+            with pytest.raises(DBAPIError):
+                async with engine.connect() as connection:
+                    await connection.scalar(pid_query)
+            async with engine.connect() as connection:
+                second = await connection.scalar(pid_query)
+            assert second != first
+            async with other_engine.connect() as admin:
+                await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": second})
+            monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+            async with engine.connect() as connection:  # idle "too long": pinged, replaced
+                third = await connection.scalar(pid_query)
+            assert third not in (first, second)
+        finally:
+            await other_engine.dispose()
+    finally:
+        await engine.dispose()

@@ -5,12 +5,15 @@ one call, and the two things they refuse up front."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
 
 import pytest
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from boxoffice.core import prepared
 from boxoffice.core.booking.models import Hold
 from boxoffice.core.booking.statements import INSERT_HOLD
 from boxoffice.core.clock import ManualClock
@@ -75,3 +78,113 @@ async def test_driver_errors_arrive_as_sqlalchemy_raises_them(
         await db.run(lambda connection: INSERT_HOLD.execute(connection, twin))
     with pytest.raises(IntegrityError):
         await db.run(lambda connection: INSERT_HOLD.execute_many(connection, [twin]))
+
+
+class Refused(Exception):
+    pass
+
+
+def _refuse(what: str) -> Callable[[], NoReturn]:
+    def refuse() -> NoReturn:
+        raise Refused(what)
+
+    return refuse
+
+
+@pytest.fixture
+def together_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many writes each single statement of deferred writes carried (PostgreSQL)."""
+    calls: list[int] = []
+    real = prepared._run_together
+
+    def counting(connection: Connection, writes: Any) -> list[int]:
+        calls.append(len(writes))
+        return real(connection, writes)
+
+    monkeypatch.setattr(prepared, "_run_together", counting)
+    return calls
+
+
+async def test_deferred_writes_run_together_at_the_end_of_the_work(
+    db: Database, clock: ManualClock, db_engine: str, together_calls: list[int]
+) -> None:
+    store = await shop(db, clock)
+    event_id, now = store.event.id, datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
+    holds = [_hold(event_id, now + timedelta(seconds=i), 1) for i in range(3)]
+
+    def work(connection: Connection) -> None:
+        INSERT_HOLD.defer_many(connection, holds[:2])
+        INSERT_HOLD.defer(connection, holds[2], expect=1, otherwise=_refuse("not inserted"))
+
+    await db.run(work)
+    found = await db.run(lambda connection: READ.execute(connection, {"event_id": event_id}).rows)
+    assert [row.id for row in found] == [h["id"] for h in holds]
+    assert together_calls == ([3] if db_engine == "postgresql" else [])
+
+
+async def test_a_statement_after_deferred_writes_sees_them(
+    db: Database, clock: ManualClock
+) -> None:
+    """A prepared statement, or any statement run through SQLAlchemy, runs the writes
+    deferred before it first."""
+    store = await shop(db, clock)
+    event_id, now = store.event.id, datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
+
+    def work(connection: Connection) -> tuple[int, int]:
+        INSERT_HOLD.defer(connection, _hold(event_id, now, 1))
+        through_prepared = len(READ.execute(connection, {"event_id": event_id}).rows)
+        INSERT_HOLD.defer(connection, _hold(event_id, now, 2))
+        through_sqlalchemy = connection.execute(
+            select(func.count()).select_from(hold).where(hold.c.event_id == event_id)
+        ).scalar_one()
+        return through_prepared, through_sqlalchemy
+
+    assert await db.run(work) == (1, 2)
+
+
+async def test_the_first_deferred_write_that_misses_raises_and_nothing_is_kept(
+    db: Database, clock: ManualClock
+) -> None:
+    store = await shop(db, clock)
+    event_id, now = store.event.id, datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
+    lapse = {"now": now + timedelta(days=1)}
+
+    def work(connection: Connection) -> None:
+        INSERT_HOLD.defer(connection, _hold(event_id, now, 1))
+        LAPSE.defer(connection, lapse, expect=5, otherwise=_refuse("first miss"))
+        LAPSE.defer(connection, lapse, expect=7, otherwise=_refuse("second miss"))
+
+    with pytest.raises(Refused, match="first miss"):
+        await db.run(work)
+    assert await db.run(lambda c: READ.execute(c, {"event_id": event_id}).rows) == []
+
+
+async def test_deferred_writes_outside_database_run_happen_at_once(
+    db: Database, clock: ManualClock
+) -> None:
+    """An ORM session's ``run_sync`` has no end of work to wait for: ``defer`` executes (and
+    checks) in place there."""
+    store = await shop(db, clock)
+    event_id, now = store.event.id, datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
+    with pytest.raises(Refused, match="nothing lapsed"):
+        async with db.transaction() as session:
+            await session.run_sync(lambda sync: INSERT_HOLD.defer(
+                sync.connection(), _hold(event_id, now, 1), expect=1, otherwise=_refuse("no")))  # fmt: skip
+            assert await session.scalar(select(func.count()).select_from(hold)) == 1
+            await session.run_sync(lambda sync: LAPSE.defer(
+                sync.connection(), {"now": now}, expect=1, otherwise=_refuse("nothing lapsed")))  # fmt: skip
+
+
+async def test_a_batch_too_large_for_one_statement_runs_one_by_one(
+    db: Database, clock: ManualClock, db_engine: str, together_calls: list[int]
+) -> None:
+    store = await shop(db, clock)
+    event_id, now = store.event.id, datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
+    many = [
+        _hold(event_id, now + timedelta(seconds=i), 1) for i in range(prepared.MAX_TOGETHER + 1)
+    ]
+
+    await db.run(lambda connection: INSERT_HOLD.defer_many(connection, many))
+    found = await db.run(lambda connection: READ.execute(connection, {"event_id": event_id}).rows)
+    assert len(found) == len(many)
+    assert together_calls == []

@@ -18,6 +18,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import IntegrityError
 
 from boxoffice.api.middleware import accept_request_id
 from boxoffice.core.errors import PROBLEM_BASE, BoxofficeError
@@ -177,6 +178,24 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
     )
 
 
+def _concurrent_change(
+    request: Request[Any, Any, Any], exc: IntegrityError
+) -> Response[dict[str, Any]]:
+    """A unique or foreign key rule of the database refused the write: a concurrent change
+    got there first (two requests creating the same thing at once) or, once in a billion, a
+    freshly drawn order number was taken. The transaction rolled back; sending the request
+    again (with its Idempotency-Key) is the remedy."""
+    log.warning("db.integrity_conflict", path=request.url.path, error=str(exc.orig)[:300])
+    return problem_response(
+        request,
+        status=409,
+        slug="concurrent-change",
+        title="A concurrent change conflicted with this request",
+        detail="Nothing was changed; send the request again.",
+        extra={"rule": "concurrent_change"},
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
     return problem_response(
@@ -194,6 +213,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     NotFoundException: _not_found,
     MethodNotAllowedException: _method,
     HTTPException: _http,
+    IntegrityError: _concurrent_change,
     Exception: _unexpected,
 }
 

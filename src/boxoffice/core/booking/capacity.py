@@ -8,6 +8,8 @@ PostgreSQL); the row count decides, and the quota's CHECK constraints back it up
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import NoReturn
 
 from sqlalchemy import Connection, CursorResult, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,14 +24,13 @@ def _ordered(allocations: Allocations) -> list[tuple[uuid.UUID, int]]:
     return [(uuid.UUID(q), n) for q, n in sorted(allocations.items()) if n > 0]
 
 
-def hold(connection: Connection, allocations: Allocations) -> uuid.UUID | None:
-    """Hold the seats in every quota, or return the first quota without room. The caller
-    raises on a refusal, so the transaction rolls back the quotas already incremented."""
+def hold(connection: Connection, allocations: Allocations, refuse: Callable[[], NoReturn]) -> None:
+    """Hold the seats in every quota, or call ``refuse`` (which raises, so the transaction
+    rolls back the quotas already incremented). Deferred writes (see
+    :mod:`boxoffice.core.prepared`): they run last, with the work's other writes."""
     for quota_id, seats in _ordered(allocations):
-        held = statements.HOLD_SEATS.execute(connection, {"quota_id": quota_id, "seats": seats})
-        if held.rowcount != 1:
-            return quota_id
-    return None
+        statements.HOLD_SEATS.defer(connection, {"quota_id": quota_id, "seats": seats},
+                                    expect=1, otherwise=refuse)  # fmt: skip
 
 
 def sell_held_sync(connection: Connection, allocations: Allocations) -> None:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, NoReturn, Protocol
 
 from sqlalchemy import Connection, CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -206,23 +206,25 @@ def start_hold(
         expires_at=now + timedelta(seconds=first.hold_ttl_seconds),
         promo_code_id=promo.id if promo else None,
     )  # fmt: skip
-    statements.INSERT_HOLD.execute(connection, vars(hold))
+    statements.INSERT_HOLD.defer(connection, vars(hold))
     return NewHold(hold, found, quantities, promo.code if promo else None, list(rows))
 
 
 def take_seats(connection: Connection, hold: NewHold) -> None:
     """Hold the seats of a hold from :func:`start_hold`, or refuse (the transaction then
     rolls back the hold and any quota already incremented)."""
-    if capacity.hold(connection, hold.record.allocations) is None:
-        return
-    left = {ticket_type_id: max(0, int(seats)) for ticket_type_id, seats in connection.execute(
-        statements.AVAILABLE, {"ticket_type_ids": list(hold.quantities)})}  # fmt: skip
-    _refuse(hold.quantities, left, hold.ticket_types)
+
+    def refuse() -> NoReturn:
+        left = {ticket_type_id: max(0, int(seats)) for ticket_type_id, seats in connection.execute(
+            statements.AVAILABLE, {"ticket_type_ids": list(hold.quantities)})}  # fmt: skip
+        _refuse(hold.quantities, left, hold.ticket_types)
+
+    capacity.hold(connection, hold.record.allocations, refuse)
 
 
 def _refuse(
     quantities: dict[uuid.UUID, int], left: dict[uuid.UUID, int], found: Mapping[uuid.UUID, Any]
-) -> None:
+) -> NoReturn:
     short = {str(t): left.get(t, 0) for t, n in quantities.items() if left.get(t, 0) < n}
     names = ", ".join(found[uuid.UUID(t)].name for t in short) or "the selection"
     raise SoldOut(f"not enough seats left for {names}",

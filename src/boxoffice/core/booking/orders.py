@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import SimpleNamespace
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import msgspec
 from sqlalchemy import (
@@ -130,13 +130,17 @@ def count_for_buyer(
 ) -> None:
     """Add ``tickets`` to the buyer's tally for the event, refusing to pass the event's
     per-buyer maximum (``limit``): one conditional upsert, safe under concurrency."""
-    tally = {"event_id": event_id, "buyer_email": email, "tickets": tickets, "limit": limit}
-    counted = statements.COUNT_FOR_BUYER.first(connection, tally)
-    if (limit is not None and tickets > limit) or counted is None:
+
+    def refuse() -> NoReturn:
         raise LimitExceeded(
             f"at most {limit} tickets per buyer for this event",
             extra={"rule": "max_per_buyer", "limit": limit},
         )
+
+    if limit is not None and tickets > limit:
+        refuse()
+    tally = {"event_id": event_id, "buyer_email": email, "tickets": tickets, "limit": limit}
+    statements.COUNT_FOR_BUYER.defer(connection, tally, expect=1, otherwise=refuse)
 
 
 async def _uncount_for_buyer(session: AsyncSession, order: Order) -> None:
@@ -270,9 +274,12 @@ def _record_order(
         tickets=tickets, expires_at=taken.expires_at, created_at=now, updated_at=now,
         confirmed_at=None, cancelled_at=None, cancel_reason="",
     )  # fmt: skip
-    _insert_with_unique_number(connection, order)
+    order.number = new_order_number()
+    # A number drawn twice (1 in 10^9 at a million orders) fails the insert on its unique
+    # index: the request is refused as a conflict to retry, and changes nothing.
+    statements.INSERT_ORDER.defer(connection, vars(order))
     order_items = _items(order, breakdown, attendees, answers, quota_ids)
-    statements.INSERT_ITEMS.execute_many(connection, [vars(i) for i in order_items])
+    statements.INSERT_ITEMS.defer_many(connection, [vars(i) for i in order_items])
     append_sync(connection, OrderPlaced(
         order_id=str(order.id), number=order.number, event_id=str(event_id),
         organization_id=str(order.organization_id), status=order.status,
@@ -314,15 +321,6 @@ def record(**values: Any) -> Any:
     """A plain record of column values: what the hot path inserts and reads back. Mapped
     instances cost more to build than the whole INSERT (attribute instrumentation)."""
     return SimpleNamespace(**values)
-
-
-def _insert_with_unique_number(connection: Connection, order: Any) -> None:
-    """Insert with a fresh random number, drawing again on the (rare) collision."""
-    for _ in range(5):
-        order.number = new_order_number()
-        if statements.INSERT_ORDER.first(connection, vars(order)) is not None:
-            return
-    raise Conflict("could not allocate an order number; try again")  # pragma: no cover
 
 
 def _items(

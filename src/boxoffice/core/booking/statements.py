@@ -143,12 +143,4 @@ def _tally_upsert(dialect: str) -> Insert:
 #: Add tickets to a buyer's tally for an event unless that passes the limit (no row back).
 COUNT_FOR_BUYER = Prepared(_tally_upsert)
 
-#: Insert an order unless its (random) number is taken (no row back): ON CONFLICT DO NOTHING
-#: keeps the transaction usable on PostgreSQL, where a failed insert would not.
-INSERT_ORDER = Prepared(
-    lambda dialect: (
-        _dialect_insert(dialect, order)
-        .on_conflict_do_nothing(index_elements=[order.c.number])
-        .returning(order.c.id)
-    )
-)
+INSERT_ORDER = Prepared(insert(order))

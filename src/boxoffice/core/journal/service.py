@@ -28,11 +28,12 @@ _INSERT = Prepared(insert(table_of(JournalEntryRow)))
 
 
 def append_sync(connection: Connection, entry: JournalEntry, clock: Clock) -> None:
-    """Append ``entry`` in ``connection``'s transaction (for :meth:`Database.run` work)."""
+    """Append ``entry`` in ``connection``'s transaction (for :meth:`Database.run` work: a
+    deferred write, see :mod:`boxoffice.core.prepared`)."""
     name = type(entry).__name__
     if lookup(name) is not type(entry):
         raise TypeError(f"{name} is not a registered journal entry type (use @entry_type)")
-    _INSERT.execute(connection, {
+    _INSERT.defer(connection, {
         "entry_id": new_id(), "type": name, "aggregate_type": entry.aggregate_type,
         "aggregate_id": entry.aggregate_id(), "data": msgspec.to_builtins(entry),
         "occurred_at": clock.now(), "request_id": current_request_id(),
