@@ -162,39 +162,38 @@ async def test_holds_expire_on_time_without_any_request(
 async def test_only_what_moves_no_money_skips_the_wal_flush(
     platform: Platform, clock: ManualClock
 ) -> None:
-    """PostgreSQL: a hold's or a checkout's transaction commits without waiting for the WAL
-    flush; one that confirms an order (a free checkout) waits. SQLite: no such setting."""
+    """A hold's or a checkout's transaction asks to commit without waiting for the WAL flush
+    (PostgreSQL applies it; see test_prepared for how); one that confirms an order (a free
+    checkout) waits."""
     import msgspec
     from sqlalchemy import Connection
 
     from boxoffice.core.booking import holds, orders
     from boxoffice.core.booking.schemas import CheckoutIn, HoldIn
+    from boxoffice.core.prepared import ASYNC_COMMIT
 
     store = await shop(platform.db, clock, types={"Standard": 2500, "Free": 0},
                        quotas={"Hall": (10, ["Standard", "Free"])})  # fmt: skip
-    pg = platform.db.dialect == "postgresql"
 
-    def setting(connection: Connection) -> str:
-        return str(connection.exec_driver_sql("SHOW synchronous_commit").scalar()) if pg else "-"
+    def asynchronous(connection: Connection) -> bool:
+        return bool(connection.info.get(ASYNC_COMMIT))
 
     def items(name: str) -> list[dict[str, Any]]:
         return [{"ticket_type_id": str(store.types[name]), "quantity": 1}]
 
-    def hold(connection: Connection) -> str:
+    def hold(connection: Connection) -> bool:
         selection = msgspec.convert({"items": items("Standard")}, HoldIn)
         holds.place_hold(connection, clock, store.event.id, selection)
-        return setting(connection)
+        return asynchronous(connection)
 
-    def checkout(connection: Connection, name: str) -> tuple[str, str]:
+    def checkout(connection: Connection, name: str) -> tuple[str, bool]:
         data = msgspec.convert({"items": items(name), "buyer": {"name": "A", "email": "a@b.org"}},
                                CheckoutIn)  # fmt: skip
         placed = orders.checkout(connection, clock, store.event.id, data,
                                  regions=lambda _: None, public_url="https://x.test")  # fmt: skip
-        return placed.status, setting(connection)
+        return placed.status, asynchronous(connection)
 
-    assert await platform.db.run(hold) == ("off" if pg else "-")
-    assert await platform.db.run(lambda c: checkout(c, "Standard")) == (
-        "pending", "off" if pg else "-")  # fmt: skip
-    assert await platform.db.run(lambda c: checkout(c, "Free")) == (
-        "confirmed", "on" if pg else "-")  # fmt: skip
+    assert await platform.db.run(hold) is True
+    assert await platform.db.run(lambda c: checkout(c, "Standard")) == ("pending", True)
+    assert await platform.db.run(lambda c: checkout(c, "Free")) == ("confirmed", False)
     assert await counts(platform.db, store.quotas["Hall"]) == (10, 1, 2)

@@ -10,14 +10,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 import pytest
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from boxoffice.core import prepared
 from boxoffice.core.booking.models import Hold
 from boxoffice.core.booking.statements import INSERT_HOLD
 from boxoffice.core.clock import ManualClock
-from boxoffice.core.db import Database, table_of
+from boxoffice.core.db import Database, create_engine, table_of
 from boxoffice.core.prepared import Prepared
 from tests.booking.helpers import shop
 
@@ -92,21 +92,21 @@ def _refuse(what: str) -> Callable[[], NoReturn]:
 
 
 @pytest.fixture
-def together_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many writes each single statement of deferred writes carried (PostgreSQL)."""
-    calls: list[int] = []
+def together(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, Any]]]:
+    """Each single statement of deferred writes (PostgreSQL): its writes and options."""
+    calls: list[tuple[Any, dict[str, Any]]] = []
     real = prepared._run_together
 
-    def counting(connection: Connection, writes: Any) -> list[int]:
-        calls.append(len(writes))
-        return real(connection, writes)
+    def counting(connection: Connection, writes: Any, *args: Any, **kwargs: Any) -> list[int]:
+        calls.append((writes, kwargs))
+        return real(connection, writes, *args, **kwargs)
 
     monkeypatch.setattr(prepared, "_run_together", counting)
     return calls
 
 
 async def test_deferred_writes_run_together_at_the_end_of_the_work(
-    db: Database, clock: ManualClock, db_engine: str, together_calls: list[int]
+    db: Database, clock: ManualClock, db_engine: str, together: list[tuple[Any, dict[str, Any]]]
 ) -> None:
     store = await shop(db, clock)
     event_id, now = store.event.id, datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
@@ -119,7 +119,7 @@ async def test_deferred_writes_run_together_at_the_end_of_the_work(
     await db.run(work)
     found = await db.run(lambda connection: READ.execute(connection, {"event_id": event_id}).rows)
     assert [row.id for row in found] == [h["id"] for h in holds]
-    assert together_calls == ([3] if db_engine == "postgresql" else [])
+    assert [len(writes) for writes, _ in together] == ([3] if db_engine == "postgresql" else [])
 
 
 async def test_a_statement_after_deferred_writes_sees_them(
@@ -176,7 +176,7 @@ async def test_deferred_writes_outside_database_run_happen_at_once(
 
 
 async def test_a_batch_too_large_for_one_statement_runs_one_by_one(
-    db: Database, clock: ManualClock, db_engine: str, together_calls: list[int]
+    db: Database, clock: ManualClock, db_engine: str, together: list[tuple[Any, dict[str, Any]]]
 ) -> None:
     store = await shop(db, clock)
     event_id, now = store.event.id, datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
@@ -187,4 +187,57 @@ async def test_a_batch_too_large_for_one_statement_runs_one_by_one(
     await db.run(lambda connection: INSERT_HOLD.defer_many(connection, many))
     found = await db.run(lambda connection: READ.execute(connection, {"event_id": event_id}).rows)
     assert len(found) == len(many)
-    assert together_calls == []
+    assert together == []
+
+
+async def test_work_whose_writes_are_all_deferred_commits_as_one_statement(
+    db: Database, clock: ManualClock, db_engine: str,
+    together: list[tuple[Any, dict[str, Any]]],
+) -> None:  # fmt: skip
+    """PostgreSQL: no BEGIN/COMMIT round trips — the reads run on their own and the writes
+    commit by themselves as one statement that checks its row counts (and carries the
+    asynchronous commit the work asked for)."""
+    store = await shop(db, clock)
+    event_id, now = store.event.id, datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
+
+    def work(connection: Connection) -> None:
+        prepared.commit_asynchronously(connection)
+        READ.execute(connection, {"event_id": event_id})
+        INSERT_HOLD.defer(connection, _hold(event_id, now, 1), expect=1, otherwise=_refuse("no"))
+
+    await db.run(work)
+    assert len(await db.run(lambda c: READ.execute(c, {"event_id": event_id}).rows)) == 1
+    if db_engine == "postgresql":
+        assert [options for _, options in together] == [{"checked_by_database": True}]
+        sql = prepared._together(
+            ((together[0][0][0].plan.sql, len(together[0][0][0].plan.binds), False, 1),),
+            True, True)  # fmt: skip
+        assert "boxoffice_refuse()" in sql
+        assert "set_config('synchronous_commit', 'off', true)" in sql
+
+
+async def test_lazy_work_never_leaves_its_transaction_open_on_the_pooled_connection(
+    db_url: str, clock: ManualClock
+) -> None:
+    """The transaction begins at the first immediate write; whatever happens after, the
+    connection goes back to the pool outside any transaction (one connection here)."""
+    one = Database(create_engine(db_url, pool_size=1, max_overflow=0))
+    try:
+        store = await shop(one, clock)
+        event_id, now = store.event.id, datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
+
+        def write_then_fail(connection: Connection) -> None:
+            READ.execute(connection, {"event_id": event_id})
+            INSERT_HOLD.execute(connection, _hold(event_id, now, 1))
+            raise Refused("after the write")
+
+        with pytest.raises(Refused):
+            await one.run(write_then_fail)
+        if one.dialect == "postgresql":
+            open_transaction = text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
+            assert await one.run(lambda c: c.execute(open_transaction).scalar()) is False
+        assert await one.run(lambda c: READ.execute(c, {"event_id": event_id}).rows) == []
+        await one.run(lambda c: INSERT_HOLD.execute(c, _hold(event_id, now, 1)))
+        assert len(await one.run(lambda c: READ.execute(c, {"event_id": event_id}).rows)) == 1
+    finally:
+        await one.close()

@@ -37,6 +37,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     MetaData,
+    Select,
     String,
     Table,
     TypeDecorator,
@@ -57,7 +58,14 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
 from boxoffice.core.clock import ensure_utc
-from boxoffice.core.prepared import DEFERRED, flush_deferred, start_deferring
+from boxoffice.core.prepared import (
+    DEFERRED,
+    begin_if_lazy,
+    finish_deferred,
+    flush_deferred,
+    run_lazily,
+    start_deferring,
+)
 from boxoffice.logs import get_logger
 
 if TYPE_CHECKING:
@@ -201,12 +209,17 @@ def ping_when_idle(engine: Engine) -> None:
 
 def flush_before_statements(engine: Engine) -> None:
     """A statement run through SQLAlchemy (not a prepared one) in ``Database.run`` work
-    first runs the writes deferred before it, as a prepared statement does."""
+    first runs the writes deferred before it, as a prepared statement does, and, unless it
+    is a Core SELECT, begins lazy work's transaction."""
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _flush(connection: Connection, *_args: Any) -> None:
+    def _flush(connection: Connection, _cursor: Any, _sql: str, _params: Any, context: Any,
+               _many: bool) -> None:  # fmt: skip
         if connection.info.get(DEFERRED):
             flush_deferred(connection)
+        compiled = getattr(context, "compiled", None)
+        if not isinstance(getattr(compiled, "statement", None), Select):
+            begin_if_lazy(connection)  # anything but a Core SELECT may write
 
 
 def configure_sqlite(engine: Engine) -> None:
@@ -261,7 +274,7 @@ def scoped(connection: Connection, work: Callable[[Connection], T]) -> tuple[T, 
     start_deferring(connection)
     try:
         result = work(connection)
-        flush_deferred(connection)
+        finish_deferred(connection)
     finally:
         connection.info.pop(DEFERRED, None)
         taken = {k: connection.info.pop(k) for k in list(connection.info)
@@ -348,8 +361,13 @@ class Database:
             slots = self._slots.get(loop)
             if slots is None:
                 slots = self._slots[loop] = asyncio.Semaphore(self._write_slots)
-            async with slots, self.engine.begin() as connection:
-                result, info = await connection.run_sync(scoped, work)
+            async with slots, self.engine.connect() as connection:
+                # The transaction is begun by the work's first write, or not at all when
+                # its writes are deferred to its end (see prepared.run_lazily).
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                result, info = await connection.run_sync(
+                    lambda sync: run_lazily(sync, lambda lazy: scoped(lazy, work))
+                )
             self._committed(info)
             return result
         from boxoffice.core.sqlite_writer import WriteQueue  # it builds on this module

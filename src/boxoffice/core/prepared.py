@@ -36,7 +36,7 @@ import re
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, NoReturn, cast
+from typing import Any, NamedTuple, NoReturn, TypeVar, cast
 
 from sqlalchemy import Connection
 from sqlalchemy.engine.interfaces import Dialect
@@ -46,6 +46,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
 
 Params = Mapping[str, Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,8 @@ class _Plan:
     row: Callable[[Sequence[Any]], Any] | None
     #: (position, processor) of the parameters that have a processor.
     processed: tuple[tuple[int, Callable[[Any], Any]], ...]
+    #: A SELECT: in lazy work (see the module doc) it runs before the transaction begins.
+    reads_only: bool
 
     def parameters(self, params: Params) -> list[Any]:
         try:
@@ -104,6 +107,8 @@ class Prepared:
         flush_deferred(connection)
         params = params or {}
         plan = self._plan(connection.dialect, params)
+        if not plan.reads_only:
+            begin_if_lazy(connection)
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(plan.sql, plan.parameters(params))
@@ -124,6 +129,7 @@ class Prepared:
             return
         flush_deferred(connection)
         plan = self._plan(connection.dialect, many[0])
+        begin_if_lazy(connection)
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(plan.sql, [plan.parameters(params) for params in many])
@@ -186,17 +192,112 @@ def start_deferring(connection: Connection) -> None:
 
 
 def flush_deferred(connection: Connection) -> None:
-    """Run the queued writes (one statement on PostgreSQL) and check their row counts; the
-    queue stays on (empty) for the rest of the work."""
+    """Run the queued writes before another statement (one statement on PostgreSQL) and
+    check their row counts; the queue stays on (empty) for the rest of the work."""
     queue: list[_Deferred] | None = connection.info.get(DEFERRED)
     if not queue:
         return
     connection.info[DEFERRED] = []
+    _run_checked(connection, queue, asynchronously=False)
+
+
+def finish_deferred(connection: Connection) -> None:
+    """Run the writes still queued when the work returns. In lazy work that has not begun a
+    transaction (PostgreSQL) they go as one self-committing statement, which checks the row
+    counts itself and rolls back on a miss; the writes are then tried again in a
+    transaction, one by one, so that the refusal can explain itself (or, if the race went
+    the other way meanwhile, they succeed)."""
+    queue: list[_Deferred] | None = connection.info.pop(DEFERRED, None)
+    asynchronously = bool(connection.info.get(ASYNC_COMMIT))
+    if not queue:
+        return
+    lazy: _Lazy | None = connection.info.get(LAZY)
+    if lazy is not None and not lazy.begun and len(queue) <= MAX_TOGETHER:
+        try:
+            _run_together(connection, queue, asynchronously, checked_by_database=True)
+            return
+        except _DatabaseRefused:
+            asynchronously = False
+    _run_checked(connection, queue, asynchronously)
+
+
+def _run_checked(connection: Connection, queue: list[_Deferred], asynchronously: bool) -> None:
+    begin_if_lazy(connection)
     if connection.dialect.name == "postgresql" and 1 < len(queue) <= MAX_TOGETHER:
-        _check(queue, _run_together(connection, queue))
+        _check(queue, _run_together(connection, queue, asynchronously))
         return
     for write in queue:  # as if each ran in place: stop at the first that misses
         _check([write], [_run_one(connection, write)])
+
+
+#: ``Connection.info`` key: the work asks its commit not to wait for the WAL flush.
+ASYNC_COMMIT = "boxoffice.async_commit"
+
+
+def commit_asynchronously(connection: Connection, asynchronously: bool = True) -> None:
+    """PostgreSQL: let this work's commit skip the wait for the WAL flush (``False``: wait,
+    the default). Applied by the last statement of deferred writes (``set_config(...,
+    true)``, no round trip of its own): work that ends with none commits durably."""
+    connection.info[ASYNC_COMMIT] = asynchronously
+
+
+#: ``Connection.info`` key of lazy work (see :func:`run_lazily`).
+LAZY = "boxoffice.lazy"
+#: The SQLSTATE of ``boxoffice_refuse()`` (migration 0012): a deferred write missed.
+REFUSED_SQLSTATE = "BX001"
+
+
+class _Lazy:
+    __slots__ = ("begun",)
+
+    def __init__(self) -> None:
+        self.begun = False
+
+
+class _DatabaseRefused(Exception):
+    pass
+
+
+def run_lazily(connection: Connection, work: Callable[[Connection], T]) -> T:
+    """PostgreSQL, on a connection in autocommit mode: run ``work`` so that the transaction
+    begins only at its first write (reads before it run on their own, as each statement of
+    a READ COMMITTED transaction would), and not at all when its only writes are the
+    deferred ones at the end: those then commit by themselves as one statement. Two round
+    trips (BEGIN, COMMIT) fewer for a checkout or a hold. Commits when ``work`` returns,
+    rolls back when it raises; a connection whose rollback fails is discarded."""
+    lazy = connection.info[LAZY] = _Lazy()
+    try:
+        result = work(connection)
+        if lazy.begun:
+            _raw(connection, "COMMIT")
+        return result
+    except BaseException:
+        if lazy.begun:
+            try:
+                _raw(connection, "ROLLBACK")
+            except Exception:  # never hand a connection back inside a transaction
+                connection.invalidate()
+        raise
+    finally:
+        connection.info.pop(LAZY, None)
+
+
+def begin_if_lazy(connection: Connection) -> None:
+    """Begin the transaction of lazy work before its first write (no-op otherwise)."""
+    lazy: _Lazy | None = connection.info.get(LAZY)
+    if lazy is not None and not lazy.begun:
+        lazy.begun = True
+        _raw(connection, "BEGIN")
+
+
+def _raw(connection: Connection, sql: str) -> None:
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _wrapped(connection, sql, error) from error
+    finally:
+        cursor.close()
 
 
 #: At most this many writes go as one statement (a large order's tickets go one by one:
@@ -231,28 +332,49 @@ def _shifted(offset: int, match: re.Match[str]) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _together(statements: tuple[tuple[str, int, bool], ...]) -> str:
-    """One statement of (sql, parameter count, returns rows) writes: each a CTE returning a
-    row per row it changed, the main query counting them."""
+def _together(
+    statements: tuple[tuple[str, int, bool, int | None], ...], asynchronously: bool,
+    checked_by_database: bool,
+) -> str:  # fmt: skip
+    """One statement of (sql, parameter count, returns rows, rows expected) writes: each a
+    CTE returning a row per row it changed, the main query counting them — and, if
+    ``checked_by_database``, raising (``boxoffice_refuse()``) unless every count is the
+    expected one, so that the statement rolls itself back."""
     parts, offset = [], 0
-    for index, (sql, parameters, returns_rows) in enumerate(statements):
+    for index, (sql, parameters, returns_rows, _) in enumerate(statements):
         part = _PARAMETER.sub(functools.partial(_shifted, offset), sql)
         parts.append(f"w{index} AS ({part}{'' if returns_rows else ' RETURNING 1'})")
         offset += parameters
-    # Only the statements' own SQL and generated names go in: no value is ever spliced.
-    counts = ", ".join(f"(SELECT count(*) FROM w{index})" for index in range(len(statements)))  # noqa: S608
-    return f"WITH {', '.join(parts)} SELECT {counts}"
+    # Only the statements' own SQL, generated names and integers go in: no value is spliced.
+    counts = [f"(SELECT count(*) FROM w{i})" for i in range(len(statements))]  # noqa: S608
+    columns = []
+    if checked_by_database:
+        expected = [f"{count} = {int(expect)}" for count, (*_, expect)
+                    in zip(counts, statements, strict=True) if expect is not None]  # fmt: skip
+        if expected:
+            columns.append(f"CASE WHEN {' AND '.join(expected)} THEN 0 "
+                           "ELSE boxoffice_refuse() END")  # fmt: skip
+    if asynchronously:
+        columns.append("set_config('synchronous_commit', 'off', true)")
+    return f"WITH {', '.join(parts)} SELECT {', '.join(columns + counts)}"
 
 
-def _run_together(connection: Connection, writes: Sequence[_Deferred]) -> list[int]:
-    """PostgreSQL: the writes in one statement (one round trip); how many rows each changed."""
-    sql = _together(tuple((w.plan.sql, len(w.plan.binds), w.plan.row is not None)
-                          for w in writes))  # fmt: skip
+def _run_together(
+    connection: Connection, writes: Sequence[_Deferred], asynchronously: bool = False,
+    checked_by_database: bool = False,
+) -> list[int]:  # fmt: skip
+    """PostgreSQL: the writes in one statement (one round trip); how many rows each changed.
+    Raises :class:`_DatabaseRefused` if ``checked_by_database`` and a count missed."""
+    sql = _together(tuple((w.plan.sql, len(w.plan.binds), w.plan.row is not None, w.expect)
+                          for w in writes), asynchronously, checked_by_database)  # fmt: skip
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(sql, [value for write in writes for value in write.values])
-        return [int(count) for count in cursor.fetchone() or ()]
+        row = cursor.fetchone() or ()
+        return [int(count) for count in row[len(row) - len(writes) :]]
     except connection.dialect.loaded_dbapi.Error as error:
+        if getattr(error, "sqlstate", None) == REFUSED_SQLSTATE:
+            raise _DatabaseRefused from error
         raise _wrapped(connection, sql, error) from error
     finally:
         cursor.close()
@@ -298,4 +420,5 @@ def _compile(statement: Executable, dialect: Dialect, columns: tuple[str, ...]) 
             return record._make(converted)
 
     processors_at = tuple((i, p) for i, (_, p, _) in enumerate(binds) if p is not None)
-    return _Plan(compiled.string, tuple(binds), row, processors_at)
+    reads_only = not (compiled.isinsert or compiled.isupdate or compiled.isdelete)
+    return _Plan(compiled.string, tuple(binds), row, processors_at, reads_only)

@@ -29,6 +29,7 @@ from boxoffice.core.clock import Clock, ensure_utc
 from boxoffice.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from boxoffice.core.ids import new_id
 from boxoffice.core.money import Money
+from boxoffice.core.prepared import commit_asynchronously
 
 
 class TicketLike(Protocol):
@@ -170,11 +171,11 @@ def start_hold(
     now = clock.now()
     quantities = _merged(data)
     # A hold moves no money and lapses by itself: on PostgreSQL its commit need not wait
-    # for the WAL flush (turned off by the first query). A crash may lose the last few
-    # milliseconds of holds, always whole (the seats with them), never half. The hot quota
-    # row is then locked for microseconds instead of an fsync, and its UPDATE comes last.
-    selection = statements.SELECTION if durable else statements.SELECTION_ASYNC_COMMIT
-    rows: Sequence[Any] = selection.execute(connection, {"event_id": event_id}).rows
+    # for the WAL flush. A crash may lose the last few milliseconds of holds, always whole
+    # (the seats with them), never half. The hot quota row is then locked for microseconds
+    # instead of an fsync.
+    commit_asynchronously(connection, not durable)
+    rows: Sequence[Any] = statements.SELECTION.execute(connection, {"event_id": event_id}).rows
     first = rows[0] if rows else None
     check_sellable(first.status if first else None, first.ends_at if first else None,
                    event_id, now)  # fmt: skip

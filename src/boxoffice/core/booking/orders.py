@@ -63,6 +63,7 @@ from boxoffice.core.journal.service import append, append_sync, run_appending
 from boxoffice.core.money import Money
 from boxoffice.core.notify.service import queue_message_sync
 from boxoffice.core.pagination import decode_cursor, encode_cursor
+from boxoffice.core.prepared import commit_asynchronously
 
 RegionLookup = Callable[[str], ComplianceRegion | None]
 
@@ -296,8 +297,7 @@ def _confirm_if_free(
     order, event = placed.order, placed.event
     if order.total_minor != 0:
         return
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
+    commit_asynchronously(connection, False)
     now = order.created_at
     statements.CONFIRM_PENDING.execute(connection, {"order_id": order.id, "now": now})
     order.status, order.confirmed_at, order.expires_at = OrderStatus.CONFIRMED, now, None

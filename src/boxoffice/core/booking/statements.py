@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Insert, Integer, Select, bindparam, func, insert, select, update
+from sqlalchemy import Insert, Integer, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from boxoffice.core.booking.models import BuyerTally, Hold, Order, OrderItem, Question
@@ -52,19 +52,6 @@ _SELECTION = (
 )  # fmt: skip
 SELECTION = Prepared(_SELECTION)
 
-
-def _selection_committing_async(dialect: str) -> Select[Any]:
-    if dialect != "postgresql":
-        return _SELECTION
-    return _SELECTION.add_columns(
-        func.set_config("synchronous_commit", "off", True).label("synchronous_commit")
-    )
-
-
-#: ``SELECTION`` that also turns PostgreSQL's synchronous commit off for the rest of the
-#: transaction (a hold's, a checkout's: see ``holds.start_hold``) without a round trip of
-#: its own.
-SELECTION_ASYNC_COMMIT = Prepared(_selection_committing_async)
 
 #: Seats left per ticket type among the given ones: the smallest remainder of its quotas
 #: (explaining a refusal: not on the hot path, so an ordinary statement).
