@@ -15,7 +15,9 @@ moment, each doing what a buyer's client does to reach a pending order that hold
 ``--clients`` processes with a minimal keep-alive HTTP client so that it is not the
 bottleneck itself, its connections opened before the sale starts (buyers wait on the sale
 page); it shares the machine's two cores with the server, so the server gets less than the
-whole machine (the CPU each side used is printed).
+whole machine (the CPU each side used is printed). Before the sale the server sells
+``WARM_UP_PURCHASES`` tickets for another event (a real server has been selling before the
+flash sale starts: pooled connections, prepared statements and code paths are warm).
 
 Prints purchases per second (over the time until the last purchase), refusals, p50/p95/p99
 latency of a purchase and of a refusal, peak RSS per server process, and the oversell count
@@ -66,25 +68,36 @@ providers = ["log"]
 """
 
 
-async def seed(url: str, capacity: int) -> tuple[str, str, str]:
-    """Migrate and create the event; returns (event id, ticket type id, quota id)."""
+#: Purchases for another event before the sale: the server has been selling for a while
+#: (connections pooled and their statements prepared, code paths warm), as a real one has.
+WARM_UP_PURCHASES = 300
+
+
+async def seed(url: str, capacity: int) -> tuple[tuple[str, str, str], tuple[str, str]]:
+    """Migrate and create the sale's event and a warm-up event; returns (event id, ticket
+    type id, quota id) of the sale and (event id, ticket type id) of the warm-up."""
     db = Database(create_engine(url))
     await upgrade(db)
     clock = SystemClock()
     starts = clock.now() + timedelta(days=30)
+    made = []
     async with db.transaction() as session:
         org = await create_organization(session, clock, slug="bench", name="Bench")
-        event = await create_event(session, clock, org.id, EventDraft(
-            slug="flash-sale", title="Flash sale", timezone="Europe/Berlin", starts_at=starts,
-            ends_at=starts + timedelta(hours=3), region="eu", currency="EUR", country="DE",
-            venue_name="Arena", city="Berlin", description="One night only."))  # fmt: skip
-        ticket = await create_ticket_type(session, clock, event, TicketTypeIn(
-            name="Standing", price=Money(4900, "EUR")))  # fmt: skip
-        quota = await create_quota(session, clock, event, QuotaIn(
-            name="Arena", capacity=capacity, ticket_types=[ticket.id]))  # fmt: skip
-        await change_status(session, clock, event.id, EventStatus.PUBLISHED)
+        for slug, seats in (("flash-sale", capacity), ("warm-up", WARM_UP_PURCHASES)):
+            event = await create_event(session, clock, org.id, EventDraft(
+                slug=slug, title=slug.replace("-", " ").title(), timezone="Europe/Berlin",
+                starts_at=starts, ends_at=starts + timedelta(hours=3), region="eu",
+                currency="EUR", country="DE", venue_name="Arena", city="Berlin",
+                description="One night only."))  # fmt: skip
+            ticket = await create_ticket_type(session, clock, event, TicketTypeIn(
+                name="Standing", price=Money(4900, "EUR")))  # fmt: skip
+            quota = await create_quota(session, clock, event, QuotaIn(
+                name="Arena", capacity=seats, ticket_types=[ticket.id]))  # fmt: skip
+            await change_status(session, clock, event.id, EventStatus.PUBLISHED)
+            made.append((str(event.id), str(ticket.id), str(quota.id)))
     await db.close()
-    return str(event.id), str(ticket.id), str(quota.id)
+    (sale, warm_up) = made
+    return sale, warm_up[:2]
 
 
 class _Connections:
@@ -223,9 +236,10 @@ async def _oversold(url: str, quota_id: str) -> tuple[int, int, int, int]:
     db = Database(create_engine(url))
     async with db.read() as session:
         quota = await session.get(Quota, uuid.UUID(quota_id))
-        tickets = await session.scalar(select(func.coalesce(func.sum(Order.tickets), 0)))
+        assert quota is not None
+        tickets = await session.scalar(select(func.coalesce(func.sum(Order.tickets), 0))
+                                       .where(Order.event_id == quota.event_id))  # fmt: skip
     await db.close()
-    assert quota is not None
     return quota.capacity, quota.sold, quota.held, int(tickets or 0)
 
 
@@ -244,7 +258,9 @@ def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
         url = f"sqlite:///{workdir / 'flash.sqlite3'}"
         workers = args.workers or 1
     try:
-        event_id, ticket_id, quota_id = asyncio.run(seed(url, args.capacity))
+        (event_id, ticket_id, quota_id), (warm_event, warm_ticket) = asyncio.run(
+            seed(url, args.capacity)
+        )
         plugins = workdir / "plugins.toml"
         plugins.write_text(PLUGINS)
         env = {"BOXOFFICE_DATABASE_URL": url, "BOXOFFICE_DATA_DIR": str(workdir),
@@ -252,10 +268,15 @@ def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
                "BOXOFFICE_SECRET_KEY": "flash-sale-benchmark-secret-key-0123456789"}  # fmt: skip
         servers = ServerProcesses(1, env, workers=workers)
         with servers as urls:
-            # Warm up: a few requests to every process (imports, pools, statement caches).
+            # Warm up: a few reads, then purchases for the other event, 40 at a time so that
+            # every process pools connections and prepares its statements on them.
             with httpx.Client(timeout=10) as client:
                 for _ in range(20 * workers):
                     client.get(f"{urls[0]}/api/v1/events/{event_id}/ticket-types")
+            warm = asyncio.run(_buyers(urls, warm_event, warm_ticket, 10**6, WARM_UP_PURCHASES,
+                                       40, args.flow, time.time()))  # fmt: skip
+            if any(outcome != "purchase" for outcome, _, _ in warm):
+                raise SystemExit(f"warm-up purchases failed: {sorted({o for o, _, _ in warm})}")
             clients = args.clients
             per_client = args.demand // clients
             start_at = time.time() + 3.0  # time to connect first
