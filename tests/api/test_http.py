@@ -181,3 +181,31 @@ async def test_request_id_is_echoed_and_logged(
     ]
     access = [line for line in lines if line.get("event") == "request"]
     assert any(line["request_id"] == "trace-123" and line["status"] == 200 for line in access)
+
+
+def test_a_lost_database_connection_is_a_503_to_retry_and_other_driver_errors_a_500() -> None:
+    """Not an input's doing: a connection the database dropped (the pool replaces it) asks
+    the client to retry; any other unexpected database error stays a logged 500."""
+    from litestar import Litestar, get
+    from litestar.testing import TestClient
+    from sqlalchemy.exc import DBAPIError
+
+    from boxoffice.api.problems import EXCEPTION_HANDLERS
+
+    @get("/lost")
+    async def lost() -> None:
+        raise DBAPIError("SELECT 1", None, ConnectionError("server closed the connection"),
+                         connection_invalidated=True)  # fmt: skip
+
+    @get("/broken")
+    async def broken() -> None:
+        raise DBAPIError("SELECT 1", None, RuntimeError("bad"))
+
+    app = Litestar([lost, broken], exception_handlers=EXCEPTION_HANDLERS)
+    with TestClient(app) as client:
+        response = client.get("/lost")
+        assert response.status_code == 503
+        assert response.headers["content-type"].startswith(PROBLEM)
+        assert response.headers["retry-after"] == "1"
+        assert response.json()["type"].endswith("/database-unavailable")
+        assert client.get("/broken").status_code == 500

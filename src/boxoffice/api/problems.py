@@ -18,7 +18,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from boxoffice.api.middleware import accept_request_id
 from boxoffice.core.errors import PROBLEM_BASE, BoxofficeError
@@ -196,6 +196,22 @@ def _concurrent_change(
     )
 
 
+def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    """A lost database connection (a restart, a network cut) is the service being briefly
+    unavailable, not a bug: 503 with Retry-After (the pool has replaced the connection)."""
+    if not exc.connection_invalidated:
+        return _unexpected(request, exc)
+    log.warning("db.connection_lost", path=request.url.path, error=str(exc.orig)[:300])
+    return problem_response(
+        request,
+        status=503,
+        slug="database-unavailable",
+        title="The database connection was lost",
+        detail="Nothing was changed; send the request again in a moment.",
+        headers={"Retry-After": "1"},
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
     return problem_response(
@@ -214,6 +230,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     MethodNotAllowedException: _method,
     HTTPException: _http,
     IntegrityError: _concurrent_change,
+    DBAPIError: _database_error,
     Exception: _unexpected,
 }
 

@@ -15,8 +15,10 @@ Hot paths (placing a hold or an order, checking out) use :meth:`Database.run`: t
 transaction is one *synchronous* function over a SQLAlchemy ``Connection`` with prepared
 statements (:mod:`boxoffice.core.prepared`). On SQLite it goes through the process's one
 writer (:mod:`boxoffice.core.sqlite_writer`: group commit, on the loop's thread when the lock
-is free); on PostgreSQL through ``AsyncConnection.run_sync`` (greenlets over asyncpg, no
-thread at all). Same code, same SQL, both engines.
+is free); on PostgreSQL in one greenlet over asyncpg (no thread at all), on a connection in
+autocommit mode whose transaction begins at the work's first write — or never, when its
+writes are all deferred to its end and commit as one statement (``prepared.run_lazily``).
+Same code, same SQL, both engines.
 """
 
 from __future__ import annotations
