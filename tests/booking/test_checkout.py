@@ -146,3 +146,21 @@ async def test_an_order_number_drawn_twice_is_a_conflict_to_retry_that_changes_n
     assert await counts(platform.db, store.quotas["Hall"]) == (10, 0, 4)
     assert await rows(platform) == (2, 2), "the collided checkout left nothing behind"
     await assert_books_balance(platform.db)
+
+
+async def test_large_answers_are_gzipped_and_the_hot_routes_answer_plainly(
+    platform: Platform, make_client: Any, clock: ManualClock
+) -> None:
+    """A client that accepts gzip gets large responses compressed; a checkout's answer (an
+    order, ~1.6 KB) skips the compression middleware, which would build a gzip stream even
+    for a response too small to compress."""
+    store = await shop(platform.db, clock)
+    gzip = {"Accept-Encoding": "gzip"}
+    async with make_client(platform) as client:
+        placed = await checkout(client, store, headers=gzip)
+        assert placed.status_code == 201
+        assert "content-encoding" not in placed.headers
+        schema = await client.get("/schema/openapi.json", headers=gzip)
+        assert schema.status_code == 200
+        assert schema.headers["content-encoding"] == "gzip"
+        assert schema.json()["paths"], "decoded by the client"

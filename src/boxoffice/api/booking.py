@@ -17,6 +17,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.api.middleware import SMALL_RESPONSE
 from boxoffice.api.organizations import organizer_event
 from boxoffice.core.booking import holds, orders, promos, questions, waitlist
 from boxoffice.core.booking.models import Order
@@ -110,7 +111,7 @@ class BookingController(Controller):
     path = "/"
     tags = ["booking"]
 
-    @post("/events/{event_id:uuid}/holds", status_code=201,
+    @post("/events/{event_id:uuid}/holds", status_code=201, opt=SMALL_RESPONSE,
           summary="Hold seats for a selection (all or nothing) until the hold expires")  # fmt: skip
     async def place_hold(
         self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
@@ -122,7 +123,7 @@ class BookingController(Controller):
             lambda connection: holds.place_hold(connection, platform.clock, event_id, data),
             HoldOut, status_code=201)  # fmt: skip
 
-    @post("/events/{event_id:uuid}/orders", status_code=201,
+    @post("/events/{event_id:uuid}/orders", status_code=201, opt=SMALL_RESPONSE,
           summary="Checkout in one request: hold the selection and place its order")  # fmt: skip
     async def checkout(
         self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
@@ -192,7 +193,7 @@ class BookingController(Controller):
             hold = await holds.release_hold(session, platform.clock, hold)
             return holds.hold_out(hold, await holds.ticket_types_of_hold(session, hold))
 
-    @post("/holds/{hold_id:uuid}/order", status_code=201,
+    @post("/holds/{hold_id:uuid}/order", status_code=201, opt=SMALL_RESPONSE,
           summary="Turn a hold into an order: buyer, attendees, answers")  # fmt: skip
     async def place_order(
         self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],

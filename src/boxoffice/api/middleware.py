@@ -15,6 +15,10 @@ from boxoffice.core.ids import new_id
 from boxoffice.logs import get_logger, reset_request_id, set_request_id
 
 HEADER = "x-request-id"
+#: Route ``opt`` of the hot routes whose answers are small (a hold, an order): they skip the
+#: compression middleware (see ``app.py``).
+SMALL_RESPONSE_KEY = "small_response"
+SMALL_RESPONSE = {SMALL_RESPONSE_KEY: True}
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 log = get_logger("boxoffice.access")
 
