@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -57,6 +58,13 @@ class Order(Base):
     __table_args__ = (
         Index("ix_booking_order_status_expires_at", "status", "expires_at"),
         Index("ix_booking_order_event_created", "event_id", "created_at"),
+        # Most orders are anonymous: only the signed-in buyers' ones need an entry.
+        Index(
+            "ix_booking_order_user_id",
+            "user_id",
+            postgresql_where=text("user_id IS NOT NULL"),
+            sqlite_where=text("user_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=new_id)
@@ -74,7 +82,7 @@ class Order(Base):
         UUIDType, ForeignKey("hold.id", ondelete="SET NULL"), unique=True
     )
     user_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUIDType, ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+        UUIDType, ForeignKey("user_account.id", ondelete="SET NULL")
     )
     #: The promo code whose use this order took (given back if it is cancelled or expires).
     promo_code_id: Mapped[uuid.UUID | None] = mapped_column(

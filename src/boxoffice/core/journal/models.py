@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from boxoffice.core.db import Base, JSONType, UTCDateTime, UUIDType
@@ -15,12 +15,15 @@ Position = BigInteger().with_variant(Integer(), "sqlite")
 
 class JournalEntryRow(Base):
     __tablename__ = "journal_entry"
-    #: The dispatcher's reading order on PostgreSQL.
-    __table_args__ = (Index("ix_journal_entry_txid_position", "txid", "position"),)
+    #: The dispatcher's reading order on PostgreSQL (SQLite leaves txid empty: no entries).
+    __table_args__ = (
+        Index("ix_journal_entry_txid_position", "txid", "position",
+              postgresql_where=text("txid IS NOT NULL"), sqlite_where=text("txid IS NOT NULL")),
+    )  # fmt: skip
 
     position: Mapped[int] = mapped_column(Position, primary_key=True, autoincrement=True)
     entry_id: Mapped[uuid.UUID] = mapped_column(UUIDType, unique=True)
-    type: Mapped[str] = mapped_column(String(100), index=True)
+    type: Mapped[str] = mapped_column(String(100))
     aggregate_type: Mapped[str] = mapped_column(String(50))
     aggregate_id: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSONType)
