@@ -26,6 +26,9 @@ def _known_currencies() -> frozenset[str]:
     return frozenset(list_currencies())
 
 
+_KNOWN = _known_currencies()
+
+
 def validate_currency(code: str) -> str:
     """Return ``code`` if it is an ISO 4217 code babel knows; raise :class:`CurrencyError`."""
     if not isinstance(code, str) or len(code) != 3 or not code.isupper():
@@ -56,6 +59,9 @@ class Money(msgspec.Struct, frozen=True, order=False):
     currency: str
 
     def __post_init__(self) -> None:
+        # The common case first and cheaply (a purchase builds dozens of amounts).
+        if type(self.minor) is int and type(self.currency) is str and self.currency in _KNOWN:
+            return
         if isinstance(self.minor, bool) or not isinstance(self.minor, int):
             raise TypeError("Money.minor must be an int of minor units, never a float")
         validate_currency(self.currency)
