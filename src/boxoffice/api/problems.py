@@ -207,7 +207,8 @@ def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Respons
         status=503,
         slug="database-unavailable",
         title="The database connection was lost",
-        detail="Nothing was changed; send the request again in a moment.",
+        detail="The request may not have been carried out; send it again in a moment (with "
+        "its Idempotency-Key, so that it is carried out once).",
         headers={"Retry-After": "1"},
     )
 
