@@ -339,7 +339,10 @@ def _together(
     """One statement of (sql, parameter count, returns rows, rows expected) writes: each a
     CTE returning a row per row it changed, the main query counting them — and, if
     ``checked_by_database``, raising (``boxoffice_refuse()``) unless every count is the
-    expected one, so that the statement rolls itself back."""
+    expected one, so that the statement rolls itself back. The counts come first: PostgreSQL
+    runs each CTE when the main query first reads it, so the writes run in the order they
+    were deferred (a checkout's quota update last: the hot row stays locked only from its
+    UPDATE to the commit)."""
     parts, offset = [], 0
     for index, (sql, parameters, returns_rows, _) in enumerate(statements):
         part = _PARAMETER.sub(functools.partial(_shifted, offset), sql)
@@ -356,7 +359,7 @@ def _together(
                            "ELSE boxoffice_refuse() END")  # fmt: skip
     if asynchronously:
         columns.append("set_config('synchronous_commit', 'off', true)")
-    return f"WITH {', '.join(parts)} SELECT {', '.join(columns + counts)}"
+    return f"WITH {', '.join(parts)} SELECT {', '.join(counts + columns)}"
 
 
 def _run_together(
@@ -371,7 +374,7 @@ def _run_together(
     try:
         cursor.execute(sql, [value for write in writes for value in write.values])
         row = cursor.fetchone() or ()
-        return [int(count) for count in row[len(row) - len(writes) :]]
+        return [int(count) for count in row[: len(writes)]]
     except connection.dialect.loaded_dbapi.Error as error:
         if getattr(error, "sqlstate", None) == REFUSED_SQLSTATE:
             raise _DatabaseRefused from error
