@@ -84,15 +84,33 @@ async def seed(url: str, capacity: int) -> tuple[tuple[str, str, str], tuple[str
     async with db.transaction() as session:
         org = await create_organization(session, clock, slug="bench", name="Bench")
         for slug, seats in (("flash-sale", capacity), ("warm-up", WARM_UP_PURCHASES)):
-            event = await create_event(session, clock, org.id, EventDraft(
-                slug=slug, title=slug.replace("-", " ").title(), timezone="Europe/Berlin",
-                starts_at=starts, ends_at=starts + timedelta(hours=3), region="eu",
-                currency="EUR", country="DE", venue_name="Arena", city="Berlin",
-                description="One night only."))  # fmt: skip
-            ticket = await create_ticket_type(session, clock, event, TicketTypeIn(
-                name="Standing", price=Money(4900, "EUR")))  # fmt: skip
-            quota = await create_quota(session, clock, event, QuotaIn(
-                name="Arena", capacity=seats, ticket_types=[ticket.id]))  # fmt: skip
+            event = await create_event(
+                session,
+                clock,
+                org.id,
+                EventDraft(
+                    slug=slug,
+                    title=slug.replace("-", " ").title(),
+                    timezone="Europe/Berlin",
+                    starts_at=starts,
+                    ends_at=starts + timedelta(hours=3),
+                    region="eu",
+                    currency="EUR",
+                    country="DE",
+                    venue_name="Arena",
+                    city="Berlin",
+                    description="One night only.",
+                ),
+            )
+            ticket = await create_ticket_type(
+                session, clock, event, TicketTypeIn(name="Standing", price=Money(4900, "EUR"))
+            )
+            quota = await create_quota(
+                session,
+                clock,
+                event,
+                QuotaIn(name="Arena", capacity=seats, ticket_types=[ticket.id]),
+            )
             await change_status(session, clock, event.id, EventStatus.PUBLISHED)
             made.append((str(event.id), str(ticket.id), str(quota.id)))
     await db.close()
@@ -120,9 +138,11 @@ class _Connections:
 
     async def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         payload = json.dumps(body).encode()
-        request = (f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n"
-                   f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
-                   "\r\n").encode() + payload  # fmt: skip
+        request = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+            "\r\n"
+        ).encode() + payload
         if self.idle:
             reader, writer = self.idle.pop()
         else:
@@ -165,16 +185,18 @@ async def _buyers(
     async def buy(client: _Connections, index: int) -> str:
         buyer = {"name": "Fan", "email": f"fan{index}@example.org"}
         if flow == "checkout":
-            status, _ = await client.post(f"/api/v1/events/{event_id}/orders",
-                                          {"items": items, "buyer": buyer})  # fmt: skip
+            status, _ = await client.post(
+                f"/api/v1/events/{event_id}/orders", {"items": items, "buyer": buyer}
+            )
             return (
                 "purchase" if status == 201 else "sold-out" if status == 409 else f"error {status}"
             )
         status, hold = await client.post(f"/api/v1/events/{event_id}/holds", {"items": items})
         if status != 201:
             return "sold-out" if status == 409 else f"error {status}"
-        status, _ = await client.post(f"/api/v1/holds/{hold['id']}/order",
-                                      {"secret": hold["secret"], "buyer": buyer})  # fmt: skip
+        status, _ = await client.post(
+            f"/api/v1/holds/{hold['id']}/order", {"secret": hold["secret"], "buyer": buyer}
+        )
         return "purchase" if status == 201 else f"error {status}"
 
     async def buyer(index: int) -> None:
@@ -237,8 +259,11 @@ async def _oversold(url: str, quota_id: str) -> tuple[int, int, int, int]:
     async with db.read() as session:
         quota = await session.get(Quota, uuid.UUID(quota_id))
         assert quota is not None
-        tickets = await session.scalar(select(func.coalesce(func.sum(Order.tickets), 0))
-                                       .where(Order.event_id == quota.event_id))  # fmt: skip
+        tickets = await session.scalar(
+            select(func.coalesce(func.sum(Order.tickets), 0)).where(
+                Order.event_id == quota.event_id
+            )
+        )
     await db.close()
     return quota.capacity, quota.sold, quota.held, int(tickets or 0)
 
@@ -263,9 +288,13 @@ def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
         )
         plugins = workdir / "plugins.toml"
         plugins.write_text(PLUGINS)
-        env = {"BOXOFFICE_DATABASE_URL": url, "BOXOFFICE_DATA_DIR": str(workdir),
-               "BOXOFFICE_PLUGINS_FILE": str(plugins), "BOXOFFICE_LOG_LEVEL": "WARNING",
-               "BOXOFFICE_SECRET_KEY": "flash-sale-benchmark-secret-key-0123456789"}  # fmt: skip
+        env = {
+            "BOXOFFICE_DATABASE_URL": url,
+            "BOXOFFICE_DATA_DIR": str(workdir),
+            "BOXOFFICE_PLUGINS_FILE": str(plugins),
+            "BOXOFFICE_LOG_LEVEL": "WARNING",
+            "BOXOFFICE_SECRET_KEY": "flash-sale-benchmark-secret-key-0123456789",
+        }
         servers = ServerProcesses(1, env, workers=workers)
         with servers as urls:
             # Warm up: a few reads, then purchases for the other event, 40 at a time so that
@@ -273,16 +302,36 @@ def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
             with httpx.Client(timeout=10) as client:
                 for _ in range(20 * workers):
                     client.get(f"{urls[0]}/api/v1/events/{event_id}/ticket-types")
-            warm = asyncio.run(_buyers(urls, warm_event, warm_ticket, 10**6, WARM_UP_PURCHASES,
-                                       40, args.flow, time.time()))  # fmt: skip
+            warm = asyncio.run(
+                _buyers(
+                    urls,
+                    warm_event,
+                    warm_ticket,
+                    10**6,
+                    WARM_UP_PURCHASES,
+                    40,
+                    args.flow,
+                    time.time(),
+                )
+            )
             if any(outcome != "purchase" for outcome, _, _ in warm):
                 raise SystemExit(f"warm-up purchases failed: {sorted({o for o, _, _ in warm})}")
             clients = args.clients
             per_client = args.demand // clients
             start_at = time.time() + 3.0  # time to connect first
-            jobs = [(urls, event_id, ticket_id, i * per_client, per_client,
-                     max(1, args.buyers // clients), args.flow, start_at)
-                    for i in range(clients)]  # fmt: skip
+            jobs = [
+                (
+                    urls,
+                    event_id,
+                    ticket_id,
+                    i * per_client,
+                    per_client,
+                    max(1, args.buyers // clients),
+                    args.flow,
+                    start_at,
+                )
+                for i in range(clients)
+            ]
             cpu_before = sum(_cpu_seconds(pid) for pid in servers.pids())
             with multiprocessing.get_context("spawn").Pool(clients) as pool:
                 batches = pool.map(_client_process, jobs)
@@ -296,10 +345,19 @@ def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
         capacity, sold, held, ordered = asyncio.run(_oversold(url, quota_id))
         oversold = max(0, sold + held - capacity, ordered - capacity)
         return {
-            "engine": engine, "workers": workers, "results": results, "purchases": purchases,
-            "refusals": refusals, "errors": errors, "rss": rss, "oversold": oversold,
-            "held": held, "ordered": ordered, "server_cpu": server_cpu, "client_cpu": client_cpu,
-        }  # fmt: skip
+            "engine": engine,
+            "workers": workers,
+            "results": results,
+            "purchases": purchases,
+            "refusals": refusals,
+            "errors": errors,
+            "rss": rss,
+            "oversold": oversold,
+            "held": held,
+            "ordered": ordered,
+            "server_cpu": server_cpu,
+            "client_cpu": client_cpu,
+        }
     finally:
         if postgres is not None:
             postgres.stop()
@@ -313,12 +371,18 @@ def main() -> None:
     parser.add_argument("--demand", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=0, help="server processes")
     parser.add_argument("--clients", type=int, default=2, help="load-generator processes")
-    parser.add_argument("--flow", choices=["checkout", "two-step"], default="checkout",
-                        help="one request (POST /events/{id}/orders) or a hold then its order")  # fmt: skip
+    parser.add_argument(
+        "--flow",
+        choices=["checkout", "two-step"],
+        default="checkout",
+        help="one request (POST /events/{id}/orders) or a hold then its order",
+    )
     args = parser.parse_args()
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
-    print(f"flash sale: {args.demand} buyers, {args.buyers} at once, quota of {args.capacity}, "
-          f"1 ticket each, {args.flow} flow; {datetime.now(UTC):%Y-%m-%d}")  # fmt: skip
+    print(
+        f"flash sale: {args.demand} buyers, {args.buyers} at once, quota of {args.capacity}, "
+        f"1 ticket each, {args.flow} flow; {datetime.now(UTC):%Y-%m-%d}"
+    )
     for engine in engines:
         report = run(engine, args)
         purchases, refusals = report["purchases"], report["refusals"]
@@ -327,22 +391,28 @@ def main() -> None:
         rate = len(purchases) / (last - first) if last > first else 0.0
         rss = ", ".join(f"{mb:.0f}" for mb in report["rss"].values())
         print(f"\n{engine} ({report['workers']} server process(es)):")
-        print(f"  purchases {len(purchases)}  refusals {len(refusals)}  "
-              f"errors {len(report['errors'])}  oversold {report['oversold']}")  # fmt: skip
+        print(
+            f"  purchases {len(purchases)}  refusals {len(refusals)}  "
+            f"errors {len(report['errors'])}  oversold {report['oversold']}"
+        )
         print(f"  purchases/s {rate:.0f}")
         print(f"  purchase latency ms: {_quantiles([r[2] for r in purchases])}")
         print(f"  refusal latency ms:  {_quantiles([r[2] for r in refusals])}")
         print(f"  peak RSS MB per server process: {rss}")
         buyers = len(report["results"])
-        print(f"  CPU ms per buyer (purchase or refusal): server "
-              f"{1000 * report['server_cpu'] / buyers:.2f}, load generator "
-              f"{1000 * report['client_cpu'] / buyers:.2f}")  # fmt: skip
+        print(
+            f"  CPU ms per buyer (purchase or refusal): server "
+            f"{1000 * report['server_cpu'] / buyers:.2f}, load generator "
+            f"{1000 * report['client_cpu'] / buyers:.2f}"
+        )
         p99 = (
             statistics.quantiles([r[2] for r in purchases], n=100)[98] if len(purchases) > 1 else 0
         )
         verdict = rate >= 500 and p99 < 500 and max(report["rss"].values()) < 300
-        print(f"  targets (>= 500/s, p99 < 500 ms, RSS < 300 MB, 0 oversold): "
-              f"{'met' if verdict and report['oversold'] == 0 else 'NOT met'}")  # fmt: skip
+        print(
+            f"  targets (>= 500/s, p99 < 500 ms, RSS < 300 MB, 0 oversold): "
+            f"{'met' if verdict and report['oversold'] == 0 else 'NOT met'}"
+        )
 
 
 if __name__ == "__main__":

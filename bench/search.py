@@ -44,9 +44,16 @@ rooftop castle cathedral warehouse park river lake spring summer autumn winter g
 family kids student open late grand little midnight matinee live unplugged tribute classic
 modern baroque electronic world latin
 """.split()
-CITIES = [("Vienna", "AT", 48.2, 16.37), ("Berlin", "DE", 52.52, 13.4), ("Paris", "FR", 48.86, 2.35),
-          ("Madrid", "ES", 40.42, -3.7), ("Rome", "IT", 41.9, 12.5), ("Lisbon", "PT", 38.72, -9.14),
-          ("Prague", "CZ", 50.08, 14.43), ("Dublin", "IE", 53.35, -6.26)]  # fmt: skip
+CITIES = [
+    ("Vienna", "AT", 48.2, 16.37),
+    ("Berlin", "DE", 52.52, 13.4),
+    ("Paris", "FR", 48.86, 2.35),
+    ("Madrid", "ES", 40.42, -3.7),
+    ("Rome", "IT", 41.9, 12.5),
+    ("Lisbon", "PT", 38.72, -9.14),
+    ("Prague", "CZ", 50.08, 14.43),
+    ("Dublin", "IE", 53.35, -6.26),
+]
 #: Event texts follow Zipf's law like real ones: the real words above are the most frequent,
 #: then a long tail of rarer (synthetic) words, so a query matches a realistic share of events.
 SYLLABLES = (
@@ -63,9 +70,24 @@ def zipf_weights(size: int) -> list[float]:
     return [1 / (rank + 1) for rank in range(size)]
 
 
-QUERIES = ["jazz", "opera night", "rock festival", "summer", "harb", "chamber recital",
-           "techno warehouse", "kids", "baroque cathedral", "wine", "midnight jazz", "tango",
-           "marathon", "film premiere", "sym", "grand gala charity"]  # fmt: skip
+QUERIES = [
+    "jazz",
+    "opera night",
+    "rock festival",
+    "summer",
+    "harb",
+    "chamber recital",
+    "techno warehouse",
+    "kids",
+    "baroque cathedral",
+    "wine",
+    "midnight jazz",
+    "tango",
+    "marathon",
+    "film premiere",
+    "sym",
+    "grand gala charity",
+]
 
 
 def free_port() -> int:
@@ -98,15 +120,38 @@ async def seed(url: str, count: int) -> None:
             title = " ".join(rng.choices(words, weights, k=rng.randint(2, 5))).capitalize()
             description = " ".join(rng.choices(words, weights, k=25))
             starts = now + timedelta(days=rng.randint(1, 365), hours=rng.randint(0, 23))
-            events.append(dict(
-                id=event_id, organization_id=org_id, slug=f"e{i}", title=title,
-                description=description, status="published", timezone="Europe/Vienna",
-                starts_at=starts, ends_at=starts + timedelta(hours=3), venue_name="Hall",
-                city=city, country=country, region="eu", currency="EUR", language="en",
-                created_at=now, updated_at=now, published_at=now, tags=[], address="",
-                latitude=lat + rng.uniform(-0.1, 0.1), longitude=lon + rng.uniform(-0.1, 0.1),
-                online=False, online_url="", contact_email="", refund_policy="",
-                hold_ttl_seconds=600, local_start_date=starts.date().isoformat()))  # fmt: skip
+            events.append(
+                dict(
+                    id=event_id,
+                    organization_id=org_id,
+                    slug=f"e{i}",
+                    title=title,
+                    description=description,
+                    status="published",
+                    timezone="Europe/Vienna",
+                    starts_at=starts,
+                    ends_at=starts + timedelta(hours=3),
+                    venue_name="Hall",
+                    city=city,
+                    country=country,
+                    region="eu",
+                    currency="EUR",
+                    language="en",
+                    created_at=now,
+                    updated_at=now,
+                    published_at=now,
+                    tags=[],
+                    address="",
+                    latitude=lat + rng.uniform(-0.1, 0.1),
+                    longitude=lon + rng.uniform(-0.1, 0.1),
+                    online=False,
+                    online_url="",
+                    contact_email="",
+                    refund_policy="",
+                    hold_ttl_seconds=600,
+                    local_start_date=starts.date().isoformat(),
+                )
+            )
             tickets.append(
                 dict(
                     id=ticket_id,
@@ -175,9 +220,14 @@ def main() -> None:
         print(f"seeded in {time.perf_counter() - started:.1f} s (data: {workdir})")
 
     port = free_port()
-    env = {**os.environ, "BOXOFFICE_DATA_DIR": str(workdir), "BOXOFFICE_DATABASE_URL": url,
-           "BOXOFFICE_LOG_LEVEL": "WARNING", "BOXOFFICE_RUN_DISPATCHER": "false",
-           "BOXOFFICE_PLUGINS_FILE": str(Path(__file__).parents[1] / "plugins.toml")}  # fmt: skip
+    env = {
+        **os.environ,
+        "BOXOFFICE_DATA_DIR": str(workdir),
+        "BOXOFFICE_DATABASE_URL": url,
+        "BOXOFFICE_LOG_LEVEL": "WARNING",
+        "BOXOFFICE_RUN_DISPATCHER": "false",
+        "BOXOFFICE_PLUGINS_FILE": str(Path(__file__).parents[1] / "plugins.toml"),
+    }
     server = subprocess.Popen(
         [sys.executable, "-m", "boxoffice", "serve", "--port", str(port)],
         env=env,

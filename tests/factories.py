@@ -53,11 +53,18 @@ async def organization(db: Database, clock: Clock, slug: str | None = None) -> O
 def draft(clock: Clock, **overrides: object) -> EventDraft:
     starts = clock.now() + timedelta(days=10)
     fields: dict[str, object] = {
-        "slug": f"event-{next(_counter)}", "title": "Jazz night", "timezone": "Europe/Berlin",
-        "starts_at": starts, "ends_at": starts + timedelta(hours=3), "region": "eu",
-        "currency": "EUR", "description": "Live jazz by the river.", "venue_name": "Hafenbar",
-        "city": "Hamburg", "country": "DE",
-    }  # fmt: skip
+        "slug": f"event-{next(_counter)}",
+        "title": "Jazz night",
+        "timezone": "Europe/Berlin",
+        "starts_at": starts,
+        "ends_at": starts + timedelta(hours=3),
+        "region": "eu",
+        "currency": "EUR",
+        "description": "Live jazz by the river.",
+        "venue_name": "Hafenbar",
+        "city": "Hamburg",
+        "country": "DE",
+    }
     fields.update(overrides)
     return EventDraft(**fields)  # type: ignore[arg-type]
 
@@ -80,12 +87,19 @@ async def event(
 
 
 async def on_sale(
-    session: AsyncSession, clock: Clock, event: Event, price_minor: int = 2500,
+    session: AsyncSession,
+    clock: Clock,
+    event: Event,
+    price_minor: int = 2500,
     capacity: int = 100,
-) -> TicketType:  # fmt: skip
+) -> TicketType:
     """One ticket type selling from one quota: the least an event needs to be published."""
-    ticket_type = await create_ticket_type(session, clock, event, TicketTypeIn(
-        name="General admission", price=Money(price_minor, event.currency)))  # fmt: skip
+    ticket_type = await create_ticket_type(
+        session,
+        clock,
+        event,
+        TicketTypeIn(name="General admission", price=Money(price_minor, event.currency)),
+    )
     await create_quota(
         session,
         clock,

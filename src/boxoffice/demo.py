@@ -18,8 +18,12 @@ from boxoffice.platform import Platform
 
 DEMO_ORGANIZATION = "demo-organizer"
 #: A demo sign-in for the organizer side. Demo data only: never load it in production.
-DEMO_CATEGORIES = [("music", "Music", "Musik"), ("theatre", "Theatre", "Theater"),
-                   ("sport", "Sport", "Sport"), ("talks", "Talks", "Vorträge")]  # fmt: skip
+DEMO_CATEGORIES = [
+    ("music", "Music", "Musik"),
+    ("theatre", "Theatre", "Theater"),
+    ("sport", "Sport", "Sport"),
+    ("talks", "Talks", "Vorträge"),
+]
 DEMO_EMAIL = "organizer@demo.example"
 DEMO_PASSWORD = "demo organizer password"  # noqa: S105 - published demo credentials
 
@@ -31,18 +35,28 @@ async def load_demo(platform: Platform) -> bool:
         if await find_organization(session, DEMO_ORGANIZATION) is not None:
             return False
         now = clock.now()
-        organizer = User(email=DEMO_EMAIL, password_hash=hash_password(DEMO_PASSWORD),
-                         name="Demo Organizer", email_verified_at=now, created_at=now,
-                         updated_at=now)  # fmt: skip
+        organizer = User(
+            email=DEMO_EMAIL,
+            password_hash=hash_password(DEMO_PASSWORD),
+            name="Demo Organizer",
+            email_verified_at=now,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(organizer)
         await session.flush()
         for slug, english, german in DEMO_CATEGORIES:
-            await create_category(session, clock, CategoryIn(
-                slug=slug, names={"en": english, "de": german}))  # fmt: skip
+            await create_category(
+                session, clock, CategoryIn(slug=slug, names={"en": english, "de": german})
+            )
         organization = await create_organization(
-            session, clock, slug=DEMO_ORGANIZATION, name="Demo Organizer",
-            contact_email="hello@demo.example", owner=organizer,
-        )  # fmt: skip
+            session,
+            clock,
+            slug=DEMO_ORGANIZATION,
+            name="Demo Organizer",
+            contact_email="hello@demo.example",
+            owner=organizer,
+        )
         zone = ZoneInfo("Europe/Berlin")
         day = (clock.now() + timedelta(days=30)).astimezone(zone).date()
         starts_at = datetime.combine(day, time(19, 30), tzinfo=zone)
@@ -70,13 +84,26 @@ async def load_demo(platform: Platform) -> bool:
                 currency="EUR",
             ),
         )
-        standing = await create_ticket_type(session, clock, event, TicketTypeIn(
-            name="Standing", price=Money(2900, "EUR"), max_per_order=8))  # fmt: skip
-        seated = await create_ticket_type(session, clock, event, TicketTypeIn(
-            name="Seated", price=Money(4500, "EUR"), max_per_order=6, position=1))  # fmt: skip
-        await create_quota(session, clock, event, QuotaIn(
-            name="Hall", capacity=300, ticket_types=[standing.id, seated.id]))  # fmt: skip
-        await create_quota(session, clock, event, QuotaIn(
-            name="Seats", capacity=80, ticket_types=[seated.id]))  # fmt: skip
+        standing = await create_ticket_type(
+            session,
+            clock,
+            event,
+            TicketTypeIn(name="Standing", price=Money(2900, "EUR"), max_per_order=8),
+        )
+        seated = await create_ticket_type(
+            session,
+            clock,
+            event,
+            TicketTypeIn(name="Seated", price=Money(4500, "EUR"), max_per_order=6, position=1),
+        )
+        await create_quota(
+            session,
+            clock,
+            event,
+            QuotaIn(name="Hall", capacity=300, ticket_types=[standing.id, seated.id]),
+        )
+        await create_quota(
+            session, clock, event, QuotaIn(name="Seats", capacity=80, ticket_types=[seated.id])
+        )
         await change_status(session, clock, event.id, EventStatus.PUBLISHED)
     return True

@@ -36,13 +36,16 @@ class Platform:
         self.db = db
         self.plugins = plugins
         self.router = Router(plugins.loaded.config, plugins.providers)
-        self.dispatcher = Dispatcher(db, clock, _subscribers(
-            db, clock, plugins, self.router, settings.resolved_public_url))  # fmt: skip
+        self.dispatcher = Dispatcher(
+            db, clock, _subscribers(db, clock, plugins, self.router, settings.resolved_public_url)
+        )
         self.signer = signer_from(
-            algorithm=settings.jwt_algorithm, secret_key=settings.secret_key,
-            previous=settings.previous_secret_keys, key_files=settings.jwt_key_files,
+            algorithm=settings.jwt_algorithm,
+            secret_key=settings.secret_key,
+            previous=settings.previous_secret_keys,
+            key_files=settings.jwt_key_files,
             data_dir=Path(settings.data_dir).resolve(),
-        )  # fmt: skip
+        )
         self.auth_policy = AuthPolicy(
             public_url=settings.resolved_public_url,
             access_ttl=timedelta(minutes=settings.access_token_minutes),

@@ -26,15 +26,26 @@ def eur(minor: int) -> dict[str, Any]:
     return {"minor": minor, "currency": "EUR"}
 
 
-async def organizer(client: Any, platform: Platform, clock: ManualClock,
-                    **event: Any) -> tuple[dict[str, Any], str, str]:  # fmt: skip
+async def organizer(
+    client: Any, platform: Platform, clock: ManualClock, **event: Any
+) -> tuple[dict[str, Any], str, str]:
     tokens = await sign_up(client, platform, "org@example.org")
     org_id = (await organization(client, tokens, "hall"))["id"]
     starts = clock.now() + timedelta(days=30)
-    body = {"slug": "concert", "title": "Concert", "timezone": "Europe/Vienna",
-            "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=2)).isoformat(),
-            "region": "eu", "currency": "EUR", "description": "<p>Strings &amp; brass</p>",
-            "venue_name": "Musikverein", "city": "Vienna", "country": "AT", **event}  # fmt: skip
+    body = {
+        "slug": "concert",
+        "title": "Concert",
+        "timezone": "Europe/Vienna",
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=2)).isoformat(),
+        "region": "eu",
+        "currency": "EUR",
+        "description": "<p>Strings &amp; brass</p>",
+        "venue_name": "Musikverein",
+        "city": "Vienna",
+        "country": "AT",
+        **event,
+    }
     created = await client.post(
         f"/api/v1/organizations/{org_id}/events", headers=auth(tokens), json=body
     )
@@ -76,9 +87,17 @@ async def test_shared_quotas_and_publication(
                 json={"name": "x", "capacity": 1, "ticket_types": [event_id]},
             )
         ).status_code == 400
-        hall = (await client.post(f"{base}/quotas", headers=auth(tokens), json={
-            "name": "Hall", "capacity": 500,
-            "ticket_types": [made["Adult"], made["Child"], made["VIP"]]})).json()  # fmt: skip
+        hall = (
+            await client.post(
+                f"{base}/quotas",
+                headers=auth(tokens),
+                json={
+                    "name": "Hall",
+                    "capacity": 500,
+                    "ticket_types": [made["Adult"], made["Child"], made["VIP"]],
+                },
+            )
+        ).json()
         vip = (
             await client.post(
                 f"{base}/quotas",
@@ -104,8 +123,11 @@ async def test_shared_quotas_and_publication(
         assert left == {"Adult": 70, "Child": 70, "VIP": 10}
         assert {t["name"]: t["price"]["minor"] for t in public}["Adult"] == 4000
 
-        lowered = await client.put(f"{base}/quotas/{vip['id']}", headers=auth(tokens), json={
-            "name": "VIP boxes", "capacity": 89, "ticket_types": [made["VIP"]]})  # fmt: skip
+        lowered = await client.put(
+            f"{base}/quotas/{vip['id']}",
+            headers=auth(tokens),
+            json={"name": "VIP boxes", "capacity": 89, "ticket_types": [made["VIP"]]},
+        )
         assert lowered.status_code == 422
         assert lowered.json()["errors"][0] == {"field": "capacity", "message": "at least 90"}
         assert (
@@ -123,8 +145,9 @@ async def test_the_database_itself_refuses_an_oversold_quota(
     for values in ({"sold": 101}, {"sold": 60, "held": 41}, {"held": -1}):
         with pytest.raises(IntegrityError):
             async with platform.db.transaction() as session:
-                await session.execute(update(Quota).where(Quota.event_id == event.id)
-                                      .values(**values))  # fmt: skip
+                await session.execute(
+                    update(Quota).where(Quota.event_id == event.id).values(**values)
+                )
 
 
 async def test_visibility_access_codes_and_sales_windows(
@@ -138,9 +161,12 @@ async def test_visibility_access_codes_and_sales_windows(
             {"name": "Open", "price": eur(1000)},
             {"name": "Crew", "price": eur(0), "visibility": "code", "access_code": "backstage"},
             {"name": "Presale", "price": eur(800), "visibility": "hidden"},
-            {"name": "Later", "price": eur(1200),
-             "sales_start": (clock.now() + timedelta(days=3)).isoformat()},
-        ):  # fmt: skip
+            {
+                "name": "Later",
+                "price": eur(1200),
+                "sales_start": (clock.now() + timedelta(days=3)).isoformat(),
+            },
+        ):
             response = await client.post(f"{base}/ticket-types", headers=auth(tokens), json=body)
             assert response.status_code == 201, response.text
             ids.append(response.json()["id"])
@@ -180,9 +206,11 @@ async def test_categories_rich_text_and_private_fields(
     async with make_client(platform) as client:
         admin = await sign_up(client, platform, "admin@example.org")
         await make_admin(platform, "admin@example.org")
-        forbidden = await client.post("/api/v1/admin/categories", headers=auth(
-            await sign_up(client, platform, "nobody@example.org")),
-            json={"slug": "music", "names": {"en": "Music"}})  # fmt: skip
+        forbidden = await client.post(
+            "/api/v1/admin/categories",
+            headers=auth(await sign_up(client, platform, "nobody@example.org")),
+            json={"slug": "music", "names": {"en": "Music"}},
+        )
         assert forbidden.status_code == 403
         no_english = await client.post(
             "/api/v1/admin/categories",
@@ -203,11 +231,16 @@ async def test_categories_rich_text_and_private_fields(
         ] == "Music"
 
         tokens, org_id, event_id = await organizer(
-            client, platform, clock, category="music", tags=["Jazz", "jazz", "Late night"],
-            online=True, online_url="https://stream.example/secret-room",
+            client,
+            platform,
+            clock,
+            category="music",
+            tags=["Jazz", "jazz", "Late night"],
+            online=True,
+            online_url="https://stream.example/secret-room",
             description='<p onclick="x()">Hi <script>alert(1)</script>'
-                        '<a href="javascript:evil()">x</a> <a href="https://ok.example">ok</a></p>',
-        )  # fmt: skip
+            '<a href="javascript:evil()">x</a> <a href="https://ok.example">ok</a></p>',
+        )
         base = f"/api/v1/organizations/{org_id}/events/{event_id}"
         private = (await client.get(base, headers=auth(tokens))).json()
         assert private["category"] == "music"
@@ -232,17 +265,43 @@ async def test_categories_rich_text_and_private_fields(
         await client.post(f"{base}/status", headers=auth(tokens), json={"status": "published"})
         public = (await client.get(f"/api/v1/events/{event_id}")).json()
         assert public["online_url"] is None
-        bad = await client.post(f"/api/v1/organizations/{org_id}/events", headers=auth(tokens),
-                                json={**{k: private[k] for k in (
-                                    "title", "timezone", "starts_at", "ends_at", "region",
-                                    "currency")}, "slug": "other", "category": "nope"})  # fmt: skip
+        bad = await client.post(
+            f"/api/v1/organizations/{org_id}/events",
+            headers=auth(tokens),
+            json={
+                **{
+                    k: private[k]
+                    for k in ("title", "timezone", "starts_at", "ends_at", "region", "currency")
+                },
+                "slug": "other",
+                "category": "nope",
+            },
+        )
         assert bad.json()["errors"] == [{"field": "category", "message": "no category 'nope'"}]
 
-        updated = await client.put(base, headers=auth(tokens), json={
-            **{k: private[k] for k in ("slug", "timezone", "starts_at", "ends_at", "region",
-                                       "currency", "venue_name", "city")},
-            "title": "Midnight jazz stream", "description": "<b>Now with a choir</b>",
-            "online": True, "online_url": "https://stream.example/new-room"})  # fmt: skip
+        updated = await client.put(
+            base,
+            headers=auth(tokens),
+            json={
+                **{
+                    k: private[k]
+                    for k in (
+                        "slug",
+                        "timezone",
+                        "starts_at",
+                        "ends_at",
+                        "region",
+                        "currency",
+                        "venue_name",
+                        "city",
+                    )
+                },
+                "title": "Midnight jazz stream",
+                "description": "<b>Now with a choir</b>",
+                "online": True,
+                "online_url": "https://stream.example/new-room",
+            },
+        )
         assert updated.status_code == 200, updated.text
         await platform.dispatcher.run_until_idle()
         found = (await client.get("/api/v1/events", params={"q": "choir"})).json()["items"]

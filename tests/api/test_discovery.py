@@ -37,32 +37,79 @@ async def catalog(platform: Platform, clock: ManualClock) -> dict[str, Any]:
     org = await factories.organization(db, clock)
     made = {
         "vienna": await factories.event(
-            db, clock, org, title="Vienna opera night", category="music", city="Vienna",
-            country="AT", latitude=48.2082, longitude=16.3738, timezone="Europe/Vienna",
-            starts_at=local("Europe/Vienna", 2030, 3, 1, 19), ends_at=local("Europe/Vienna", 2030, 3, 1, 22)),
+            db,
+            clock,
+            org,
+            title="Vienna opera night",
+            category="music",
+            city="Vienna",
+            country="AT",
+            latitude=48.2082,
+            longitude=16.3738,
+            timezone="Europe/Vienna",
+            starts_at=local("Europe/Vienna", 2030, 3, 1, 19),
+            ends_at=local("Europe/Vienna", 2030, 3, 1, 22),
+        ),
         "bratislava": await factories.event(
-            db, clock, org, title="Bratislava derby", category="sport", city="Bratislava",
-            country="SK", latitude=48.1486, longitude=17.1077, timezone="Europe/Bratislava",
-            starts_at=local("Europe/Bratislava", 2030, 3, 2, 18), ends_at=local("Europe/Bratislava", 2030, 3, 2, 20)),
+            db,
+            clock,
+            org,
+            title="Bratislava derby",
+            category="sport",
+            city="Bratislava",
+            country="SK",
+            latitude=48.1486,
+            longitude=17.1077,
+            timezone="Europe/Bratislava",
+            starts_at=local("Europe/Bratislava", 2030, 3, 2, 18),
+            ends_at=local("Europe/Bratislava", 2030, 3, 2, 20),
+        ),
         "berlin": await factories.event(
-            db, clock, org, title="Berlin techno", category="music", city="Berlin", country="DE",
-            latitude=52.52, longitude=13.405, timezone="Europe/Berlin",
-            starts_at=local("Europe/Berlin", 2030, 3, 5, 23), ends_at=local("Europe/Berlin", 2030, 3, 6, 6)),
+            db,
+            clock,
+            org,
+            title="Berlin techno",
+            category="music",
+            city="Berlin",
+            country="DE",
+            latitude=52.52,
+            longitude=13.405,
+            timezone="Europe/Berlin",
+            starts_at=local("Europe/Berlin", 2030, 3, 5, 23),
+            ends_at=local("Europe/Berlin", 2030, 3, 6, 6),
+        ),
         # 15 Jan local in Kolkata is 14 Jan in UTC; 14 Jan local in St John's is 15 Jan in UTC.
         "kolkata": await factories.event(
-            db, clock, org, title="Kolkata sitar", timezone="Asia/Kolkata", city="Kolkata", country="IN",
-            starts_at=local("Asia/Kolkata", 2031, 1, 15, 0, 30), ends_at=local("Asia/Kolkata", 2031, 1, 15, 3)),
+            db,
+            clock,
+            org,
+            title="Kolkata sitar",
+            timezone="Asia/Kolkata",
+            city="Kolkata",
+            country="IN",
+            starts_at=local("Asia/Kolkata", 2031, 1, 15, 0, 30),
+            ends_at=local("Asia/Kolkata", 2031, 1, 15, 3),
+        ),
         "stjohns": await factories.event(
-            db, clock, org, title="St. John's folk", timezone="America/St_Johns", city="St. John's",
-            country="CA", starts_at=local("America/St_Johns", 2031, 1, 14, 22),
-            ends_at=local("America/St_Johns", 2031, 1, 15, 1)),
-    }  # fmt: skip
+            db,
+            clock,
+            org,
+            title="St. John's folk",
+            timezone="America/St_Johns",
+            city="St. John's",
+            country="CA",
+            starts_at=local("America/St_Johns", 2031, 1, 14, 22),
+            ends_at=local("America/St_Johns", 2031, 1, 15, 1),
+        ),
+    }
     async with db.transaction() as session:
         # Berlin is free; Bratislava is sold out; Vienna costs 25.00 (the factory's price).
-        await session.execute(update(TicketType).where(TicketType.event_id == made["berlin"].id)
-                              .values(price_minor=0))  # fmt: skip
-        await session.execute(update(Quota).where(Quota.event_id == made["bratislava"].id)
-                              .values(sold=100))  # fmt: skip
+        await session.execute(
+            update(TicketType).where(TicketType.event_id == made["berlin"].id).values(price_minor=0)
+        )
+        await session.execute(
+            update(Quota).where(Quota.event_id == made["bratislava"].id).values(sold=100)
+        )
     await platform.dispatcher.run_until_idle()
     return {name: str(event.id) for name, event in made.items()}
 
@@ -99,8 +146,10 @@ async def test_dates_in_each_events_zone_or_the_viewers(
         assert await titles(client, date_from="2031-01-14", date_to="2031-01-14") == [
             "St. John's folk"
         ]
-        assert await titles(client, date_from="2031-01-14", date_to="2031-01-14",
-                            tz="Asia/Kolkata") == []  # fmt: skip
+        assert (
+            await titles(client, date_from="2031-01-14", date_to="2031-01-14", tz="Asia/Kolkata")
+            == []
+        )
 
 
 async def test_around_a_point_by_distance(
@@ -151,12 +200,17 @@ async def test_around_a_point_by_distance(
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"lat": 1}, "radius_km"), ({"sort": "distance"}, "sort"), ({"sort": "relevance"}, "sort"),
-     ({"tz": "Mars/Olympus", "date_from": "2030-01-01"}, "tz"),
-     ({"date_from": "2030-02-01", "date_to": "2030-01-01"}, "date_to"),
-     ({"price_min": 500, "price_max": 100}, "price_max"), ({"lat": 200}, "query.lat"),
-     ({"date_from": "yesterday"}, "query.date_from")],
-)  # fmt: skip
+    [
+        ({"lat": 1}, "radius_km"),
+        ({"sort": "distance"}, "sort"),
+        ({"sort": "relevance"}, "sort"),
+        ({"tz": "Mars/Olympus", "date_from": "2030-01-01"}, "tz"),
+        ({"date_from": "2030-02-01", "date_to": "2030-01-01"}, "date_to"),
+        ({"price_min": 500, "price_max": 100}, "price_max"),
+        ({"lat": 200}, "query.lat"),
+        ({"date_from": "yesterday"}, "query.date_from"),
+    ],
+)
 async def test_bad_combinations_name_the_parameter(
     platform: Platform, make_client: Any, params: dict[str, Any], field: str
 ) -> None:
@@ -186,8 +240,9 @@ async def test_public_reads_carry_etags_and_revalidate(
             assert again.content == b""
             assert again.headers["etag"] == etag
         async with platform.db.transaction() as session:
-            await session.execute(update(Quota).where(Quota.event_id == uuid.UUID(ids["vienna"]))
-                                  .values(sold=10))  # fmt: skip
+            await session.execute(
+                update(Quota).where(Quota.event_id == uuid.UUID(ids["vienna"])).values(sold=10)
+            )
         changed = await client.get(
             f"/api/v1/events/{ids['vienna']}/ticket-types", headers={"if-none-match": etag}
         )

@@ -55,11 +55,21 @@ async def setup(client: Any, platform: Platform, clock: ManualClock) -> tuple[An
     tokens = await sign_up(client, platform, "pics@example.org")
     org_id = (await organization(client, tokens, "pics"))["id"]
     starts = clock.now() + timedelta(days=9)
-    event = (await client.post(f"/api/v1/organizations/{org_id}/events", headers=auth(tokens),
-                               json={"slug": "show", "title": "Show", "timezone": "UTC",
-                                     "starts_at": starts.isoformat(),
-                                     "ends_at": (starts + timedelta(hours=1)).isoformat(),
-                                     "region": "eu", "currency": "EUR"})).json()  # fmt: skip
+    event = (
+        await client.post(
+            f"/api/v1/organizations/{org_id}/events",
+            headers=auth(tokens),
+            json={
+                "slug": "show",
+                "title": "Show",
+                "timezone": "UTC",
+                "starts_at": starts.isoformat(),
+                "ends_at": (starts + timedelta(hours=1)).isoformat(),
+                "region": "eu",
+                "currency": "EUR",
+            },
+        )
+    ).json()
     return tokens, f"/api/v1/organizations/{org_id}/events/{event['id']}"
 
 
@@ -68,8 +78,11 @@ async def test_a_png_named_jpg_is_sniffed_reencoded_and_served(
 ) -> None:
     async with make_client(platform) as client:
         tokens, base = await setup(client, platform, clock)
-        uploaded = await client.post(f"{base}/images", headers=auth(tokens), files={
-            "data": ("holiday.jpg", png(3000, 1500), "image/jpeg")})  # fmt: skip
+        uploaded = await client.post(
+            f"{base}/images",
+            headers=auth(tokens),
+            files={"data": ("holiday.jpg", png(3000, 1500), "image/jpeg")},
+        )
         assert uploaded.status_code == 201, uploaded.text
         image = uploaded.json()
         assert (image["width"], image["height"]) == (3000, 1500)
@@ -91,14 +104,22 @@ async def test_a_png_named_jpg_is_sniffed_reencoded_and_served(
 
 @pytest.mark.parametrize(
     ("name", "payload", "status"),
-    [("bomb.png", png_bomb(), 422), ("notes.png", b"hello, I am text", 422),
-     ("empty.png", b"", 422), ("doc.png", b"%PDF-1.4\n" + b"0" * 100, 422),
-     ("huge.jpg", b"\xff\xd8\xff" + b"0" * (50 * 1024 * 1024), 413)],
-)  # fmt: skip
+    [
+        ("bomb.png", png_bomb(), 422),
+        ("notes.png", b"hello, I am text", 422),
+        ("empty.png", b"", 422),
+        ("doc.png", b"%PDF-1.4\n" + b"0" * 100, 422),
+        ("huge.jpg", b"\xff\xd8\xff" + b"0" * (50 * 1024 * 1024), 413),
+    ],
+)
 async def test_refused_uploads_store_nothing(
-    platform: Platform, make_client: Any, clock: ManualClock, name: str, payload: bytes,
+    platform: Platform,
+    make_client: Any,
+    clock: ManualClock,
+    name: str,
+    payload: bytes,
     status: int,
-) -> None:  # fmt: skip
+) -> None:
     async with make_client(platform) as client:
         tokens, base = await setup(client, platform, clock)
         response = await client.post(

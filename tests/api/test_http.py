@@ -194,8 +194,12 @@ def test_a_lost_database_connection_is_a_503_to_retry_and_other_driver_errors_a_
 
     @get("/lost")
     async def lost() -> None:
-        raise DBAPIError("SELECT 1", None, ConnectionError("server closed the connection"),
-                         connection_invalidated=True)  # fmt: skip
+        raise DBAPIError(
+            "SELECT 1",
+            None,
+            ConnectionError("server closed the connection"),
+            connection_invalidated=True,
+        )
 
     @get("/broken")
     async def broken() -> None:

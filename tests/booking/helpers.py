@@ -29,9 +29,13 @@ class Shop:
 
 
 async def shop(
-    db: Database, clock: Clock, *, types: dict[str, int] | None = None,
-    quotas: dict[str, tuple[int, list[str]]] | None = None, **event: Any,
-) -> Shop:  # fmt: skip
+    db: Database,
+    clock: Clock,
+    *,
+    types: dict[str, int] | None = None,
+    quotas: dict[str, tuple[int, list[str]]] | None = None,
+    **event: Any,
+) -> Shop:
     """``types``: name -> price (EUR minor units); ``quotas``: name -> (capacity, type names).
     Defaults: one "Standard" ticket at 25.00 in a quota of 10."""
     types = types if types is not None else {"Standard": 2500}
@@ -40,12 +44,22 @@ async def shop(
     result = Shop(created)
     async with db.transaction() as session:
         for name, price in types.items():
-            ticket_type = await create_ticket_type(session, clock, created, TicketTypeIn(
-                name=name, price=Money(price, created.currency), max_per_order=20))  # fmt: skip
+            ticket_type = await create_ticket_type(
+                session,
+                clock,
+                created,
+                TicketTypeIn(name=name, price=Money(price, created.currency), max_per_order=20),
+            )
             result.types[name] = ticket_type.id
         for name, (capacity, members) in quotas.items():
-            quota = await create_quota(session, clock, created, QuotaIn(
-                name=name, capacity=capacity, ticket_types=[result.types[m] for m in members]))  # fmt: skip
+            quota = await create_quota(
+                session,
+                clock,
+                created,
+                QuotaIn(
+                    name=name, capacity=capacity, ticket_types=[result.types[m] for m in members]
+                ),
+            )
             result.quotas[name] = quota.id
         await change_status(session, clock, created.id, EventStatus.PUBLISHED)
     return result
@@ -71,24 +85,38 @@ class Buyer:
     def __init__(self, client: Any, shop: Shop, email: str = "buyer@example.org") -> None:
         self.client, self.shop, self.email = client, shop, email
 
-    async def hold(self, headers: dict[str, str] | None = None, access_code: str | None = None,
-                   promo_code: str | None = None, **quantities: int) -> Any:  # fmt: skip
-        body: dict[str, Any] = {"items": [
-            {"ticket_type_id": str(self.shop.types[name]), "quantity": n}
-            for name, n in quantities.items()]}  # fmt: skip
+    async def hold(
+        self,
+        headers: dict[str, str] | None = None,
+        access_code: str | None = None,
+        promo_code: str | None = None,
+        **quantities: int,
+    ) -> Any:
+        body: dict[str, Any] = {
+            "items": [
+                {"ticket_type_id": str(self.shop.types[name]), "quantity": n}
+                for name, n in quantities.items()
+            ]
+        }
         if access_code:
             body["access_code"] = access_code
         if promo_code:
             body["promo_code"] = promo_code
-        return await self.client.post(f"/api/v1/events/{self.shop.event.id}/holds", json=body,
-                                      headers=headers or {})  # fmt: skip
+        return await self.client.post(
+            f"/api/v1/events/{self.shop.event.id}/holds", json=body, headers=headers or {}
+        )
 
-    async def order(self, hold: dict[str, Any], headers: dict[str, str] | None = None,
-                    **extra: Any) -> Any:  # fmt: skip
-        body = {"secret": hold["secret"], "buyer": {"name": "Ada Buyer", "email": self.email},
-                **extra}  # fmt: skip
-        return await self.client.post(f"/api/v1/holds/{hold['id']}/order", json=body,
-                                      headers=headers or {})  # fmt: skip
+    async def order(
+        self, hold: dict[str, Any], headers: dict[str, str] | None = None, **extra: Any
+    ) -> Any:
+        body = {
+            "secret": hold["secret"],
+            "buyer": {"name": "Ada Buyer", "email": self.email},
+            **extra,
+        }
+        return await self.client.post(
+            f"/api/v1/holds/{hold['id']}/order", json=body, headers=headers or {}
+        )
 
     async def buy(self, **quantities: int) -> dict[str, Any]:
         held = await self.hold(**quantities)

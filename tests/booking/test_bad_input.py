@@ -20,7 +20,12 @@ def platform(make_platform: factories.MakePlatform) -> Platform:
 
 
 HOLD_BODIES: list[Any] = [
-    None, [], "", {"items": None}, {"items": [{}]}, {"items": [{"ticket_type_id": 5}]},
+    None,
+    [],
+    "",
+    {"items": None},
+    {"items": [{}]},
+    {"items": [{"ticket_type_id": 5}]},
     {"items": [{"ticket_type_id": str(uuid.uuid4()), "quantity": 1}]},
     {"items": [{"ticket_type_id": "TYPE", "quantity": 0}]},
     {"items": [{"ticket_type_id": "TYPE", "quantity": 1.5}]},
@@ -29,21 +34,32 @@ HOLD_BODIES: list[Any] = [
     {"items": [{"ticket_type_id": "TYPE", "quantity": 1}], "promo_code": "'; DROP TABLE hold"},
     {"items": [{"ticket_type_id": "TYPE", "quantity": 1}], "extra": True},
     {"items": [{"ticket_type_id": "TYPE", "quantity": 1}], "promo_code": "A\x00B"},
-]  # fmt: skip
+]
 
 ORDER_BODIES: list[Any] = [
-    {}, {"secret": "SECRET"}, {"secret": "SECRET", "buyer": {"name": "", "email": "a@b.co"}},
+    {},
+    {"secret": "SECRET"},
+    {"secret": "SECRET", "buyer": {"name": "", "email": "a@b.co"}},
     {"secret": "SECRET", "buyer": {"name": "A", "email": "nope"}},
     {"secret": "SECRET", "buyer": {"name": "A", "email": "a@example.org", "country": "de"}},
-    {"secret": "SECRET", "buyer": {"name": "A", "email": "a@example.org"},
-     "attendees": [{"name": "A", "answers": {"not-a-uuid": "x"}}]},
-    {"secret": "SECRET", "buyer": {"name": "A", "email": "a@example.org"},
-     "attendees": [{"name": "A", "answers": {str(uuid.uuid4()): ["list"]}}]},
-    {"secret": "SECRET", "buyer": {"name": "A", "email": "a@example.org"},
-     "attendees": [{"name": "A", "email": "bad"}]},
+    {
+        "secret": "SECRET",
+        "buyer": {"name": "A", "email": "a@example.org"},
+        "attendees": [{"name": "A", "answers": {"not-a-uuid": "x"}}],
+    },
+    {
+        "secret": "SECRET",
+        "buyer": {"name": "A", "email": "a@example.org"},
+        "attendees": [{"name": "A", "answers": {str(uuid.uuid4()): ["list"]}}],
+    },
+    {
+        "secret": "SECRET",
+        "buyer": {"name": "A", "email": "a@example.org"},
+        "attendees": [{"name": "A", "email": "bad"}],
+    },
     {"secret": "x" * 61, "buyer": {"name": "A", "email": "a@example.org"}},
     {"secret": "SECRET", "buyer": {"name": "A\x00", "email": "a@example.org"}},
-]  # fmt: skip
+]
 
 
 def _fill(body: Any, values: dict[str, str]) -> Any:
@@ -64,8 +80,9 @@ async def test_no_input_makes_a_500_or_changes_anything(
         values["SECRET"] = hold["secret"]
         base = f"/api/v1/events/{store.event.id}"
         attempts = [("POST", f"{base}/holds", _fill(b, values)) for b in HOLD_BODIES]
-        attempts += [("POST", f"/api/v1/holds/{hold['id']}/order", _fill(b, values))
-                     for b in ORDER_BODIES]  # fmt: skip
+        attempts += [
+            ("POST", f"/api/v1/holds/{hold['id']}/order", _fill(b, values)) for b in ORDER_BODIES
+        ]
         attempts += [
             ("POST", "/api/v1/holds/not-a-uuid/order", {}),
             ("POST", f"/api/v1/holds/{uuid.uuid4()}/release", {"secret": "x"}),
@@ -73,17 +90,32 @@ async def test_no_input_makes_a_500_or_changes_anything(
             ("GET", "/api/v1/orders/%00%FF?secret=x", None),
             ("GET", f"/api/v1/orders/{'A' * 500}?secret=x", None),
             ("POST", "/api/v1/orders/NOPE/cancel", {"secret": None}),
-            ("POST", f"{base}/waitlist", {"ticket_type_id": values["TYPE"], "quantity": 1,
-                                          "name": "A", "email": "bad"}),
-            ("POST", f"{base}/waitlist", {"ticket_type_id": values["TYPE"], "quantity": 999,
-                                          "name": "A", "email": "a@example.org"}),
+            (
+                "POST",
+                f"{base}/waitlist",
+                {"ticket_type_id": values["TYPE"], "quantity": 1, "name": "A", "email": "bad"},
+            ),
+            (
+                "POST",
+                f"{base}/waitlist",
+                {
+                    "ticket_type_id": values["TYPE"],
+                    "quantity": 999,
+                    "name": "A",
+                    "email": "a@example.org",
+                },
+            ),
             ("GET", f"/api/v1/waitlist/{uuid.uuid4()}", None),
-            ("POST", f"/api/v1/events/{uuid.uuid4()}/holds",
-             {"items": [{"ticket_type_id": values["TYPE"], "quantity": 1}]}),
-        ]  # fmt: skip
+            (
+                "POST",
+                f"/api/v1/events/{uuid.uuid4()}/holds",
+                {"items": [{"ticket_type_id": values["TYPE"], "quantity": 1}]},
+            ),
+        ]
         for method, url, body in attempts:
-            response = await client.request(method, url, json=body,
-                                            headers={"idempotency-key": b"k-\xe9"})  # fmt: skip
+            response = await client.request(
+                method, url, json=body, headers={"idempotency-key": b"k-\xe9"}
+            )
             assert 400 <= response.status_code < 500, (url, body, response.text)
             assert response.headers["content-type"] == "application/problem+json", url
     assert await counts(platform.db, store.quotas["Hall"]) == (10, 0, 1), "nothing changed"

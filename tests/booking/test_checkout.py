@@ -23,13 +23,21 @@ def platform(make_platform: factories.MakePlatform) -> Platform:
     return make_platform(config=factories.PLUGINS_TOML, entry_points=True)
 
 
-async def checkout(client: Any, store: Shop, email: str = "fan@example.org",
-                   headers: dict[str, str] | None = None, **body: Any) -> Any:  # fmt: skip
-    items = body.pop("items", None) or [{"ticket_type_id": str(store.types["Standard"]),
-                                        "quantity": 2}]  # fmt: skip
-    return await client.post(f"/api/v1/events/{store.event.id}/orders", headers=headers or {},
-                             json={"items": items, "buyer": {"name": "Fan", "email": email},
-                                   **body})  # fmt: skip
+async def checkout(
+    client: Any,
+    store: Shop,
+    email: str = "fan@example.org",
+    headers: dict[str, str] | None = None,
+    **body: Any,
+) -> Any:
+    items = body.pop("items", None) or [
+        {"ticket_type_id": str(store.types["Standard"]), "quantity": 2}
+    ]
+    return await client.post(
+        f"/api/v1/events/{store.event.id}/orders",
+        headers=headers or {},
+        json={"items": items, "buyer": {"name": "Fan", "email": email}, **body},
+    )
 
 
 async def rows(platform: Platform) -> tuple[int, int]:
@@ -52,8 +60,9 @@ async def test_checkout_places_the_same_order_as_a_hold_then_its_order(
         assert order["status"] == "pending"
         assert order["breakdown"] == two_step["breakdown"], "priced the same way"
         assert [t["attendee_name"] for t in order["tickets"]] == ["Ada", "Bob"]
-        seen = await client.get(f"/api/v1/orders/{order['number']}",
-                                params={"secret": order["secret"]})  # fmt: skip
+        seen = await client.get(
+            f"/api/v1/orders/{order['number']}", params={"secret": order["secret"]}
+        )
         assert seen.json()["tickets"] == order["tickets"]
     assert await counts(platform.db, store.quotas["Hall"]) == (10, 0, 4)
     async with platform.db.read() as session:
@@ -86,13 +95,19 @@ async def test_a_refused_checkout_changes_nothing(
         assert problem["rule"] == "capacity"
         assert problem["available"] == {str(store.types["Standard"]): 1}
         wrong_attendees = await checkout(
-            client, store, items=[{"ticket_type_id": str(store.types["Standard"]),
-                                   "quantity": 1}], attendees=[{"name": "A"}, {"name": "B"}])  # fmt: skip
+            client,
+            store,
+            items=[{"ticket_type_id": str(store.types["Standard"]), "quantity": 1}],
+            attendees=[{"name": "A"}, {"name": "B"}],
+        )
         assert wrong_attendees.status_code == 422
         assert wrong_attendees.json()["rule"] == "one_attendee_per_ticket"
-        bad_email = await checkout(client, store, email="not-an-address",
-                                   items=[{"ticket_type_id": str(store.types["Standard"]),
-                                           "quantity": 1}])  # fmt: skip
+        bad_email = await checkout(
+            client,
+            store,
+            email="not-an-address",
+            items=[{"ticket_type_id": str(store.types["Standard"]), "quantity": 1}],
+        )
         assert bad_email.status_code == 400
         assert bad_email.headers["content-type"].startswith("application/problem+json")
     assert await counts(platform.db, store.quotas["Hall"]) == (3, 0, 2)
@@ -119,8 +134,9 @@ async def test_many_buyers_checking_out_at_once_never_oversell(
 ) -> None:
     store = await shop(platform.db, clock, quotas={"Hall": (12, ["Standard"])})
     async with make_client(platform) as client:
-        results = await asyncio.gather(*[checkout(client, store, email=f"fan{i}@example.org")
-                                         for i in range(20)])  # fmt: skip
+        results = await asyncio.gather(
+            *[checkout(client, store, email=f"fan{i}@example.org") for i in range(20)]
+        )
     placed = [r for r in results if r.status_code == 201]
     refused = [r for r in results if r.status_code != 201]
     assert len(placed) == 6, "2 tickets each: exactly 6 buyers fit 12 seats"

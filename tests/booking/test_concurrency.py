@@ -31,26 +31,36 @@ def platform(make_platform: factories.MakePlatform) -> Platform:
 
 def _refusal_is_clear(response: httpx.Response) -> bool:
     problem = response.json()
-    return (response.status_code == 409 and problem["type"].endswith("/sold-out")
-            and problem["rule"] == "capacity" and "not enough seats" in problem["detail"])  # fmt: skip
+    return (
+        response.status_code == 409
+        and problem["type"].endswith("/sold-out")
+        and problem["rule"] == "capacity"
+        and "not enough seats" in problem["detail"]
+    )
 
 
 async def _expire_everything(db: Database, clock: ManualClock) -> None:
     clock.advance(hours=1)
     await sweep_until_done(db, clock)
     async with db.read() as session:
-        active = await session.scalar(select(func.count()).select_from(Hold)
-                                      .where(Hold.status == "active"))  # fmt: skip
-        pending = await session.scalar(select(func.count()).select_from(Order)
-                                       .where(Order.status == "pending"))  # fmt: skip
+        active = await session.scalar(
+            select(func.count()).select_from(Hold).where(Hold.status == "active")
+        )
+        pending = await session.scalar(
+            select(func.count()).select_from(Order).where(Order.status == "pending")
+        )
     assert (active, pending) == (0, 0), "nothing is held after expiry"
 
 
 async def test_concurrent_buyers_in_one_process(
     platform: Platform, make_client: Any, clock: ManualClock
 ) -> None:
-    store = await shop(platform.db, clock, types={"Adult": 3000, "Child": 1000, "VIP": 9000},
-                       quotas={"Hall": (25, ["Adult", "Child", "VIP"]), "Boxes": (4, ["VIP"])})  # fmt: skip
+    store = await shop(
+        platform.db,
+        clock,
+        types={"Adult": 3000, "Child": 1000, "VIP": 9000},
+        quotas={"Hall": (25, ["Adult", "Child", "VIP"]), "Boxes": (4, ["VIP"])},
+    )
     rng = random.Random(5)
     wishes = [{rng.choice(["Adult", "Child", "VIP"]): rng.randint(1, 3)} for _ in range(50)]
     async with make_client(platform) as client:
@@ -88,9 +98,12 @@ async def test_several_server_processes_on_one_database(
         store = await shop(db, clock, quotas={"Hall": (30, ["Standard"])})
         plugins = tmp_path / "plugins.toml"
         plugins.write_text(factories.PLUGINS_TOML)
-        env = {"BOXOFFICE_DATABASE_URL": db_url, "BOXOFFICE_DATA_DIR": str(tmp_path / "data"),
-               "BOXOFFICE_PLUGINS_FILE": str(plugins),
-               "BOXOFFICE_SECRET_KEY": "multi-process-test-secret-0123456789abcdef"}  # fmt: skip
+        env = {
+            "BOXOFFICE_DATABASE_URL": db_url,
+            "BOXOFFICE_DATA_DIR": str(tmp_path / "data"),
+            "BOXOFFICE_PLUGINS_FILE": str(plugins),
+            "BOXOFFICE_SECRET_KEY": "multi-process-test-secret-0123456789abcdef",
+        }
         servers = ServerProcesses(3, env)
         with servers as urls:
             ticket = str(store.types["Standard"])
@@ -116,20 +129,24 @@ async def test_several_server_processes_on_one_database(
                         if index % 2:  # half the buyers check out in one request
                             placed = await client.post(
                                 f"{base}/api/v1/events/{store.event.id}/orders",
-                                json={"items": items, "buyer": buyer})  # fmt: skip
+                                json={"items": items, "buyer": buyer},
+                            )
                             if placed.status_code != 201:
                                 assert _refusal_is_clear(placed), placed.text
                                 return "sold-out", ""
                             return "ordered", placed.json()["number"]
                         held = await client.post(
                             f"{base}/api/v1/events/{store.event.id}/holds",
-                            json={"items": [{"ticket_type_id": ticket, "quantity": 1}]})  # fmt: skip
+                            json={"items": [{"ticket_type_id": ticket, "quantity": 1}]},
+                        )
                         if held.status_code != 201:
                             assert _refusal_is_clear(held), held.text
                             return "sold-out", ""
                         hold = held.json()
-                        placed = await client.post(f"{base}/api/v1/holds/{hold['id']}/order",
-                                                   json={"secret": hold["secret"], "buyer": buyer})  # fmt: skip
+                        placed = await client.post(
+                            f"{base}/api/v1/holds/{hold['id']}/order",
+                            json={"secret": hold["secret"], "buyer": buyer},
+                        )
                     except httpx.TransportError:
                         return "cut-off", ""  # the killed server's buyers
                     assert placed.status_code == 201, placed.text

@@ -24,8 +24,12 @@ def platform(make_platform: factories.MakePlatform) -> Platform:
 async def test_a_hold_takes_seats_in_every_shared_quota_at_once(
     platform: Platform, make_client: Any, clock: ManualClock
 ) -> None:
-    store = await shop(platform.db, clock, types={"Adult": 4000, "Child": 1500, "VIP": 9000},
-                       quotas={"Hall": (10, ["Adult", "Child", "VIP"]), "Boxes": (3, ["VIP"])})  # fmt: skip
+    store = await shop(
+        platform.db,
+        clock,
+        types={"Adult": 4000, "Child": 1500, "VIP": 9000},
+        quotas={"Hall": (10, ["Adult", "Child", "VIP"]), "Boxes": (3, ["VIP"])},
+    )
     async with make_client(platform) as client:
         buyer = Buyer(client, store)
         held = await buyer.hold(Adult=2, VIP=2)
@@ -56,8 +60,9 @@ async def test_a_hold_takes_seats_in_every_shared_quota_at_once(
 async def test_each_refusal_names_its_rule(
     platform: Platform, make_client: Any, clock: ManualClock
 ) -> None:
-    store = await shop(platform.db, clock, types={"Standard": 2500, "Crew": 0, "Later": 1000,
-                                                   "Secret": 500})  # fmt: skip
+    store = await shop(
+        platform.db, clock, types={"Standard": 2500, "Crew": 0, "Later": 1000, "Secret": 500}
+    )
     async with platform.db.transaction() as session:
         crew = await session.get(TicketType, store.types["Crew"])
         later = await session.get(TicketType, store.types["Later"])
@@ -92,13 +97,19 @@ async def test_each_refusal_names_its_rule(
 
         bad = await client.post(f"/api/v1/events/{store.event.id}/holds", json={"items": []})
         assert bad.status_code == 400
-        bad = await client.post(f"/api/v1/events/{store.event.id}/holds",
-                                json={"items": [{"ticket_type_id": "x", "quantity": -1}]})  # fmt: skip
+        bad = await client.post(
+            f"/api/v1/events/{store.event.id}/holds",
+            json={"items": [{"ticket_type_id": "x", "quantity": -1}]},
+        )
         assert bad.status_code == 400
 
         draft = await factories.event(platform.db, clock, publish=False)
-        assert (await client.post(f"/api/v1/events/{draft.id}/holds", json={"items": [
-            {"ticket_type_id": str(store.types["Standard"]), "quantity": 2}]})).status_code == 404  # fmt: skip
+        assert (
+            await client.post(
+                f"/api/v1/events/{draft.id}/holds",
+                json={"items": [{"ticket_type_id": str(store.types["Standard"]), "quantity": 2}]},
+            )
+        ).status_code == 404
 
         clock.advance(days=11)  # the event (10 days ahead, 3 hours long) is over
         assert (await refusal(409, Standard=2))["rule"] == "event_over"
@@ -111,13 +122,15 @@ async def test_release_is_idempotent_and_needs_the_secret(
     store = await shop(platform.db, clock)
     async with make_client(platform) as client:
         hold = (await Buyer(client, store).hold(Standard=3)).json()
-        stranger = await client.post(f"/api/v1/holds/{hold['id']}/release",
-                                     json={"secret": "guess"})  # fmt: skip
+        stranger = await client.post(
+            f"/api/v1/holds/{hold['id']}/release", json={"secret": "guess"}
+        )
         assert stranger.status_code == 404
         assert await counts(platform.db, store.quotas["Hall"]) == (10, 0, 3)
         for _ in range(2):
-            released = await client.post(f"/api/v1/holds/{hold['id']}/release",
-                                         json={"secret": hold["secret"]})  # fmt: skip
+            released = await client.post(
+                f"/api/v1/holds/{hold['id']}/release", json={"secret": hold["secret"]}
+            )
             assert released.status_code == 200
             assert released.json()["status"] == "released"
             assert await counts(platform.db, store.quotas["Hall"]) == (10, 0, 0)
@@ -172,8 +185,12 @@ async def test_only_what_moves_no_money_skips_the_wal_flush(
     from boxoffice.core.booking.schemas import CheckoutIn, HoldIn
     from boxoffice.core.prepared import ASYNC_COMMIT
 
-    store = await shop(platform.db, clock, types={"Standard": 2500, "Free": 0},
-                       quotas={"Hall": (10, ["Standard", "Free"])})  # fmt: skip
+    store = await shop(
+        platform.db,
+        clock,
+        types={"Standard": 2500, "Free": 0},
+        quotas={"Hall": (10, ["Standard", "Free"])},
+    )
 
     def asynchronous(connection: Connection) -> bool:
         return bool(connection.info.get(ASYNC_COMMIT))
@@ -187,10 +204,17 @@ async def test_only_what_moves_no_money_skips_the_wal_flush(
         return asynchronous(connection)
 
     def checkout(connection: Connection, name: str) -> tuple[str, bool]:
-        data = msgspec.convert({"items": items(name), "buyer": {"name": "A", "email": "a@b.org"}},
-                               CheckoutIn)  # fmt: skip
-        placed = orders.checkout(connection, clock, store.event.id, data,
-                                 regions=lambda _: None, public_url="https://x.test")  # fmt: skip
+        data = msgspec.convert(
+            {"items": items(name), "buyer": {"name": "A", "email": "a@b.org"}}, CheckoutIn
+        )
+        placed = orders.checkout(
+            connection,
+            clock,
+            store.event.id,
+            data,
+            regions=lambda _: None,
+            public_url="https://x.test",
+        )
         return placed.status, asynchronous(connection)
 
     assert await platform.db.run(hold) is True

@@ -27,16 +27,23 @@ def platform(make_platform: factories.MakePlatform) -> Platform:
 
 async def journal(platform: Platform, entry_type: str) -> list[dict[str, Any]]:
     async with platform.db.read() as session:
-        rows = await session.scalars(select(JournalEntryRow).where(JournalEntryRow.type == entry_type)
-                                     .order_by(JournalEntryRow.position))  # fmt: skip
+        rows = await session.scalars(
+            select(JournalEntryRow)
+            .where(JournalEntryRow.type == entry_type)
+            .order_by(JournalEntryRow.position)
+        )
         return [row.data for row in rows]
 
 
 async def test_an_order_is_priced_with_the_regions_tax_and_seen_by_its_secret_link(
     platform: Platform, make_client: Any, clock: ManualClock
 ) -> None:
-    store = await shop(platform.db, clock, types={"Adult": 2500, "Child": 999},
-                       quotas={"Hall": (10, ["Adult", "Child"])})  # fmt: skip
+    store = await shop(
+        platform.db,
+        clock,
+        types={"Adult": 2500, "Child": 999},
+        quotas={"Hall": (10, ["Adult", "Child"])},
+    )
     async with make_client(platform) as client:
         buyer = Buyer(client, store)
         hold = (await buyer.hold(Adult=2, Child=1)).json()
@@ -50,35 +57,46 @@ async def test_an_order_is_priced_with_the_regions_tax_and_seen_by_its_secret_li
         breakdown = order["breakdown"]
         # Germany, 19 % VAT included in the price, rounded once per line (half up).
         assert [line["tax"]["minor"] for line in breakdown["lines"]] == [798, 160]
-        assert breakdown["taxes"] == [{"name": "VAT", "country": "DE", "percent": "19",
-                                       "inclusive": True, "amount": {"minor": 958,
-                                                                     "currency": "EUR"}}]  # fmt: skip
+        assert breakdown["taxes"] == [
+            {
+                "name": "VAT",
+                "country": "DE",
+                "percent": "19",
+                "inclusive": True,
+                "amount": {"minor": 958, "currency": "EUR"},
+            }
+        ]
         assert order["total"] == {"minor": 5999, "currency": "EUR"}
         assert [t["attendee_name"] for t in order["tickets"]] == ["Ada", "Bob", "Cy"]
         assert [t["price"]["minor"] for t in order["tickets"]] == [2500, 2500, 999]
         assert order["tickets"][1]["attendee_email"] == "bob@example.org"
-        assert order["link"] == (f"https://tickets.example.test/orders/{order['number']}"
-                                 f"?secret={order['secret']}")  # fmt: skip
+        assert order["link"] == (
+            f"https://tickets.example.test/orders/{order['number']}?secret={order['secret']}"
+        )
         assert await counts(platform.db, store.quotas["Hall"]) == (10, 0, 3)
 
         again = await buyer.order(hold)
         assert again.status_code == 409
         assert again.json()["rule"] == "hold_ordered"
 
-        seen = await client.get(f"/api/v1/orders/{order['number']}",
-                                params={"secret": order["secret"]})  # fmt: skip
+        seen = await client.get(
+            f"/api/v1/orders/{order['number']}", params={"secret": order["secret"]}
+        )
         assert seen.status_code == 200
         assert seen.json()["breakdown"] == breakdown
-        lower = await client.get(f"/api/v1/orders/{order['number'].lower()}",
-                                 params={"secret": order["secret"]})  # fmt: skip
+        lower = await client.get(
+            f"/api/v1/orders/{order['number'].lower()}", params={"secret": order["secret"]}
+        )
         assert lower.status_code == 200
         for secret in ("wrong", hold["secret"]):
-            stranger = await client.get(f"/api/v1/orders/{order['number']}",
-                                        params={"secret": secret})  # fmt: skip
+            stranger = await client.get(
+                f"/api/v1/orders/{order['number']}", params={"secret": secret}
+            )
             assert stranger.status_code == 404
 
-        ics = await client.get(f"/api/v1/orders/{order['number']}/calendar.ics",
-                               params={"secret": order["secret"]})  # fmt: skip
+        ics = await client.get(
+            f"/api/v1/orders/{order['number']}/calendar.ics", params={"secret": order["secret"]}
+        )
         assert ics.status_code == 200
         assert ics.headers["content-type"].startswith("text/calendar")
         calendar = icalendar.Calendar.from_ical(ics.content)
@@ -88,8 +106,11 @@ async def test_an_order_is_priced_with_the_regions_tax_and_seen_by_its_secret_li
         assert "3 ticket(s)" in str(entry["description"])
         assert entry.decoded("dtstart") == store.event.starts_at
         assert str(entry["url"]) == order["link"]
-        assert (await client.get(f"/api/v1/orders/{order['number']}/calendar.ics",
-                                 params={"secret": "nope"})).status_code == 404  # fmt: skip
+        assert (
+            await client.get(
+                f"/api/v1/orders/{order['number']}/calendar.ics", params={"secret": "nope"}
+            )
+        ).status_code == 404
     placed_entries = await journal(platform, "OrderPlaced")
     assert [(e["number"], e["total_minor"]) for e in placed_entries] == [(order["number"], 5999)]
 
@@ -115,15 +136,37 @@ async def test_questions_are_asked_per_ticket_type_and_answers_checked(
 ) -> None:
     async with make_client(platform) as client:
         store, headers, base = await organizer_shop(
-            client, platform, clock, types={"Adult": 1000, "Child": 500},
-            quotas={"Hall": (10, ["Adult", "Child"])})  # fmt: skip
-        meal = (await client.post(f"{base}/questions", headers=headers, json={
-            "label": "Meal", "kind": "choice", "options": ["Fish", "Veggie"],
-            "required": True, "ticket_types": [str(store.types["Adult"])]})).json()  # fmt: skip
-        photo = (await client.post(f"{base}/questions", headers=headers, json={
-            "label": "Photos OK?", "kind": "checkbox"})).json()  # fmt: skip
-        bad = await client.post(f"{base}/questions", headers=headers,
-                                json={"label": "x", "kind": "choice", "options": ["one"]})  # fmt: skip
+            client,
+            platform,
+            clock,
+            types={"Adult": 1000, "Child": 500},
+            quotas={"Hall": (10, ["Adult", "Child"])},
+        )
+        meal = (
+            await client.post(
+                f"{base}/questions",
+                headers=headers,
+                json={
+                    "label": "Meal",
+                    "kind": "choice",
+                    "options": ["Fish", "Veggie"],
+                    "required": True,
+                    "ticket_types": [str(store.types["Adult"])],
+                },
+            )
+        ).json()
+        photo = (
+            await client.post(
+                f"{base}/questions",
+                headers=headers,
+                json={"label": "Photos OK?", "kind": "checkbox"},
+            )
+        ).json()
+        bad = await client.post(
+            f"{base}/questions",
+            headers=headers,
+            json={"label": "x", "kind": "choice", "options": ["one"]},
+        )
         assert bad.status_code == 400
         assert bad.json()["errors"][0]["field"] == "options"
         public = await client.get(f"/api/v1/events/{store.event.id}/questions")
@@ -136,18 +179,26 @@ async def test_questions_are_asked_per_ticket_type_and_answers_checked(
         assert [e["field"] for e in missing.json()["errors"]] == [
             f"attendees[0].answers.{meal['id']}"
         ]
-        wrong = await buyer.order(hold, attendees=[
-            {"name": "Ada", "answers": {meal["id"]: "Steak", photo["id"]: "yes"}},
-            {"name": "Kid", "answers": {meal["id"]: "Fish"}}])  # fmt: skip
+        wrong = await buyer.order(
+            hold,
+            attendees=[
+                {"name": "Ada", "answers": {meal["id"]: "Steak", photo["id"]: "yes"}},
+                {"name": "Kid", "answers": {meal["id"]: "Fish"}},
+            ],
+        )
         assert {e["field"] for e in wrong.json()["errors"]} == {
             f"attendees[0].answers.{meal['id']}",
             f"attendees[0].answers.{photo['id']}",
         }
         count = await buyer.order(hold, attendees=[{"name": "Ada"}])
         assert count.json()["rule"] == "one_attendee_per_ticket"
-        placed = await buyer.order(hold, attendees=[
-            {"name": "Ada", "answers": {meal["id"]: "Veggie", photo["id"]: True}},
-            {"name": "Kid", "answers": {}}])  # fmt: skip
+        placed = await buyer.order(
+            hold,
+            attendees=[
+                {"name": "Ada", "answers": {meal["id"]: "Veggie", photo["id"]: True}},
+                {"name": "Kid", "answers": {}},
+            ],
+        )
         assert placed.status_code == 201, placed.text
         tickets = placed.json()["tickets"]
         assert tickets[0]["answers"] == {meal["id"]: "Veggie", photo["id"]: True}
@@ -170,8 +221,9 @@ async def test_per_buyer_limit_counts_live_orders_only(
         assert refused.json()["rule"] == "max_per_buyer"
         assert await counts(platform.db, store.quotas["Hall"]) == (10, 0, 4), "hold kept"
         assert (await Buyer(client, store, email="FAN@example.org").order(hold)).status_code == 422
-        cancelled = await client.post(f"/api/v1/orders/{first['number']}/cancel",
-                                      json={"secret": first["secret"]})  # fmt: skip
+        cancelled = await client.post(
+            f"/api/v1/orders/{first['number']}/cancel", json={"secret": first["secret"]}
+        )
         assert cancelled.json()["status"] == "cancelled"
         assert (await buyer.order(hold)).status_code == 201
 
@@ -213,8 +265,9 @@ async def test_paid_orders_follow_the_refund_policy_and_organizers_cancel_any(
         assert again.json()["status"] == "confirmed"
         assert await counts(platform.db, store.quotas["Hall"]) == (10, 2, 0)
 
-        by_buyer = await client.post(f"/api/v1/orders/{order['number']}/cancel",
-                                     json={"secret": order["secret"]})  # fmt: skip
+        by_buyer = await client.post(
+            f"/api/v1/orders/{order['number']}/cancel", json={"secret": order["secret"]}
+        )
         assert by_buyer.status_code == 422
         assert by_buyer.json()["rule"] == "refund_policy"
 
@@ -223,8 +276,11 @@ async def test_paid_orders_follow_the_refund_policy_and_organizers_cancel_any(
         for q, hits in (("ADA b", 1), (order["number"].lower(), 1), ("%", 0), ("r@ex", 1)):
             found = await client.get(f"{base}/orders", headers=headers, params={"q": q})
             assert len(found.json()["items"]) == hits, q
-        cancelled = await client.post(f"{base}/orders/{order['number']}/cancel", headers=headers,
-                                      json={"reason": "double booking"})  # fmt: skip
+        cancelled = await client.post(
+            f"{base}/orders/{order['number']}/cancel",
+            headers=headers,
+            json={"reason": "double booking"},
+        )
         assert cancelled.json()["status"] == "cancelled"
         assert await counts(platform.db, store.quotas["Hall"]) == (10, 0, 0)
         invalid = await client.post(f"{base}/orders/{order['number']}/mark-paid", headers=headers)
@@ -235,9 +291,12 @@ async def test_paid_orders_follow_the_refund_policy_and_organizers_cancel_any(
         rival = (await organization(client, other, "rival"))["id"]
         for path in (f"{base}/orders", f"{base}/orders/{order['number']}"):
             assert (await client.get(path, headers=auth(other))).status_code == 404
-            assert (await client.get(path.replace(base.split("/events")[0],
-                                                  f"/api/v1/organizations/{rival}"),
-                                     headers=auth(other))).status_code == 404  # fmt: skip
+            assert (
+                await client.get(
+                    path.replace(base.split("/events")[0], f"/api/v1/organizations/{rival}"),
+                    headers=auth(other),
+                )
+            ).status_code == 404
     cancelled_entries = await journal(platform, "OrderCancelled")
     assert [(e["by"], e["refund_minor"]) for e in cancelled_entries] == [("organizer", 5000)]
 
@@ -246,18 +305,21 @@ async def test_buyers_cancel_paid_orders_until_the_refund_deadline(
     platform: Platform, make_client: Any, clock: ManualClock
 ) -> None:
     async with make_client(platform) as client:
-        store, headers, base = await organizer_shop(client, platform, clock,
-                                                    refund_deadline_hours=48)  # fmt: skip
+        store, headers, base = await organizer_shop(
+            client, platform, clock, refund_deadline_hours=48
+        )
         buyer = Buyer(client, store)
         early, late = await buyer.buy(Standard=1), await buyer.buy(Standard=1)
         for order in (early, late):
             await client.post(f"{base}/orders/{order['number']}/mark-paid", headers=headers)
-        ok = await client.post(f"/api/v1/orders/{early['number']}/cancel",
-                               json={"secret": early["secret"]})  # fmt: skip
+        ok = await client.post(
+            f"/api/v1/orders/{early['number']}/cancel", json={"secret": early["secret"]}
+        )
         assert ok.json()["status"] == "cancelled"
         clock.advance(days=9)  # the event starts in 24 hours: past the 48-hour deadline
-        closed = await client.post(f"/api/v1/orders/{late['number']}/cancel",
-                                   json={"secret": late["secret"]})  # fmt: skip
+        closed = await client.post(
+            f"/api/v1/orders/{late['number']}/cancel", json={"secret": late["secret"]}
+        )
         assert closed.json()["rule"] == "refund_deadline"
         assert await counts(platform.db, store.quotas["Hall"]) == (10, 1, 0)
 
@@ -273,8 +335,9 @@ async def test_an_unpaid_order_expires_and_a_late_payment_retakes_free_seats(
         clock.advance(minutes=2)
         assert await sweep_until_done(platform.db, platform.clock) == 1
         assert await counts(platform.db, store.quotas["Hall"]) == (10, 0, 0)
-        seen = await client.get(f"/api/v1/orders/{order['number']}",
-                                params={"secret": order["secret"]})  # fmt: skip
+        seen = await client.get(
+            f"/api/v1/orders/{order['number']}", params={"secret": order["secret"]}
+        )
         assert seen.json()["status"] == "expired"
         # Paid late (the bank transfer arrived): the seats are still free, so it stands.
         paid = await client.post(f"{base}/orders/{order['number']}/mark-paid", headers=headers)
@@ -285,8 +348,7 @@ async def test_an_unpaid_order_expires_and_a_late_payment_retakes_free_seats(
         clock.advance(minutes=2)
         await sweep_until_done(platform.db, platform.clock)
         await Buyer(client, store, email="other@example.org").buy(Standard=6)
-        refused = await client.post(f"{base}/orders/{second['number']}/mark-paid",
-                                    headers=headers)  # fmt: skip
+        refused = await client.post(f"{base}/orders/{second['number']}/mark-paid", headers=headers)
         assert refused.status_code == 409
         assert refused.json()["type"].endswith("/sold-out")
         assert await counts(platform.db, store.quotas["Hall"]) == (10, 4, 6), "never oversold"
@@ -300,13 +362,15 @@ async def test_cancelling_the_event_cancels_every_order(
         pending = await Buyer(client, store).buy(Standard=1)
         paid = await Buyer(client, store, email="b@example.org").buy(Standard=2)
         await client.post(f"{base}/orders/{paid['number']}/mark-paid", headers=headers)
-        response = await client.post(f"{base}/status", headers=headers,
-                                     json={"status": "cancelled"})  # fmt: skip
+        response = await client.post(
+            f"{base}/status", headers=headers, json={"status": "cancelled"}
+        )
         assert response.status_code == 200, response.text
         await platform.dispatcher.run_until_idle()
         for order in (pending, paid):
-            seen = await client.get(f"/api/v1/orders/{order['number']}",
-                                    params={"secret": order["secret"]})  # fmt: skip
+            seen = await client.get(
+                f"/api/v1/orders/{order['number']}", params={"secret": order["secret"]}
+            )
             assert seen.json()["status"] == "cancelled"
         assert await counts(platform.db, store.quotas["Hall"]) == (10, 0, 0)
         assert (await Buyer(client, store).hold(Standard=1)).json()["rule"] == "event_status"
@@ -352,8 +416,12 @@ async def test_refunding_tickets_one_by_one_returns_each_seat_once(
 ) -> None:
     async with make_client(platform) as client:
         store, headers, base = await organizer_shop(
-            client, platform, clock, types={"Adult": 4000, "VIP": 9000},
-            quotas={"Hall": (10, ["Adult", "VIP"]), "Boxes": (2, ["VIP"])})  # fmt: skip
+            client,
+            platform,
+            clock,
+            types={"Adult": 4000, "VIP": 9000},
+            quotas={"Hall": (10, ["Adult", "VIP"]), "Boxes": (2, ["VIP"])},
+        )
         order = await Buyer(client, store).buy(Adult=2, VIP=1)
         await client.post(f"{base}/orders/{order['number']}/mark-paid", headers=headers)
         vip = next(t for t in order["tickets"] if t["ticket_type_id"] == str(store.types["VIP"]))

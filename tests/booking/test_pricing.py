@@ -26,9 +26,12 @@ def test_discount_fee_and_exclusive_tax_add_up_exactly() -> None:
     sales_tax = TaxRate(country="US", name="Sales tax", percent=Decimal("8.875"), inclusive=False)
     breakdown = pricing.price(
         [pricing.Selection(ADULT, "Adult", 3333, 3), pricing.Selection(CHILD, "Child", 999, 1)],
-        "USD", sales_tax, pricing.Discount("percent", 1000, frozenset({str(ADULT)})),
-        fee_per_ticket=150, platform_fee_bp=250,
-    )  # fmt: skip
+        "USD",
+        sales_tax,
+        pricing.Discount("percent", 1000, frozenset({str(ADULT)})),
+        fee_per_ticket=150,
+        platform_fee_bp=250,
+    )
     adult, child = breakdown.lines
     assert adult.subtotal == Money(9999, "USD")
     assert adult.discount == Money(1000, "USD")  # 10 % of 99.99, half up
@@ -55,8 +58,13 @@ def test_inclusive_tax_in_currencies_without_and_with_three_decimals(
 
 
 def test_a_fixed_discount_never_exceeds_the_line() -> None:
-    breakdown = pricing.price([pricing.Selection(ADULT, "Adult", 500, 2)], "EUR", None,
-                              pricing.Discount("fixed", 800), fee_per_ticket=100)  # fmt: skip
+    breakdown = pricing.price(
+        [pricing.Selection(ADULT, "Adult", 500, 2)],
+        "EUR",
+        None,
+        pricing.Discount("fixed", 800),
+        fee_per_ticket=100,
+    )
     assert breakdown.discount == Money(1000, "EUR")
     assert breakdown.fees == Money(0, "EUR"), "no booking fee on a ticket that costs nothing"
     assert breakdown.total == Money(0, "EUR")
@@ -71,24 +79,37 @@ async def test_early_bird_and_tiered_prices_are_locked_by_the_hold(
     platform: Platform, make_client: Any, clock: ManualClock
 ) -> None:
     async with make_client(platform) as client:
-        store, headers, base = await organizer_shop(client, platform, clock,
-                                                    fee_per_ticket_minor=150)  # fmt: skip
+        store, headers, base = await organizer_shop(
+            client, platform, clock, fee_per_ticket_minor=150
+        )
         early_until = clock.now() + timedelta(minutes=5)
         changed = await client.put(
-            f"{base}/ticket-types/{store.types['Standard']}", headers=headers, json={
-                "name": "Standard", "price": {"minor": 2500, "currency": "EUR"},
-                "max_per_order": 20, "price_steps": [
-                    {"price": {"minor": 2000, "currency": "EUR"},
-                     "until": early_until.isoformat()},
+            f"{base}/ticket-types/{store.types['Standard']}",
+            headers=headers,
+            json={
+                "name": "Standard",
+                "price": {"minor": 2500, "currency": "EUR"},
+                "max_per_order": 20,
+                "price_steps": [
+                    {"price": {"minor": 2000, "currency": "EUR"}, "until": early_until.isoformat()},
                     {"price": {"minor": 2200, "currency": "EUR"}, "up_to_sold": 3},
-                ]})  # fmt: skip
+                ],
+            },
+        )
         assert changed.status_code == 200, changed.text
         bad = await client.put(
-            f"{base}/ticket-types/{store.types['Standard']}", headers=headers, json={
-                "name": "Standard", "price": {"minor": 2500, "currency": "EUR"},
-                "price_steps": [{"price": {"minor": 1, "currency": "USD"}}]})  # fmt: skip
-        assert {e["field"] for e in bad.json()["errors"]} == {"price_steps[0].price",
-                                                             "price_steps[0]"}  # fmt: skip
+            f"{base}/ticket-types/{store.types['Standard']}",
+            headers=headers,
+            json={
+                "name": "Standard",
+                "price": {"minor": 2500, "currency": "EUR"},
+                "price_steps": [{"price": {"minor": 1, "currency": "USD"}}],
+            },
+        )
+        assert {e["field"] for e in bad.json()["errors"]} == {
+            "price_steps[0].price",
+            "price_steps[0]",
+        }
 
         async def shown() -> int:
             listed = await client.get(f"/api/v1/events/{store.event.id}/ticket-types")

@@ -36,29 +36,53 @@ async def test_discounts_unlocks_windows_and_per_buyer_limits(
 ) -> None:
     async with make_client(platform) as client:
         store, headers, base = await organizer_shop(
-            client, platform, clock, types={"Adult": 4000, "Child": 1500, "Crew": 1000},
-            quotas={"Hall": (50, ["Adult", "Child", "Crew"])})  # fmt: skip
+            client,
+            platform,
+            clock,
+            types={"Adult": 4000, "Child": 1500, "Crew": 1000},
+            quotas={"Hall": (50, ["Adult", "Child", "Crew"])},
+        )
         await _hide(platform, store.types["Crew"])
         adult, crew = str(store.types["Adult"]), str(store.types["Crew"])
-        made = await client.post(f"{base}/promo-codes", headers=headers, json={
-            "code": "early15", "kind": "percent", "value": 1500, "ticket_types": [adult],
-            "max_uses_per_buyer": 1})  # fmt: skip
+        made = await client.post(
+            f"{base}/promo-codes",
+            headers=headers,
+            json={
+                "code": "early15",
+                "kind": "percent",
+                "value": 1500,
+                "ticket_types": [adult],
+                "max_uses_per_buyer": 1,
+            },
+        )
         assert made.status_code == 201, made.text
         assert made.json()["code"] == "EARLY15"
         starts = clock.now() + timedelta(days=1)
-        await client.post(f"{base}/promo-codes", headers=headers, json={
-            "code": "CREW", "kind": "fixed", "value": 1000, "unlocks": [crew]})  # fmt: skip
-        await client.post(f"{base}/promo-codes", headers=headers, json={
-            "code": "LATER", "kind": "fixed", "value": 100,
-            "valid_from": starts.isoformat()})  # fmt: skip
-        for body, field in (({"code": "X1X", "kind": "percent", "value": 10001}, "value"),
-                            ({"code": "X2X", "kind": "fixed", "value": 5,
-                              "ticket_types": [str(store.event.id)]}, "ticket_types")):  # fmt: skip
+        await client.post(
+            f"{base}/promo-codes",
+            headers=headers,
+            json={"code": "CREW", "kind": "fixed", "value": 1000, "unlocks": [crew]},
+        )
+        await client.post(
+            f"{base}/promo-codes",
+            headers=headers,
+            json={"code": "LATER", "kind": "fixed", "value": 100, "valid_from": starts.isoformat()},
+        )
+        for body, field in (
+            ({"code": "X1X", "kind": "percent", "value": 10001}, "value"),
+            (
+                {"code": "X2X", "kind": "fixed", "value": 5, "ticket_types": [str(store.event.id)]},
+                "ticket_types",
+            ),
+        ):
             bad = await client.post(f"{base}/promo-codes", headers=headers, json=body)
             assert bad.status_code == 400
             assert bad.json()["errors"][0]["field"] == field
-        twice = await client.post(f"{base}/promo-codes", headers=headers, json={
-            "code": "Early15", "kind": "fixed", "value": 1})  # fmt: skip
+        twice = await client.post(
+            f"{base}/promo-codes",
+            headers=headers,
+            json={"code": "Early15", "kind": "fixed", "value": 1},
+        )
         assert twice.status_code == 409
 
         buyer = Buyer(client, store)
@@ -86,8 +110,9 @@ async def test_discounts_unlocks_windows_and_per_buyer_limits(
         second = await buyer.order(again)
         assert second.status_code == 422
         assert second.json()["rule"] == "promo_code_per_buyer"
-        await client.post(f"/api/v1/orders/{order['number']}/cancel",
-                          json={"secret": order["secret"]})  # fmt: skip
+        await client.post(
+            f"/api/v1/orders/{order['number']}/cancel", json={"secret": order["secret"]}
+        )
         assert (await buyer.order(again)).status_code == 201, "the cancelled order's use is back"
         listed = (await client.get(f"{base}/promo-codes", headers=headers)).json()
         assert {p["code"]: p["uses"] for p in listed} == {"CREW": 0, "EARLY15": 1, "LATER": 0}
@@ -97,10 +122,14 @@ async def test_a_promo_code_racing_its_usage_limit(
     platform: Platform, make_client: Any, clock: ManualClock
 ) -> None:
     async with make_client(platform) as client:
-        store, headers, base = await organizer_shop(client, platform, clock,
-                                                    quotas={"Hall": (50, ["Standard"])})  # fmt: skip
-        await client.post(f"{base}/promo-codes", headers=headers, json={
-            "code": "FIRST3", "kind": "percent", "value": 5000, "max_uses": 3})  # fmt: skip
+        store, headers, base = await organizer_shop(
+            client, platform, clock, quotas={"Hall": (50, ["Standard"])}
+        )
+        await client.post(
+            f"{base}/promo-codes",
+            headers=headers,
+            json={"code": "FIRST3", "kind": "percent", "value": 5000, "max_uses": 3},
+        )
         buyers = [Buyer(client, store, email=f"racer{i}@example.org") for i in range(8)]
         holds = [(await b.hold(promo_code="FIRST3", Standard=1)).json() for b in buyers]
         results = await asyncio.gather(*[b.order(h) for b, h in zip(buyers, holds, strict=True)])

@@ -24,17 +24,29 @@ def platform(make_platform: factories.MakePlatform) -> Platform:
 async def test_freed_seats_go_to_the_queue_in_turn_and_unclaimed_offers_pass_on(
     platform: Platform, make_client: Any, clock: ManualClock
 ) -> None:
-    store = await shop(platform.db, clock, types={"Standard": 0},  # free: confirmed at once
-                       quotas={"Hall": (4, ["Standard"])}, hold_ttl_seconds=120,
-                       refund_deadline_hours=1)  # fmt: skip
+    store = await shop(
+        platform.db,
+        clock,
+        types={"Standard": 0},  # free: confirmed at once
+        quotas={"Hall": (4, ["Standard"])},
+        hold_ttl_seconds=120,
+        refund_deadline_hours=1,
+    )
     ticket = str(store.types["Standard"])
     url = f"/api/v1/events/{store.event.id}/waitlist"
     async with make_client(platform) as client:
         early = Buyer(client, store, email="early@example.org")
 
         def wait(name: str, quantity: int) -> Any:
-            return client.post(url, json={"ticket_type_id": ticket, "quantity": quantity,
-                                          "name": name, "email": f"{name}@example.org"})  # fmt: skip
+            return client.post(
+                url,
+                json={
+                    "ticket_type_id": ticket,
+                    "quantity": quantity,
+                    "name": name,
+                    "email": f"{name}@example.org",
+                },
+            )
 
         not_yet = await wait("ann", 1)
         assert not_yet.status_code == 409
@@ -49,8 +61,9 @@ async def test_freed_seats_go_to_the_queue_in_turn_and_unclaimed_offers_pass_on(
 
         # The early buyer cancels: 4 seats free. Ann (2) and Bob (2) get offers at once;
         # Cid still waits (nothing left), and nobody else can take those seats meanwhile.
-        await client.post(f"/api/v1/orders/{order['number']}/cancel",
-                          json={"secret": order["secret"]})  # fmt: skip
+        await client.post(
+            f"/api/v1/orders/{order['number']}/cancel", json={"secret": order["secret"]}
+        )
         assert await counts(platform.db, store.quotas["Hall"]) == (4, 0, 4), "all offered"
         assert (await Buyer(client, store).hold(Standard=1)).status_code == 409
 
@@ -67,8 +80,9 @@ async def test_freed_seats_go_to_the_queue_in_turn_and_unclaimed_offers_pass_on(
         assert ann_now["offer"]["secret"] in mail["text"]
 
         # Ann claims hers; Bob lets his lapse, so his seats pass to Cid (one of them).
-        claimed = await early.order({"id": ann_now["offer"]["hold_id"],
-                                     "secret": ann_now["offer"]["secret"]})  # fmt: skip
+        claimed = await early.order(
+            {"id": ann_now["offer"]["hold_id"], "secret": ann_now["offer"]["secret"]}
+        )
         assert claimed.status_code == 201, claimed.text
         assert (await entry(ann))["status"] == "claimed"
         clock.advance(seconds=120)
@@ -79,8 +93,9 @@ async def test_freed_seats_go_to_the_queue_in_turn_and_unclaimed_offers_pass_on(
         assert cid_offer["offer"]["hold_id"] != bob_now["offer"]["hold_id"]
         assert await counts(platform.db, store.quotas["Hall"]) == (4, 2, 1)
 
-        left = await client.post(f"/api/v1/waitlist/{cid['id']}/leave",
-                                 json={"secret": cid["secret"]})  # fmt: skip
+        left = await client.post(
+            f"/api/v1/waitlist/{cid['id']}/leave", json={"secret": cid["secret"]}
+        )
         assert left.json()["status"] == "offered", "an offer stands until it lapses"
         stranger = await client.get(f"/api/v1/waitlist/{cid['id']}", params={"secret": "x"})
         assert stranger.status_code == 404
@@ -91,12 +106,22 @@ async def test_leaving_the_queue(platform: Platform, make_client: Any, clock: Ma
     store = await shop(platform.db, clock, quotas={"Hall": (1, ["Standard"])})
     async with make_client(platform) as client:
         order = await Buyer(client, store).buy(Standard=1)
-        joined = (await client.post(f"/api/v1/events/{store.event.id}/waitlist", json={
-            "ticket_type_id": str(store.types["Standard"]), "quantity": 1, "name": "Dee",
-            "email": "dee@example.org"})).json()  # fmt: skip
-        left = await client.post(f"/api/v1/waitlist/{joined['id']}/leave",
-                                 json={"secret": joined["secret"]})  # fmt: skip
+        joined = (
+            await client.post(
+                f"/api/v1/events/{store.event.id}/waitlist",
+                json={
+                    "ticket_type_id": str(store.types["Standard"]),
+                    "quantity": 1,
+                    "name": "Dee",
+                    "email": "dee@example.org",
+                },
+            )
+        ).json()
+        left = await client.post(
+            f"/api/v1/waitlist/{joined['id']}/leave", json={"secret": joined["secret"]}
+        )
         assert left.json()["status"] == "left"
-        await client.post(f"/api/v1/orders/{order['number']}/cancel",
-                          json={"secret": order["secret"]})  # fmt: skip
+        await client.post(
+            f"/api/v1/orders/{order['number']}/cancel", json={"secret": order["secret"]}
+        )
         assert await counts(platform.db, store.quotas["Hall"]) == (1, 0, 0), "no offer made"

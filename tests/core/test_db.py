@@ -55,12 +55,23 @@ async def test_crud_round_trip_keeps_utc(db: Database) -> None:
         session.add(org)
         await session.flush()
         event = Event(
-            organization_id=org.id, slug="gig", title="Gig", status="draft",
-            timezone="Europe/Berlin", starts_at=berlin_evening,
-            ends_at=berlin_evening + timedelta(hours=2), region="eu", currency="EUR",
-            created_at=berlin_evening, updated_at=berlin_evening, description="", venue_name="",
-            city="", country="DE", language="en",
-        )  # fmt: skip
+            organization_id=org.id,
+            slug="gig",
+            title="Gig",
+            status="draft",
+            timezone="Europe/Berlin",
+            starts_at=berlin_evening,
+            ends_at=berlin_evening + timedelta(hours=2),
+            region="eu",
+            currency="EUR",
+            created_at=berlin_evening,
+            updated_at=berlin_evening,
+            description="",
+            venue_name="",
+            city="",
+            country="DE",
+            language="en",
+        )
         session.add(event)
     async with db.read() as session:
         loaded = await session.scalar(select(Event).where(Event.slug == "gig"))
@@ -143,16 +154,32 @@ async def test_upgrading_keeps_and_completes_existing_events(empty_db_url: str) 
     try:
         await upgrade(db, "0002")
         async with db.transaction() as session:
-            await session.execute(typed(text(
-                "INSERT INTO organization (id, slug, name, contact_email, created_at) "
-                "VALUES (:id, 'o', 'O', '', :now)")), {"id": ORG_ID, "now": NOW})  # fmt: skip
-            await session.execute(typed(text(
-                "INSERT INTO event (id, organization_id, slug, title, description, status, "
-                "timezone, starts_at, ends_at, venue_name, city, country, region, currency, "
-                "language, created_at, updated_at) VALUES (:id, :org, 'e', 'E', '', 'draft', "
-                "'Asia/Kolkata', :starts, :ends, '', '', 'IN', 'eu', 'INR', 'en', :now, :now)")),
-                {"id": EVENT_ID, "org": ORG_ID, "starts": STARTS, "ends": STARTS + timedelta(hours=1),
-                 "now": NOW})  # fmt: skip
+            await session.execute(
+                typed(
+                    text(
+                        "INSERT INTO organization (id, slug, name, contact_email, created_at) "
+                        "VALUES (:id, 'o', 'O', '', :now)"
+                    )
+                ),
+                {"id": ORG_ID, "now": NOW},
+            )
+            await session.execute(
+                typed(
+                    text(
+                        "INSERT INTO event (id, organization_id, slug, title, description, status, "
+                        "timezone, starts_at, ends_at, venue_name, city, country, region, currency, "
+                        "language, created_at, updated_at) VALUES (:id, :org, 'e', 'E', '', 'draft', "
+                        "'Asia/Kolkata', :starts, :ends, '', '', 'IN', 'eu', 'INR', 'en', :now, :now)"
+                    )
+                ),
+                {
+                    "id": EVENT_ID,
+                    "org": ORG_ID,
+                    "starts": STARTS,
+                    "ends": STARTS + timedelta(hours=1),
+                    "now": NOW,
+                },
+            )
         await upgrade(db)
         async with db.read() as session:
             event = await session.get(Event, EVENT_ID)
@@ -167,8 +194,13 @@ async def test_upgrading_keeps_and_completes_existing_events(empty_db_url: str) 
 def typed(statement: Any) -> Any:
     """Raw SQL written the way 0002 knew the tables, with the column types bound."""
     names = {"id", "org", "now", "starts", "ends"} & set(statement.compile().params)
-    kinds = {"id": Uuid(), "org": Uuid(), "now": UTCDateTime(), "starts": UTCDateTime(),
-             "ends": UTCDateTime()}  # fmt: skip
+    kinds = {
+        "id": Uuid(),
+        "org": Uuid(),
+        "now": UTCDateTime(),
+        "starts": UTCDateTime(),
+        "ends": UTCDateTime(),
+    }
     return statement.bindparams(*(bindparam(n, type_=kinds[n]) for n in names))
 
 
@@ -217,8 +249,9 @@ async def test_a_write_waits_for_another_process_without_stalling_the_loop(
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
         else:
             async with other_db.transaction() as session:
-                await session.execute(text("SELECT 1 FROM organization WHERE id = :id FOR UPDATE"),
-                                      {"id": org.id})  # fmt: skip
+                await session.execute(
+                    text("SELECT 1 FROM organization WHERE id = :id FOR UPDATE"), {"id": org.id}
+                )
                 await release.wait()
 
     holder = asyncio.create_task(other_process())
@@ -260,9 +293,14 @@ async def test_writes_that_arrive_together_commit_or_fail_one_by_one(db: Databas
 
     def add(index: int) -> Any:
         def work(connection: Connection) -> int:
-            connection.execute(table.insert().values(  # type: ignore[attr-defined]
-                id=uuid.uuid4(), slug=f"batch-{index}", name=f"Batch {index}",
-                created_at=datetime.now(UTC)))  # fmt: skip
+            connection.execute(
+                table.insert().values(  # type: ignore[attr-defined]
+                    id=uuid.uuid4(),
+                    slug=f"batch-{index}",
+                    name=f"Batch {index}",
+                    created_at=datetime.now(UTC),
+                )
+            )
             if index == 3:
                 raise ValueError("this one changes its mind")
             return index
@@ -274,8 +312,11 @@ async def test_writes_that_arrive_together_commit_or_fail_one_by_one(db: Databas
     assert isinstance(outcomes[3], ValueError)
     assert len(seen) == 7, "a hook per committed piece, its failure swallowed"
     async with db.read() as session:
-        slugs = set(await session.scalars(select(Organization.slug)
-                                          .where(Organization.slug.like("batch-%"))))  # fmt: skip
+        slugs = set(
+            await session.scalars(
+                select(Organization.slug).where(Organization.slug.like("batch-%"))
+            )
+        )
     assert slugs == {f"batch-{i}" for i in (0, 1, 2, 4, 5, 6, 7)}
 
 
@@ -290,11 +331,15 @@ async def test_the_sqlite_writer_keeps_the_wal_short(tmp_path: Any) -> None:
     database = Database(create_engine(f"sqlite:///{tmp_path / 'wal.sqlite3'}"))
     statement = text("INSERT INTO note (body) VALUES (:body)")
     try:
-        await database.run(lambda connection: connection.execute(
-            text("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT)")))  # fmt: skip
+        await database.run(
+            lambda connection: connection.execute(
+                text("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT)")
+            )
+        )
         for _ in range(3 * sqlite_writer.CHECKPOINT_EVERY):
-            await database.run(lambda connection: connection.execute(
-                statement, {"body": "x" * 2000}))  # fmt: skip
+            await database.run(
+                lambda connection: connection.execute(statement, {"body": "x" * 2000})
+            )
         wal = os.path.getsize(tmp_path / "wal.sqlite3-wal")
         # Without checkpoints, 300 commits of at least one 4 KB page (plus its 24-byte frame
         # header) each would make at least 1.2 MB of WAL; with them, about a third of it.

@@ -144,10 +144,14 @@ async def test_type_filter_and_start_at_end(db: Database, clock: ManualClock) ->
     async def on_late(entry: RecordedEntry) -> None:
         late.append(entry.data["n"])
 
-    dispatcher = Dispatcher(db, clock, [
-        Subscriber("pongs", on_pong, types=frozenset({"Ponged"})),
-        Subscriber("late", on_late, start_at_end=True),
-    ])  # fmt: skip
+    dispatcher = Dispatcher(
+        db,
+        clock,
+        [
+            Subscriber("pongs", on_pong, types=frozenset({"Ponged"})),
+            Subscriber("late", on_late, start_at_end=True),
+        ],
+    )
     await dispatcher.run_until_idle()
     async with db.transaction() as session:
         await append(session, Ponged(n=7), clock)

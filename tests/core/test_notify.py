@@ -30,8 +30,9 @@ class Channel:
 
 async def queue(db: Database, clock: ManualClock, to: str) -> None:
     async with db.transaction() as session:
-        await queue_message(session, clock, kind="email", to=to, template="t", subject="s",
-                            text="hello")  # fmt: skip
+        await queue_message(
+            session, clock, kind="email", to=to, template="t", subject="s", text="hello"
+        )
 
 
 async def test_fallback_retry_and_permanent_failure(db: Database, clock: ManualClock) -> None:
@@ -66,8 +67,11 @@ async def test_fallback_retry_and_permanent_failure(db: Database, clock: ManualC
     await queue(db, clock, "gone@example.org")
     await dispatcher2.run_until_idle()
     async with db.read() as session:
-        parked = (await session.scalars(select(OutboundMessage).where(
-            OutboundMessage.recipient == "gone@example.org"))).one()  # fmt: skip
+        parked = (
+            await session.scalars(
+                select(OutboundMessage).where(OutboundMessage.recipient == "gone@example.org")
+            )
+        ).one()
     assert parked.failed_reason == "bounce: no such mailbox"
     assert parked.delivered_at is None
 
@@ -77,8 +81,15 @@ async def test_a_rolled_back_transaction_sends_nothing(db: Database, clock: Manu
     dispatcher = Dispatcher(db, clock, [delivery_subscriber(db, clock, lambda k, r: [channel])])
     try:
         async with db.transaction() as session:
-            await queue_message(session, clock, kind="email", to="x@example.org", template="t",
-                                subject="s", text="never")  # fmt: skip
+            await queue_message(
+                session,
+                clock,
+                kind="email",
+                to="x@example.org",
+                template="t",
+                subject="s",
+                text="never",
+            )
             raise RuntimeError("the change failed")
     except RuntimeError:
         pass

@@ -22,24 +22,39 @@ from boxoffice.core.prepared import Prepared
 from tests.booking.helpers import shop
 
 hold = table_of(Hold)
-READ = Prepared(select(hold.c.id, hold.c["items"], hold.c.expires_at, hold.c.status)
-                .where(hold.c.event_id == bindparam("event_id")).order_by(hold.c.created_at))  # fmt: skip
-LAPSE = Prepared(update(hold).where(hold.c.expires_at <= bindparam("now"), hold.c.status == "active")
-                 .values(status="expired"))  # fmt: skip
+READ = Prepared(
+    select(hold.c.id, hold.c["items"], hold.c.expires_at, hold.c.status)
+    .where(hold.c.event_id == bindparam("event_id"))
+    .order_by(hold.c.created_at)
+)
+LAPSE = Prepared(
+    update(hold)
+    .where(hold.c.expires_at <= bindparam("now"), hold.c.status == "active")
+    .values(status="expired")
+)
 
 
 def _hold(event_id: uuid.UUID, at: datetime, minutes: int) -> dict[str, object]:
-    return {"id": uuid.uuid4(), "event_id": event_id, "secret": uuid.uuid4().hex,
-            "status": "active", "items": [{"ticket_type_id": "t", "quantity": minutes}],
-            "allocations": {"q": minutes}, "access_code": None, "created_at": at,
-            "expires_at": at + timedelta(minutes=minutes), "promo_code_id": None}  # fmt: skip
+    return {
+        "id": uuid.uuid4(),
+        "event_id": event_id,
+        "secret": uuid.uuid4().hex,
+        "status": "active",
+        "items": [{"ticket_type_id": "t", "quantity": minutes}],
+        "allocations": {"q": minutes},
+        "access_code": None,
+        "created_at": at,
+        "expires_at": at + timedelta(minutes=minutes),
+        "promo_code_id": None,
+    }
 
 
 async def test_values_round_trip_with_their_types(db: Database, clock: ManualClock) -> None:
     store = await shop(db, clock)
     event_id, now = store.event.id, datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
-    holds = [_hold(event_id, now + timedelta(seconds=i), minutes) for i, minutes in
-             enumerate([1, 5, 10])]  # fmt: skip
+    holds = [
+        _hold(event_id, now + timedelta(seconds=i), minutes) for i, minutes in enumerate([1, 5, 10])
+    ]
 
     def work(connection: Connection) -> tuple[list[object], int]:
         INSERT_HOLD.execute_many(connection, holds)
@@ -168,11 +183,17 @@ async def test_deferred_writes_outside_database_run_happen_at_once(
     event_id, now = store.event.id, datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
     with pytest.raises(Refused, match="nothing lapsed"):
         async with db.transaction() as session:
-            await session.run_sync(lambda sync: INSERT_HOLD.defer(
-                sync.connection(), _hold(event_id, now, 1), expect=1, otherwise=_refuse("no")))  # fmt: skip
+            await session.run_sync(
+                lambda sync: INSERT_HOLD.defer(
+                    sync.connection(), _hold(event_id, now, 1), expect=1, otherwise=_refuse("no")
+                )
+            )
             assert await session.scalar(select(func.count()).select_from(hold)) == 1
-            await session.run_sync(lambda sync: LAPSE.defer(
-                sync.connection(), {"now": now}, expect=1, otherwise=_refuse("nothing lapsed")))  # fmt: skip
+            await session.run_sync(
+                lambda sync: LAPSE.defer(
+                    sync.connection(), {"now": now}, expect=1, otherwise=_refuse("nothing lapsed")
+                )
+            )
 
 
 async def test_a_batch_too_large_for_one_statement_runs_one_by_one(
@@ -191,9 +212,11 @@ async def test_a_batch_too_large_for_one_statement_runs_one_by_one(
 
 
 async def test_work_whose_writes_are_all_deferred_commits_as_one_statement(
-    db: Database, clock: ManualClock, db_engine: str,
+    db: Database,
+    clock: ManualClock,
+    db_engine: str,
     together: list[tuple[Any, dict[str, Any]]],
-) -> None:  # fmt: skip
+) -> None:
     """PostgreSQL: no BEGIN/COMMIT round trips — the reads run on their own and the writes
     commit by themselves as one statement that checks its row counts (and carries the
     asynchronous commit the work asked for)."""
@@ -210,8 +233,8 @@ async def test_work_whose_writes_are_all_deferred_commits_as_one_statement(
     if db_engine == "postgresql":
         assert [options for _, options in together] == [{"checked_by_database": True}]
         sql = prepared._together(
-            ((together[0][0][0].plan.sql, len(together[0][0][0].plan.binds), False, 1),),
-            True, True)  # fmt: skip
+            ((together[0][0][0].plan.sql, len(together[0][0][0].plan.binds), False, 1),), True, True
+        )
         assert "boxoffice_refuse()" in sql
         assert "set_config('synchronous_commit', 'off', true)" in sql
 

@@ -131,12 +131,15 @@ class LocalOpenIDProvider:
             def save_authorization_code(self, code: str, req: Any) -> None:
                 payload = req.payload
                 provider.codes[code] = Code(
-                    code=code, client_id=req.client.client_id,
-                    redirect_uri=payload.redirect_uri, scope=req.scope, person=req.user,
+                    code=code,
+                    client_id=req.client.client_id,
+                    redirect_uri=payload.redirect_uri,
+                    scope=req.scope,
+                    person=req.user,
                     nonce=payload.data.get("nonce"),
                     code_challenge=payload.data.get("code_challenge"),
                     code_challenge_method=payload.data.get("code_challenge_method"),
-                )  # fmt: skip
+                )
 
             def query_authorization_code(self, code: str, client: Client) -> Code | None:
                 found = provider.codes.get(code)

@@ -33,9 +33,15 @@ async def test_register_verify_login_refresh_rotate_reuse_revoked(
 ) -> None:
     configure_logging("DEBUG", "json")
     async with make_client(platform) as client:
-        registered = await client.post("/api/v1/auth/register", json={
-            "email": "Ada@Example.org", "password": PASSWORD, "name": "Ada",
-            "marketing_consent": True})  # fmt: skip
+        registered = await client.post(
+            "/api/v1/auth/register",
+            json={
+                "email": "Ada@Example.org",
+                "password": PASSWORD,
+                "name": "Ada",
+                "marketing_consent": True,
+            },
+        )
         assert registered.status_code == 202
         unverified = await sign_in(client, "ada@example.org")
         me = (await client.get("/api/v1/me", headers=auth(unverified))).json()
@@ -100,8 +106,14 @@ async def test_register_verify_login_refresh_rotate_reuse_revoked(
         assert "expired" in assert_problem(expired, 401, "unauthorized")["detail"]
 
     logged = capsys.readouterr().err
-    secrets = [first["access_token"], first["refresh_token"], second["refresh_token"], token,
-               PASSWORD, "$argon2id$"]  # fmt: skip
+    secrets = [
+        first["access_token"],
+        first["refresh_token"],
+        second["refresh_token"],
+        token,
+        PASSWORD,
+        "$argon2id$",
+    ]
     for secret in secrets:
         assert secret not in logged
     assert "request" in logged  # the access log was captured
@@ -137,16 +149,21 @@ async def test_registration_does_not_reveal_existing_addresses(
 
 @pytest.mark.parametrize(
     ("password", "rule"),
-    [("short1", "at least 10"), ("password123", "common passwords"),
-     ("aaaaaaaaaaaa", "three different"), ("dana.smith-secret", "e-mail address"),
-     ("x" * 129, "at most 128")],
-)  # fmt: skip
+    [
+        ("short1", "at least 10"),
+        ("password123", "common passwords"),
+        ("aaaaaaaaaaaa", "three different"),
+        ("dana.smith-secret", "e-mail address"),
+        ("x" * 129, "at most 128"),
+    ],
+)
 async def test_password_policy_names_each_rule(
     platform: Platform, make_client: Any, password: str, rule: str
 ) -> None:
     async with make_client(platform) as client:
-        response = await client.post("/api/v1/auth/register", json={
-            "email": "dana.smith@example.org", "password": password})  # fmt: skip
+        response = await client.post(
+            "/api/v1/auth/register", json={"email": "dana.smith@example.org", "password": password}
+        )
         body = assert_problem(response, 400, "validation")
         assert any(rule in e["message"] and e["field"] == "password" for e in body["errors"]), body
     assert await mail_to(platform, "dana.smith@example.org") == []
@@ -331,9 +348,12 @@ async def test_two_refreshes_racing_with_one_token_cannot_both_win(
 
     async with make_client(platform) as client:
         tokens = await sign_up(client, platform, "race@example.org")
-        results = await asyncio.gather(*(
-            client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
-            for _ in range(2)))  # fmt: skip
+        results = await asyncio.gather(
+            *(
+                client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+                for _ in range(2)
+            )
+        )
         statuses = sorted(r.status_code for r in results)
         assert statuses in ([200, 401], [401, 401]), statuses
         winners = [r.json() for r in results if r.status_code == 200]

@@ -229,9 +229,13 @@ async def test_apple_client_secret_is_a_signed_es256_jwt() -> None:
 
     key = ECKey.generate_key("P-256")
     pem = key.as_pem(private=True).decode()
-    apple = AppleProvider(AppleOptions(client_id="com.example.web", team_id="TEAM123",
-                                       key_id="KEY456", private_key=pem), PUBLIC_URL,
-                          ManualClock())  # fmt: skip
+    apple = AppleProvider(
+        AppleOptions(
+            client_id="com.example.web", team_id="TEAM123", key_id="KEY456", private_key=pem
+        ),
+        PUBLIC_URL,
+        ManualClock(),
+    )
     secret = await apple.client_secret()
     decoded = jwt.decode(secret, key, algorithms=["ES256"])
     assert decoded.header["kid"] == "KEY456"

@@ -20,14 +20,24 @@ def platform(make_platform: factories.MakePlatform) -> Platform:
 
 def event_body(clock: ManualClock, slug: str = "summer-gala") -> dict[str, Any]:
     starts = clock.now() + timedelta(days=20)
-    return {"slug": slug, "title": "Summer gala", "timezone": "Europe/Paris",
-            "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=3)).isoformat(),
-            "region": "eu", "currency": "EUR", "description": "Dinner and dancing",
-            "venue_name": "Le Grand Hall", "city": "Paris", "country": "FR"}  # fmt: skip
+    return {
+        "slug": slug,
+        "title": "Summer gala",
+        "timezone": "Europe/Paris",
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=3)).isoformat(),
+        "region": "eu",
+        "currency": "EUR",
+        "description": "Dinner and dancing",
+        "venue_name": "Le Grand Hall",
+        "city": "Paris",
+        "country": "FR",
+    }
 
 
-async def invite_and_join(client: Any, platform: Platform, owner: dict[str, Any], org_id: str,
-                          email: str, role: str) -> dict[str, Any]:  # fmt: skip
+async def invite_and_join(
+    client: Any, platform: Platform, owner: dict[str, Any], org_id: str, email: str, role: str
+) -> dict[str, Any]:
     sent = await client.post(
         f"/api/v1/organizations/{org_id}/invitations",
         headers=auth(owner),
@@ -54,14 +64,18 @@ async def test_owner_creates_invites_and_roles_are_enforced(
         org_id = org["id"]
         staff = await invite_and_join(client, platform, owner, org_id, "sam@example.org", "staff")
         admin = await invite_and_join(client, platform, owner, org_id, "ann@example.org", "admin")
-        checkin = await invite_and_join(client, platform, owner, org_id, "cat@example.org",
-                                        "checkin")  # fmt: skip
+        checkin = await invite_and_join(
+            client, platform, owner, org_id, "cat@example.org", "checkin"
+        )
         members = (
             await client.get(f"/api/v1/organizations/{org_id}/members", headers=auth(staff))
         ).json()
         assert {m["email"]: m["role"] for m in members} == {
-            "olga@example.org": "owner", "sam@example.org": "staff",
-            "ann@example.org": "admin", "cat@example.org": "checkin"}  # fmt: skip
+            "olga@example.org": "owner",
+            "sam@example.org": "staff",
+            "ann@example.org": "admin",
+            "cat@example.org": "checkin",
+        }
         by_email = {m["email"]: m["user_id"] for m in members}
 
         # Staff: events yes, people no.
@@ -93,9 +107,11 @@ async def test_owner_creates_invites_and_roles_are_enforced(
         ).status_code == 403
 
         # Admin manages people but not owners.
-        promote = await client.patch(f"/api/v1/organizations/{org_id}/members/"
-                                     f"{by_email['sam@example.org']}", headers=auth(admin),
-                                     json={"role": "owner"})  # fmt: skip
+        promote = await client.patch(
+            f"/api/v1/organizations/{org_id}/members/{by_email['sam@example.org']}",
+            headers=auth(admin),
+            json={"role": "owner"},
+        )
         assert promote.status_code == 403
         demote_owner = await client.patch(
             f"/api/v1/organizations/{org_id}/members/{by_email['olga@example.org']}",
@@ -103,14 +119,18 @@ async def test_owner_creates_invites_and_roles_are_enforced(
             json={"role": "staff"},
         )
         assert demote_owner.status_code == 403
-        to_admin = await client.patch(f"/api/v1/organizations/{org_id}/members/"
-                                      f"{by_email['sam@example.org']}", headers=auth(admin),
-                                      json={"role": "admin"})  # fmt: skip
+        to_admin = await client.patch(
+            f"/api/v1/organizations/{org_id}/members/{by_email['sam@example.org']}",
+            headers=auth(admin),
+            json={"role": "admin"},
+        )
         assert to_admin.json()["role"] == "admin"
         # The last owner stays.
-        last = await client.patch(f"/api/v1/organizations/{org_id}/members/"
-                                  f"{by_email['olga@example.org']}", headers=auth(owner),
-                                  json={"role": "admin"})  # fmt: skip
+        last = await client.patch(
+            f"/api/v1/organizations/{org_id}/members/{by_email['olga@example.org']}",
+            headers=auth(owner),
+            json={"role": "admin"},
+        )
         assert last.status_code == 422
         # Renaming the organization is for owners only.
         for who in (admin, staff):
@@ -311,15 +331,21 @@ async def test_organizer_a_sees_nothing_of_organization_b(
             ("POST", f"{base}/events/{event_b}/series", {"frequency": "daily", "count": 2}),
             ("GET", f"{base}/series/{event_b}", None),
             ("GET", f"{base}/events/{event_b}/ticket-types", None),
-            ("POST", f"{base}/events/{event_b}/ticket-types",
-             {"name": "x", "price": {"minor": 1, "currency": "EUR"}}),
+            (
+                "POST",
+                f"{base}/events/{event_b}/ticket-types",
+                {"name": "x", "price": {"minor": 1, "currency": "EUR"}},
+            ),
             ("GET", f"{base}/events/{event_b}/quotas", None),
             ("DELETE", f"{base}/events/{event_b}/images/{event_b}", None),
             # B's event through A's organization: the ids must belong together.
             ("GET", f"/api/v1/organizations/{org_a}/events/{event_b}", None),
-            ("POST", f"/api/v1/organizations/{org_a}/events/{event_b}/status",
-             {"status": "cancelled"}),
-        ]  # fmt: skip
+            (
+                "POST",
+                f"/api/v1/organizations/{org_a}/events/{event_b}/status",
+                {"status": "cancelled"},
+            ),
+        ]
         for credential in (auth(a), auth(key_a)):
             for method, path, body in routes:
                 response = await client.request(method, path, headers=credential, json=body)
@@ -372,10 +398,16 @@ async def test_organizers_author_and_publish_events(
         )
         assert invalid.status_code == 409
         base = f"/api/v1/organizations/{org_id}/events/{created['id']}"
-        ticket = await client.post(f"{base}/ticket-types", headers=auth(owner), json={
-            "name": "Dinner", "price": {"minor": 12000, "currency": "EUR"}})  # fmt: skip
-        await client.post(f"{base}/quotas", headers=auth(owner), json={
-            "name": "Tables", "capacity": 80, "ticket_types": [ticket.json()["id"]]})  # fmt: skip
+        ticket = await client.post(
+            f"{base}/ticket-types",
+            headers=auth(owner),
+            json={"name": "Dinner", "price": {"minor": 12000, "currency": "EUR"}},
+        )
+        await client.post(
+            f"{base}/quotas",
+            headers=auth(owner),
+            json={"name": "Tables", "capacity": 80, "ticket_types": [ticket.json()["id"]]},
+        )
         published = await client.post(
             f"/api/v1/organizations/{org_id}/events/{created['id']}/status",
             headers=auth(owner),

@@ -19,8 +19,9 @@ NEW = "the-new-signing-key-0123456789-abcdefgh"
 
 
 def issue(signer: TokenSigner) -> str:
-    return signer.issue(user_id=uuid.uuid4(), session_id=uuid.uuid4(), now=NOW,
-                        ttl=timedelta(minutes=15))  # fmt: skip
+    return signer.issue(
+        user_id=uuid.uuid4(), session_id=uuid.uuid4(), now=NOW, ttl=timedelta(minutes=15)
+    )
 
 
 def test_rotation_old_tokens_verify_until_the_old_key_is_dropped() -> None:
@@ -48,8 +49,13 @@ def test_ed25519_keys_from_files(tmp_path: Path) -> None:
     first, second = tmp_path / "a.pem", tmp_path / "b.pem"
     first.write_bytes(OKPKey.generate_key("Ed25519").as_pem(private=True))
     second.write_bytes(OKPKey.generate_key("Ed25519").as_pem(private=True))
-    signer = signer_from(algorithm="Ed25519", secret_key="", previous="",
-                         key_files=f"{first},{second}", data_dir=tmp_path)  # fmt: skip
+    signer = signer_from(
+        algorithm="Ed25519",
+        secret_key="",
+        previous="",
+        key_files=f"{first},{second}",
+        data_dir=tmp_path,
+    )
     assert signer.algorithm == "Ed25519"
     token = issue(signer)
     assert signer.verify(token, NOW)
@@ -59,9 +65,11 @@ def test_ed25519_keys_from_files(tmp_path: Path) -> None:
 
 
 def test_a_generated_key_is_kept_private_and_reused(tmp_path: Path) -> None:
-    one = signer_from(algorithm="HS256", secret_key="", previous="", key_files="",
-                      data_dir=tmp_path)  # fmt: skip
-    two = signer_from(algorithm="HS256", secret_key="", previous="", key_files="",
-                      data_dir=tmp_path)  # fmt: skip
+    one = signer_from(
+        algorithm="HS256", secret_key="", previous="", key_files="", data_dir=tmp_path
+    )
+    two = signer_from(
+        algorithm="HS256", secret_key="", previous="", key_files="", data_dir=tmp_path
+    )
     assert one.kid == two.kid
     assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600

@@ -170,10 +170,22 @@ def acmepay_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (source / "boxoffice_acmepay.py").write_text(textwrap.dedent(THIRD_PARTY_MODULE))
     target = tmp_path_factory.mktemp("acmepay-site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-         "--no-build-isolation", "--target", str(target), str(source)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return target
 
 

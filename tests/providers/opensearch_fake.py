@@ -43,8 +43,10 @@ class FakeOpenSearch:
         filters = query.get("filter", [])
         match = query.get("must", [{}])[0].get("multi_match", {})
         words = tokens(match.get("query", ""))
-        fields = [(f.split("^")[0], float(f.split("^")[1]) if "^" in f else 1.0)
-                  for f in match.get("fields", [])]  # fmt: skip
+        fields = [
+            (f.split("^")[0], float(f.split("^")[1]) if "^" in f else 1.0)
+            for f in match.get("fields", [])
+        ]
         hits = []
         for doc_id, source in self.indices.get(index, {}).items():
             if any(source.get(k) != v for f in filters for k, v in f["term"].items()):
@@ -66,10 +68,16 @@ class FakeOpenSearch:
                 hits.append({"_index": index, "_id": doc_id, "_score": score})
         hits.sort(key=lambda h: (-h["_score"], h["_id"]))
         hits = hits[: int(body.get("size", 10))]
-        return {"took": 1, "timed_out": False, "_shards": {"total": 1, "successful": 1,
-                "skipped": 0, "failed": 0},
-                "hits": {"total": {"value": len(hits), "relation": "eq"},
-                         "max_score": hits[0]["_score"] if hits else None, "hits": hits}}  # fmt: skip
+        return {
+            "took": 1,
+            "timed_out": False,
+            "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+            "hits": {
+                "total": {"value": len(hits), "relation": "eq"},
+                "max_score": hits[0]["_score"] if hits else None,
+                "hits": hits,
+            },
+        }
 
     def _routes(self) -> None:
         app, fake = self.app, self

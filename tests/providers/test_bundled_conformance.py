@@ -38,17 +38,27 @@ class TestOfflineGateway(PaymentGatewayConformance):
         gateway = OfflineGateway(
             OfflineOptions(instructions="Send {amount} ref {reference}", currencies=["EUR"])
         )
-        result = await gateway.create_payment(PaymentRequest(
-            payment_id="p1", order_reference="BX-7Q2", amount=Money(2550, "EUR"),
-            idempotency_key="k"))  # fmt: skip
+        result = await gateway.create_payment(
+            PaymentRequest(
+                payment_id="p1",
+                order_reference="BX-7Q2",
+                amount=Money(2550, "EUR"),
+                idempotency_key="k",
+            )
+        )
         assert result.status is PaymentStatus.PENDING
         assert result.instructions == "Send €25.50 ref BX-7Q2"
         assert gateway.currencies == frozenset({"EUR"})
 
     async def test_refunds_wait_for_a_person(self) -> None:
-        result = await OfflineGateway().refund(RefundRequest(
-            refund_id="r1", provider_reference="offline-p1", amount=Money(100, "EUR"),
-            idempotency_key="k"))  # fmt: skip
+        result = await OfflineGateway().refund(
+            RefundRequest(
+                refund_id="r1",
+                provider_reference="offline-p1",
+                amount=Money(100, "EUR"),
+                idempotency_key="k",
+            )
+        )
         assert (result.succeeded, result.pending) == (False, True)
         assert await OfflineGateway().fetch_status("offline-p1") is PaymentStatus.PENDING
 
@@ -86,10 +96,12 @@ class TestDbSearch(SearchBackendConformance):
         backend = DbSearchBackend(db)
         from boxoffice.core.search.backend import SearchDocument
 
-        await backend.index([
-            SearchDocument(kind="event", id="en", title="Running workshops", language="en"),
-            SearchDocument(kind="event", id="de", title="Konzerte im Park", language="de"),
-        ])  # fmt: skip
+        await backend.index(
+            [
+                SearchDocument(kind="event", id="en", title="Running workshops", language="en"),
+                SearchDocument(kind="event", id="de", title="Konzerte im Park", language="de"),
+            ]
+        )
         assert [h.id for h in await backend.search("event", "run workshop")] == ["en"]
         assert [h.id for h in await backend.search("event", "konzert", language="de")] == ["de"]
 
@@ -121,11 +133,17 @@ class TestEuropeanUnion(ComplianceRegionConformance):
 
     @pytest.mark.parametrize(
         ("country", "on", "percent"),
-        [("DE", date(2026, 1, 1), "19"), ("FI", date(2024, 8, 31), "24"),
-         ("FI", date(2024, 9, 1), "25.5"), ("SK", date(2025, 1, 1), "23"),
-         ("RO", date(2025, 7, 31), "19"), ("RO", date(2025, 8, 1), "21"),
-         ("EE", date(2025, 7, 1), "24"), ("HU", date(2026, 1, 1), "27")],
-    )  # fmt: skip
+        [
+            ("DE", date(2026, 1, 1), "19"),
+            ("FI", date(2024, 8, 31), "24"),
+            ("FI", date(2024, 9, 1), "25.5"),
+            ("SK", date(2025, 1, 1), "23"),
+            ("RO", date(2025, 7, 31), "19"),
+            ("RO", date(2025, 8, 1), "21"),
+            ("EE", date(2025, 7, 1), "24"),
+            ("HU", date(2026, 1, 1), "27"),
+        ],
+    )
     def test_rates_in_force_on_the_day(
         self, region: EuropeanUnion, country: str, on: date, percent: str
     ) -> None:
@@ -148,8 +166,9 @@ async def test_very_common_terms_fall_back_to_recency(
 
     monkeypatch.setattr(dbsearch, "COMMON_MATCHES", 3)
     backend = DbSearchBackend(db)
-    await backend.index([SearchDocument(kind="event", id=f"e{i}", title=f"Jazz {i}")
-                         for i in range(5)])  # fmt: skip
+    await backend.index(
+        [SearchDocument(kind="event", id=f"e{i}", title=f"Jazz {i}") for i in range(5)]
+    )
     await backend.index([SearchDocument(kind="event", id="rare", title="Harpsichord")])
     hits = [h.id for h in await backend.search("event", "jazz", limit=3)]
     if db_engine == "sqlite":

@@ -39,8 +39,9 @@ class TestOpenSearch(SearchBackendConformance):
 
 
 async def test_a_cluster_that_is_down_is_reported_not_raised() -> None:
-    backend = OpenSearchBackend(OpenSearchOptions(hosts=("http://127.0.0.1:9",),
-                                                  timeout_seconds=0.5))  # fmt: skip
+    backend = OpenSearchBackend(
+        OpenSearchOptions(hosts=("http://127.0.0.1:9",), timeout_seconds=0.5)
+    )
     health = await backend.health()
     assert health.state == "down"
     from boxoffice.core.errors import ProviderUnavailable
@@ -51,11 +52,13 @@ async def test_a_cluster_that_is_down_is_reported_not_raised() -> None:
 
 def test_registered_only_when_configured(tmp_path: Path, fake: FakeOpenSearch) -> None:
     db = Database(create_engine(f"sqlite+aiosqlite:///{tmp_path}/never-opened.sqlite3"))
-    plugins = load_plugins(parse_config(""), data_dir=tmp_path, clock=ManualClock(),
-                           database=db, environ={})  # fmt: skip
+    plugins = load_plugins(
+        parse_config(""), data_dir=tmp_path, clock=ManualClock(), database=db, environ={}
+    )
     assert "opensearch" not in plugins.providers.search
     config = f'[search]\nbackend = "opensearch"\n\n[providers.opensearch]\nhosts = ["{fake.url}"]\n'
-    plugins = load_plugins(parse_config(config), data_dir=tmp_path, clock=ManualClock(),
-                           database=db, environ={})  # fmt: skip
+    plugins = load_plugins(
+        parse_config(config), data_dir=tmp_path, clock=ManualClock(), database=db, environ={}
+    )
     assert plugins.problems == []
     assert isinstance(plugins.providers.search["opensearch"], OpenSearchBackend)

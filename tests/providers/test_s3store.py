@@ -45,11 +45,22 @@ def bucket(s3_endpoint: str, request: pytest.FixtureRequest) -> str:
         aws_secret_access_key="test-secret",
     )
     client.create_bucket(Bucket=name)
-    client.put_bucket_policy(Bucket=name, Policy=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                       "Resource": f"arn:aws:s3:::{name}/*"}],
-    }))  # fmt: skip
+    client.put_bucket_policy(
+        Bucket=name,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{name}/*",
+                    }
+                ],
+            }
+        ),
+    )
     return name
 
 
@@ -76,8 +87,9 @@ class TestS3Store(MediaStoreConformance):
         assert "immutable" in response.headers["cache-control"]
 
     def test_public_url_points_at_a_cdn(self, s3_endpoint: str, bucket: str) -> None:
-        store = S3Store(_options(s3_endpoint, bucket, prefix="p/",
-                                 public_url="https://cdn.example.org/"))  # fmt: skip
+        store = S3Store(
+            _options(s3_endpoint, bucket, prefix="p/", public_url="https://cdn.example.org/")
+        )
         assert store.url("a/b.webp") == "https://cdn.example.org/p/a/b.webp"
 
 
@@ -94,14 +106,22 @@ async def test_a_missing_bucket_or_dead_endpoint_is_reported_not_raised(
 
 def test_registered_only_when_configured(tmp_path: Path, s3_endpoint: str) -> None:
     db = Database(create_engine(f"sqlite+aiosqlite:///{tmp_path}/never-opened.sqlite3"))
-    plugins = load_plugins(parse_config(""), data_dir=tmp_path, clock=ManualClock(),
-                           database=db, environ={})  # fmt: skip
+    plugins = load_plugins(
+        parse_config(""), data_dir=tmp_path, clock=ManualClock(), database=db, environ={}
+    )
     assert "s3store" not in plugins.providers.media
-    config = ('[media]\nstore = "s3store"\n\n[providers.s3store]\nbucket = "m"\n'
-              f'endpoint_url = "{s3_endpoint}"\naccess_key_id = "env:KEY"\n'
-              'secret_access_key = "env:SECRET"\n')  # fmt: skip
-    plugins = load_plugins(parse_config(config), data_dir=tmp_path, clock=ManualClock(),
-                           database=db, environ={"KEY": "k", "SECRET": "s"})  # fmt: skip
+    config = (
+        '[media]\nstore = "s3store"\n\n[providers.s3store]\nbucket = "m"\n'
+        f'endpoint_url = "{s3_endpoint}"\naccess_key_id = "env:KEY"\n'
+        'secret_access_key = "env:SECRET"\n'
+    )
+    plugins = load_plugins(
+        parse_config(config),
+        data_dir=tmp_path,
+        clock=ManualClock(),
+        database=db,
+        environ={"KEY": "k", "SECRET": "s"},
+    )
     assert plugins.problems == []
     store = plugins.providers.media["s3store"]
     assert isinstance(store, S3Store)

@@ -77,11 +77,18 @@ def create_app(platform: Platform) -> Litestar:
     api = Router(
         path=API_PREFIX,
         route_handlers=[
-            EventsController, AuthController, SignInWithController, MeController, UsersController,
-            OrganizationsController, AdminController, CategoriesController, BookingController,
+            EventsController,
+            AuthController,
+            SignInWithController,
+            MeController,
+            UsersController,
+            OrganizationsController,
+            AdminController,
+            CategoriesController,
+            BookingController,
             OrganizerOrdersController,
         ],
-    )  # fmt: skip
+    )
     return Litestar(
         route_handlers=[api, HealthController, MediaController],
         state=State({"platform": platform}),

@@ -47,8 +47,12 @@ class EventsController(Controller):
         category: Annotated[str | None, QueryParameter(max_length=60)] = None,
         date_from: FromQuery[date | None] = None,
         date_to: FromQuery[date | None] = None,
-        tz: Annotated[str | None, QueryParameter(
-            max_length=64, description="dates in this IANA zone; default: each event's")] = None,
+        tz: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=64, description="dates in this IANA zone; default: each event's"
+            ),
+        ] = None,
         city: Annotated[str | None, QueryParameter(max_length=120)] = None,
         country: Annotated[str | None, QueryParameter(pattern=r"^[A-Z]{2}$")] = None,
         lat: Annotated[float | None, QueryParameter(ge=-90, le=90)] = None,
@@ -59,13 +63,27 @@ class EventsController(Controller):
         free: FromQuery[bool] = False,
         available: FromQuery[bool] = False,
         sort: Annotated[str | None, QueryParameter(pattern="^(date|relevance|distance)$")] = None,
-    ) -> Response[EventPage]:  # fmt: skip
+    ) -> Response[EventPage]:
         query = EventSearch(
-            q=q, limit=limit, cursor=cursor, language=language, category=category,
-            date_from=date_from, date_to=date_to, tz=tz, city=city, country=country, lat=lat,
-            lon=lon, radius_km=radius_km, price_min=price_min, price_max=price_max, free=free,
-            available=available, sort=sort,
-        )  # fmt: skip
+            q=q,
+            limit=limit,
+            cursor=cursor,
+            language=language,
+            category=category,
+            date_from=date_from,
+            date_to=date_to,
+            tz=tz,
+            city=city,
+            country=country,
+            lat=lat,
+            lon=lon,
+            radius_km=radius_km,
+            price_min=price_min,
+            price_max=price_max,
+            free=free,
+            available=available,
+            sort=sort,
+        )
         return cacheable(request, await self._page(platform, query), max_age=LIST_MAX_AGE)
 
     @post("/search", status_code=200, summary="The same search, with the query as a JSON body")
@@ -76,15 +94,20 @@ class EventsController(Controller):
 
     @get("/{event_id:uuid}", summary="One published event")
     async def get_event(
-        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
+        self,
+        request: Request[Any, Any, Any],
+        platform: NamedDependency[Platform],
         event_id: FromPath[uuid.UUID],
-    ) -> Response[EventOut]:  # fmt: skip
+    ) -> Response[EventOut]:
         async with platform.db.read() as session:
             event = await get_public_event(session, event_id, platform.media_store)
         return cacheable(request, event, max_age=DETAIL_MAX_AGE)
 
-    @get("/{event_id:uuid}/calendar.ics", summary="The event as an iCalendar file (RFC 5545)",
-         media_type="text/calendar")  # fmt: skip
+    @get(
+        "/{event_id:uuid}/calendar.ics",
+        summary="The event as an iCalendar file (RFC 5545)",
+        media_type="text/calendar",
+    )
     async def calendar(
         self, platform: NamedDependency[Platform], event_id: FromPath[uuid.UUID]
     ) -> Response[bytes]:
@@ -100,17 +123,19 @@ class EventsController(Controller):
 
     @get("/{event_id:uuid}/ticket-types", summary="What is on sale (access codes unlock more)")
     async def ticket_types(
-        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
+        self,
+        request: Request[Any, Any, Any],
+        platform: NamedDependency[Platform],
         event_id: FromPath[uuid.UUID],
         access_code: Annotated[str | None, QueryParameter(max_length=60)] = None,
-    ) -> Response[list[TicketTypeOut]]:  # fmt: skip
+    ) -> Response[list[TicketTypeOut]]:
         async with platform.db.read() as session:
             await get_public_event(session, event_id)
-            offered = await ticket_types_of(session, event_id, platform.clock.now(),
-                                            access_code=access_code)  # fmt: skip
+            offered = await ticket_types_of(
+                session, event_id, platform.clock.now(), access_code=access_code
+            )
         # Availability moves with every sale: a short shared cache, revalidated by ETag.
-        return cacheable(request, offered, max_age=AVAILABILITY_MAX_AGE,
-                         shared=access_code is None)  # fmt: skip
+        return cacheable(request, offered, max_age=AVAILABILITY_MAX_AGE, shared=access_code is None)
 
     async def _page(self, platform: NamedDependency[Platform], query: EventSearch) -> EventPage:
         async with platform.db.read() as session:
@@ -125,9 +150,11 @@ class CategoriesController(Controller):
 
     @get("/", summary="Event categories, named in the requested locale")
     async def categories(
-        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
+        self,
+        request: Request[Any, Any, Any],
+        platform: NamedDependency[Platform],
         locale: Annotated[str, QueryParameter(max_length=20)] = "en",
-    ) -> Response[list[CategoryOut]]:  # fmt: skip
+    ) -> Response[list[CategoryOut]]:
         async with platform.db.read() as session:
             found = [category_out(c, locale) for c in await list_categories(session)]
         return cacheable(request, found, max_age=DETAIL_MAX_AGE)
@@ -148,5 +175,8 @@ class MediaController(Controller):
         data = await store.read(key.lstrip("/")) if isinstance(store, LocalStore) else None
         if data is None:
             raise NotFound(f"no media {key}")
-        return Response(data, media_type="image/webp", headers={
-            "cache-control": "public, max-age=31536000, immutable"})  # fmt: skip
+        return Response(
+            data,
+            media_type="image/webp",
+            headers={"cache-control": "public, max-age=31536000, immutable"},
+        )

@@ -54,13 +54,25 @@ class AuthController(Controller):
 
     @post("/register", status_code=202, summary="Create an account; a verification link follows")
     async def register(
-        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
+        self,
+        request: Request[Any, Any, Any],
+        platform: NamedDependency[Platform],
         data: JSONBody[RegisterIn],
-    ) -> Accepted:  # fmt: skip
-        await hit(platform.db, platform.clock, f"register:ip:{client_ip(request)}",
-                  REGISTER_PER_IP, "sign-ups from this address")  # fmt: skip
-        await hit(platform.db, platform.clock, f"register:account:{data.email.strip().lower()}",
-                  REGISTER_PER_ACCOUNT, "sign-ups for this e-mail address")  # fmt: skip
+    ) -> Accepted:
+        await hit(
+            platform.db,
+            platform.clock,
+            f"register:ip:{client_ip(request)}",
+            REGISTER_PER_IP,
+            "sign-ups from this address",
+        )
+        await hit(
+            platform.db,
+            platform.clock,
+            f"register:account:{data.email.strip().lower()}",
+            REGISTER_PER_ACCOUNT,
+            "sign-ups for this e-mail address",
+        )
         async with platform.db.transaction() as session:
             await accounts.register(session, platform.clock, platform.auth_policy, data)
         return Accepted(CHECK_INBOX)
@@ -85,18 +97,35 @@ class AuthController(Controller):
 
     @post("/login", status_code=200, summary="Sign in: an access token and a refresh token")
     async def login(
-        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
+        self,
+        request: Request[Any, Any, Any],
+        platform: NamedDependency[Platform],
         data: JSONBody[LoginIn],
-    ) -> TokenPair:  # fmt: skip
-        await hit(platform.db, platform.clock, f"login:ip:{client_ip(request)}", LOGIN_PER_IP,
-                  "sign-in attempts from this address")  # fmt: skip
-        await hit(platform.db, platform.clock, f"login:account:{data.email.strip().lower()}",
-                  LOGIN_PER_ACCOUNT, "sign-in attempts for this account")  # fmt: skip
+    ) -> TokenPair:
+        await hit(
+            platform.db,
+            platform.clock,
+            f"login:ip:{client_ip(request)}",
+            LOGIN_PER_IP,
+            "sign-in attempts from this address",
+        )
+        await hit(
+            platform.db,
+            platform.clock,
+            f"login:account:{data.email.strip().lower()}",
+            LOGIN_PER_ACCOUNT,
+            "sign-in attempts for this account",
+        )
         async with platform.db.transaction() as session:
             outcome = await accounts.login(
-                session, platform.clock, platform.auth_policy, platform.signer, data.email,
-                data.password, request.headers.get("user-agent", ""),
-            )  # fmt: skip
+                session,
+                platform.clock,
+                platform.auth_policy,
+                platform.signer,
+                data.email,
+                data.password,
+                request.headers.get("user-agent", ""),
+            )
         return outcome.unwrap()
 
     @post("/refresh", status_code=200, summary="Exchange a refresh token for a new pair")
@@ -104,8 +133,9 @@ class AuthController(Controller):
         self, platform: NamedDependency[Platform], data: JSONBody[RefreshIn]
     ) -> TokenPair:
         async with platform.db.transaction() as session:
-            outcome = await accounts.refresh(session, platform.clock, platform.auth_policy,
-                                             platform.signer, data.refresh_token)  # fmt: skip
+            outcome = await accounts.refresh(
+                session, platform.clock, platform.auth_policy, platform.signer, data.refresh_token
+            )
         return outcome.unwrap()
 
     @post("/logout", status_code=204, summary="End this session (its tokens stop working)")
@@ -119,15 +149,23 @@ class AuthController(Controller):
 
     @post("/password/change", status_code=204, summary="Change the password; other sessions end")
     async def change_password(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
         data: JSONBody[ChangePasswordIn],
-    ) -> None:  # fmt: skip
+    ) -> None:
         user = principal.require_user()
         async with platform.db.transaction() as session:
             fresh = await session.get(User, user.id, with_for_update=True)
             assert fresh is not None
-            await accounts.change_password(session, platform.clock, fresh, data.current_password,
-                                           data.new_password, principal.session_id)  # fmt: skip
+            await accounts.change_password(
+                session,
+                platform.clock,
+                fresh,
+                data.current_password,
+                data.new_password,
+                principal.session_id,
+            )
 
     @post(
         "/password/forgot",
@@ -135,16 +173,29 @@ class AuthController(Controller):
         summary="E-mail a reset link (never says if the address exists)",
     )
     async def forgot(
-        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
+        self,
+        request: Request[Any, Any, Any],
+        platform: NamedDependency[Platform],
         data: JSONBody[EmailIn],
-    ) -> Accepted:  # fmt: skip
-        await hit(platform.db, platform.clock, f"reset:ip:{client_ip(request)}", RESET_PER_IP,
-                  "reset requests from this address")  # fmt: skip
-        await hit(platform.db, platform.clock, f"reset:account:{data.email.strip().lower()}",
-                  RESET_PER_ACCOUNT, "reset requests for this account")  # fmt: skip
+    ) -> Accepted:
+        await hit(
+            platform.db,
+            platform.clock,
+            f"reset:ip:{client_ip(request)}",
+            RESET_PER_IP,
+            "reset requests from this address",
+        )
+        await hit(
+            platform.db,
+            platform.clock,
+            f"reset:account:{data.email.strip().lower()}",
+            RESET_PER_ACCOUNT,
+            "reset requests for this account",
+        )
         async with platform.db.transaction() as session:
-            await accounts.request_password_reset(session, platform.clock, platform.auth_policy,
-                                                  data.email)  # fmt: skip
+            await accounts.request_password_reset(
+                session, platform.clock, platform.auth_policy, data.email
+            )
         return Accepted(CHECK_INBOX)
 
     @post("/password/reset", status_code=204, summary="Set a new password with the e-mailed token")
@@ -163,9 +214,11 @@ class MeController(Controller):
 
     @patch("/", summary="Update my profile")
     async def update(
-        self, platform: NamedDependency[Platform], user: NamedDependency[User],
+        self,
+        platform: NamedDependency[Platform],
+        user: NamedDependency[User],
         data: JSONBody[ProfileUpdate],
-    ) -> ProfileOut:  # fmt: skip
+    ) -> ProfileOut:
         async with platform.db.transaction() as session:
             fresh = await session.get(User, user.id, with_for_update=True)
             assert fresh is not None
@@ -197,9 +250,11 @@ class UsersController(Controller):
 
     @get("/{user_id:uuid}", summary="A profile: your own, or anyone's for a platform admin")
     async def profile(
-        self, platform: NamedDependency[Platform], user: NamedDependency[User],
+        self,
+        platform: NamedDependency[Platform],
+        user: NamedDependency[User],
         user_id: FromPath[uuid.UUID],
-    ) -> ProfileOut:  # fmt: skip
+    ) -> ProfileOut:
         if user.id != user_id and user.platform_role != "admin":
             raise NotFound(f"no user {user_id}")  # not 403: ids are not for probing
         async with platform.db.read() as session:
@@ -217,8 +272,10 @@ class SignInWithController(Controller):
 
     @get("/", summary="The identity providers people can sign in with")
     async def providers(self, platform: NamedDependency[Platform]) -> list[IdentityProviderOut]:
-        return [IdentityProviderOut(id=p.id, display_name=p.display_name)
-                for p in platform.plugins.providers.identity.values()]  # fmt: skip
+        return [
+            IdentityProviderOut(id=p.id, display_name=p.display_name)
+            for p in platform.plugins.providers.identity.values()
+        ]
 
     @post("/{provider_id:str}/start", status_code=200, summary="Begin: where to send the browser")
     async def start(
@@ -237,13 +294,15 @@ class SignInWithController(Controller):
         summary="Finish: redeem the code and sign in (linking or creating the account)",
     )
     async def callback(
-        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform],
-        provider_id: FromPath[str], data: JSONBody[SignInCallbackIn],
-    ) -> TokenPair:  # fmt: skip
+        self,
+        request: Request[Any, Any, Any],
+        platform: NamedDependency[Platform],
+        provider_id: FromPath[str],
+        data: JSONBody[SignInCallbackIn],
+    ) -> TokenPair:
         provider = _identity_provider(platform, provider_id)
         async with platform.db.transaction() as session:
-            attempt = await external.claim_attempt(session, platform.clock, provider_id,
-                                                   data.state)  # fmt: skip
+            attempt = await external.claim_attempt(session, platform.clock, provider_id, data.state)
         profile = await provider.exchange(
             code=data.code,
             code_verifier=attempt.code_verifier,

@@ -68,8 +68,9 @@ _NUL_IN_JSON = b"\\u0000"  # a raw NUL byte is malformed JSON already
 
 
 def _nul(field: str) -> ValidationFailed:
-    return ValidationFailed("NUL characters are not allowed",
-                            errors=[FieldError(field, "contains a NUL character")])  # fmt: skip
+    return ValidationFailed(
+        "NUL characters are not allowed", errors=[FieldError(field, "contains a NUL character")]
+    )
 
 
 def reject_nul_middleware(app: ASGIApp) -> ASGIApp:

@@ -68,33 +68,57 @@ OrgId = FromPath[uuid.UUID]
 
 
 def organization_out(organization: Organization, role: str | None = None) -> OrganizationOut:
-    return OrganizationOut(id=organization.id, slug=organization.slug, name=organization.name,
-                           contact_email=organization.contact_email,
-                           created_at=organization.created_at, role=role)  # fmt: skip
+    return OrganizationOut(
+        id=organization.id,
+        slug=organization.slug,
+        name=organization.name,
+        contact_email=organization.contact_email,
+        created_at=organization.created_at,
+        role=role,
+    )
 
 
 def invitation_out(invitation: Invitation) -> InvitationOut:
-    return InvitationOut(id=invitation.id, email=invitation.email, role=invitation.role,
-                         created_at=invitation.created_at, expires_at=invitation.expires_at,
-                         accepted_at=invitation.accepted_at,
-                         revoked_at=invitation.revoked_at)  # fmt: skip
+    return InvitationOut(
+        id=invitation.id,
+        email=invitation.email,
+        role=invitation.role,
+        created_at=invitation.created_at,
+        expires_at=invitation.expires_at,
+        accepted_at=invitation.accepted_at,
+        revoked_at=invitation.revoked_at,
+    )
 
 
 def member_out(membership: Membership, user: User) -> MemberOut:
-    return MemberOut(user_id=user.id, email=user.email, name=user.name, role=membership.role,
-                     joined_at=membership.created_at)  # fmt: skip
+    return MemberOut(
+        user_id=user.id,
+        email=user.email,
+        name=user.name,
+        role=membership.role,
+        joined_at=membership.created_at,
+    )
 
 
 def api_key_out(key: ApiKey) -> ApiKeyOut:
-    return ApiKeyOut(id=key.id, name=key.name, prefix=key.prefix, scopes=key.scopes,
-                     created_at=key.created_at, last_used_at=key.last_used_at,
-                     revoked_at=key.revoked_at)  # fmt: skip
+    return ApiKeyOut(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        scopes=key.scopes,
+        created_at=key.created_at,
+        last_used_at=key.last_used_at,
+        revoked_at=key.revoked_at,
+    )
 
 
 async def organizer_event(
-    session: AsyncSession, principal: Principal, org_id: uuid.UUID, event_id: uuid.UUID,
+    session: AsyncSession,
+    principal: Principal,
+    org_id: uuid.UUID,
+    event_id: uuid.UUID,
     permission: Permission,
-) -> Event:  # fmt: skip
+) -> Event:
     """The organization's event, once the caller may act on it with ``permission``."""
     await authorize(session, principal, org_id, permission)
     return await get_event_of(session, org_id, event_id)
@@ -113,22 +137,31 @@ class OrganizationsController(Controller):
 
     @post("/", status_code=201, summary="Create an organization; you become its owner")
     async def create(
-        self, platform: NamedDependency[Platform], user: NamedDependency[User],
+        self,
+        platform: NamedDependency[Platform],
+        user: NamedDependency[User],
         data: JSONBody[OrganizationIn],
-    ) -> OrganizationOut:  # fmt: skip
+    ) -> OrganizationOut:
         async with platform.db.transaction() as session:
             fresh = await session.get(User, user.id)
             assert fresh is not None
             organization = await service.create_organization(
-                session, platform.clock, slug=data.slug, name=data.name,
-                contact_email=data.contact_email or "", owner=fresh)  # fmt: skip
+                session,
+                platform.clock,
+                slug=data.slug,
+                name=data.name,
+                contact_email=data.contact_email or "",
+                owner=fresh,
+            )
             return organization_out(organization, "owner")
 
     @get("/{org_id:uuid}", summary="An organization you belong to")
     async def read(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
         org_id: OrgId,
-    ) -> OrganizationOut:  # fmt: skip
+    ) -> OrganizationOut:
         async with platform.db.read() as session:
             role = await authorize(session, principal, org_id, Permission.ORG_READ)
             organization = await service.get_organization(session, org_id)
@@ -136,9 +169,12 @@ class OrganizationsController(Controller):
 
     @patch("/{org_id:uuid}", summary="Rename or change the contact address (owners)")
     async def update(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, data: JSONBody[OrganizationUpdate],
-    ) -> OrganizationOut:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        data: JSONBody[OrganizationUpdate],
+    ) -> OrganizationOut:
         async with platform.db.transaction() as session:
             role = await authorize(session, principal, org_id, Permission.ORG_MANAGE)
             return organization_out(await service.update_organization(session, org_id, data), role)
@@ -147,18 +183,24 @@ class OrganizationsController(Controller):
 
     @get("/{org_id:uuid}/members", summary="Members and their roles")
     async def members(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
         org_id: OrgId,
-    ) -> list[MemberOut]:  # fmt: skip
+    ) -> list[MemberOut]:
         async with platform.db.read() as session:
             await authorize(session, principal, org_id, Permission.ORG_READ)
             return [member_out(m, u) for m, u in await service.members_of(session, org_id)]
 
     @patch("/{org_id:uuid}/members/{user_id:uuid}", summary="Change a member's role")
     async def change_role(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, user_id: FromPath[uuid.UUID], data: JSONBody[RoleIn],
-    ) -> MemberOut:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[RoleIn],
+    ) -> MemberOut:
         async with platform.db.transaction() as session:
             role = await authorize(session, principal, org_id, Permission.MEMBERS_MANAGE)
             membership = await service.change_role(
@@ -170,67 +212,93 @@ class OrganizationsController(Controller):
 
     @delete("/{org_id:uuid}/members/{user_id:uuid}", status_code=204, summary="Remove a member")
     async def remove(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, user_id: FromPath[uuid.UUID],
-    ) -> None:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        user_id: FromPath[uuid.UUID],
+    ) -> None:
         async with platform.db.transaction() as session:
             role = await authorize(session, principal, org_id, Permission.MEMBERS_MANAGE)
-            await service.remove_member(session, platform.clock, org_id, user_id,
-                                        principal.require_user(), role)  # fmt: skip
+            await service.remove_member(
+                session, platform.clock, org_id, user_id, principal.require_user(), role
+            )
 
     # ---- invitations
 
     @post("/{org_id:uuid}/invitations", status_code=201, summary="Invite someone by e-mail")
     async def invite(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, data: JSONBody[InviteIn],
-    ) -> InvitationOut:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        data: JSONBody[InviteIn],
+    ) -> InvitationOut:
         async with platform.db.transaction() as session:
             role = await authorize(session, principal, org_id, Permission.MEMBERS_MANAGE)
             organization = await service.get_organization(session, org_id)
             invitation = await service.invite(
-                session, platform.clock, platform.auth_policy, organization, data.email,
-                data.role, principal.require_user(), role)  # fmt: skip
+                session,
+                platform.clock,
+                platform.auth_policy,
+                organization,
+                data.email,
+                data.role,
+                principal.require_user(),
+                role,
+            )
             return invitation_out(invitation)
 
     @get("/{org_id:uuid}/invitations", summary="Invitations, newest first")
     async def invitations(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
         org_id: OrgId,
-    ) -> list[InvitationOut]:  # fmt: skip
+    ) -> list[InvitationOut]:
         async with platform.db.read() as session:
             await authorize(session, principal, org_id, Permission.MEMBERS_MANAGE)
             return [invitation_out(i) for i in await service.invitations_of(session, org_id)]
 
-    @delete("/{org_id:uuid}/invitations/{invitation_id:uuid}", status_code=204,
-            summary="Withdraw an invitation")  # fmt: skip
+    @delete(
+        "/{org_id:uuid}/invitations/{invitation_id:uuid}",
+        status_code=204,
+        summary="Withdraw an invitation",
+    )
     async def revoke_invitation(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, invitation_id: FromPath[uuid.UUID],
-    ) -> None:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        invitation_id: FromPath[uuid.UUID],
+    ) -> None:
         async with platform.db.transaction() as session:
             await authorize(session, principal, org_id, Permission.MEMBERS_MANAGE)
             await service.revoke_invitation(session, platform.clock, org_id, invitation_id)
 
     @post("/invitations/accept", status_code=200, summary="Accept an invitation (signed in)")
     async def accept(
-        self, platform: NamedDependency[Platform], user: NamedDependency[User],
+        self,
+        platform: NamedDependency[Platform],
+        user: NamedDependency[User],
         data: JSONBody[TokenIn],
-    ) -> MemberOut:  # fmt: skip
+    ) -> MemberOut:
         async with platform.db.transaction() as session:
             fresh = await session.get(User, user.id)
             assert fresh is not None
-            membership = await service.accept_invitation(session, platform.clock, data.token,
-                                                         fresh)  # fmt: skip
+            membership = await service.accept_invitation(session, platform.clock, data.token, fresh)
             return member_out(membership, fresh)
 
     # ---- API keys
 
     @post("/{org_id:uuid}/api-keys", status_code=201, summary="Create an API key (shown once)")
     async def create_api_key(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, data: JSONBody[ApiKeyIn],
-    ) -> ApiKeyCreatedOut:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        data: JSONBody[ApiKeyIn],
+    ) -> ApiKeyCreatedOut:
         async with platform.db.transaction() as session:
             await authorize(session, principal, org_id, Permission.API_KEYS_MANAGE)
             key, row = await service.create_api_key(
@@ -240,30 +308,39 @@ class OrganizationsController(Controller):
 
     @get("/{org_id:uuid}/api-keys", summary="API keys (never the secret part)")
     async def api_keys(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
         org_id: OrgId,
-    ) -> list[ApiKeyOut]:  # fmt: skip
+    ) -> list[ApiKeyOut]:
         async with platform.db.read() as session:
             await authorize(session, principal, org_id, Permission.API_KEYS_MANAGE)
             return [api_key_out(k) for k in await service.api_keys_of(session, org_id)]
 
     @delete("/{org_id:uuid}/api-keys/{key_id:uuid}", status_code=204, summary="Revoke an API key")
     async def revoke_api_key(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, key_id: FromPath[uuid.UUID],
-    ) -> None:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        key_id: FromPath[uuid.UUID],
+    ) -> None:
         async with platform.db.transaction() as session:
             await authorize(session, principal, org_id, Permission.API_KEYS_MANAGE)
-            await service.revoke_api_key(session, platform.clock, org_id, key_id,
-                                         principal.require_user())  # fmt: skip
+            await service.revoke_api_key(
+                session, platform.clock, org_id, key_id, principal.require_user()
+            )
 
     # ---- events
 
     @post("/{org_id:uuid}/events", status_code=201, summary="Create an event (a draft)")
     async def create_event(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, data: JSONBody[EventDraft],
-    ) -> EventOut:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        data: JSONBody[EventDraft],
+    ) -> EventOut:
         async with platform.db.transaction() as session:
             await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
             event = await create_event(session, platform.clock, org_id, data)
@@ -271,30 +348,42 @@ class OrganizationsController(Controller):
 
     @get("/{org_id:uuid}/events", summary="All of the organization's events, drafts included")
     async def events(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
         org_id: OrgId,
-    ) -> list[EventOut]:  # fmt: skip
+    ) -> list[EventOut]:
         async with platform.db.read() as session:
             await authorize(session, principal, org_id, Permission.EVENTS_READ)
             return await list_events_of(session, org_id)
 
     @get("/{org_id:uuid}/events/{event_id:uuid}", summary="One of the organization's events")
     async def event(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, event_id: FromPath[uuid.UUID],
-    ) -> EventOut:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        event_id: FromPath[uuid.UUID],
+    ) -> EventOut:
         async with platform.db.read() as session:
             event = await organizer_event(
                 session, principal, org_id, event_id, Permission.EVENTS_READ
             )
             return await event_out(session, event, private=True, store=platform.media_store)
 
-    @post("/{org_id:uuid}/events/{event_id:uuid}/status", status_code=200,
-          summary="Publish, postpone, cancel or complete an event")  # fmt: skip
+    @post(
+        "/{org_id:uuid}/events/{event_id:uuid}/status",
+        status_code=200,
+        summary="Publish, postpone, cancel or complete an event",
+    )
     async def event_status(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, event_id: FromPath[uuid.UUID], data: JSONBody[StatusChange],
-    ) -> EventOut:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        event_id: FromPath[uuid.UUID],
+        data: JSONBody[StatusChange],
+    ) -> EventOut:
         try:
             target = EventStatus(data.status)
         except ValueError as error:
@@ -309,9 +398,13 @@ class OrganizationsController(Controller):
 
     @put("/{org_id:uuid}/events/{event_id:uuid}", summary="Replace an event's details")
     async def update_event(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, event_id: FromPath[uuid.UUID], data: JSONBody[EventDraft],
-    ) -> EventOut:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        event_id: FromPath[uuid.UUID],
+        data: JSONBody[EventDraft],
+    ) -> EventOut:
         async with platform.db.transaction() as session:
             await authorize(session, principal, org_id, Permission.EVENTS_WRITE)
             event = await update_event(session, platform.clock, org_id, event_id, data)
@@ -319,47 +412,67 @@ class OrganizationsController(Controller):
 
     # ---- recurring series
 
-    @post("/{org_id:uuid}/events/{event_id:uuid}/series", status_code=201,
-          summary="Repeat an event by a rule; each occurrence is an event of its own")  # fmt: skip
+    @post(
+        "/{org_id:uuid}/events/{event_id:uuid}/series",
+        status_code=201,
+        summary="Repeat an event by a rule; each occurrence is an event of its own",
+    )
     async def create_series(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, event_id: FromPath[uuid.UUID], data: JSONBody[SeriesRule],
-    ) -> SeriesOut:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        event_id: FromPath[uuid.UUID],
+        data: JSONBody[SeriesRule],
+    ) -> SeriesOut:
         async with platform.db.transaction() as session:
             event = await organizer_event(
                 session, principal, org_id, event_id, Permission.EVENTS_WRITE
             )
             series, events = await create_series(session, platform.clock, event, data)
             slugs = await category_slugs(session)
-            return SeriesOut(id=series.id, rule=series.rule,
-                             events=[EventOut.of(e, categories=slugs, private=True)
-                                     for e in events])  # fmt: skip
+            return SeriesOut(
+                id=series.id,
+                rule=series.rule,
+                events=[EventOut.of(e, categories=slugs, private=True) for e in events],
+            )
 
     @get("/{org_id:uuid}/series/{series_id:uuid}", summary="A series and its occurrences")
     async def series(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, series_id: FromPath[uuid.UUID],
-    ) -> SeriesOut:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        series_id: FromPath[uuid.UUID],
+    ) -> SeriesOut:
         async with platform.db.read() as session:
             await authorize(session, principal, org_id, Permission.EVENTS_READ)
             found, events = await events_of_series(session, org_id, series_id)
             if found is None:
                 raise NotFound(f"no series {series_id} in this organization")
             slugs = await category_slugs(session)
-            return SeriesOut(id=found.id, rule=found.rule,
-                             events=[EventOut.of(e, categories=slugs, private=True)
-                                     for e in events])  # fmt: skip
+            return SeriesOut(
+                id=found.id,
+                rule=found.rule,
+                events=[EventOut.of(e, categories=slugs, private=True) for e in events],
+            )
 
     # ---- pictures
 
-    @post("/{org_id:uuid}/events/{event_id:uuid}/images", status_code=201,
-          request_max_body_size=MAX_UPLOAD_BYTES + 64 * 1024,
-          summary="Upload a picture (JPEG, PNG, WebP or GIF; re-encoded, thumbnails)")  # fmt: skip
+    @post(
+        "/{org_id:uuid}/events/{event_id:uuid}/images",
+        status_code=201,
+        request_max_body_size=MAX_UPLOAD_BYTES + 64 * 1024,
+        summary="Upload a picture (JPEG, PNG, WebP or GIF; re-encoded, thumbnails)",
+    )
     async def upload_image(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, event_id: FromPath[uuid.UUID],
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        event_id: FromPath[uuid.UUID],
         data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)],
-    ) -> ImageOut:  # fmt: skip
+    ) -> ImageOut:
         store = _media_store(platform)
         content = await data.read()
         async with platform.db.transaction() as session:
@@ -369,12 +482,19 @@ class OrganizationsController(Controller):
             image = await add_event_image(session, platform.clock, event, content, store)
             return image_out(image, store)
 
-    @delete("/{org_id:uuid}/events/{event_id:uuid}/images/{image_id:uuid}", status_code=204,
-            summary="Remove a picture")  # fmt: skip
+    @delete(
+        "/{org_id:uuid}/events/{event_id:uuid}/images/{image_id:uuid}",
+        status_code=204,
+        summary="Remove a picture",
+    )
     async def delete_image(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, event_id: FromPath[uuid.UUID], image_id: FromPath[uuid.UUID],
-    ) -> None:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        event_id: FromPath[uuid.UUID],
+        image_id: FromPath[uuid.UUID],
+    ) -> None:
         store = _media_store(platform)
         async with platform.db.transaction() as session:
             event = await organizer_event(
@@ -384,12 +504,19 @@ class OrganizationsController(Controller):
 
     # ---- ticket types and quotas
 
-    @post("/{org_id:uuid}/events/{event_id:uuid}/ticket-types", status_code=201,
-          summary="Add a ticket type")  # fmt: skip
+    @post(
+        "/{org_id:uuid}/events/{event_id:uuid}/ticket-types",
+        status_code=201,
+        summary="Add a ticket type",
+    )
     async def create_ticket_type(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, event_id: FromPath[uuid.UUID], data: JSONBody[TicketTypeIn],
-    ) -> TicketTypeOut:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        event_id: FromPath[uuid.UUID],
+        data: JSONBody[TicketTypeIn],
+    ) -> TicketTypeOut:
         async with platform.db.transaction() as session:
             event = await organizer_event(
                 session, principal, org_id, event_id, Permission.EVENTS_WRITE
@@ -399,47 +526,72 @@ class OrganizationsController(Controller):
 
     @get("/{org_id:uuid}/events/{event_id:uuid}/ticket-types", summary="All ticket types")
     async def ticket_types(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, event_id: FromPath[uuid.UUID],
-    ) -> list[TicketTypeOut]:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        event_id: FromPath[uuid.UUID],
+    ) -> list[TicketTypeOut]:
         async with platform.db.read() as session:
             await organizer_event(session, principal, org_id, event_id, Permission.EVENTS_READ)
-            return await tickets.ticket_types_of(session, event_id, platform.clock.now(),
-                                                 private=True)  # fmt: skip
+            return await tickets.ticket_types_of(
+                session, event_id, platform.clock.now(), private=True
+            )
 
-    @put("/{org_id:uuid}/events/{event_id:uuid}/ticket-types/{ticket_type_id:uuid}",
-         summary="Replace a ticket type")  # fmt: skip
+    @put(
+        "/{org_id:uuid}/events/{event_id:uuid}/ticket-types/{ticket_type_id:uuid}",
+        summary="Replace a ticket type",
+    )
     async def update_ticket_type(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, event_id: FromPath[uuid.UUID], ticket_type_id: FromPath[uuid.UUID],
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        event_id: FromPath[uuid.UUID],
+        ticket_type_id: FromPath[uuid.UUID],
         data: JSONBody[TicketTypeIn],
-    ) -> TicketTypeOut:  # fmt: skip
+    ) -> TicketTypeOut:
         async with platform.db.transaction() as session:
             event = await organizer_event(
                 session, principal, org_id, event_id, Permission.EVENTS_WRITE
             )
-            ticket_type = await tickets.update_ticket_type(session, platform.clock, event,
-                                                           ticket_type_id, data)  # fmt: skip
+            ticket_type = await tickets.update_ticket_type(
+                session, platform.clock, event, ticket_type_id, data
+            )
             return await tickets.organizer_view(session, ticket_type, platform.clock.now())
 
-    @delete("/{org_id:uuid}/events/{event_id:uuid}/ticket-types/{ticket_type_id:uuid}",
-            status_code=204, summary="Delete a ticket type nothing was sold from")  # fmt: skip
+    @delete(
+        "/{org_id:uuid}/events/{event_id:uuid}/ticket-types/{ticket_type_id:uuid}",
+        status_code=204,
+        summary="Delete a ticket type nothing was sold from",
+    )
     async def delete_ticket_type(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, event_id: FromPath[uuid.UUID], ticket_type_id: FromPath[uuid.UUID],
-    ) -> None:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        event_id: FromPath[uuid.UUID],
+        ticket_type_id: FromPath[uuid.UUID],
+    ) -> None:
         async with platform.db.transaction() as session:
             event = await organizer_event(
                 session, principal, org_id, event_id, Permission.EVENTS_WRITE
             )
             await tickets.delete_ticket_type(session, event, ticket_type_id)
 
-    @post("/{org_id:uuid}/events/{event_id:uuid}/quotas", status_code=201,
-          summary="Add a quota shared by one or more ticket types")  # fmt: skip
+    @post(
+        "/{org_id:uuid}/events/{event_id:uuid}/quotas",
+        status_code=201,
+        summary="Add a quota shared by one or more ticket types",
+    )
     async def create_quota(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, event_id: FromPath[uuid.UUID], data: JSONBody[QuotaIn],
-    ) -> QuotaOut:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        event_id: FromPath[uuid.UUID],
+        data: JSONBody[QuotaIn],
+    ) -> QuotaOut:
         async with platform.db.transaction() as session:
             event = await organizer_event(
                 session, principal, org_id, event_id, Permission.EVENTS_WRITE
@@ -450,20 +602,29 @@ class OrganizationsController(Controller):
 
     @get("/{org_id:uuid}/events/{event_id:uuid}/quotas", summary="Quotas with their counts")
     async def quotas(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, event_id: FromPath[uuid.UUID],
-    ) -> list[QuotaOut]:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        event_id: FromPath[uuid.UUID],
+    ) -> list[QuotaOut]:
         async with platform.db.read() as session:
             await organizer_event(session, principal, org_id, event_id, Permission.EVENTS_READ)
             return await tickets.quotas_of(session, event_id)
 
-    @put("/{org_id:uuid}/events/{event_id:uuid}/quotas/{quota_id:uuid}",
-         summary="Change a quota (never below what is sold and held)")  # fmt: skip
+    @put(
+        "/{org_id:uuid}/events/{event_id:uuid}/quotas/{quota_id:uuid}",
+        summary="Change a quota (never below what is sold and held)",
+    )
     async def update_quota(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, event_id: FromPath[uuid.UUID], quota_id: FromPath[uuid.UUID],
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        event_id: FromPath[uuid.UUID],
+        quota_id: FromPath[uuid.UUID],
         data: JSONBody[QuotaIn],
-    ) -> QuotaOut:  # fmt: skip
+    ) -> QuotaOut:
         async with platform.db.transaction() as session:
             event = await organizer_event(
                 session, principal, org_id, event_id, Permission.EVENTS_WRITE
@@ -472,12 +633,19 @@ class OrganizationsController(Controller):
             (one,) = await tickets.quotas_of(session, event.id, only=quota.id)
             return one
 
-    @delete("/{org_id:uuid}/events/{event_id:uuid}/quotas/{quota_id:uuid}", status_code=204,
-            summary="Delete a quota with nothing sold or held")  # fmt: skip
+    @delete(
+        "/{org_id:uuid}/events/{event_id:uuid}/quotas/{quota_id:uuid}",
+        status_code=204,
+        summary="Delete a quota with nothing sold or held",
+    )
     async def delete_quota(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal],
-        org_id: OrgId, event_id: FromPath[uuid.UUID], quota_id: FromPath[uuid.UUID],
-    ) -> None:  # fmt: skip
+        self,
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        org_id: OrgId,
+        event_id: FromPath[uuid.UUID],
+        quota_id: FromPath[uuid.UUID],
+    ) -> None:
         async with platform.db.transaction() as session:
             event = await organizer_event(
                 session, principal, org_id, event_id, Permission.EVENTS_WRITE

@@ -216,8 +216,9 @@ def flush_before_statements(engine: Engine) -> None:
     is a Core SELECT, begins lazy work's transaction."""
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _flush(connection: Connection, _cursor: Any, _sql: str, _params: Any, context: Any,
-               _many: bool) -> None:  # fmt: skip
+    def _flush(
+        connection: Connection, _cursor: Any, _sql: str, _params: Any, context: Any, _many: bool
+    ) -> None:
         if connection.info.get(DEFERRED):
             flush_deferred(connection)
         compiled = getattr(context, "compiled", None)
@@ -280,8 +281,11 @@ def scoped(connection: Connection, work: Callable[[Connection], T]) -> tuple[T, 
         finish_deferred(connection)
     finally:
         connection.info.pop(DEFERRED, None)
-        taken = {k: connection.info.pop(k) for k in list(connection.info)
-                 if isinstance(k, str) and k.startswith(TRANSACTION_KEYS)}  # fmt: skip
+        taken = {
+            k: connection.info.pop(k)
+            for k in list(connection.info)
+            if isinstance(k, str) and k.startswith(TRANSACTION_KEYS)
+        }
     return result, taken
 
 
@@ -345,7 +349,8 @@ class Database:
             async with lock:
                 if not writer.lock_files(wait=False):
                     await asyncio.get_running_loop().run_in_executor(
-                        writer.thread, lambda: writer.lock_files(wait=True))  # fmt: skip
+                        writer.thread, lambda: writer.lock_files(wait=True)
+                    )
                 try:
                     async with self._writer() as session, session.begin():
                         yield session

@@ -102,17 +102,33 @@ def _stored(
             "this Idempotency-Key was already used for a different request; use a new key",
             extra={"key": key},
         )
-    return Outcome(msgspec.json.decode(record.body, type=result_type), record.status_code,
-                   replayed=True)  # fmt: skip
+    return Outcome(
+        msgspec.json.decode(record.body, type=result_type), record.status_code, replayed=True
+    )
 
 
-def _store(connection: Connection, clock: Clock, scope: str, key: str, print_: str,
-           status_code: int, result: object) -> None:  # fmt: skip
+def _store(
+    connection: Connection,
+    clock: Clock,
+    scope: str,
+    key: str,
+    print_: str,
+    status_code: int,
+    result: object,
+) -> None:
     # Deferred: in a hot path it joins the work's own writes (one statement on PostgreSQL);
     # a racing copy that stored the key first makes it an IntegrityError all the same.
-    _STORE.defer(connection, {
-        "scope": scope, "key": key, "fingerprint": print_, "status_code": status_code,
-        "body": msgspec.json.encode(result), "created_at": clock.now()})  # fmt: skip
+    _STORE.defer(
+        connection,
+        {
+            "scope": scope,
+            "key": key,
+            "fingerprint": print_,
+            "status_code": status_code,
+            "body": msgspec.json.encode(result),
+            "created_at": clock.now(),
+        },
+    )
 
 
 async def run_once(
@@ -164,14 +180,20 @@ async def run_once_async(
     check_key(key)
     try:
         async with db.transaction() as session:
-            earlier = await session.run_sync(lambda sync: _stored(
-                sync.connection(), scope, key, request_fingerprint, result_type))  # fmt: skip
+            earlier = await session.run_sync(
+                lambda sync: _stored(
+                    sync.connection(), scope, key, request_fingerprint, result_type
+                )
+            )
             if earlier is not None:
                 return earlier
             result = await work(session)
             print_ = request_fingerprint
-            await session.run_sync(lambda sync: _store(
-                sync.connection(), clock, scope, key, print_, status_code, result))  # fmt: skip
+            await session.run_sync(
+                lambda sync: _store(
+                    sync.connection(), clock, scope, key, print_, status_code, result
+                )
+            )
             return Outcome(result, status_code)
     except IntegrityError:
         return await _concurrent_copy(db, scope, key, request_fingerprint, result_type)

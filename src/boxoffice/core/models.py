@@ -68,4 +68,4 @@ __all__ = [
     "TicketType",
     "User",
     "WaitlistEntry",
-]  # fmt: skip
+]

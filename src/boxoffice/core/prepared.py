@@ -65,8 +65,10 @@ class _Plan:
 
     def parameters(self, params: Params) -> list[Any]:
         try:
-            values = [params[name] if default is _REQUIRED else params.get(name, default)
-                      for name, _, default in self.binds]  # fmt: skip
+            values = [
+                params[name] if default is _REQUIRED else params.get(name, default)
+                for name, _, default in self.binds
+            ]
         except KeyError as missing:
             raise KeyError(f"no value for the parameter {missing}") from None
         for index, process in self.processed:
@@ -139,9 +141,13 @@ class Prepared:
             cursor.close()
 
     def defer(
-        self, connection: Connection, params: Params | None = None, *,
-        expect: int | None = None, otherwise: Callable[[], NoReturn] | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        connection: Connection,
+        params: Params | None = None,
+        *,
+        expect: int | None = None,
+        otherwise: Callable[[], NoReturn] | None = None,
+    ) -> None:
         """Run this write with the connection's next statement or at the end of the work
         (see the module doc); if it changes other than ``expect`` rows, call ``otherwise``
         (which raises). Outside ``Database.run``: at once."""
@@ -333,9 +339,10 @@ def _shifted(offset: int, match: re.Match[str]) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _together(
-    statements: tuple[tuple[str, int, bool, int | None], ...], asynchronously: bool,
+    statements: tuple[tuple[str, int, bool, int | None], ...],
+    asynchronously: bool,
     checked_by_database: bool,
-) -> str:  # fmt: skip
+) -> str:
     """One statement of (sql, parameter count, returns rows, rows expected) writes: each a
     CTE returning a row per row it changed, the main query counting them — and, if
     ``checked_by_database``, raising (``boxoffice_refuse()``) unless every count is the
@@ -352,24 +359,31 @@ def _together(
     counts = [f"(SELECT count(*) FROM w{i})" for i in range(len(statements))]  # noqa: S608
     columns = []
     if checked_by_database:
-        expected = [f"{count} = {int(expect)}" for count, (*_, expect)
-                    in zip(counts, statements, strict=True) if expect is not None]  # fmt: skip
+        expected = [
+            f"{count} = {int(expect)}"
+            for count, (*_, expect) in zip(counts, statements, strict=True)
+            if expect is not None
+        ]
         if expected:
-            columns.append(f"CASE WHEN {' AND '.join(expected)} THEN 0 "
-                           "ELSE boxoffice_refuse() END")  # fmt: skip
+            columns.append(f"CASE WHEN {' AND '.join(expected)} THEN 0 ELSE boxoffice_refuse() END")
     if asynchronously:
         columns.append("set_config('synchronous_commit', 'off', true)")
     return f"WITH {', '.join(parts)} SELECT {', '.join(counts + columns)}"
 
 
 def _run_together(
-    connection: Connection, writes: Sequence[_Deferred], asynchronously: bool = False,
+    connection: Connection,
+    writes: Sequence[_Deferred],
+    asynchronously: bool = False,
     checked_by_database: bool = False,
-) -> list[int]:  # fmt: skip
+) -> list[int]:
     """PostgreSQL: the writes in one statement (one round trip); how many rows each changed.
     Raises :class:`_DatabaseRefused` if ``checked_by_database`` and a count missed."""
-    sql = _together(tuple((w.plan.sql, len(w.plan.binds), w.plan.row is not None, w.expect)
-                          for w in writes), asynchronously, checked_by_database)  # fmt: skip
+    sql = _together(
+        tuple((w.plan.sql, len(w.plan.binds), w.plan.row is not None, w.expect) for w in writes),
+        asynchronously,
+        checked_by_database,
+    )
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(sql, [value for write in writes for value in write.values])
@@ -387,8 +401,7 @@ def _wrapped(connection: Connection, sql: str, error: Exception) -> StatementErr
     """The driver's error as SQLAlchemy raises it (``IntegrityError``, ``OperationalError``
     ...), so that callers catch the same classes whichever way a statement ran."""
     dialect = connection.dialect
-    return DBAPIError.instance(sql, None, error, dialect.loaded_dbapi.Error,
-                               dialect=dialect)  # fmt: skip
+    return DBAPIError.instance(sql, None, error, dialect.loaded_dbapi.Error, dialect=dialect)
 
 
 def _compile(statement: Executable, dialect: Dialect, columns: tuple[str, ...]) -> _Plan:
@@ -408,8 +421,10 @@ def _compile(statement: Executable, dialect: Dialect, columns: tuple[str, ...]) 
     row = None
     if compiled._result_columns:
         names = [column.keyname for column in compiled._result_columns]
-        result_processors = [column.type._cached_result_processor(dialect, None)
-                             for column in compiled._result_columns]  # fmt: skip
+        result_processors = [
+            column.type._cached_result_processor(dialect, None)
+            for column in compiled._result_columns
+        ]
         record = namedtuple("Row", names, rename=True)  # type: ignore[misc]
         converters = [(i, p) for i, p in enumerate(result_processors) if p is not None]
 

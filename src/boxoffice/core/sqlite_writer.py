@@ -68,8 +68,10 @@ class SQLiteWriter:
         engine = create_sync_engine(
             url.set(drivername="sqlite+pysqlite"),
             connect_args={"timeout": db.SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-            pool_size=1, max_overflow=0, **db.JSON_CODEC,
-        )  # fmt: skip
+            pool_size=1,
+            max_overflow=0,
+            **db.JSON_CODEC,
+        )
         db.configure_sqlite(engine)
 
         @event.listens_for(engine, "connect")
@@ -188,8 +190,9 @@ class WriteQueue:
     flush on the next turn of the loop; whatever arrives until then, or while a batch is
     being written, goes into the next batch."""
 
-    def __init__(self, writer: SQLiteWriter, lock: asyncio.Lock,
-                 committed: Callable[[db.CommitInfo], None]) -> None:  # fmt: skip
+    def __init__(
+        self, writer: SQLiteWriter, lock: asyncio.Lock, committed: Callable[[db.CommitInfo], None]
+    ) -> None:
         """``committed(info)`` runs the after-commit hooks; it must not raise."""
         self.writer = writer
         self.lock = lock
@@ -231,7 +234,8 @@ class WriteQueue:
                 except WriterBusy:
                     writer = self.writer
                     outcomes = await loop.run_in_executor(
-                        writer.thread, lambda: writer.write(works, wait=True))  # fmt: skip
+                        writer.thread, lambda: writer.write(works, wait=True)
+                    )
             except Exception as error:  # the commit failed: nothing was written
                 return [error] * len(works)
             if self.writer.checkpoint_due():

@@ -335,9 +335,12 @@ def validate(loaded: LoadedConfig, providers: Providers, requested: set[str]) ->
                 )
             )
     if config.media.store is not None and config.media.store not in providers.media:
-        problems.append(loaded.problem(("media", "store"),
-                                       f"no enabled plugin provides the media store "
-                                       f"{config.media.store!r}"))  # fmt: skip
+        problems.append(
+            loaded.problem(
+                ("media", "store"),
+                f"no enabled plugin provides the media store {config.media.store!r}",
+            )
+        )
     if config.search.backend is not None and config.search.backend not in providers.search:
         problems.append(
             loaded.problem(

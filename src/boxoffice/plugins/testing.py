@@ -131,20 +131,58 @@ class PostgresServer:
             run_as = {"preexec_fn": demote}
         env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
         subprocess.run(
-            [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-             "-E", "UTF8", "--no-sync", "--no-instructions"],
-            check=True, capture_output=True, env=env, **run_as,
-        )  # fmt: skip
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+            **run_as,
+        )
         port = _free_port()
         with open(log, "wb") as log_file:
             process = subprocess.Popen(
-                [str(bindir / "postgres"), "-D", str(data), "-p", str(port),
-                 "-h", "127.0.0.1", "-k", str(sockets),
-                 *([] if durable else ["-c", "fsync=off", "-c", "synchronous_commit=off",
-                                       "-c", "full_page_writes=off"]),
-                 "-c", "max_connections=300", "-c", "shared_buffers=128MB"],
-                stdout=log_file, stderr=subprocess.STDOUT, env=env, **run_as,
-            )  # fmt: skip
+                [
+                    str(bindir / "postgres"),
+                    "-D",
+                    str(data),
+                    "-p",
+                    str(port),
+                    "-h",
+                    "127.0.0.1",
+                    "-k",
+                    str(sockets),
+                    *(
+                        []
+                        if durable
+                        else [
+                            "-c",
+                            "fsync=off",
+                            "-c",
+                            "synchronous_commit=off",
+                            "-c",
+                            "full_page_writes=off",
+                        ]
+                    ),
+                    "-c",
+                    "max_connections=300",
+                    "-c",
+                    "shared_buffers=128MB",
+                ],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env=env,
+                **run_as,
+            )
         server = cls(
             url=f"postgresql://postgres@127.0.0.1:{port}/postgres",
             process=process,
@@ -405,11 +443,23 @@ class ServerProcesses:
             port = _free_port()
             log = tempfile.TemporaryFile()
             self._logs.append(log)
-            self.processes.append(subprocess.Popen(
-                [sys.executable, "-m", "boxoffice", "serve", "--port", str(port),
-                 "--workers", str(self.workers)],
-                env=self.env, stdout=subprocess.DEVNULL, stderr=log,
-            ))  # fmt: skip
+            self.processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "boxoffice",
+                        "serve",
+                        "--port",
+                        str(port),
+                        "--workers",
+                        str(self.workers),
+                    ],
+                    env=self.env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                )
+            )
             self.urls.append(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + 60
         for process, url, log in zip(self.processes, self.urls, self._logs, strict=True):
@@ -550,13 +600,24 @@ class SearchBackendConformance:
         await _healthy(backend)
 
     async def test_index_search_replace_remove(self, backend: SearchBackend) -> None:
-        await backend.index([
-            SearchDocument(kind="event", id="a", title="Jazz night at the harbour",
-                           body="Live quartet", tags=("music",)),
-            SearchDocument(kind="event", id="b", title="Chess tournament",
-                           body="A night of jazz-free concentration"),
-            SearchDocument(kind="note", id="c", title="Jazz", body="other kind"),
-        ])  # fmt: skip
+        await backend.index(
+            [
+                SearchDocument(
+                    kind="event",
+                    id="a",
+                    title="Jazz night at the harbour",
+                    body="Live quartet",
+                    tags=("music",),
+                ),
+                SearchDocument(
+                    kind="event",
+                    id="b",
+                    title="Chess tournament",
+                    body="A night of jazz-free concentration",
+                ),
+                SearchDocument(kind="note", id="c", title="Jazz", body="other kind"),
+            ]
+        )
         hits = await backend.search("event", "jazz")
         assert [h.id for h in hits][:2] == ["a", "b"], "title matches rank first"
         assert "c" not in [h.id for h in hits], "kinds are separate"

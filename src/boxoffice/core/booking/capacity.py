@@ -29,8 +29,9 @@ def hold(connection: Connection, allocations: Allocations, refuse: Callable[[], 
     rolls back the quotas already incremented). Deferred writes (see
     :mod:`boxoffice.core.prepared`): they run last, with the work's other writes."""
     for quota_id, seats in _ordered(allocations):
-        statements.HOLD_SEATS.defer(connection, {"quota_id": quota_id, "seats": seats},
-                                    expect=1, otherwise=refuse)  # fmt: skip
+        statements.HOLD_SEATS.defer(
+            connection, {"quota_id": quota_id, "seats": seats}, expect=1, otherwise=refuse
+        )
 
 
 def sell_held_sync(connection: Connection, allocations: Allocations) -> None:
@@ -42,8 +43,11 @@ async def release_held(session: AsyncSession, allocations: Allocations) -> None:
     """Give held seats back (a hold or a pending order ended)."""
     for quota_id, seats in _ordered(allocations):
         await session.execute(
-            update(Quota).where(Quota.id == quota_id).values(held=Quota.held - seats)
-            .execution_options(synchronize_session=False))  # fmt: skip
+            update(Quota)
+            .where(Quota.id == quota_id)
+            .values(held=Quota.held - seats)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def sell_held(session: AsyncSession, allocations: Allocations) -> None:
@@ -70,5 +74,8 @@ async def release_sold(session: AsyncSession, allocations: Allocations) -> None:
     """Give sold seats back (a confirmed order was cancelled or refunded)."""
     for quota_id, seats in _ordered(allocations):
         await session.execute(
-            update(Quota).where(Quota.id == quota_id).values(sold=Quota.sold - seats)
-            .execution_options(synchronize_session=False))  # fmt: skip
+            update(Quota)
+            .where(Quota.id == quota_id)
+            .values(sold=Quota.sold - seats)
+            .execution_options(synchronize_session=False)
+        )

@@ -63,14 +63,17 @@ def same_secret(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def check_sellable(status: str | None, ends_at: datetime | None, event_id: uuid.UUID,
-                   now: datetime) -> None:  # fmt: skip
+def check_sellable(
+    status: str | None, ends_at: datetime | None, event_id: uuid.UUID, now: datetime
+) -> None:
     """Refuse unless the event sells tickets now, naming why."""
     if status is None or ends_at is None or status == EventStatus.DRAFT:
         raise NotFound(f"no event {event_id}")
     if status != EventStatus.PUBLISHED:
-        raise NotOnSale(f"the event is {status}: nothing is on sale",
-                        extra={"rule": "event_status", "status": status})  # fmt: skip
+        raise NotOnSale(
+            f"the event is {status}: nothing is on sale",
+            extra={"rule": "event_status", "status": status},
+        )
     if now >= ensure_utc(ends_at):
         raise NotOnSale("the event is over", extra={"rule": "event_over"})
 
@@ -83,9 +86,12 @@ def _merged(data: HoldIn) -> dict[uuid.UUID, int]:
 
 
 def _check_ticket_types(
-    quantities: dict[uuid.UUID, int], found: Mapping[uuid.UUID, TicketLike], code: str | None,
-    now: datetime, unlocked: frozenset[str] = frozenset(),
-) -> None:  # fmt: skip
+    quantities: dict[uuid.UUID, int],
+    found: Mapping[uuid.UUID, TicketLike],
+    code: str | None,
+    now: datetime,
+    unlocked: frozenset[str] = frozenset(),
+) -> None:
     def offered(ticket_type_id: uuid.UUID) -> bool:
         ticket_type = found.get(ticket_type_id)
         if ticket_type is None:
@@ -105,20 +111,27 @@ def _check_ticket_types(
         ticket_type = found[ticket_type_id]
         field = f"items[{index}].quantity"
         if not on_sale(ticket_type, now):
-            raise NotOnSale(f"{ticket_type.name} is not on sale now",
-                            extra={"rule": "sales_window", "ticket_type_id": str(ticket_type_id),
-                                   "sales_start": ticket_type.sales_start,
-                                   "sales_end": ticket_type.sales_end})  # fmt: skip
+            raise NotOnSale(
+                f"{ticket_type.name} is not on sale now",
+                extra={
+                    "rule": "sales_window",
+                    "ticket_type_id": str(ticket_type_id),
+                    "sales_start": ticket_type.sales_start,
+                    "sales_end": ticket_type.sales_end,
+                },
+            )
         if quantity < ticket_type.min_per_order:
             raise LimitExceeded(
                 f"{ticket_type.name}: at least {ticket_type.min_per_order} per order",
                 errors=[FieldError(field, f"at least {ticket_type.min_per_order}")],
-                extra={"rule": "min_per_order", "ticket_type_id": str(ticket_type_id)})  # fmt: skip
+                extra={"rule": "min_per_order", "ticket_type_id": str(ticket_type_id)},
+            )
         if quantity > ticket_type.max_per_order:
             raise LimitExceeded(
                 f"{ticket_type.name}: at most {ticket_type.max_per_order} per order",
                 errors=[FieldError(field, f"at most {ticket_type.max_per_order}")],
-                extra={"rule": "max_per_order", "ticket_type_id": str(ticket_type_id)})  # fmt: skip
+                extra={"rule": "max_per_order", "ticket_type_id": str(ticket_type_id)},
+            )
 
 
 def _allocations(rows: Sequence[Any], quantities: dict[uuid.UUID, int]) -> dict[str, int]:
@@ -148,9 +161,13 @@ class NewHold(NamedTuple):
 
 
 def place_hold(
-    connection: Connection, clock: Clock, event_id: uuid.UUID, data: HoldIn, *,
+    connection: Connection,
+    clock: Clock,
+    event_id: uuid.UUID,
+    data: HoldIn,
+    *,
     durable: bool = False,
-) -> HoldOut:  # fmt: skip
+) -> HoldOut:
     """Hold seats for the selection in every quota it draws on, all or nothing: one query
     for the event and its ticket types, one INSERT, one conditional UPDATE per quota.
     ``durable``: the hold is part of a larger transaction that must wait for the WAL flush
@@ -161,9 +178,14 @@ def place_hold(
 
 
 def start_hold(
-    connection: Connection, clock: Clock, event_id: uuid.UUID, data: HoldIn, *,
-    durable: bool = False, status: str = "active",
-) -> NewHold:  # fmt: skip
+    connection: Connection,
+    clock: Clock,
+    event_id: uuid.UUID,
+    data: HoldIn,
+    *,
+    durable: bool = False,
+    status: str = "active",
+) -> NewHold:
     """Check and price the selection and write the hold; :func:`take_seats` must follow in
     the same transaction. Refuses at once what the quotas, as read, cannot seat (a sold-out
     refusal then costs one query); the conditional UPDATE in ``take_seats`` still decides.
@@ -177,8 +199,7 @@ def start_hold(
     commit_asynchronously(connection, not durable)
     rows: Sequence[Any] = statements.SELECTION.execute(connection, {"event_id": event_id}).rows
     first = rows[0] if rows else None
-    check_sellable(first.status if first else None, first.ends_at if first else None,
-                   event_id, now)  # fmt: skip
+    check_sellable(first.status if first else None, first.ends_at if first else None, event_id, now)
     assert first is not None
     rows = [row for row in rows if row.ticket_type_id in quantities]
     found: dict[uuid.UUID, Any] = {row.ticket_type_id: row for row in rows}
@@ -186,8 +207,9 @@ def start_hold(
     promo = (
         promos.find_usable(connection, event_id, data.promo_code, now) if data.promo_code else None
     )
-    _check_ticket_types(quantities, found, code, now,
-                        frozenset(promo.unlocks) if promo else frozenset())  # fmt: skip
+    _check_ticket_types(
+        quantities, found, code, now, frozenset(promo.unlocks) if promo else frozenset()
+    )
     allocations = _allocations(rows, quantities)
     left: dict[uuid.UUID, int] = {}
     taken: dict[uuid.UUID, int] = {}
@@ -198,15 +220,25 @@ def start_hold(
     if any(int(r.taken) + allocations[str(r.quota_id)] > int(r.capacity) for r in rows):
         _refuse(quantities, left, found)
     hold = SimpleNamespace(
-        id=new_id(), event_id=event_id, secret=new_secret(), status=status,
-        items=[{"ticket_type_id": str(t), "quantity": n,
+        id=new_id(),
+        event_id=event_id,
+        secret=new_secret(),
+        status=status,
+        items=[
+            {
+                "ticket_type_id": str(t),
+                "quantity": n,
                 "unit_price_minor": current_price(found[t], now, taken.get(t, 0)),
-                "quota_ids": sorted({str(r.quota_id) for r in rows if r.ticket_type_id == t})}
-               for t, n in quantities.items()],
-        allocations=allocations, access_code=code, created_at=now,
+                "quota_ids": sorted({str(r.quota_id) for r in rows if r.ticket_type_id == t}),
+            }
+            for t, n in quantities.items()
+        ],
+        allocations=allocations,
+        access_code=code,
+        created_at=now,
         expires_at=now + timedelta(seconds=first.hold_ttl_seconds),
         promo_code_id=promo.id if promo else None,
-    )  # fmt: skip
+    )
     statements.INSERT_HOLD.defer(connection, vars(hold))
     return NewHold(hold, found, quantities, promo.code if promo else None, list(rows))
 
@@ -216,8 +248,12 @@ def take_seats(connection: Connection, hold: NewHold) -> None:
     rolls back the hold and any quota already incremented)."""
 
     def refuse() -> NoReturn:
-        left = {ticket_type_id: max(0, int(seats)) for ticket_type_id, seats in connection.execute(
-            statements.AVAILABLE, {"ticket_type_ids": list(hold.quantities)})}  # fmt: skip
+        left = {
+            ticket_type_id: max(0, int(seats))
+            for ticket_type_id, seats in connection.execute(
+                statements.AVAILABLE, {"ticket_type_ids": list(hold.quantities)}
+            )
+        }
         _refuse(hold.quantities, left, hold.ticket_types)
 
     capacity.hold(connection, hold.record.allocations, refuse)
@@ -228,25 +264,40 @@ def _refuse(
 ) -> NoReturn:
     short = {str(t): left.get(t, 0) for t, n in quantities.items() if left.get(t, 0) < n}
     names = ", ".join(found[uuid.UUID(t)].name for t in short) or "the selection"
-    raise SoldOut(f"not enough seats left for {names}",
-                  extra={"rule": "capacity", "available": short})  # fmt: skip
+    raise SoldOut(
+        f"not enough seats left for {names}", extra={"rule": "capacity", "available": short}
+    )
 
 
 def hold_out(
-    hold: Hold | SimpleNamespace, ticket_types: Mapping[uuid.UUID, TicketLike],
+    hold: Hold | SimpleNamespace,
+    ticket_types: Mapping[uuid.UUID, TicketLike],
     promo_code: str | None = None,
-) -> HoldOut:  # fmt: skip
+) -> HoldOut:
     lines = []
     for item in hold.items:
         ticket_type = ticket_types[uuid.UUID(item["ticket_type_id"])]
-        unit_price = Money(int(item.get("unit_price_minor", ticket_type.price_minor)),
-                           ticket_type.currency)  # fmt: skip
-        lines.append(HoldLine(ticket_type_id=uuid.UUID(item["ticket_type_id"]),
-                              name=ticket_type.name, quantity=int(item["quantity"]),
-                              unit_price=unit_price))  # fmt: skip
-    return HoldOut(id=hold.id, secret=hold.secret, event_id=hold.event_id, status=hold.status,
-                   items=lines, expires_at=ensure_utc(hold.expires_at),
-                   created_at=ensure_utc(hold.created_at), promo_code=promo_code)  # fmt: skip
+        unit_price = Money(
+            int(item.get("unit_price_minor", ticket_type.price_minor)), ticket_type.currency
+        )
+        lines.append(
+            HoldLine(
+                ticket_type_id=uuid.UUID(item["ticket_type_id"]),
+                name=ticket_type.name,
+                quantity=int(item["quantity"]),
+                unit_price=unit_price,
+            )
+        )
+    return HoldOut(
+        id=hold.id,
+        secret=hold.secret,
+        event_id=hold.event_id,
+        status=hold.status,
+        items=lines,
+        expires_at=ensure_utc(hold.expires_at),
+        created_at=ensure_utc(hold.created_at),
+        promo_code=promo_code,
+    )
 
 
 async def ticket_types_of_hold(session: AsyncSession, hold: Hold) -> dict[uuid.UUID, TicketType]:
@@ -275,8 +326,11 @@ async def end_hold(
     if status == "released":
         condition.pop()  # a buyer may release a hold whatever the clock says
     result: CursorResult[tuple[()]] = await session.execute(  # type: ignore[assignment]
-        update(Hold).where(*condition).values(status=status)
-        .execution_options(synchronize_session=False))  # fmt: skip
+        update(Hold)
+        .where(*condition)
+        .values(status=status)
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != 1:
         return False
     hold.status = status
@@ -285,16 +339,22 @@ async def end_hold(
 
         await capacity.release_held(session, hold.allocations)
         await capacity_released(
-            session, clock, hold.event_id, [item["ticket_type_id"] for item in hold.items],
-            sum(hold.allocations.values()), why=f"hold {status}")  # fmt: skip
+            session,
+            clock,
+            hold.event_id,
+            [item["ticket_type_id"] for item in hold.items],
+            sum(hold.allocations.values()),
+            why=f"hold {status}",
+        )
     return True
 
 
 async def release_hold(session: AsyncSession, clock: Clock, hold: Hold) -> Hold:
     """Idempotent: releasing a hold that already ended changes nothing."""
     if hold.status == "ordered":
-        raise Conflict("this hold became an order; cancel the order instead",
-                       extra={"rule": "hold_ordered"})  # fmt: skip
+        raise Conflict(
+            "this hold became an order; cancel the order instead", extra={"rule": "hold_ordered"}
+        )
     if hold.status == "active" and not await end_hold(session, clock, hold, "released"):
         await session.refresh(hold)
     return hold

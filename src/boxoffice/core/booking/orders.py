@@ -101,9 +101,12 @@ def order_link(public_url: str, order: Order) -> str:
 
 
 async def _transition(
-    session: AsyncSession, order: Order, target: OrderStatus, now: datetime,
+    session: AsyncSession,
+    order: Order,
+    target: OrderStatus,
+    now: datetime,
     **values: Any,
-) -> bool:  # fmt: skip
+) -> bool:
     """Move ``order`` to ``target`` if it is still in the status we loaded; returns whether
     this call did it. An impossible transition is refused with a clear error."""
     source = OrderStatus(order.status)
@@ -114,9 +117,11 @@ async def _transition(
             extra={"from": str(source), "to": str(target)},
         )
     result: CursorResult[tuple[()]] = await session.execute(  # type: ignore[assignment]
-        update(Order).where(Order.id == order.id, Order.status == source)
+        update(Order)
+        .where(Order.id == order.id, Order.status == source)
         .values(status=target, updated_at=now, **values)
-        .execution_options(synchronize_session=False))  # fmt: skip
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != 1:
         return False
     order.status = target
@@ -149,7 +154,8 @@ async def _uncount_for_buyer(session: AsyncSession, order: Order) -> None:
         update(BuyerTally)
         .where(BuyerTally.event_id == order.event_id, BuyerTally.buyer_email == order.buyer_email)
         .values(tickets=BuyerTally.tickets - order.tickets)
-        .execution_options(synchronize_session=False))  # fmt: skip
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _tax_rate(
@@ -183,10 +189,16 @@ def _attendees(
 
 
 def place_order(
-    connection: Connection, clock: Clock, hold_id: uuid.UUID, data: OrderIn, *,
-    regions: RegionLookup, public_url: str, user_id: uuid.UUID | None = None,
+    connection: Connection,
+    clock: Clock,
+    hold_id: uuid.UUID,
+    data: OrderIn,
+    *,
+    regions: RegionLookup,
+    public_url: str,
+    user_id: uuid.UUID | None = None,
     platform_fee_bp: int = 0,
-) -> OrderOut:  # fmt: skip
+) -> OrderOut:
     """Turn a hold into an order: pending payment, or confirmed at once when free. The hold
     is taken by one conditional UPDATE; its seats move to the order without touching the
     quota rows (they stay held until the order is paid, cancelled or expires)."""
@@ -196,25 +208,48 @@ def place_order(
         _explain_untakeable(connection, hold_id, data.secret)
     assert taken is not None
     context = statements.SELECTION.execute(connection, {"event_id": taken.event_id}).rows
-    placed = _record_order(connection, clock, hold_id, taken, context, data, regions=regions,
-                           user_id=user_id, platform_fee_bp=platform_fee_bp)  # fmt: skip
+    placed = _record_order(
+        connection,
+        clock,
+        hold_id,
+        taken,
+        context,
+        data,
+        regions=regions,
+        user_id=user_id,
+        platform_fee_bp=platform_fee_bp,
+    )
     _confirm_if_free(connection, clock, placed, public_url)
     return order_out(placed.order, placed.items, secret=True, public_url=public_url)
 
 
 def checkout(
-    connection: Connection, clock: Clock, event_id: uuid.UUID, data: CheckoutIn, *,
-    regions: RegionLookup, public_url: str, user_id: uuid.UUID | None = None,
+    connection: Connection,
+    clock: Clock,
+    event_id: uuid.UUID,
+    data: CheckoutIn,
+    *,
+    regions: RegionLookup,
+    public_url: str,
+    user_id: uuid.UUID | None = None,
     platform_fee_bp: int = 0,
-) -> OrderOut:  # fmt: skip
+) -> OrderOut:
     """A hold and its order in one transaction, all or nothing: what ``place_hold`` then
     ``place_order`` do (the hold row records the selection and its locked prices and is
     taken by the order at once). The seats are taken last, so that on PostgreSQL the hot
     quota row stays locked only from its UPDATE to the commit."""
     hold = holds.start_hold(connection, clock, event_id, data.selection(), status="ordered")
-    placed = _record_order(connection, clock, hold.record.id, hold.record, hold.rows,
-                           data.order(hold.record.secret), regions=regions, user_id=user_id,
-                           platform_fee_bp=platform_fee_bp)  # fmt: skip
+    placed = _record_order(
+        connection,
+        clock,
+        hold.record.id,
+        hold.record,
+        hold.rows,
+        data.order(hold.record.secret),
+        regions=regions,
+        user_id=user_id,
+        platform_fee_bp=platform_fee_bp,
+    )
     holds.take_seats(connection, hold)
     _confirm_if_free(connection, clock, placed, public_url)
     return order_out(placed.order, placed.items, secret=True, public_url=public_url)
@@ -227,9 +262,17 @@ class _Placed(NamedTuple):
 
 
 def _record_order(
-    connection: Connection, clock: Clock, hold_id: uuid.UUID, taken: Any, context: list[Any],
-    data: OrderIn, *, regions: RegionLookup, user_id: uuid.UUID | None, platform_fee_bp: int,
-) -> _Placed:  # fmt: skip
+    connection: Connection,
+    clock: Clock,
+    hold_id: uuid.UUID,
+    taken: Any,
+    context: list[Any],
+    data: OrderIn,
+    *,
+    regions: RegionLookup,
+    user_id: uuid.UUID | None,
+    platform_fee_bp: int,
+) -> _Placed:
     """The pending order for a hold just taken (``taken``: its event, items, allocations,
     deadline and promo code), its tickets and its journal entry. ``context``: ``SELECTION``
     rows of the event and (at least) the hold's ticket types."""
@@ -246,8 +289,11 @@ def _record_order(
             normalize_email(attendee.email, field=f"attendees[{index}].email")
             checked.add(attendee.email)
     event, names = context[0], {row.ticket_type_id: row for row in context}
-    questions = (statements.QUESTIONS.execute(connection, {"event_id": event_id}).rows
-                 if event.questions else [])  # fmt: skip
+    questions = (
+        statements.QUESTIONS.execute(connection, {"event_id": event_id}).rows
+        if event.questions
+        else []
+    )
     answers = check_answers(questions, attendees)
     tickets = len(attendees)
     count_for_buyer(connection, event_id, event.max_tickets_per_buyer, email, tickets)
@@ -257,35 +303,67 @@ def _record_order(
         discount = pricing.Discount(promo.kind, promo.value, frozenset(promo.ticket_types))
     rate = _tax_rate(event.region, event.country, data.buyer.country or "", regions, now)
     breakdown = pricing.price(
-        [pricing.Selection(t, names[t].name, int(locked.get(t) or names[t].price_minor), n)
-         for t, n in hold_items],
-        event.event_currency, rate, discount, fee_per_ticket=event.fee_per_ticket_minor,
+        [
+            pricing.Selection(t, names[t].name, int(locked.get(t) or names[t].price_minor), n)
+            for t, n in hold_items
+        ],
+        event.event_currency,
+        rate,
+        discount,
+        fee_per_ticket=event.fee_per_ticket_minor,
         platform_fee_bp=platform_fee_bp,
-    )  # fmt: skip
+    )
     order = record(
-        id=new_id(), number="", secret=new_secret(), event_id=event_id,
-        organization_id=event.organization_id, hold_id=hold_id, user_id=user_id,
-        promo_code_id=taken.promo_code_id, status=OrderStatus.PENDING,
-        buyer_name=data.buyer.name, buyer_email=email,
-        buyer_country=data.buyer.country or "", locale=data.buyer.locale,
-        currency=event.event_currency, subtotal_minor=breakdown.subtotal.minor,
-        discount_minor=breakdown.discount.minor, fees_minor=breakdown.fees.minor,
-        tax_minor=breakdown.tax.minor, total_minor=breakdown.total.minor, refunded_minor=0,
-        breakdown=msgspec.to_builtins(breakdown), allocations=taken.allocations,
-        tickets=tickets, expires_at=taken.expires_at, created_at=now, updated_at=now,
-        confirmed_at=None, cancelled_at=None, cancel_reason="",
-    )  # fmt: skip
+        id=new_id(),
+        number="",
+        secret=new_secret(),
+        event_id=event_id,
+        organization_id=event.organization_id,
+        hold_id=hold_id,
+        user_id=user_id,
+        promo_code_id=taken.promo_code_id,
+        status=OrderStatus.PENDING,
+        buyer_name=data.buyer.name,
+        buyer_email=email,
+        buyer_country=data.buyer.country or "",
+        locale=data.buyer.locale,
+        currency=event.event_currency,
+        subtotal_minor=breakdown.subtotal.minor,
+        discount_minor=breakdown.discount.minor,
+        fees_minor=breakdown.fees.minor,
+        tax_minor=breakdown.tax.minor,
+        total_minor=breakdown.total.minor,
+        refunded_minor=0,
+        breakdown=msgspec.to_builtins(breakdown),
+        allocations=taken.allocations,
+        tickets=tickets,
+        expires_at=taken.expires_at,
+        created_at=now,
+        updated_at=now,
+        confirmed_at=None,
+        cancelled_at=None,
+        cancel_reason="",
+    )
     order.number = new_order_number()
     # A number drawn twice (1 in 10^9 at a million orders) fails the insert on its unique
     # index: the request is refused as a conflict to retry, and changes nothing.
     statements.INSERT_ORDER.defer(connection, vars(order))
     order_items = _items(order, breakdown, attendees, answers, quota_ids)
     statements.INSERT_ITEMS.defer_many(connection, [vars(i) for i in order_items])
-    append_sync(connection, OrderPlaced(
-        order_id=str(order.id), number=order.number, event_id=str(event_id),
-        organization_id=str(order.organization_id), status=order.status,
-        total_minor=order.total_minor, currency=order.currency, tickets=tickets,
-    ), clock)  # fmt: skip
+    append_sync(
+        connection,
+        OrderPlaced(
+            order_id=str(order.id),
+            number=order.number,
+            event_id=str(event_id),
+            organization_id=str(order.organization_id),
+            status=order.status,
+            total_minor=order.total_minor,
+            currency=order.currency,
+            tickets=tickets,
+        ),
+        clock,
+    )
     return _Placed(order, order_items, event)
 
 
@@ -302,8 +380,15 @@ def _confirm_if_free(
     statements.CONFIRM_PENDING.execute(connection, {"order_id": order.id, "now": now})
     order.status, order.confirmed_at, order.expires_at = OrderStatus.CONFIRMED, now, None
     capacity.sell_held_sync(connection, order.allocations)
-    _confirmed(connection, clock, order, via="free", event_title=event.title,
-               region=event.region, public_url=public_url)  # fmt: skip
+    _confirmed(
+        connection,
+        clock,
+        order,
+        via="free",
+        event_title=event.title,
+        region=event.region,
+        public_url=public_url,
+    )
 
 
 def _explain_untakeable(connection: Connection, hold_id: uuid.UUID, secret: str) -> None:
@@ -313,8 +398,10 @@ def _explain_untakeable(connection: Connection, hold_id: uuid.UUID, secret: str)
         raise NotFound(f"no hold {hold_id}")
     if state.status == "ordered":
         raise Conflict("this hold is already an order", extra={"rule": "hold_ordered"})
-    raise HoldExpired("the hold expired and its seats went back; start again",
-                      extra={"rule": "hold_ttl", "status": state.status})  # fmt: skip
+    raise HoldExpired(
+        "the hold expired and its seats went back; start again",
+        extra={"rule": "hold_ttl", "status": state.status},
+    )
 
 
 def record(**values: Any) -> Any:
@@ -324,34 +411,60 @@ def record(**values: Any) -> Any:
 
 
 def _items(
-    order: Any, breakdown: Breakdown, attendees: list[tuple[uuid.UUID, AttendeeIn]],
-    answers: list[dict[str, Any]], quota_ids: dict[uuid.UUID, list[str]],
-) -> list[Any]:  # fmt: skip
+    order: Any,
+    breakdown: Breakdown,
+    attendees: list[tuple[uuid.UUID, AttendeeIn]],
+    answers: list[dict[str, Any]],
+    quota_ids: dict[uuid.UUID, list[str]],
+) -> list[Any]:
     shares: dict[uuid.UUID, list[tuple[int, int, int, int, int]]] = {}
     for line in breakdown.lines:
         parts = line.quantity
-        shares[line.ticket_type_id] = list(zip(
-            pricing.split(line.subtotal.minor, parts), pricing.split(line.discount.minor, parts),
-            pricing.split(line.fees.minor, parts), pricing.split(line.tax.minor, parts),
-            pricing.split(line.total.minor, parts), strict=True))  # fmt: skip
+        shares[line.ticket_type_id] = list(
+            zip(
+                pricing.split(line.subtotal.minor, parts),
+                pricing.split(line.discount.minor, parts),
+                pricing.split(line.fees.minor, parts),
+                pricing.split(line.tax.minor, parts),
+                pricing.split(line.total.minor, parts),
+                strict=True,
+            )
+        )
     items = []
     for position, ((ticket_type_id, attendee), answered) in enumerate(
         zip(attendees, answers, strict=True)
     ):
         price, discount, fee, tax, total = shares[ticket_type_id].pop(0)
-        items.append(record(
-            id=new_id(), order_id=order.id, ticket_type_id=ticket_type_id, position=position,
-            attendee_name=attendee.name, attendee_email=attendee.email.strip().lower(),
-            answers=answered, price_minor=price, discount_minor=discount, fee_minor=fee,
-            tax_minor=tax, total_minor=total, quota_ids=quota_ids.get(ticket_type_id, []),
-            status="valid"))  # fmt: skip
+        items.append(
+            record(
+                id=new_id(),
+                order_id=order.id,
+                ticket_type_id=ticket_type_id,
+                position=position,
+                attendee_name=attendee.name,
+                attendee_email=attendee.email.strip().lower(),
+                answers=answered,
+                price_minor=price,
+                discount_minor=discount,
+                fee_minor=fee,
+                tax_minor=tax,
+                total_minor=total,
+                quota_ids=quota_ids.get(ticket_type_id, []),
+                status="valid",
+            )
+        )
     return items
 
 
 async def confirm(
-    session: AsyncSession, clock: Clock, order: Order, *, via: str, public_url: str,
+    session: AsyncSession,
+    clock: Clock,
+    order: Order,
+    *,
+    via: str,
+    public_url: str,
     event: Event | None = None,
-) -> bool:  # fmt: skip
+) -> bool:
     """Confirm a paid (or free) order: held seats become sold. An order that expired before
     its payment arrived takes its seats again if they are still free; if not, ``SoldOut`` is
     raised and the caller (the payment capability) refunds. Returns whether this call
@@ -362,51 +475,85 @@ async def confirm(
     if order.status == OrderStatus.EXPIRED:
         blocked = await capacity.resell(session, order.allocations)
         if blocked is not None:
-            raise SoldOut("the order expired and its seats were sold meanwhile; it is refunded",
-                          extra={"rule": "capacity", "order": order.number})  # fmt: skip
-        if not await _transition(session, order, OrderStatus.CONFIRMED, now, confirmed_at=now,
-                                 expires_at=None):  # fmt: skip
+            raise SoldOut(
+                "the order expired and its seats were sold meanwhile; it is refunded",
+                extra={"rule": "capacity", "order": order.number},
+            )
+        if not await _transition(
+            session, order, OrderStatus.CONFIRMED, now, confirmed_at=now, expires_at=None
+        ):
             raise Conflict("the order changed meanwhile; look at it again")
         if order.promo_code_id is not None:  # its use went back at expiry: take it again
             await session.execute(promos.TAKE, {"promo_id": order.promo_code_id})
         event = event or await session.get(Event, order.event_id)
         assert event is not None
         limit, email, tickets = event.max_tickets_per_buyer, order.buyer_email, order.tickets
-        await session.run_sync(lambda sync: count_for_buyer(
-            sync.connection(), order.event_id, limit, email, tickets))  # fmt: skip
+        await session.run_sync(
+            lambda sync: count_for_buyer(sync.connection(), order.event_id, limit, email, tickets)
+        )
     else:
-        if not await _transition(session, order, OrderStatus.CONFIRMED, now, confirmed_at=now,
-                                 expires_at=None):  # fmt: skip
+        if not await _transition(
+            session, order, OrderStatus.CONFIRMED, now, confirmed_at=now, expires_at=None
+        ):
             await session.refresh(order)
             return False
         await capacity.sell_held(session, order.allocations)
     found = event or await session.get(Event, order.event_id)
     assert found is not None
     title, region = found.title, found.region
-    await run_appending(session, lambda connection: _confirmed(
-        connection, clock, order, via=via, event_title=title, region=region,
-        public_url=public_url))  # fmt: skip
+    await run_appending(
+        session,
+        lambda connection: _confirmed(
+            connection,
+            clock,
+            order,
+            via=via,
+            event_title=title,
+            region=region,
+            public_url=public_url,
+        ),
+    )
     return True
 
 
 def _confirmed(
-    connection: Connection, clock: Clock, order: Order, *, via: str, event_title: str,
-    region: str, public_url: str,
-) -> None:  # fmt: skip
+    connection: Connection,
+    clock: Clock,
+    order: Order,
+    *,
+    via: str,
+    event_title: str,
+    region: str,
+    public_url: str,
+) -> None:
     """What follows a confirmation: the journal entry and the buyer's e-mail with the link."""
-    append_sync(connection, OrderConfirmed(
-        order_id=str(order.id), number=order.number, event_id=str(order.event_id),
-        organization_id=str(order.organization_id), total_minor=order.total_minor,
-        currency=order.currency, via=via), clock)  # fmt: skip
+    append_sync(
+        connection,
+        OrderConfirmed(
+            order_id=str(order.id),
+            number=order.number,
+            event_id=str(order.event_id),
+            organization_id=str(order.organization_id),
+            total_minor=order.total_minor,
+            currency=order.currency,
+            via=via,
+        ),
+        clock,
+    )
     total = Money(order.total_minor, order.currency)
     queue_message_sync(
-        connection, clock, kind="email", to=order.buyer_email, template="order-confirmed",
-        locale=order.locale, region=region,
+        connection,
+        clock,
+        kind="email",
+        to=order.buyer_email,
+        template="order-confirmed",
+        locale=order.locale,
+        region=region,
         subject=f"Your order {order.number}: {event_title}",
         text=f"Hello {order.buyer_name},\n\nyour order {order.number} for {event_title} is "
-             f"confirmed: {order.tickets} ticket(s), {total.format(order.locale)}.\n\n"
-             f"See or manage it here (keep this link private):\n{order_link(public_url, order)}\n",
-    )  # fmt: skip
+        f"confirmed: {order.tickets} ticket(s), {total.format(order.locale)}.\n\n"
+        f"See or manage it here (keep this link private):\n{order_link(public_url, order)}\n",
+    )
 
 
 async def cancel(
@@ -419,8 +566,15 @@ async def cancel(
     if order.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED):
         return False
     source = order.status
-    if not await _transition(session, order, OrderStatus.CANCELLED, now, cancelled_at=now,
-                             cancel_reason=reason, expires_at=None):  # fmt: skip
+    if not await _transition(
+        session,
+        order,
+        OrderStatus.CANCELLED,
+        now,
+        cancelled_at=now,
+        cancel_reason=reason,
+        expires_at=None,
+    ):
         await session.refresh(order)
         return False
     if source == OrderStatus.CONFIRMED:
@@ -431,10 +585,20 @@ async def cancel(
     if order.promo_code_id is not None:
         await promos.give_back_use(session, order.promo_code_id, order.buyer_email)
     paid = order.total_minor - order.refunded_minor if source == OrderStatus.CONFIRMED else 0
-    await append(session, OrderCancelled(
-        order_id=str(order.id), number=order.number, event_id=str(order.event_id),
-        organization_id=str(order.organization_id), by=by, reason=reason,
-        refund_minor=paid, currency=order.currency), clock)  # fmt: skip
+    await append(
+        session,
+        OrderCancelled(
+            order_id=str(order.id),
+            number=order.number,
+            event_id=str(order.event_id),
+            organization_id=str(order.organization_id),
+            by=by,
+            reason=reason,
+            refund_minor=paid,
+            currency=order.currency,
+        ),
+        clock,
+    )
     await _released(session, clock, order, why=f"order cancelled by {by}")
     return True
 
@@ -452,9 +616,16 @@ async def expire(session: AsyncSession, clock: Clock, order: Order) -> bool:
     await _uncount_for_buyer(session, order)
     if order.promo_code_id is not None:
         await promos.give_back_use(session, order.promo_code_id, order.buyer_email)
-    await append(session, OrderExpired(
-        order_id=str(order.id), number=order.number, event_id=str(order.event_id),
-        organization_id=str(order.organization_id)), clock)  # fmt: skip
+    await append(
+        session,
+        OrderExpired(
+            order_id=str(order.id),
+            number=order.number,
+            event_id=str(order.event_id),
+            organization_id=str(order.organization_id),
+        ),
+        clock,
+    )
     await _released(session, clock, order, why="order expired")
     return True
 
@@ -462,16 +633,28 @@ async def expire(session: AsyncSession, clock: Clock, order: Order) -> bool:
 async def _released(session: AsyncSession, clock: Clock, order: Order, why: str) -> None:
     from boxoffice.core.booking.waitlist import capacity_released  # builds on this module
 
-    ticket_type_ids = sorted({str(i) for i in await session.scalars(
-        select(OrderItem.ticket_type_id).where(OrderItem.order_id == order.id))})  # fmt: skip
-    await capacity_released(session, clock, order.event_id, ticket_type_ids,
-                            sum(order.allocations.values()), why=why)  # fmt: skip
+    ticket_type_ids = sorted(
+        {
+            str(i)
+            for i in await session.scalars(
+                select(OrderItem.ticket_type_id).where(OrderItem.order_id == order.id)
+            )
+        }
+    )
+    await capacity_released(
+        session, clock, order.event_id, ticket_type_ids, sum(order.allocations.values()), why=why
+    )
 
 
 async def refund_tickets(
-    session: AsyncSession, clock: Clock, order: Order, ticket_ids: list[uuid.UUID], *,
-    by: str, reason: str = "",
-) -> list[uuid.UUID]:  # fmt: skip
+    session: AsyncSession,
+    clock: Clock,
+    order: Order,
+    ticket_ids: list[uuid.UUID],
+    *,
+    by: str,
+    reason: str = "",
+) -> list[uuid.UUID]:
     """Refund some tickets of a paid order: each one's seat goes back to exactly the quotas
     it was taken from, once (a conditional change per ticket), and the order's refunded amount
     grows by their totals; refunding the last valid ticket makes the order "refunded". Returns
@@ -479,7 +662,8 @@ async def refund_tickets(
     if order.status != OrderStatus.CONFIRMED:
         raise InvalidTransition(
             f"only paid orders are refunded ticket by ticket; this one is {order.status}",
-            extra={"rule": "refund_needs_paid_order"})  # fmt: skip
+            extra={"rule": "refund_needs_paid_order"},
+        )
     items = {i.id: i for i in await items_of(session, order)}
     unknown = [str(t) for t in ticket_ids if t not in items]
     if unknown:
@@ -487,8 +671,11 @@ async def refund_tickets(
     refunded: list[OrderItem] = []
     for ticket_id in dict.fromkeys(ticket_ids):
         result: CursorResult[tuple[()]] = await session.execute(  # type: ignore[assignment]
-            update(OrderItem).where(OrderItem.id == ticket_id, OrderItem.status == "valid")
-            .values(status="refunded").execution_options(synchronize_session=False))  # fmt: skip
+            update(OrderItem)
+            .where(OrderItem.id == ticket_id, OrderItem.status == "valid")
+            .values(status="refunded")
+            .execution_options(synchronize_session=False)
+        )
         if result.rowcount == 1:
             items[ticket_id].status = "refunded"
             refunded.append(items[ticket_id])
@@ -511,20 +698,40 @@ async def refund_tickets(
     await session.flush()
     await session.execute(
         update(BuyerTally)
-        .where(BuyerTally.event_id == order.event_id, BuyerTally.buyer_email == order.buyer_email,
-               BuyerTally.tickets >= len(refunded))
+        .where(
+            BuyerTally.event_id == order.event_id,
+            BuyerTally.buyer_email == order.buyer_email,
+            BuyerTally.tickets >= len(refunded),
+        )
         .values(tickets=BuyerTally.tickets - len(refunded))
-        .execution_options(synchronize_session=False))  # fmt: skip
-    await append(session, OrderRefunded(
-        order_id=str(order.id), number=order.number, event_id=str(order.event_id),
-        organization_id=str(order.organization_id), by=by, reason=reason,
-        ticket_ids=[str(i.id) for i in refunded], refund_minor=amount, currency=order.currency,
-        complete=complete), clock)  # fmt: skip
+        .execution_options(synchronize_session=False)
+    )
+    await append(
+        session,
+        OrderRefunded(
+            order_id=str(order.id),
+            number=order.number,
+            event_id=str(order.event_id),
+            organization_id=str(order.organization_id),
+            by=by,
+            reason=reason,
+            ticket_ids=[str(i.id) for i in refunded],
+            refund_minor=amount,
+            currency=order.currency,
+            complete=complete,
+        ),
+        clock,
+    )
     from boxoffice.core.booking.waitlist import capacity_released  # builds on this module
 
-    await capacity_released(session, clock, order.event_id,
-                            sorted({str(i.ticket_type_id) for i in refunded}), len(refunded),
-                            why=f"tickets refunded by {by}")  # fmt: skip
+    await capacity_released(
+        session,
+        clock,
+        order.event_id,
+        sorted({str(i.ticket_type_id) for i in refunded}),
+        len(refunded),
+        why=f"tickets refunded by {by}",
+    )
     return [i.id for i in refunded]
 
 
@@ -535,25 +742,35 @@ def buyer_may_cancel(order: Order, event: Event, now: datetime) -> None:
         return
     hours = event.refund_deadline_hours
     if hours is None:
-        raise RuleViolated("this event does not allow cancellations by buyers",
-                           extra={"rule": "refund_policy"})  # fmt: skip
+        raise RuleViolated(
+            "this event does not allow cancellations by buyers", extra={"rule": "refund_policy"}
+        )
     deadline = ensure_utc(event.starts_at) - timedelta(hours=hours)
     if now > deadline:
         raise RuleViolated(
             f"cancellations closed {hours} hours before the start ({deadline.isoformat()})",
-            extra={"rule": "refund_deadline", "deadline": deadline})  # fmt: skip
+            extra={"rule": "refund_deadline", "deadline": deadline},
+        )
 
 
 async def get_order_by_number(
-    session: AsyncSession, number: str, *, secret: str | None = None,
-    organization_id: uuid.UUID | None = None, event_id: uuid.UUID | None = None,
-) -> Order:  # fmt: skip
+    session: AsyncSession,
+    number: str,
+    *,
+    secret: str | None = None,
+    organization_id: uuid.UUID | None = None,
+    event_id: uuid.UUID | None = None,
+) -> Order:
     """The order, for its buyer (``secret``) or its organizer (``organization_id``)."""
     order = await session.scalar(select(Order).where(Order.number == number.strip().upper()))
     allowed = order is not None and (
-        (organization_id is not None and order.organization_id == organization_id
-         and (event_id is None or order.event_id == event_id))
-        or (organization_id is None and same_secret(secret, order.secret)))  # fmt: skip
+        (
+            organization_id is not None
+            and order.organization_id == organization_id
+            and (event_id is None or order.event_id == event_id)
+        )
+        or (organization_id is None and same_secret(secret, order.secret))
+    )
     if order is None or not allowed:
         raise NotFound(f"no order {number}")
     return order
@@ -572,15 +789,26 @@ def order_out(
 ) -> OrderOut:
     currency = order.currency
     return OrderOut(
-        id=order.id, number=order.number, event_id=order.event_id, status=order.status,
-        buyer_name=order.buyer_name, buyer_email=order.buyer_email,
+        id=order.id,
+        number=order.number,
+        event_id=order.event_id,
+        status=order.status,
+        buyer_name=order.buyer_name,
+        buyer_email=order.buyer_email,
         total=Money(order.total_minor, currency),
         breakdown=msgspec.convert(order.breakdown, Breakdown),
-        tickets=[TicketOut(id=i.id, ticket_type_id=i.ticket_type_id,
-                           attendee_name=i.attendee_name, attendee_email=i.attendee_email,
-                           answers=dict(i.answers), price=Money(i.total_minor, currency),
-                           status=i.status)
-                 for i in items],
+        tickets=[
+            TicketOut(
+                id=i.id,
+                ticket_type_id=i.ticket_type_id,
+                attendee_name=i.attendee_name,
+                attendee_email=i.attendee_email,
+                answers=dict(i.answers),
+                price=Money(i.total_minor, currency),
+                status=i.status,
+            )
+            for i in items
+        ],
         created_at=ensure_utc(order.created_at),
         expires_at=ensure_utc(order.expires_at) if order.expires_at else None,
         confirmed_at=ensure_utc(order.confirmed_at) if order.confirmed_at else None,
@@ -588,14 +816,20 @@ def order_out(
         refunded=Money(order.refunded_minor, currency),
         link=order_link(public_url, order) if secret else None,
         secret=order.secret if secret else None,
-    )  # fmt: skip
+    )
 
 
 def order_summary(order: Order) -> OrderSummary:
-    return OrderSummary(id=order.id, number=order.number, status=order.status,
-                        buyer_name=order.buyer_name, buyer_email=order.buyer_email,
-                        total=Money(order.total_minor, order.currency), tickets=order.tickets,
-                        created_at=ensure_utc(order.created_at))  # fmt: skip
+    return OrderSummary(
+        id=order.id,
+        number=order.number,
+        status=order.status,
+        buyer_name=order.buyer_name,
+        buyer_email=order.buyer_email,
+        total=Money(order.total_minor, order.currency),
+        tickets=order.tickets,
+        created_at=ensure_utc(order.created_at),
+    )
 
 
 class _OrderCursor(msgspec.Struct, frozen=True):
@@ -604,9 +838,14 @@ class _OrderCursor(msgspec.Struct, frozen=True):
 
 
 async def list_orders(
-    session: AsyncSession, event_id: uuid.UUID, *, status: str | None = None,
-    cursor: str | None = None, limit: int = 50, search: str | None = None,
-) -> OrderPage:  # fmt: skip
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    *,
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+    search: str | None = None,
+) -> OrderPage:
     """The event's orders, newest first, by keyset pages. ``search`` finds an order by its
     number, or by a piece of the buyer's e-mail address or name (case-insensitive)."""
     statement = select(Order).where(Order.event_id == event_id)
@@ -620,11 +859,13 @@ async def list_orders(
         statement = statement.where(
             (Order.number == term.upper())
             | Order.buyer_email.like(pattern, escape="\\")
-            | func.lower(Order.buyer_name).like(pattern, escape="\\"))  # fmt: skip
+            | func.lower(Order.buyer_name).like(pattern, escape="\\")
+        )
     if cursor:
         after = decode_cursor(cursor, _OrderCursor)
-        statement = statement.where(tuple_(Order.created_at, Order.id)
-                                    < tuple_(after.created_at, after.id))  # fmt: skip
+        statement = statement.where(
+            tuple_(Order.created_at, Order.id) < tuple_(after.created_at, after.id)
+        )
     rows = list(
         await session.scalars(
             statement.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit + 1)
@@ -632,6 +873,7 @@ async def list_orders(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = (encode_cursor(_OrderCursor(ensure_utc(rows[-1].created_at), rows[-1].id))
-                   if more else None)  # fmt: skip
+    next_cursor = (
+        encode_cursor(_OrderCursor(ensure_utc(rows[-1].created_at), rows[-1].id)) if more else None
+    )
     return OrderPage(items=[order_summary(o) for o in rows], next_cursor=next_cursor)

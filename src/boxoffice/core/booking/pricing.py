@@ -67,9 +67,14 @@ def line_tax(subtotal: int, rate: TaxRate | None) -> int:
 
 
 def price(
-    selections: list[Selection], currency: str, rate: TaxRate | None,
-    discount: Discount | None = None, *, fee_per_ticket: int = 0, platform_fee_bp: int = 0,
-) -> Breakdown:  # fmt: skip
+    selections: list[Selection],
+    currency: str,
+    rate: TaxRate | None,
+    discount: Discount | None = None,
+    *,
+    fee_per_ticket: int = 0,
+    platform_fee_bp: int = 0,
+) -> Breakdown:
     lines: list[PriceLine] = []
     for selection in selections:
         subtotal = selection.unit_price_minor * selection.quantity
@@ -78,26 +83,43 @@ def price(
         taxable = subtotal - off + fees
         tax = line_tax(taxable, rate)
         total = taxable if rate is None or rate.inclusive else taxable + tax
-        lines.append(PriceLine(
-            ticket_type_id=selection.ticket_type_id, name=selection.name,
-            quantity=selection.quantity,
-            unit_price=Money(selection.unit_price_minor, currency),
-            subtotal=Money(subtotal, currency), discount=Money(off, currency),
-            fees=Money(fees, currency), tax=Money(tax, currency), total=Money(total, currency),
-        ))  # fmt: skip
+        lines.append(
+            PriceLine(
+                ticket_type_id=selection.ticket_type_id,
+                name=selection.name,
+                quantity=selection.quantity,
+                unit_price=Money(selection.unit_price_minor, currency),
+                subtotal=Money(subtotal, currency),
+                discount=Money(off, currency),
+                fees=Money(fees, currency),
+                tax=Money(tax, currency),
+                total=Money(total, currency),
+            )
+        )
     zero = Money.zero(currency)
     tax_total = sum((line.tax for line in lines), zero)
-    taxes = [] if rate is None else [TaxLine(
-        name=rate.name, country=rate.country, percent=str(rate.percent),
-        inclusive=rate.inclusive, amount=tax_total)]  # fmt: skip
+    taxes = (
+        []
+        if rate is None
+        else [
+            TaxLine(
+                name=rate.name,
+                country=rate.country,
+                percent=str(rate.percent),
+                inclusive=rate.inclusive,
+                amount=tax_total,
+            )
+        ]
+    )
     order_total = sum((line.total for line in lines), zero)
     kept = Decimal(order_total.minor) * platform_fee_bp / 10_000
     return Breakdown(
-        lines=lines, taxes=taxes,
+        lines=lines,
+        taxes=taxes,
         subtotal=sum((line.subtotal for line in lines), zero),
         discount=sum((line.discount for line in lines), zero),
         fees=sum((line.fees for line in lines), zero),
         tax=tax_total,
         total=order_total,
         platform_fee=Money(int(kept.quantize(Decimal(1), ROUND_HALF_UP)), currency),
-    )  # fmt: skip
+    )

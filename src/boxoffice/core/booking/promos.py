@@ -29,24 +29,31 @@ from boxoffice.core.errors import Conflict, FieldError, RuleViolated, Validation
 _PROMO = table_of(PromoCode)
 _USE = table_of(PromoCodeUse)
 
-FIND = select(_PROMO).where(_PROMO.c.event_id == bindparam("event_id"),
-                            _PROMO.c.code == bindparam("code"))  # fmt: skip
+FIND = select(_PROMO).where(
+    _PROMO.c.event_id == bindparam("event_id"), _PROMO.c.code == bindparam("code")
+)
 TAKE = (
     update(_PROMO)
-    .where(_PROMO.c.id == bindparam("promo_id"),
-           (_PROMO.c.max_uses.is_(None)) | (_PROMO.c.uses < _PROMO.c.max_uses))
+    .where(
+        _PROMO.c.id == bindparam("promo_id"),
+        (_PROMO.c.max_uses.is_(None)) | (_PROMO.c.uses < _PROMO.c.max_uses),
+    )
     .values(uses=_PROMO.c.uses + 1)
-)  # fmt: skip
+)
 GIVE_BACK = (
-    update(_PROMO).where(_PROMO.c.id == bindparam("promo_id"), _PROMO.c.uses > 0)
+    update(_PROMO)
+    .where(_PROMO.c.id == bindparam("promo_id"), _PROMO.c.uses > 0)
     .values(uses=_PROMO.c.uses - 1)
-)  # fmt: skip
+)
 GIVE_BACK_BUYER = (
     update(_USE)
-    .where(_USE.c.promo_code_id == bindparam("promo_id"),
-           _USE.c.buyer_email == bindparam("email"), _USE.c.uses > 0)
+    .where(
+        _USE.c.promo_code_id == bindparam("promo_id"),
+        _USE.c.buyer_email == bindparam("email"),
+        _USE.c.uses > 0,
+    )
     .values(uses=_USE.c.uses - 1)
-)  # fmt: skip
+)
 _BUYER_UPSERTS: dict[str, Any] = {}
 
 
@@ -70,14 +77,16 @@ def find_usable(connection: Connection, event_id: uuid.UUID, code: str, now: dat
     promo = connection.execute(FIND, {"event_id": event_id, "code": normalize_code(code)}).first()
     if promo is None:
         raise PromoCodeRefused(
-            "unknown promo code", extra={"rule": "promo_code_unknown"},
-            errors=[FieldError("promo_code", "no such code for this event")])  # fmt: skip
+            "unknown promo code",
+            extra={"rule": "promo_code_unknown"},
+            errors=[FieldError("promo_code", "no such code for this event")],
+        )
     if not _in_window(promo, now):
-        raise PromoCodeRefused("this promo code is not valid now",
-                               extra={"rule": "promo_code_window"})  # fmt: skip
+        raise PromoCodeRefused(
+            "this promo code is not valid now", extra={"rule": "promo_code_window"}
+        )
     if promo.max_uses is not None and promo.uses >= promo.max_uses:
-        raise PromoCodeRefused("this promo code is used up",
-                               extra={"rule": "promo_code_used_up"})  # fmt: skip
+        raise PromoCodeRefused("this promo code is used up", extra={"rule": "promo_code_used_up"})
     return promo
 
 
@@ -85,12 +94,14 @@ def take_use(connection: Connection, promo_id: uuid.UUID, email: str, now: datet
     """Use the code once for this order, within its limits; returns the promo row."""
     promo = connection.execute(select(_PROMO).where(_PROMO.c.id == promo_id)).first()
     if promo is None or not _in_window(promo, now):
-        raise PromoCodeRefused("this promo code is no longer valid",
-                               extra={"rule": "promo_code_window"})  # fmt: skip
+        raise PromoCodeRefused(
+            "this promo code is no longer valid", extra={"rule": "promo_code_window"}
+        )
     if connection.execute(TAKE, {"promo_id": promo_id}).rowcount != 1:
         raise PromoCodeRefused(
             "this promo code was used up meanwhile; release the hold and start again without it",
-            extra={"rule": "promo_code_used_up"})  # fmt: skip
+            extra={"rule": "promo_code_used_up"},
+        )
     limit = promo.max_uses_per_buyer
     upsert = _BUYER_UPSERTS.get(connection.dialect.name)
     if upsert is None:
@@ -102,11 +113,14 @@ def take_use(connection: Connection, promo_id: uuid.UUID, email: str, now: datet
             where=(bindparam("limit", type_=_USE.c.uses.type).is_(None))
             | (PromoCodeUse.uses < bindparam("limit", type_=_USE.c.uses.type)),
         ).returning(PromoCodeUse.uses)
-    counted = connection.execute(upsert, {"promo_code_id": promo_id, "buyer_email": email,
-                                          "uses": 1, "limit": limit}).first()  # fmt: skip
+    counted = connection.execute(
+        upsert, {"promo_code_id": promo_id, "buyer_email": email, "uses": 1, "limit": limit}
+    ).first()
     if counted is None:
-        raise LimitExceeded(f"this promo code can be used {limit} time(s) per buyer",
-                            extra={"rule": "promo_code_per_buyer", "limit": limit})  # fmt: skip
+        raise LimitExceeded(
+            f"this promo code can be used {limit} time(s) per buyer",
+            extra={"rule": "promo_code_per_buyer", "limit": limit},
+        )
     return promo
 
 
@@ -126,8 +140,13 @@ async def _check(
         problems.append(FieldError("value", "at most 10000 (100 %)"))
     wanted = {*data.ticket_types, *data.unlocks}
     if wanted:
-        known = set(await session.scalars(select(TicketType.id).where(
-            TicketType.event_id == event.id, TicketType.id.in_(wanted))))  # fmt: skip
+        known = set(
+            await session.scalars(
+                select(TicketType.id).where(
+                    TicketType.event_id == event.id, TicketType.id.in_(wanted)
+                )
+            )
+        )
         for name in ("ticket_types", "unlocks"):
             unknown = [str(t) for t in getattr(data, name) if t not in known]
             if unknown:
@@ -136,17 +155,29 @@ async def _check(
         value = getattr(data, name)
         if value is not None and value.tzinfo is None:
             problems.append(FieldError(name, "give a time zone offset"))
-    if (not problems and data.valid_from and data.valid_until
-            and data.valid_until <= data.valid_from):  # fmt: skip
+    if (
+        not problems
+        and data.valid_from
+        and data.valid_until
+        and data.valid_until <= data.valid_from
+    ):
         problems.append(FieldError("valid_until", "must be after valid_from"))
     if problems:
         raise ValidationFailed("the promo code has invalid fields", errors=problems)
-    clash = await session.scalar(select(func.count()).select_from(PromoCode).where(
-        PromoCode.event_id == event.id, PromoCode.code == normalize_code(data.code),
-        PromoCode.id != (current or uuid.UUID(int=0))))  # fmt: skip
+    clash = await session.scalar(
+        select(func.count())
+        .select_from(PromoCode)
+        .where(
+            PromoCode.event_id == event.id,
+            PromoCode.code == normalize_code(data.code),
+            PromoCode.id != (current or uuid.UUID(int=0)),
+        )
+    )
     if clash:
-        raise Conflict(f"the event already has the code {normalize_code(data.code)}",
-                       errors=[FieldError("code", "already in use for this event")])  # fmt: skip
+        raise Conflict(
+            f"the event already has the code {normalize_code(data.code)}",
+            errors=[FieldError("code", "already in use for this event")],
+        )
 
 
 def _apply(promo: PromoCode, data: PromoCodeIn) -> None:
@@ -160,13 +191,18 @@ def _apply(promo: PromoCode, data: PromoCodeIn) -> None:
 
 def promo_out(promo: PromoCode) -> PromoCodeOut:
     return PromoCodeOut(
-        id=promo.id, code=promo.code, kind=promo.kind, value=promo.value,
+        id=promo.id,
+        code=promo.code,
+        kind=promo.kind,
+        value=promo.value,
         ticket_types=[uuid.UUID(t) for t in promo.ticket_types],
         unlocks=[uuid.UUID(t) for t in promo.unlocks],
         valid_from=ensure_utc(promo.valid_from) if promo.valid_from else None,
         valid_until=ensure_utc(promo.valid_until) if promo.valid_until else None,
-        max_uses=promo.max_uses, max_uses_per_buyer=promo.max_uses_per_buyer, uses=promo.uses,
-    )  # fmt: skip
+        max_uses=promo.max_uses,
+        max_uses_per_buyer=promo.max_uses_per_buyer,
+        uses=promo.uses,
+    )
 
 
 async def create_promo(
@@ -190,8 +226,10 @@ async def update_promo(
     promo = await get_promo(session, event, promo_id)
     await _check(session, event, data, current=promo.id)
     if data.max_uses is not None and data.max_uses < promo.uses:
-        raise RuleViolated(f"it was used {promo.uses} times already",
-                           errors=[FieldError("max_uses", f"at least {promo.uses}")])  # fmt: skip
+        raise RuleViolated(
+            f"it was used {promo.uses} times already",
+            errors=[FieldError("max_uses", f"at least {promo.uses}")],
+        )
     _apply(promo, data)
     return promo
 

@@ -24,8 +24,13 @@ async def _check(session: AsyncSession, event: Event, data: QuestionIn) -> None:
     if data.kind != "choice" and data.options:
         problems.append(FieldError("options", f"a {data.kind} question has no options"))
     if data.ticket_types:
-        known = set(await session.scalars(select(TicketType.id).where(
-            TicketType.event_id == event.id, TicketType.id.in_(data.ticket_types))))  # fmt: skip
+        known = set(
+            await session.scalars(
+                select(TicketType.id).where(
+                    TicketType.event_id == event.id, TicketType.id.in_(data.ticket_types)
+                )
+            )
+        )
         unknown = [str(t) for t in data.ticket_types if t not in known]
         if unknown:
             problems.append(FieldError("ticket_types", f"not of this event: {', '.join(unknown)}"))
@@ -41,10 +46,15 @@ def _apply(question: Question, data: QuestionIn) -> None:
 
 
 def question_out(question: Question) -> QuestionOut:
-    return QuestionOut(id=question.id, label=question.label, kind=question.kind,
-                       options=list(question.options), required=question.required,
-                       ticket_types=[uuid.UUID(t) for t in question.ticket_types],
-                       position=question.position)  # fmt: skip
+    return QuestionOut(
+        id=question.id,
+        label=question.label,
+        kind=question.kind,
+        options=list(question.options),
+        required=question.required,
+        ticket_types=[uuid.UUID(t) for t in question.ticket_types],
+        position=question.position,
+    )
 
 
 async def create_question(
@@ -72,9 +82,13 @@ async def update_question(
 
 
 async def questions_of(session: AsyncSession, event_id: uuid.UUID) -> list[Question]:
-    return list(await session.scalars(
-        select(Question).where(Question.event_id == event_id)
-        .order_by(Question.position, Question.created_at)))  # fmt: skip
+    return list(
+        await session.scalars(
+            select(Question)
+            .where(Question.event_id == event_id)
+            .order_by(Question.position, Question.created_at)
+        )
+    )
 
 
 def _answer_problem(question: QuestionLike, answer: Answer | None) -> str | None:
@@ -120,16 +134,22 @@ def check_answers(
         answers: dict[str, Answer] = {}
         for question_id in attendee.answers:
             if question_id not in known:
-                problems.append(FieldError(f"attendees[{index}].answers.{question_id}",
-                                           "not a question of this event"))  # fmt: skip
+                problems.append(
+                    FieldError(
+                        f"attendees[{index}].answers.{question_id}", "not a question of this event"
+                    )
+                )
         for question in questions:
             if question.ticket_types and str(ticket_type_id) not in question.ticket_types:
                 continue
             answer = attendee.answers.get(question.id)
             problem = _answer_problem(question, answer)
             if problem:
-                problems.append(FieldError(f"attendees[{index}].answers.{question.id}",
-                                           f"{question.label}: {problem}"))  # fmt: skip
+                problems.append(
+                    FieldError(
+                        f"attendees[{index}].answers.{question.id}", f"{question.label}: {problem}"
+                    )
+                )
             elif answer is not None:
                 answers[str(question.id)] = answer
         cleaned.append(answers)

@@ -191,8 +191,10 @@ QuestionKind = Literal["text", "choice", "checkbox"]
 class QuestionIn(Strict, frozen=True, kw_only=True):
     label: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
     kind: QuestionKind
-    options: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]],
-                       msgspec.Meta(max_length=50)] = []  # fmt: skip
+    options: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]],
+        msgspec.Meta(max_length=50),
+    ] = []
     required: bool = False
     ticket_types: Annotated[list[uuid.UUID], msgspec.Meta(max_length=100)] = []
     position: int = 0

@@ -31,16 +31,33 @@ question = table_of(Question)
 #: counts the event's questions (none asked: the order skips reading them).
 _SELECTION = (
     select(
-        event.c.status, event.c.ends_at, event.c.hold_ttl_seconds, event.c.organization_id,
-        event.c.title, event.c.currency.label("event_currency"), event.c.region,
-        event.c.country, event.c.max_tickets_per_buyer, event.c.fee_per_ticket_minor,
-        select(func.count()).where(question.c.event_id == event.c.id)
-        .scalar_subquery().label("questions"),
-        ticket_type.c.id.label("ticket_type_id"), ticket_type.c.name,
-        ticket_type.c.price_minor, ticket_type.c.currency, ticket_type.c.visibility,
-        ticket_type.c.access_code, ticket_type.c.sales_start, ticket_type.c.sales_end,
-        ticket_type.c.min_per_order, ticket_type.c.max_per_order, ticket_type.c.price_steps,
-        quota_member.c.quota_id, (quota.c.sold + quota.c.held).label("taken"),
+        event.c.status,
+        event.c.ends_at,
+        event.c.hold_ttl_seconds,
+        event.c.organization_id,
+        event.c.title,
+        event.c.currency.label("event_currency"),
+        event.c.region,
+        event.c.country,
+        event.c.max_tickets_per_buyer,
+        event.c.fee_per_ticket_minor,
+        select(func.count())
+        .where(question.c.event_id == event.c.id)
+        .scalar_subquery()
+        .label("questions"),
+        ticket_type.c.id.label("ticket_type_id"),
+        ticket_type.c.name,
+        ticket_type.c.price_minor,
+        ticket_type.c.currency,
+        ticket_type.c.visibility,
+        ticket_type.c.access_code,
+        ticket_type.c.sales_start,
+        ticket_type.c.sales_end,
+        ticket_type.c.min_per_order,
+        ticket_type.c.max_per_order,
+        ticket_type.c.price_steps,
+        quota_member.c.quota_id,
+        (quota.c.sold + quota.c.held).label("taken"),
         quota.c.capacity,
     )
     .select_from(
@@ -49,27 +66,31 @@ _SELECTION = (
         .outerjoin(quota, quota.c.id == quota_member.c.quota_id)
     )
     .where(event.c.id == bindparam("event_id"))
-)  # fmt: skip
+)
 SELECTION = Prepared(_SELECTION)
 
 
 #: Seats left per ticket type among the given ones: the smallest remainder of its quotas
 #: (explaining a refusal: not on the hot path, so an ordinary statement).
 AVAILABLE = (
-    select(quota_member.c.ticket_type_id,
-           func.min(quota.c.capacity - quota.c.sold - quota.c.held).label("left"))
+    select(
+        quota_member.c.ticket_type_id,
+        func.min(quota.c.capacity - quota.c.sold - quota.c.held).label("left"),
+    )
     .join(quota, quota.c.id == quota_member.c.quota_id)
     .where(quota_member.c.ticket_type_id.in_(bindparam("ticket_type_ids", expanding=True)))
     .group_by(quota_member.c.ticket_type_id)
-)  # fmt: skip
+)
 
 #: Hold seats if they fit: the row count decides (ARCHITECTURE §2).
 HOLD_SEATS = Prepared(
     update(quota)
-    .where(quota.c.id == bindparam("quota_id"),
-           quota.c.sold + quota.c.held + bindparam("seats") <= quota.c.capacity)
+    .where(
+        quota.c.id == bindparam("quota_id"),
+        quota.c.sold + quota.c.held + bindparam("seats") <= quota.c.capacity,
+    )
     .values(held=quota.c.held + bindparam("seats"))
-)  # fmt: skip
+)
 
 #: Held seats become sold (an order was paid or was free).
 SELL_HELD = Prepared(
@@ -83,30 +104,49 @@ INSERT_HOLD = Prepared(insert(hold))
 #: Turn an active, unexpired hold into an order: the one conditional change that decides.
 TAKE_HOLD = Prepared(
     update(hold)
-    .where(hold.c.id == bindparam("hold_id"), hold.c.status == "active",
-           hold.c.expires_at > bindparam("now"))
+    .where(
+        hold.c.id == bindparam("hold_id"),
+        hold.c.status == "active",
+        hold.c.expires_at > bindparam("now"),
+    )
     .values(status="ordered")
-    .returning(hold.c.event_id, hold.c.secret, hold.c["items"], hold.c.allocations,
-               hold.c.expires_at, hold.c.promo_code_id)
-)  # fmt: skip
+    .returning(
+        hold.c.event_id,
+        hold.c.secret,
+        hold.c["items"],
+        hold.c.allocations,
+        hold.c.expires_at,
+        hold.c.promo_code_id,
+    )
+)
 
 HOLD_STATE = Prepared(select(hold.c.secret, hold.c.status).where(hold.c.id == bindparam("hold_id")))
 
 QUESTIONS = Prepared(
-    select(question.c.id, question.c.label, question.c.kind, question.c.options,
-           question.c.required, question.c.ticket_types)
+    select(
+        question.c.id,
+        question.c.label,
+        question.c.kind,
+        question.c.options,
+        question.c.required,
+        question.c.ticket_types,
+    )
     .where(question.c.event_id == bindparam("event_id"))
     .order_by(question.c.position, question.c.created_at)
-)  # fmt: skip
+)
 
 INSERT_ITEMS = Prepared(insert(order_item))
 
 CONFIRM_PENDING = Prepared(
     update(order)
     .where(order.c.id == bindparam("order_id"), order.c.status == "pending")
-    .values(status="confirmed", confirmed_at=bindparam("now", type_=UTCDateTime()),
-            updated_at=bindparam("now", type_=UTCDateTime()), expires_at=None)
-)  # fmt: skip
+    .values(
+        status="confirmed",
+        confirmed_at=bindparam("now", type_=UTCDateTime()),
+        updated_at=bindparam("now", type_=UTCDateTime()),
+        expires_at=None,
+    )
+)
 
 
 def _dialect_insert(dialect: str, table: Any) -> Any:

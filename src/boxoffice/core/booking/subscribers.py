@@ -30,15 +30,29 @@ def event_cancellation_subscriber(db: Database, clock: Clock) -> Subscriber:
         event_id = uuid.UUID(change.event_id)
         while True:
             async with db.transaction() as session:
-                batch = list(await session.scalars(
-                    select(Order).where(Order.event_id == event_id,
-                                        Order.status.in_(["pending", "confirmed"]))
-                    .order_by(Order.id).limit(BATCH)))  # fmt: skip
+                batch = list(
+                    await session.scalars(
+                        select(Order)
+                        .where(
+                            Order.event_id == event_id, Order.status.in_(["pending", "confirmed"])
+                        )
+                        .order_by(Order.id)
+                        .limit(BATCH)
+                    )
+                )
                 for order in batch:
-                    await orders.cancel(session, clock, order, by="event-cancelled",
-                                        reason="the event was cancelled")  # fmt: skip
+                    await orders.cancel(
+                        session,
+                        clock,
+                        order,
+                        by="event-cancelled",
+                        reason="the event was cancelled",
+                    )
             if len(batch) < BATCH:
                 return
 
-    return Subscriber(name="booking:event-cancelled", handler=handle,
-                      types=frozenset({EventStatusChanged.__name__}))  # fmt: skip
+    return Subscriber(
+        name="booking:event-cancelled",
+        handler=handle,
+        types=frozenset({EventStatusChanged.__name__}),
+    )

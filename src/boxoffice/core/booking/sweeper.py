@@ -28,15 +28,22 @@ async def sweep_expired(db: Database, clock: Clock) -> int:
     ended = 0
     async with db.transaction() as session:
         locking = db.dialect == "postgresql"
-        statement = (select(Hold).where(Hold.status == "active", Hold.expires_at <= now)
-                     .order_by(Hold.expires_at).limit(BATCH))  # fmt: skip
+        statement = (
+            select(Hold)
+            .where(Hold.status == "active", Hold.expires_at <= now)
+            .order_by(Hold.expires_at)
+            .limit(BATCH)
+        )
         if locking:
             statement = statement.with_for_update(skip_locked=True)
         for hold in await session.scalars(statement):
             ended += await end_hold(session, clock, hold, "expired", only_if_expired=True)
         statement_orders = (
-            select(Order).where(Order.status == "pending", Order.expires_at <= now)
-            .order_by(Order.expires_at).limit(BATCH))  # fmt: skip
+            select(Order)
+            .where(Order.status == "pending", Order.expires_at <= now)
+            .order_by(Order.expires_at)
+            .limit(BATCH)
+        )
         if locking:
             statement_orders = statement_orders.with_for_update(skip_locked=True)
         for order in await session.scalars(statement_orders):

@@ -55,21 +55,33 @@ async def join(
         or ticket_type.event_id != event_id
         or ticket_type.visibility != "public"
     ):
-        raise ValidationFailed("unknown ticket type", errors=[
-            FieldError("ticket_type_id", "not a ticket type on sale for this event")])  # fmt: skip
+        raise ValidationFailed(
+            "unknown ticket type",
+            errors=[FieldError("ticket_type_id", "not a ticket type on sale for this event")],
+        )
     if not ticket_type.min_per_order <= data.quantity <= ticket_type.max_per_order:
         raise LimitExceeded(
             f"{ticket_type.name}: {ticket_type.min_per_order} to {ticket_type.max_per_order} "
-            "per order", errors=[FieldError("quantity", "outside the per-order limits")],
-            extra={"rule": "max_per_order"})  # fmt: skip
+            "per order",
+            errors=[FieldError("quantity", "outside the per-order limits")],
+            extra={"rule": "max_per_order"},
+        )
     left = (await availability(session, event_id, only=ticket_type.id)).get(ticket_type.id, 0)
     if left >= data.quantity:
-        raise Conflict(f"{left} seats are still available: buy them instead",
-                       extra={"rule": "not_sold_out", "available": left})  # fmt: skip
+        raise Conflict(
+            f"{left} seats are still available: buy them instead",
+            extra={"rule": "not_sold_out", "available": left},
+        )
     entry = WaitlistEntry(
-        event_id=event_id, ticket_type_id=ticket_type.id, name=data.name,
-        email=normalize_email(data.email), quantity=data.quantity, secret=new_secret(),
-        status="waiting", created_at=clock.now())  # fmt: skip
+        event_id=event_id,
+        ticket_type_id=ticket_type.id,
+        name=data.name,
+        email=normalize_email(data.email),
+        quantity=data.quantity,
+        secret=new_secret(),
+        status="waiting",
+        created_at=clock.now(),
+    )
     session.add(entry)
     await session.flush()
     return await entry_out(session, entry, secret=True)
@@ -84,20 +96,36 @@ async def entry_out(
         if hold is not None:
             status = {"ordered": "claimed", "active": "offered"}.get(hold.status, "lapsed")
             if status == "offered":
-                offer = {"hold_id": str(hold.id), "secret": hold.secret,
-                         "expires_at": ensure_utc(hold.expires_at).isoformat()}  # fmt: skip
+                offer = {
+                    "hold_id": str(hold.id),
+                    "secret": hold.secret,
+                    "expires_at": ensure_utc(hold.expires_at).isoformat(),
+                }
     position = None
     if status == "waiting":
-        position = 1 + int(await session.scalar(
-            select(func.count()).select_from(WaitlistEntry).where(
-                WaitlistEntry.ticket_type_id == entry.ticket_type_id,
-                WaitlistEntry.status == "waiting",
-                tuple_(WaitlistEntry.created_at, WaitlistEntry.id)
-                < tuple_(entry.created_at, entry.id))) or 0)  # fmt: skip
-    return WaitlistOut(id=entry.id, event_id=entry.event_id, ticket_type_id=entry.ticket_type_id,
-                       quantity=entry.quantity, status=status, position=position,
-                       offer=offer if secret else None,
-                       secret=entry.secret if secret else None)  # fmt: skip
+        position = 1 + int(
+            await session.scalar(
+                select(func.count())
+                .select_from(WaitlistEntry)
+                .where(
+                    WaitlistEntry.ticket_type_id == entry.ticket_type_id,
+                    WaitlistEntry.status == "waiting",
+                    tuple_(WaitlistEntry.created_at, WaitlistEntry.id)
+                    < tuple_(entry.created_at, entry.id),
+                )
+            )
+            or 0
+        )
+    return WaitlistOut(
+        id=entry.id,
+        event_id=entry.event_id,
+        ticket_type_id=entry.ticket_type_id,
+        quantity=entry.quantity,
+        status=status,
+        position=position,
+        offer=offer if secret else None,
+        secret=entry.secret if secret else None,
+    )
 
 
 async def get_entry(session: AsyncSession, entry_id: uuid.UUID, secret: str) -> WaitlistEntry:
@@ -113,12 +141,17 @@ async def leave(session: AsyncSession, entry: WaitlistEntry) -> None:
 
 
 async def capacity_released(
-    session: AsyncSession, clock: Clock, event_id: uuid.UUID, ticket_type_ids: list[str],
-    seats: int, why: str,
-) -> None:  # fmt: skip
+    session: AsyncSession,
+    clock: Clock,
+    event_id: uuid.UUID,
+    ticket_type_ids: list[str],
+    seats: int,
+    why: str,
+) -> None:
     """Seats went back: record it, then offer them to whoever waits for those ticket types."""
-    released = CapacityReleased(event_id=str(event_id), seats=seats,
-                                ticket_type_ids=ticket_type_ids, why=why)  # fmt: skip
+    released = CapacityReleased(
+        event_id=str(event_id), seats=seats, ticket_type_ids=ticket_type_ids, why=why
+    )
     await append(session, released, clock)
     for ticket_type_id in dict.fromkeys(ticket_type_ids):
         while await _offer_next(session, clock, event_id, uuid.UUID(ticket_type_id)):
@@ -129,9 +162,11 @@ async def _offer_next(
     session: AsyncSession, clock: Clock, event_id: uuid.UUID, ticket_type_id: uuid.UUID
 ) -> bool:
     head = await session.scalar(
-        select(WaitlistEntry).where(WaitlistEntry.ticket_type_id == ticket_type_id,
-                                    WaitlistEntry.status == "waiting")
-        .order_by(WaitlistEntry.created_at, WaitlistEntry.id).limit(1))  # fmt: skip
+        select(WaitlistEntry)
+        .where(WaitlistEntry.ticket_type_id == ticket_type_id, WaitlistEntry.status == "waiting")
+        .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+        .limit(1)
+    )
     if head is None:
         return False
     request = HoldIn(items=[HoldItem(ticket_type_id=ticket_type_id, quantity=head.quantity)])
@@ -143,8 +178,11 @@ async def _offer_next(
     except (SoldOut, NotOnSale):
         return False
     head.status, head.offer_hold_id, head.offered_at = "offered", hold.id, clock.now()
-    await append(session, WaitlistOffered(entry_id=str(head.id), event_id=str(event_id),
-                                          hold_id=str(hold.id)), clock)  # fmt: skip
+    await append(
+        session,
+        WaitlistOffered(entry_id=str(head.id), event_id=str(event_id), hold_id=str(hold.id)),
+        clock,
+    )
     return True
 
 
@@ -163,15 +201,20 @@ def offer_mail_subscriber(db: Database, clock: Clock, public_url: str) -> Subscr
             link = f"{public_url.rstrip('/')}/holds/{hold.id}?secret={hold.secret}"
             expires = _local(hold.expires_at)
             await queue_message(
-                session, clock, kind="email", to=entry.email, template="waitlist-offer",
+                session,
+                clock,
+                kind="email",
+                to=entry.email,
+                template="waitlist-offer",
                 subject="Seats are free for you",
                 text=f"Hello {entry.name},\n\n{entry.quantity} seat(s) you waited for are held "
-                     f"for you until {expires} (UTC). Claim them here:\n{link}\n\n"
-                     "If you do not, they pass to the next person in line.",
-            )  # fmt: skip
+                f"for you until {expires} (UTC). Claim them here:\n{link}\n\n"
+                "If you do not, they pass to the next person in line.",
+            )
 
-    return Subscriber(name="booking:waitlist-offers", handler=handle,
-                      types=frozenset({WaitlistOffered.__name__}))  # fmt: skip
+    return Subscriber(
+        name="booking:waitlist-offers", handler=handle, types=frozenset({WaitlistOffered.__name__})
+    )
 
 
 def _local(moment: datetime) -> str:

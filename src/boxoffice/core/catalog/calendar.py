@@ -15,9 +15,14 @@ PRODUCT_ID = "-//boxoffice//boxoffice//EN"
 
 def event_calendar(event: EventOut, public_url: str, *, stamp: datetime) -> bytes:
     """One VEVENT with a stable UID (the event id), times in UTC, the venue as LOCATION."""
-    return _calendar(event, stamp=stamp, uid=f"{event.id}@boxoffice",
-                     summary=event.title, description=plain_text(event.description),
-                     url=f"{public_url.rstrip('/')}/events/{event.id}")  # fmt: skip
+    return _calendar(
+        event,
+        stamp=stamp,
+        uid=f"{event.id}@boxoffice",
+        summary=event.title,
+        description=plain_text(event.description),
+        url=f"{public_url.rstrip('/')}/events/{event.id}",
+    )
 
 
 def order_calendar(
@@ -30,15 +35,25 @@ def order_calendar(
     if event.online and event.online_url:
         lines.append(f"Join online: {event.online_url}")
     lines.append(plain_text(event.description))
-    return _calendar(event, stamp=stamp, uid=f"{event.id}-{number}@boxoffice",
-                     summary=f"{event.title} (order {number})", description="\n\n".join(lines),
-                     url=link)  # fmt: skip
+    return _calendar(
+        event,
+        stamp=stamp,
+        uid=f"{event.id}-{number}@boxoffice",
+        summary=f"{event.title} (order {number})",
+        description="\n\n".join(lines),
+        url=link,
+    )
 
 
 def _calendar(
-    event: EventOut, *, stamp: datetime, uid: str, summary: str,
-    description: str, url: str,
-) -> bytes:  # fmt: skip
+    event: EventOut,
+    *,
+    stamp: datetime,
+    uid: str,
+    summary: str,
+    description: str,
+    url: str,
+) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", PRODUCT_ID)
     calendar.add("version", "2.0")

@@ -24,22 +24,29 @@ def localized(names: dict[str, str], locale: str) -> str:
 
 
 def category_out(category: Category, locale: str = "en") -> CategoryOut:
-    return CategoryOut(id=category.id, slug=category.slug, name=localized(category.names, locale),
-                       names=dict(category.names), position=category.position)  # fmt: skip
+    return CategoryOut(
+        id=category.id,
+        slug=category.slug,
+        name=localized(category.names, locale),
+        names=dict(category.names),
+        position=category.position,
+    )
 
 
 def _check(data: CategoryIn) -> None:
     if "en" not in data.names:
-        raise ValidationFailed("a category needs an English name",
-                               errors=[FieldError("names.en", "required")])  # fmt: skip
+        raise ValidationFailed(
+            "a category needs an English name", errors=[FieldError("names.en", "required")]
+        )
 
 
 async def create_category(session: AsyncSession, clock: Clock, data: CategoryIn) -> Category:
     _check(data)
     if await session.scalar(select(Category.id).where(Category.slug == data.slug)):
         raise Conflict(f"the category {data.slug!r} exists")
-    category = Category(slug=data.slug, names=dict(data.names), position=data.position,
-                        created_at=clock.now())  # fmt: skip
+    category = Category(
+        slug=data.slug, names=dict(data.names), position=data.position, created_at=clock.now()
+    )
     session.add(category)
     await session.flush()
     return category

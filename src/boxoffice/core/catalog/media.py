@@ -19,20 +19,31 @@ MAX_IMAGES_PER_EVENT = 12
 
 
 def image_out(image: EventImage, store: MediaStore) -> ImageOut:
-    return ImageOut(id=image.id, width=image.width, height=image.height, position=image.position,
-                    urls={name: store.url(key) for name, key in image.keys.items()})  # fmt: skip
+    return ImageOut(
+        id=image.id,
+        width=image.width,
+        height=image.height,
+        position=image.position,
+        urls={name: store.url(key) for name, key in image.keys.items()},
+    )
 
 
 async def add_event_image(
     session: AsyncSession, clock: Clock, event: Event, data: bytes, store: MediaStore
 ) -> EventImage:
-    count = int(await session.scalar(select(func.count()).select_from(EventImage).where(
-        EventImage.event_id == event.id)) or 0)  # fmt: skip
+    count = int(
+        await session.scalar(
+            select(func.count()).select_from(EventImage).where(EventImage.event_id == event.id)
+        )
+        or 0
+    )
     if count >= MAX_IMAGES_PER_EVENT:
         raise RuleViolated(f"an event has at most {MAX_IMAGES_PER_EVENT} pictures")
     processed = await anyio.to_thread.run_sync(process_image, data)  # CPU-bound: off the loop
-    keys = {r.name: f"events/{event.id.hex}/{processed.digest}-{r.name}.webp"
-            for r in processed.renditions}  # fmt: skip
+    keys = {
+        r.name: f"events/{event.id.hex}/{processed.digest}-{r.name}.webp"
+        for r in processed.renditions
+    }
     for rendition in processed.renditions:
         await store.put(keys[rendition.name], rendition.data, "image/webp")
     image = EventImage(

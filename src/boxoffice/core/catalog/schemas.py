@@ -112,9 +112,12 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def of(
-        cls, event: Event, *, categories: Mapping[uuid.UUID, str] | None = None,
+        cls,
+        event: Event,
+        *,
+        categories: Mapping[uuid.UUID, str] | None = None,
         private: bool = False,
-    ) -> EventOut:  # fmt: skip
+    ) -> EventOut:
         """``categories`` maps category ids to slugs; ``private`` adds what only organizers see."""
         zone = ZoneInfo(event.timezone)
         category = (categories or {}).get(event.category_id) if event.category_id else None
@@ -198,8 +201,11 @@ class EventSearch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             problems.append(FieldError("sort", "sorting by relevance needs q"))
         if self.date_from and self.date_to and self.date_to < self.date_from:
             problems.append(FieldError("date_to", "must not be before date_from"))
-        if (self.price_min is not None and self.price_max is not None
-                and self.price_max < self.price_min):  # fmt: skip
+        if (
+            self.price_min is not None
+            and self.price_max is not None
+            and self.price_max < self.price_min
+        ):
             problems.append(FieldError("price_max", "must not be below price_min"))
         if self.tz is not None:
             try:
@@ -286,8 +292,10 @@ class QuotaOut(msgspec.Struct, frozen=True, kw_only=True):
 class CategoryIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     slug: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$")]
     #: locale -> name; must include "en".
-    names: dict[Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?$")],
-                Annotated[str, msgspec.Meta(min_length=1, max_length=80)]]  # fmt: skip
+    names: dict[
+        Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?$")],
+        Annotated[str, msgspec.Meta(min_length=1, max_length=80)],
+    ]
     position: int = 0
 
 

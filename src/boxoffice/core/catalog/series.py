@@ -25,18 +25,37 @@ from boxoffice.core.journal import append
 
 MAX_OCCURRENCES = 366
 FREQUENCIES = {"daily": rrule.DAILY, "weekly": rrule.WEEKLY, "monthly": rrule.MONTHLY}
-WEEKDAYS = {"MO": rrule.MO, "TU": rrule.TU, "WE": rrule.WE, "TH": rrule.TH, "FR": rrule.FR,
-            "SA": rrule.SA, "SU": rrule.SU}  # fmt: skip
+WEEKDAYS = {
+    "MO": rrule.MO,
+    "TU": rrule.TU,
+    "WE": rrule.WE,
+    "TH": rrule.TH,
+    "FR": rrule.FR,
+    "SA": rrule.SA,
+    "SU": rrule.SU,
+}
 #: Columns an occurrence does not copy from its template.
-OWN_COLUMNS = {"id", "slug", "status", "starts_at", "ends_at", "local_start_date", "series_id",
-               "created_at", "updated_at", "published_at"}  # fmt: skip
+OWN_COLUMNS = {
+    "id",
+    "slug",
+    "status",
+    "starts_at",
+    "ends_at",
+    "local_start_date",
+    "series_id",
+    "created_at",
+    "updated_at",
+    "published_at",
+}
 
 
 def occurrences(template: Event, rule: SeriesRule) -> tuple[str, list[datetime]]:
     """The RRULE text and the local start times after the template's own."""
     if (rule.until is None) == (rule.count is None):
-        raise ValidationFailed("give until or count", errors=[
-            FieldError("until", "give exactly one of until and count")])  # fmt: skip
+        raise ValidationFailed(
+            "give until or count",
+            errors=[FieldError("until", "give exactly one of until and count")],
+        )
     zone = ZoneInfo(template.timezone)
     first = template.starts_at.astimezone(zone).replace(tzinfo=None)
     options: dict[str, object] = {"dtstart": first, "interval": rule.interval}
@@ -49,8 +68,10 @@ def occurrences(template: Event, rule: SeriesRule) -> tuple[str, list[datetime]]
     recurrence = rrule.rrule(FREQUENCIES[rule.frequency], **options)
     starts = [when for when in recurrence[: MAX_OCCURRENCES + 1] if when != first]
     if len(starts) > MAX_OCCURRENCES:
-        raise ValidationFailed(f"a series has at most {MAX_OCCURRENCES} occurrences",
-                               errors=[FieldError("until", "too many occurrences")])  # fmt: skip
+        raise ValidationFailed(
+            f"a series has at most {MAX_OCCURRENCES} occurrences",
+            errors=[FieldError("until", "too many occurrences")],
+        )
     text = str(recurrence).split("\n")[-1]  # "RRULE:FREQ=WEEKLY;..."
     return text, [when.replace(tzinfo=zone) for when in starts]
 
@@ -66,8 +87,9 @@ async def create_series(
     session.add(series)
     await session.flush()
     template.series_id = series.id
-    ticket_types = list(await session.scalars(
-        select(TicketType).where(TicketType.event_id == template.id)))  # fmt: skip
+    ticket_types = list(
+        await session.scalars(select(TicketType).where(TicketType.event_id == template.id))
+    )
     quotas = list(await session.scalars(select(Quota).where(Quota.event_id == template.id)))
     links = (
         list(
@@ -86,12 +108,22 @@ async def create_series(
     made = [template]
     for start in starts:
         slug = f"{template.slug[:100]}-{start:%Y%m%d-%H%M}"
-        copied = {c.key: getattr(template, c.key) for c in Event.__table__.columns
-                  if c.key not in OWN_COLUMNS}  # fmt: skip
-        event = Event(**copied, slug=slug, status="draft", series_id=series.id,
-                      starts_at=start, ends_at=start + duration,
-                      local_start_date=start.date().isoformat(), created_at=now,
-                      updated_at=now)  # fmt: skip
+        copied = {
+            c.key: getattr(template, c.key)
+            for c in Event.__table__.columns
+            if c.key not in OWN_COLUMNS
+        }
+        event = Event(
+            **copied,
+            slug=slug,
+            status="draft",
+            series_id=series.id,
+            starts_at=start,
+            ends_at=start + duration,
+            local_start_date=start.date().isoformat(),
+            created_at=now,
+            updated_at=now,
+        )
         session.add(event)
         await session.flush()
         type_ids: dict[uuid.UUID, uuid.UUID] = {}
@@ -108,8 +140,14 @@ async def create_series(
             await session.flush()
             type_ids[ticket_type.id] = copy.id
         for quota in quotas:
-            quota_copy = Quota(event_id=event.id, name=quota.name, capacity=quota.capacity,
-                               sold=0, held=0, created_at=now)  # fmt: skip
+            quota_copy = Quota(
+                event_id=event.id,
+                name=quota.name,
+                capacity=quota.capacity,
+                sold=0,
+                held=0,
+                created_at=now,
+            )
             session.add(quota_copy)
             await session.flush()
             for quota_id, ticket_type_id in links:
@@ -119,9 +157,15 @@ async def create_series(
                             quota_id=quota_copy.id, ticket_type_id=type_ids[ticket_type_id]
                         )
                     )
-        await append(session, EventCreated(event_id=str(event.id),
-                                           organization_id=str(event.organization_id),
-                                           title=event.title), clock)  # fmt: skip
+        await append(
+            session,
+            EventCreated(
+                event_id=str(event.id),
+                organization_id=str(event.organization_id),
+                title=event.title,
+            ),
+            clock,
+        )
         made.append(event)
     await session.flush()
     return series, made
@@ -133,6 +177,9 @@ async def events_of_series(
     series = await session.get(EventSeries, series_id)
     if series is None or series.organization_id != organization_id:
         return None, []
-    events = list(await session.scalars(select(Event).where(Event.series_id == series_id)
-                                        .order_by(Event.starts_at, Event.id)))  # fmt: skip
+    events = list(
+        await session.scalars(
+            select(Event).where(Event.series_id == series_id).order_by(Event.starts_at, Event.id)
+        )
+    )
     return series, events

@@ -33,15 +33,39 @@ SEARCH_WINDOW = 200
 
 
 #: What organizers may use in descriptions; everything else is stripped (nh3, i.e. ammonia).
-ALLOWED_TAGS = {"p", "br", "strong", "b", "em", "i", "u", "ul", "ol", "li", "a", "h2", "h3",
-                "h4", "blockquote", "code", "pre", "hr"}  # fmt: skip
+ALLOWED_TAGS = {
+    "p",
+    "br",
+    "strong",
+    "b",
+    "em",
+    "i",
+    "u",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "h2",
+    "h3",
+    "h4",
+    "blockquote",
+    "code",
+    "pre",
+    "hr",
+}
 
 
 def sanitize(html: str) -> str:
     """Rich text safe to show anywhere: allowed tags only, links made safe."""
-    return str(nh3.clean(html, tags=ALLOWED_TAGS, attributes={"a": {"href", "title"}},
-                         url_schemes={"http", "https", "mailto"},
-                         link_rel="noopener noreferrer nofollow"))  # fmt: skip
+    return str(
+        nh3.clean(
+            html,
+            tags=ALLOWED_TAGS,
+            attributes={"a": {"href", "title"}},
+            url_schemes={"http", "https", "mailto"},
+            link_rel="noopener noreferrer nofollow",
+        )
+    )
 
 
 def plain_text(html: str) -> str:
@@ -74,9 +98,12 @@ async def create_event(
         raise Conflict(f"this organization has an event with the slug {draft.slug!r} already")
     now = clock.now()
     event = Event(
-        organization_id=organization_id, status=EventStatus.DRAFT, created_at=now,
-        updated_at=now, **await _columns(session, draft),
-    )  # fmt: skip
+        organization_id=organization_id,
+        status=EventStatus.DRAFT,
+        created_at=now,
+        updated_at=now,
+        **await _columns(session, draft),
+    )
     session.add(event)
     await session.flush()
     await append(
@@ -106,15 +133,19 @@ async def _columns(session: AsyncSession, draft: EventDraft) -> dict[str, object
 
 
 async def update_event(
-    session: AsyncSession, clock: Clock, organization_id: uuid.UUID, event_id: uuid.UUID,
+    session: AsyncSession,
+    clock: Clock,
+    organization_id: uuid.UUID,
+    event_id: uuid.UUID,
     draft: EventDraft,
-) -> Event:  # fmt: skip
+) -> Event:
     """Replace an event's details. The slug stays unique per organization; status, ticket
     types and quotas are changed through their own routes."""
     draft.validate()
     event = await get_event_of(session, organization_id, event_id)
-    if draft.slug != event.slug and await session.scalar(select(Event.id).where(
-            Event.organization_id == organization_id, Event.slug == draft.slug)):  # fmt: skip
+    if draft.slug != event.slug and await session.scalar(
+        select(Event.id).where(Event.organization_id == organization_id, Event.slug == draft.slug)
+    ):
         raise Conflict(f"this organization has an event with the slug {draft.slug!r} already")
     for name, value in (await _columns(session, draft)).items():
         setattr(event, name, value)
@@ -198,8 +229,9 @@ def _filters(query: EventSearch, now: datetime) -> list[ColumnElement[bool]]:
     """The SQL conditions for every filter given (all combine with AND)."""
     conditions: list[ColumnElement[bool]] = [Event.status.in_(PUBLIC), Event.ends_at >= now]
     if query.category:
-        conditions.append(Event.category_id.in_(
-            select(Category.id).where(Category.slug == query.category)))  # fmt: skip
+        conditions.append(
+            Event.category_id.in_(select(Category.id).where(Category.slug == query.category))
+        )
     if query.tz and (query.date_from or query.date_to):
         zone = ZoneInfo(query.tz)
         if query.date_from:
@@ -222,8 +254,9 @@ def _filters(query: EventSearch, now: datetime) -> list[ColumnElement[bool]]:
         conditions += [Event.latitude.between(query.lat - dlat, query.lat + dlat)]
         if dlon < 180:
             conditions += [Event.longitude.between(query.lon - dlon, query.lon + dlon)]
-    public_ticket = select(TicketType.id).where(TicketType.event_id == Event.id,
-                                                TicketType.visibility == "public")  # fmt: skip
+    public_ticket = select(TicketType.id).where(
+        TicketType.event_id == Event.id, TicketType.visibility == "public"
+    )
     if query.price_min is not None:
         public_ticket = public_ticket.where(TicketType.price_minor >= query.price_min)
     if query.price_max is not None:
@@ -255,17 +288,22 @@ async def list_public_events(
     if query.q.strip():
         if backend is None:
             raise RuleViolated("text search is not configured on this platform ([search] backend)")
-        hits = await backend.search(EVENT_KIND, query.q, limit=SEARCH_WINDOW,
-                                    language=query.language)  # fmt: skip
+        hits = await backend.search(
+            EVENT_KIND, query.q, limit=SEARCH_WINDOW, language=query.language
+        )
         ranked = [uuid.UUID(hit.id) for hit in hits]
         conditions.append(Event.id.in_(ranked))
     slugs = await category_slugs(session)
     if query.effective_sort == "date":
         return await _by_date(session, conditions, query.limit, cursor, slugs, query)
     # Rank and filter on ids and coordinates only; load whole rows for the page alone.
-    rows = (await session.execute(
-        select(Event.id, Event.latitude, Event.longitude).where(*conditions).limit(NEARBY_WINDOW)
-    )).all()  # fmt: skip
+    rows = (
+        await session.execute(
+            select(Event.id, Event.latitude, Event.longitude)
+            .where(*conditions)
+            .limit(NEARBY_WINDOW)
+        )
+    ).all()
     scored = [(row.id, _distance_to(row.latitude, row.longitude, query)) for row in rows]
     if query.radius_km is not None:
         scored = [(i, d) for i, d in scored if d is not None and d <= query.radius_km]
@@ -275,8 +313,12 @@ async def list_public_events(
         order = {event_id: rank for rank, event_id in enumerate(ranked or [])}
         scored.sort(key=lambda pair: order.get(pair[0], len(order)))
     window = scored[cursor.offset : cursor.offset + query.limit]
-    loaded = {e.id: e for e in await session.scalars(
-        select(Event).where(Event.id.in_([event_id for event_id, _ in window])))}  # fmt: skip
+    loaded = {
+        e.id: e
+        for e in await session.scalars(
+            select(Event).where(Event.id.in_([event_id for event_id, _ in window]))
+        )
+    }
     end = cursor.offset + query.limit
     return EventPage(
         items=[_out(loaded[event_id], slugs, distance) for event_id, distance in window],
@@ -298,11 +340,16 @@ def _out(event: Event, slugs: dict[uuid.UUID, str], distance: float | None) -> E
 
 
 async def _by_date(
-    session: AsyncSession, conditions: list[ColumnElement[bool]], limit: int, cursor: _Cursor,
-    slugs: dict[uuid.UUID, str], query: EventSearch,
-) -> EventPage:  # fmt: skip
-    statement = (select(Event).where(*conditions).order_by(Event.starts_at, Event.id)
-                 .limit(limit + 1))  # fmt: skip
+    session: AsyncSession,
+    conditions: list[ColumnElement[bool]],
+    limit: int,
+    cursor: _Cursor,
+    slugs: dict[uuid.UUID, str],
+    query: EventSearch,
+) -> EventPage:
+    statement = (
+        select(Event).where(*conditions).order_by(Event.starts_at, Event.id).limit(limit + 1)
+    )
     if cursor.starts_at is not None and cursor.id is not None:
         statement = statement.where(
             tuple_(Event.starts_at, Event.id) > tuple_(cursor.starts_at, cursor.id)

@@ -40,13 +40,15 @@ def _check_ticket_type(event: Event, data: TicketTypeIn) -> None:
         value = getattr(data, name)
         if value is not None and value.tzinfo is None:
             problems.append(FieldError(name, "give a time zone offset"))
-    if (not problems and data.sales_start and data.sales_end
-            and data.sales_end <= data.sales_start):  # fmt: skip
+    if not problems and data.sales_start and data.sales_end and data.sales_end <= data.sales_start:
         problems.append(FieldError("sales_end", "must be after sales_start"))
     for index, step in enumerate(data.price_steps):
         if step.price.currency != event.currency or step.price.minor < 0:
-            problems.append(FieldError(f"price_steps[{index}].price",
-                                       f"a price in {event.currency}, not negative"))  # fmt: skip
+            problems.append(
+                FieldError(
+                    f"price_steps[{index}].price", f"a price in {event.currency}, not negative"
+                )
+            )
         if step.until is not None and step.until.tzinfo is None:
             problems.append(FieldError(f"price_steps[{index}].until", "give a time zone offset"))
         if step.until is None and step.up_to_sold is None:
@@ -70,11 +72,13 @@ def _apply(ticket_type: TicketType, data: TicketTypeIn, now: datetime) -> None:
     ticket_type.access_code = data.access_code.strip().upper() if data.access_code else None
     ticket_type.position = data.position
     ticket_type.price_steps = [
-        {"price_minor": step.price.minor,
-         "until": ensure_utc(step.until).isoformat() if step.until else None,
-         "up_to_sold": step.up_to_sold}
+        {
+            "price_minor": step.price.minor,
+            "until": ensure_utc(step.until).isoformat() if step.until else None,
+            "up_to_sold": step.up_to_sold,
+        }
         for step in data.price_steps
-    ]  # fmt: skip
+    ]
     ticket_type.updated_at = now
 
 
@@ -99,9 +103,12 @@ async def get_ticket_type(
 
 
 async def update_ticket_type(
-    session: AsyncSession, clock: Clock, event: Event, ticket_type_id: uuid.UUID,
+    session: AsyncSession,
+    clock: Clock,
+    event: Event,
+    ticket_type_id: uuid.UUID,
     data: TicketTypeIn,
-) -> TicketType:  # fmt: skip
+) -> TicketType:
     ticket_type = await get_ticket_type(session, event.id, ticket_type_id)
     _check_ticket_type(event, data)
     _apply(ticket_type, data, clock.now())
@@ -115,15 +122,19 @@ async def delete_ticket_type(
     in_use = await session.scalar(
         select(func.coalesce(func.sum(Quota.sold + Quota.held), 0))
         .join(QuotaTicketType, QuotaTicketType.quota_id == Quota.id)
-        .where(QuotaTicketType.ticket_type_id == ticket_type.id))  # fmt: skip
+        .where(QuotaTicketType.ticket_type_id == ticket_type.id)
+    )
     if in_use:
         raise RuleViolated("its quotas have sold or held seats: hide it instead of deleting it")
     await session.delete(ticket_type)
 
 
 async def _check_members(session: AsyncSession, event: Event, ids: list[uuid.UUID]) -> None:
-    found = set(await session.scalars(select(TicketType.id).where(
-        TicketType.event_id == event.id, TicketType.id.in_(ids))))  # fmt: skip
+    found = set(
+        await session.scalars(
+            select(TicketType.id).where(TicketType.event_id == event.id, TicketType.id.in_(ids))
+        )
+    )
     unknown = [str(i) for i in ids if i not in found]
     if unknown:
         raise ValidationFailed(
@@ -136,8 +147,14 @@ async def _check_members(session: AsyncSession, event: Event, ids: list[uuid.UUI
 
 async def create_quota(session: AsyncSession, clock: Clock, event: Event, data: QuotaIn) -> Quota:
     await _check_members(session, event, data.ticket_types)
-    quota = Quota(event_id=event.id, name=data.name, capacity=data.capacity, sold=0, held=0,
-                  created_at=clock.now())  # fmt: skip
+    quota = Quota(
+        event_id=event.id,
+        name=data.name,
+        capacity=data.capacity,
+        sold=0,
+        held=0,
+        created_at=clock.now(),
+    )
     session.add(quota)
     await session.flush()
     for ticket_type_id in dict.fromkeys(data.ticket_types):
@@ -161,7 +178,8 @@ async def update_quota(
     if data.capacity < quota.sold + quota.held:
         raise RuleViolated(
             f"the capacity cannot go below the {quota.sold} sold and {quota.held} held seats",
-            errors=[FieldError("capacity", f"at least {quota.sold + quota.held}")])  # fmt: skip
+            errors=[FieldError("capacity", f"at least {quota.sold + quota.held}")],
+        )
     quota.name, quota.capacity = data.name, data.capacity
     await session.execute(delete(QuotaTicketType).where(QuotaTicketType.quota_id == quota.id))
     for ticket_type_id in dict.fromkeys(data.ticket_types):
@@ -189,11 +207,22 @@ async def quotas_of(
     if quotas:
         for quota_id, ticket_type_id in await session.execute(
             select(QuotaTicketType.quota_id, QuotaTicketType.ticket_type_id).where(
-                QuotaTicketType.quota_id.in_([q.id for q in quotas]))):  # fmt: skip
+                QuotaTicketType.quota_id.in_([q.id for q in quotas])
+            )
+        ):
             members[quota_id].append(ticket_type_id)
-    return [QuotaOut(id=q.id, name=q.name, capacity=q.capacity, sold=q.sold, held=q.held,
-                     available=q.capacity - q.sold - q.held,
-                     ticket_types=sorted(members[q.id])) for q in quotas]  # fmt: skip
+    return [
+        QuotaOut(
+            id=q.id,
+            name=q.name,
+            capacity=q.capacity,
+            sold=q.sold,
+            held=q.held,
+            available=q.capacity - q.sold - q.held,
+            ticket_types=sorted(members[q.id]),
+        )
+        for q in quotas
+    ]
 
 
 async def availability(
@@ -202,11 +231,11 @@ async def availability(
     """Seats left per ticket type (``only``: just that one): the smallest remaining among its
     quotas. One query."""
     statement = (
-        select(QuotaTicketType.ticket_type_id,
-               func.min(Quota.capacity - Quota.sold - Quota.held))
+        select(QuotaTicketType.ticket_type_id, func.min(Quota.capacity - Quota.sold - Quota.held))
         .join(Quota, Quota.id == QuotaTicketType.quota_id)
         .where(Quota.event_id == event_id)
-        .group_by(QuotaTicketType.ticket_type_id))  # fmt: skip
+        .group_by(QuotaTicketType.ticket_type_id)
+    )
     if only is not None:
         statement = statement.where(QuotaTicketType.ticket_type_id == only)
     rows = await session.execute(statement)
@@ -219,8 +248,7 @@ async def organizer_view(
     """One ticket type as organizers see it, with its seats left."""
     left = await availability(session, ticket_type.event_id, only=ticket_type.id)
     taken = (await taken_of(session, ticket_type.event_id)).get(ticket_type.id, 0)
-    return ticket_type_out(ticket_type, left.get(ticket_type.id, 0), now, private=True,
-                           taken=taken)  # fmt: skip
+    return ticket_type_out(ticket_type, left.get(ticket_type.id, 0), now, private=True, taken=taken)
 
 
 class SalesWindow(Protocol):
@@ -257,7 +285,9 @@ async def taken_of(session: AsyncSession, event_id: uuid.UUID) -> dict[uuid.UUID
     rows = await session.execute(
         select(QuotaTicketType.ticket_type_id, func.max(Quota.sold + Quota.held))
         .join(Quota, Quota.id == QuotaTicketType.quota_id)
-        .where(Quota.event_id == event_id).group_by(QuotaTicketType.ticket_type_id))  # fmt: skip
+        .where(Quota.event_id == event_id)
+        .group_by(QuotaTicketType.ticket_type_id)
+    )
     return {ticket_type_id: int(taken) for ticket_type_id, taken in rows}
 
 
@@ -276,25 +306,38 @@ def ticket_type_out(
     taken: int = 0,
 ) -> TicketTypeOut:
     return TicketTypeOut(
-        id=ticket_type.id, name=ticket_type.name, description=ticket_type.description,
+        id=ticket_type.id,
+        name=ticket_type.name,
+        description=ticket_type.description,
         price=Money(current_price(ticket_type, now, taken), ticket_type.currency),
         regular_price=Money(ticket_type.price_minor, ticket_type.currency),
-        price_steps=[PriceStep(price=Money(int(step["price_minor"]), ticket_type.currency),
-                               until=datetime.fromisoformat(step["until"]) if step.get("until")
-                               else None, up_to_sold=step.get("up_to_sold"))
-                     for step in ticket_type.price_steps or ()],
-        sales_start=ticket_type.sales_start, sales_end=ticket_type.sales_end,
-        min_per_order=ticket_type.min_per_order, max_per_order=ticket_type.max_per_order,
-        visibility=ticket_type.visibility, available=available,
+        price_steps=[
+            PriceStep(
+                price=Money(int(step["price_minor"]), ticket_type.currency),
+                until=datetime.fromisoformat(step["until"]) if step.get("until") else None,
+                up_to_sold=step.get("up_to_sold"),
+            )
+            for step in ticket_type.price_steps or ()
+        ],
+        sales_start=ticket_type.sales_start,
+        sales_end=ticket_type.sales_end,
+        min_per_order=ticket_type.min_per_order,
+        max_per_order=ticket_type.max_per_order,
+        visibility=ticket_type.visibility,
+        available=available,
         on_sale=on_sale(ticket_type, now) and available > 0,
         access_code=ticket_type.access_code if private else None,
-    )  # fmt: skip
+    )
 
 
 async def ticket_types_of(
-    session: AsyncSession, event_id: uuid.UUID, now: datetime, *, private: bool = False,
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    now: datetime,
+    *,
+    private: bool = False,
     access_code: str | None = None,
-) -> list[TicketTypeOut]:  # fmt: skip
+) -> list[TicketTypeOut]:
     """Organizers (``private``) see all; the public sees public ones plus those whose access
     code they give. Hidden ones are unlocked by promo codes in the booking flow."""
     left = await availability(session, event_id)
@@ -302,21 +345,39 @@ async def ticket_types_of(
     code = access_code.strip().upper() if access_code else None
     result = []
     for ticket_type in await session.scalars(
-        select(TicketType).where(TicketType.event_id == event_id)
-        .order_by(TicketType.position, TicketType.created_at, TicketType.id)):  # fmt: skip
-        visible = private or ticket_type.visibility == "public" or (
-            ticket_type.visibility == "code" and code is not None
-            and ticket_type.access_code == code)  # fmt: skip
+        select(TicketType)
+        .where(TicketType.event_id == event_id)
+        .order_by(TicketType.position, TicketType.created_at, TicketType.id)
+    ):
+        visible = (
+            private
+            or ticket_type.visibility == "public"
+            or (
+                ticket_type.visibility == "code"
+                and code is not None
+                and ticket_type.access_code == code
+            )
+        )
         if visible:
-            result.append(ticket_type_out(ticket_type, left.get(ticket_type.id, 0), now,
-                                          private=private,
-                                          taken=taken.get(ticket_type.id, 0)))  # fmt: skip
+            result.append(
+                ticket_type_out(
+                    ticket_type,
+                    left.get(ticket_type.id, 0),
+                    now,
+                    private=private,
+                    taken=taken.get(ticket_type.id, 0),
+                )
+            )
     return result
 
 
 async def sellable_ticket_types(session: AsyncSession, event_id: uuid.UUID) -> int:
     """How many ticket types of the event are in at least one quota."""
-    return int(await session.scalar(
-        select(func.count(func.distinct(QuotaTicketType.ticket_type_id)))
-        .join(Quota, Quota.id == QuotaTicketType.quota_id)
-        .where(Quota.event_id == event_id)) or 0)  # fmt: skip
+    return int(
+        await session.scalar(
+            select(func.count(func.distinct(QuotaTicketType.ticket_type_id)))
+            .join(Quota, Quota.id == QuotaTicketType.quota_id)
+            .where(Quota.event_id == event_id)
+        )
+        or 0
+    )

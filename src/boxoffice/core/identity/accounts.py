@@ -69,11 +69,19 @@ class AuthPolicy(msgspec.Struct, frozen=True, kw_only=True):
 
 def profile_of(user: User) -> ProfileOut:
     return ProfileOut(
-        id=user.id, email=user.email, email_verified=user.email_verified_at is not None,
-        name=user.name, locale=user.locale, time_zone=user.time_zone, country=user.country,
-        marketing_consent=user.marketing_consent, marketing_consent_at=user.marketing_consent_at,
-        platform_role=user.platform_role, status=user.status, created_at=user.created_at,
-    )  # fmt: skip
+        id=user.id,
+        email=user.email,
+        email_verified=user.email_verified_at is not None,
+        name=user.name,
+        locale=user.locale,
+        time_zone=user.time_zone,
+        country=user.country,
+        marketing_consent=user.marketing_consent,
+        marketing_consent_at=user.marketing_consent_at,
+        platform_role=user.platform_role,
+        status=user.status,
+        created_at=user.created_at,
+    )
 
 
 def _check_password(password: str, email: str, name: str = "") -> None:
@@ -88,8 +96,10 @@ def _check_time_zone(value: str) -> None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ValidationFailed("invalid time zone", errors=[
-            FieldError("time_zone", f"{value!r} is not an IANA time zone")]) from error  # fmt: skip
+        raise ValidationFailed(
+            "invalid time zone",
+            errors=[FieldError("time_zone", f"{value!r} is not an IANA time zone")],
+        ) from error
 
 
 async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -98,13 +108,24 @@ async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
 
 
 async def issue_one_time_token(
-    session: AsyncSession, clock: Clock, user: User, purpose: str, ttl: timedelta,
+    session: AsyncSession,
+    clock: Clock,
+    user: User,
+    purpose: str,
+    ttl: timedelta,
     subject: str = "",
-) -> str:  # fmt: skip
+) -> str:
     token = new_secret("ot")
-    session.add(OneTimeToken(purpose=purpose, user_id=user.id, token_hash=hash_secret(token),
-                             subject=subject, created_at=clock.now(),
-                             expires_at=clock.now() + ttl))  # fmt: skip
+    session.add(
+        OneTimeToken(
+            purpose=purpose,
+            user_id=user.id,
+            token_hash=hash_secret(token),
+            subject=subject,
+            created_at=clock.now(),
+            expires_at=clock.now() + ttl,
+        )
+    )
     await session.flush()
     return token
 
@@ -118,11 +139,15 @@ async def redeem_one_time_token(
     row = OneTimeToken
     result = await session.execute(
         update(row)
-        .where(row.token_hash == hash_secret(token), row.purpose == purpose,
-               row.used_at.is_(None), row.expires_at > now)
+        .where(
+            row.token_hash == hash_secret(token),
+            row.purpose == purpose,
+            row.used_at.is_(None),
+            row.expires_at > now,
+        )
         .values(used_at=now)
         .returning(row.id)
-    )  # fmt: skip
+    )
     token_id = result.scalar_one_or_none()
     if token_id is None:
         raise RuleViolated(
@@ -137,16 +162,22 @@ async def redeem_one_time_token(
 async def _send_verification(
     session: AsyncSession, clock: Clock, policy: AuthPolicy, user: User
 ) -> None:
-    token = await issue_one_time_token(session, clock, user, VERIFY, policy.verify_ttl,
-                                       subject=user.email)  # fmt: skip
+    token = await issue_one_time_token(
+        session, clock, user, VERIFY, policy.verify_ttl, subject=user.email
+    )
     link = policy.link("/account/verify-email", token)
     await queue_message(
-        session, clock, kind="email", to=user.email, template=VERIFY, locale=user.locale,
+        session,
+        clock,
+        kind="email",
+        to=user.email,
+        template=VERIFY,
+        locale=user.locale,
         subject="Confirm your e-mail address",
         text=f"Hello {user.name or user.email},\n\nconfirm your address for boxoffice:\n{link}\n\n"
-             f"The link works once and expires in {int(policy.verify_ttl.total_seconds() // 3600)}"
-             " hours. If you did not sign up, ignore this message.",
-    )  # fmt: skip
+        f"The link works once and expires in {int(policy.verify_ttl.total_seconds() // 3600)}"
+        " hours. If you did not sign up, ignore this message.",
+    )
 
 
 async def register(
@@ -161,20 +192,29 @@ async def register(
     existing = await find_user_by_email(session, email)
     if existing is not None:
         await queue_message(
-            session, clock, kind="email", to=email, template="already-registered",
+            session,
+            clock,
+            kind="email",
+            to=email,
+            template="already-registered",
             subject="You already have a boxoffice account",
             text="Someone (hopefully you) tried to sign up with this address, which already "
-                 "has an account. Sign in, or reset your password if you forgot it.",
-        )  # fmt: skip
+            "has an account. Sign in, or reset your password if you forgot it.",
+        )
         return None
     now = clock.now()
     user = User(
-        email=email, password_hash=hash_password(data.password), name=data.name,
-        locale=data.locale, time_zone=data.time_zone, country=data.country or "",
+        email=email,
+        password_hash=hash_password(data.password),
+        name=data.name,
+        locale=data.locale,
+        time_zone=data.time_zone,
+        country=data.country or "",
         marketing_consent=data.marketing_consent,
         marketing_consent_at=now if data.marketing_consent else None,
-        created_at=now, updated_at=now,
-    )  # fmt: skip
+        created_at=now,
+        updated_at=now,
+    )
     session.add(user)
     await session.flush()
     await append(session, UserRegistered(user_id=str(user.id)), clock)
@@ -203,27 +243,43 @@ async def verify_email(session: AsyncSession, clock: Clock, token: str) -> User:
 
 
 async def start_session(
-    session: AsyncSession, clock: Clock, policy: AuthPolicy, signer: TokenSigner, user: User,
+    session: AsyncSession,
+    clock: Clock,
+    policy: AuthPolicy,
+    signer: TokenSigner,
+    user: User,
     user_agent: str,
-) -> TokenPair:  # fmt: skip
-    auth_session = AuthSession(user_id=user.id, created_at=clock.now(),
-                               user_agent=user_agent[:300])  # fmt: skip
+) -> TokenPair:
+    auth_session = AuthSession(user_id=user.id, created_at=clock.now(), user_agent=user_agent[:300])
     session.add(auth_session)
     await session.flush()
     return await _new_pair(session, clock, policy, signer, user.id, auth_session.id)
 
 
 async def _new_pair(
-    session: AsyncSession, clock: Clock, policy: AuthPolicy, signer: TokenSigner,
-    user_id: uuid.UUID, session_id: uuid.UUID,
-) -> TokenPair:  # fmt: skip
+    session: AsyncSession,
+    clock: Clock,
+    policy: AuthPolicy,
+    signer: TokenSigner,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+) -> TokenPair:
     refresh = new_secret("rt")
     now = clock.now()
-    session.add(RefreshToken(session_id=session_id, token_hash=hash_secret(refresh),
-                             created_at=now, expires_at=now + policy.refresh_ttl))  # fmt: skip
+    session.add(
+        RefreshToken(
+            session_id=session_id,
+            token_hash=hash_secret(refresh),
+            created_at=now,
+            expires_at=now + policy.refresh_ttl,
+        )
+    )
     access = signer.issue(user_id=user_id, session_id=session_id, now=now, ttl=policy.access_ttl)
-    return TokenPair(access_token=access, refresh_token=refresh,
-                     expires_in=int(policy.access_ttl.total_seconds()))  # fmt: skip
+    return TokenPair(
+        access_token=access,
+        refresh_token=refresh,
+        expires_in=int(policy.access_ttl.total_seconds()),
+    )
 
 
 class LoginOutcome(msgspec.Struct):
@@ -241,9 +297,14 @@ class LoginOutcome(msgspec.Struct):
 
 
 async def login(
-    session: AsyncSession, clock: Clock, policy: AuthPolicy, signer: TokenSigner, email: str,
-    password: str, user_agent: str = "",
-) -> LoginOutcome:  # fmt: skip
+    session: AsyncSession,
+    clock: Clock,
+    policy: AuthPolicy,
+    signer: TokenSigner,
+    email: str,
+    password: str,
+    user_agent: str = "",
+) -> LoginOutcome:
     """Check credentials. Returns the error instead of raising it so that the caller commits
     the failure count (an exception would roll it back)."""
     now = clock.now()
@@ -281,8 +342,9 @@ async def login(
     user.last_login_at = now
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    return LoginOutcome(tokens=await start_session(session, clock, policy, signer, user,
-                                                    user_agent))  # fmt: skip
+    return LoginOutcome(
+        tokens=await start_session(session, clock, policy, signer, user, user_agent)
+    )
 
 
 async def refresh(
@@ -291,8 +353,9 @@ async def refresh(
     """Exchange a refresh token for a new pair. Returns the error (rather than raising) so
     the caller commits a reuse revocation."""
     now = clock.now()
-    row = await session.scalar(select(RefreshToken).where(
-        RefreshToken.token_hash == hash_secret(token)))  # fmt: skip
+    row = await session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == hash_secret(token))
+    )
     invalid = Unauthorized("the refresh token is not valid; sign in again")
     if row is None:
         return LoginOutcome(error=invalid)
@@ -314,14 +377,18 @@ async def refresh(
             RefreshTokenReused(user_id=str(auth_session.user_id), session_id=str(auth_session.id)),
             clock,
         )
-        return LoginOutcome(error=Unauthorized(
-            "this refresh token was used before, so the session has been ended for safety; "
-            "sign in again"))  # fmt: skip
+        return LoginOutcome(
+            error=Unauthorized(
+                "this refresh token was used before, so the session has been ended for safety; "
+                "sign in again"
+            )
+        )
     user = await session.get(User, auth_session.user_id)
     if user is None or user.status != "active":
         return LoginOutcome(error=invalid)
-    return LoginOutcome(tokens=await _new_pair(session, clock, policy, signer, user.id,
-                                               auth_session.id))  # fmt: skip
+    return LoginOutcome(
+        tokens=await _new_pair(session, clock, policy, signer, user.id, auth_session.id)
+    )
 
 
 async def revoke_session(
@@ -335,9 +402,12 @@ async def revoke_session(
 
 
 async def revoke_all_sessions(
-    session: AsyncSession, clock: Clock, user_id: uuid.UUID, reason: str,
+    session: AsyncSession,
+    clock: Clock,
+    user_id: uuid.UUID,
+    reason: str,
     keep: uuid.UUID | None = None,
-) -> None:  # fmt: skip
+) -> None:
     statement = update(AuthSession).where(
         AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
     )
@@ -347,12 +417,18 @@ async def revoke_all_sessions(
 
 
 async def change_password(
-    session: AsyncSession, clock: Clock, user: User, current: str, new: str,
+    session: AsyncSession,
+    clock: Clock,
+    user: User,
+    current: str,
+    new: str,
     session_id: uuid.UUID | None,
-) -> None:  # fmt: skip
+) -> None:
     if not verify_password(user.password_hash, current):
-        raise ValidationFailed("the current password is wrong", errors=[
-            FieldError("current_password", "does not match")])  # fmt: skip
+        raise ValidationFailed(
+            "the current password is wrong",
+            errors=[FieldError("current_password", "does not match")],
+        )
     _check_password(new, user.email, user.name)
     user.password_hash = hash_password(new)
     user.updated_at = clock.now()
@@ -374,12 +450,17 @@ async def request_password_reset(
     token = await issue_one_time_token(session, clock, user, RESET, policy.reset_ttl)
     link = policy.link("/account/reset-password", token)
     await queue_message(
-        session, clock, kind="email", to=user.email, template=RESET, locale=user.locale,
+        session,
+        clock,
+        kind="email",
+        to=user.email,
+        template=RESET,
+        locale=user.locale,
         subject="Reset your boxoffice password",
         text=f"Reset your password here:\n{link}\n\nThe link works once and expires in "
-             f"{int(policy.reset_ttl.total_seconds() // 60)} minutes. If you did not ask for "
-             "it, ignore this message: your password stays as it is.",
-    )  # fmt: skip
+        f"{int(policy.reset_ttl.total_seconds() // 60)} minutes. If you did not ask for "
+        "it, ignore this message: your password stays as it is.",
+    )
 
 
 async def reset_password(session: AsyncSession, clock: Clock, token: str, new: str) -> User:

@@ -33,9 +33,12 @@ async def list_users(
     statement = select(User).order_by(User.created_at.desc(), User.id.desc()).limit(limit + 1)
     if q.strip():
         pattern = substring_pattern(q.strip())
-        statement = statement.where(or_(
-            func.lower(User.email).like(pattern, escape=LIKE_ESCAPE),
-            func.lower(User.name).like(pattern, escape=LIKE_ESCAPE)))  # fmt: skip
+        statement = statement.where(
+            or_(
+                func.lower(User.email).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(User.name).like(pattern, escape=LIKE_ESCAPE),
+            )
+        )
     if cursor:
         after = decode_cursor(cursor, _Cursor)
         statement = statement.where(
@@ -67,8 +70,9 @@ async def set_status(
         user.updated_at = clock.now()
         if status == "suspended":
             await revoke_all_sessions(session, clock, user.id, "suspended")
-        await append(session, UserStatusChanged(user_id=str(user.id), status=status,
-                                                by=str(by.id)), clock)  # fmt: skip
+        await append(
+            session, UserStatusChanged(user_id=str(user.id), status=status, by=str(by.id)), clock
+        )
     return user
 
 
@@ -81,8 +85,9 @@ async def set_platform_role(
     if user.platform_role != role:
         user.platform_role = role
         user.updated_at = clock.now()
-        await append(session, PlatformRoleChanged(user_id=str(user.id), role=role,
-                                                  by=str(by.id)), clock)  # fmt: skip
+        await append(
+            session, PlatformRoleChanged(user_id=str(user.id), role=role, by=str(by.id)), clock
+        )
     return user
 
 
@@ -117,7 +122,10 @@ async def statistics(session: AsyncSession, clock: Clock, days: int = 30) -> Sta
         select(day, func.count()).where(User.created_at >= since).group_by(day).order_by(day)
     )
     return StatsOut(
-        users=users, verified_ratio=round(verified / users, 4) if users else 0.0,
-        suspended=suspended, organizations=organizations, active_organizations=active,
+        users=users,
+        verified_ratio=round(verified / users, 4) if users else 0.0,
+        suspended=suspended,
+        organizations=organizations,
+        active_organizations=active,
         signups_per_day=[SignupsPerDay(day=str(d), count=int(c)) for d, c in rows],
-    )  # fmt: skip
+    )

@@ -33,11 +33,20 @@ async def start_sign_in(
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)
     now = clock.now()
-    session.add(SignInAttempt(state=state, provider=provider.id, code_verifier=verifier,
-                              nonce=nonce, redirect_uri=redirect_uri, created_at=now,
-                              expires_at=now + ATTEMPT_TTL))  # fmt: skip
-    url = await provider.authorization_url(state=state, nonce=nonce, code_verifier=verifier,
-                                           redirect_uri=redirect_uri)  # fmt: skip
+    session.add(
+        SignInAttempt(
+            state=state,
+            provider=provider.id,
+            code_verifier=verifier,
+            nonce=nonce,
+            redirect_uri=redirect_uri,
+            created_at=now,
+            expires_at=now + ATTEMPT_TTL,
+        )
+    )
+    url = await provider.authorization_url(
+        state=state, nonce=nonce, code_verifier=verifier, redirect_uri=redirect_uri
+    )
     return url, state
 
 
@@ -48,14 +57,20 @@ async def claim_attempt(
     now = clock.now()
     claimed = await session.execute(
         update(SignInAttempt)
-        .where(SignInAttempt.state == state, SignInAttempt.provider == provider_id,
-               SignInAttempt.used_at.is_(None), SignInAttempt.expires_at > now)
+        .where(
+            SignInAttempt.state == state,
+            SignInAttempt.provider == provider_id,
+            SignInAttempt.used_at.is_(None),
+            SignInAttempt.expires_at > now,
+        )
         .values(used_at=now)
         .returning(SignInAttempt.state)
-    )  # fmt: skip
+    )
     if claimed.scalar_one_or_none() is None:
-        raise RuleViolated("this sign-in attempt is unknown, expired or already used; start "
-                           "again", errors=[FieldError("state", "invalid")])  # fmt: skip
+        raise RuleViolated(
+            "this sign-in attempt is unknown, expired or already used; start again",
+            errors=[FieldError("state", "invalid")],
+        )
     attempt = await session.get(SignInAttempt, state)
     assert attempt is not None
     return attempt
@@ -74,14 +89,15 @@ async def link_or_create(
         assert user is not None
         return user
     if not profile.email:
-        raise RuleViolated(f"{provider_id} did not share an e-mail address; allow it and try "
-                           "again")  # fmt: skip
+        raise RuleViolated(f"{provider_id} did not share an e-mail address; allow it and try again")
     email = normalize_email(profile.email)
     now = clock.now()
     user = await session.scalar(select(User).where(User.email == email).with_for_update())
     if user is not None and not profile.email_verified:
-        raise Conflict(f"an account with {email} exists, and {provider_id} has not verified "
-                       "that address: sign in with your password instead")  # fmt: skip
+        raise Conflict(
+            f"an account with {email} exists, and {provider_id} has not verified "
+            "that address: sign in with your password instead"
+        )
     if user is None:
         user = User(
             email=email,
@@ -96,9 +112,15 @@ async def link_or_create(
         await append(session, UserRegistered(user_id=str(user.id), via=provider_id), clock)
     elif user.email_verified_at is None:
         user.email_verified_at = now  # the provider vouches for the address
-    session.add(ExternalIdentity(provider=provider_id, subject=profile.subject,
-                                 user_id=user.id, email=email, created_at=now))  # fmt: skip
-    await append(session, ExternalIdentityLinked(user_id=str(user.id), provider=provider_id),
-                 clock)  # fmt: skip
+    session.add(
+        ExternalIdentity(
+            provider=provider_id,
+            subject=profile.subject,
+            user_id=user.id,
+            email=email,
+            created_at=now,
+        )
+    )
+    await append(session, ExternalIdentityLinked(user_id=str(user.id), provider=provider_id), clock)
     await session.flush()
     return user

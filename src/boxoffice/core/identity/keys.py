@@ -17,8 +17,9 @@ def signer_from(
     *, algorithm: str, secret_key: str, previous: str, key_files: str, data_dir: Path
 ) -> TokenSigner:
     if algorithm == "Ed25519":
-        return TokenSigner.from_ed25519_files([Path(p.strip()) for p in key_files.split(",")
-                                               if p.strip()])  # fmt: skip
+        return TokenSigner.from_ed25519_files(
+            [Path(p.strip()) for p in key_files.split(",") if p.strip()]
+        )
     current = secret_key or _generated_secret(data_dir)
     older = [k.strip() for k in previous.split(",") if k.strip()]
     return TokenSigner.from_secrets([current, *older])

@@ -52,11 +52,13 @@ async def authenticate(
     if credential.startswith(API_KEY_PREFIX + "_"):
         return Principal(api_key=await _api_key(session, credential))
     claims = signer.verify(credential, now)
-    row = (await session.execute(
-        select(User, AuthSession)
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .where(User.id == claims.user_id, AuthSession.id == claims.session_id)
-    )).first()  # fmt: skip
+    row = (
+        await session.execute(
+            select(User, AuthSession)
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .where(User.id == claims.user_id, AuthSession.id == claims.session_id)
+        )
+    ).first()
     if row is None:
         raise Unauthorized("the access token is not valid")
     user, auth_session = row
@@ -90,9 +92,11 @@ async def record_api_key_use(session: AsyncSession, key_id: uuid.UUID, now: date
 
 
 async def authorize(
-    session: AsyncSession, principal: Principal, organization_id: uuid.UUID,
+    session: AsyncSession,
+    principal: Principal,
+    organization_id: uuid.UUID,
     permission: Permission,
-) -> Role | None:  # fmt: skip
+) -> Role | None:
     """Allow ``permission`` in the organization or raise. Someone outside the organization
     gets 404, never 403: they learn nothing about it, not even that it exists."""
     hidden = NotFound(f"no organization {organization_id}")
@@ -100,8 +104,10 @@ async def authorize(
         if principal.api_key.organization_id != organization_id:
             raise hidden
         if permission not in principal.api_key.scopes:
-            raise Forbidden(f"this API key lacks the scope {permission!s}",
-                            extra={"required_scope": str(permission)})  # fmt: skip
+            raise Forbidden(
+                f"this API key lacks the scope {permission!s}",
+                extra={"required_scope": str(permission)},
+            )
         return None
     user = principal.require_user()
     membership = await session.get(Membership, (organization_id, user.id))
@@ -109,6 +115,8 @@ async def authorize(
         raise hidden
     role = Role(membership.role)
     if permission not in ROLE_PERMISSIONS[role]:
-        raise Forbidden(f"your role ({role}) does not allow {permission!s}",
-                        extra={"role": str(role), "required": str(permission)})  # fmt: skip
+        raise Forbidden(
+            f"your role ({role}) does not allow {permission!s}",
+            extra={"role": str(role), "required": str(permission)},
+        )
     return role

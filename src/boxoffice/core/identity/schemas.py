@@ -25,8 +25,9 @@ def normalize_email(raw: str, field: str = "email") -> str:
     try:
         checked = validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError as error:
-        raise ValidationFailed("the e-mail address is not valid",
-                               errors=[FieldError(field, str(error))]) from error  # fmt: skip
+        raise ValidationFailed(
+            "the e-mail address is not valid", errors=[FieldError(field, str(error))]
+        ) from error
     return str(checked.normalized).lower()
 
 

@@ -41,14 +41,20 @@ INVITATION_TTL = timedelta(days=7)
 
 
 async def create_organization(
-    session: AsyncSession, clock: Clock, *, slug: str, name: str, contact_email: str = "",
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    slug: str,
+    name: str,
+    contact_email: str = "",
     owner: User | None = None,
-) -> Organization:  # fmt: skip
+) -> Organization:
     if owner is not None and owner.email_verified_at is None:
         raise RuleViolated("verify your e-mail address before creating an organization")
     if await session.scalar(select(Organization.id).where(Organization.slug == slug)):
-        raise Conflict(f"the slug {slug!r} is taken; choose another",
-                       errors=[FieldError("slug", "taken")])  # fmt: skip
+        raise Conflict(
+            f"the slug {slug!r} is taken; choose another", errors=[FieldError("slug", "taken")]
+        )
     organization = Organization(
         slug=slug,
         name=name,
@@ -58,10 +64,19 @@ async def create_organization(
     session.add(organization)
     await session.flush()
     if owner is not None:
-        session.add(Membership(organization_id=organization.id, user_id=owner.id,
-                               role=Role.OWNER, created_at=clock.now()))  # fmt: skip
-    await append(session, OrganizationCreated(organization_id=str(organization.id), slug=slug,
-                                              name=name), clock)  # fmt: skip
+        session.add(
+            Membership(
+                organization_id=organization.id,
+                user_id=owner.id,
+                role=Role.OWNER,
+                created_at=clock.now(),
+            )
+        )
+    await append(
+        session,
+        OrganizationCreated(organization_id=str(organization.id), slug=slug, name=name),
+        clock,
+    )
     if owner is not None:
         await append(
             session,
@@ -102,8 +117,10 @@ def _role(value: str) -> Role:
     try:
         return Role(value)
     except ValueError as error:
-        raise ValidationFailed("unknown role", errors=[FieldError(
-            "role", f"one of {', '.join(r.value for r in Role)}")]) from error  # fmt: skip
+        raise ValidationFailed(
+            "unknown role",
+            errors=[FieldError("role", f"one of {', '.join(r.value for r in Role)}")],
+        ) from error
 
 
 def _may_grant(actor_role: Role | None, target: Role) -> None:
@@ -112,41 +129,70 @@ def _may_grant(actor_role: Role | None, target: Role) -> None:
 
 
 async def invite(
-    session: AsyncSession, clock: Clock, policy: AuthPolicy, organization: Organization,
-    email: str, role: str, inviter: User, inviter_role: Role | None,
-) -> Invitation:  # fmt: skip
+    session: AsyncSession,
+    clock: Clock,
+    policy: AuthPolicy,
+    organization: Organization,
+    email: str,
+    role: str,
+    inviter: User,
+    inviter_role: Role | None,
+) -> Invitation:
     address = normalize_email(email)
     target = _role(role)
     _may_grant(inviter_role, target)
     member = await session.scalar(
-        select(Membership).join(User, User.id == Membership.user_id)
-        .where(Membership.organization_id == organization.id, User.email == address))  # fmt: skip
+        select(Membership)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.organization_id == organization.id, User.email == address)
+    )
     if member is not None:
         raise Conflict(f"{address} is a member already")
     now = clock.now()
     await session.execute(
         update(Invitation)
-        .where(Invitation.organization_id == organization.id, Invitation.email == address,
-               Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
+        .where(
+            Invitation.organization_id == organization.id,
+            Invitation.email == address,
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+        )
         .values(revoked_at=now)
-    )  # fmt: skip
+    )
     token = new_secret("inv")
-    invitation = Invitation(organization_id=organization.id, email=address, role=target,
-                            token_hash=hash_secret(token), invited_by=inviter.id,
-                            created_at=now, expires_at=now + INVITATION_TTL)  # fmt: skip
+    invitation = Invitation(
+        organization_id=organization.id,
+        email=address,
+        role=target,
+        token_hash=hash_secret(token),
+        invited_by=inviter.id,
+        created_at=now,
+        expires_at=now + INVITATION_TTL,
+    )
     session.add(invitation)
     await session.flush()
     link = policy.link("/account/accept-invitation", token)
     await queue_message(
-        session, clock, kind="email", to=address, template="organization-invitation",
+        session,
+        clock,
+        kind="email",
+        to=address,
+        template="organization-invitation",
         subject=f"You are invited to {organization.name} on boxoffice",
         text=f"{inviter.name or inviter.email} invited you to join {organization.name} as "
-             f"{target}.\nAccept (sign in or create an account with this address first):\n"
-             f"{link}\n\nThe invitation expires in 7 days.",
-    )  # fmt: skip
-    await append(session, MemberInvited(organization_id=str(organization.id),
-                                        invitation_id=str(invitation.id), role=target,
-                                        by=str(inviter.id)), clock)  # fmt: skip
+        f"{target}.\nAccept (sign in or create an account with this address first):\n"
+        f"{link}\n\nThe invitation expires in 7 days.",
+    )
+    await append(
+        session,
+        MemberInvited(
+            organization_id=str(organization.id),
+            invitation_id=str(invitation.id),
+            role=target,
+            by=str(inviter.id),
+        ),
+        clock,
+    )
     return invitation
 
 
@@ -157,25 +203,38 @@ async def accept_invitation(
     invitation = await session.scalar(
         select(Invitation).where(Invitation.token_hash == hash_secret(token)).with_for_update()
     )
-    if (invitation is None or invitation.accepted_at is not None
-            or invitation.revoked_at is not None or invitation.expires_at <= now):  # fmt: skip
+    if (
+        invitation is None
+        or invitation.accepted_at is not None
+        or invitation.revoked_at is not None
+        or invitation.expires_at <= now
+    ):
         raise RuleViolated(
             "this invitation is invalid, expired or already used",
             errors=[FieldError("token", "invalid, expired or already used")],
         )
     if user.email_verified_at is None or user.email != invitation.email:
-        raise Forbidden("this invitation was sent to another e-mail address; sign in with that "
-                        "address (verified) to accept it")  # fmt: skip
+        raise Forbidden(
+            "this invitation was sent to another e-mail address; sign in with that "
+            "address (verified) to accept it"
+        )
     claimed = await session.execute(
-        update(Invitation).where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
-        .values(accepted_at=now).returning(Invitation.id))  # fmt: skip
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
+        .values(accepted_at=now)
+        .returning(Invitation.id)
+    )
     if claimed.scalar_one_or_none() is None:
         raise RuleViolated("this invitation is already used")
     existing = await session.get(Membership, (invitation.organization_id, user.id))
     if existing is not None:
         raise Conflict("you are a member already")
-    membership = Membership(organization_id=invitation.organization_id, user_id=user.id,
-                            role=invitation.role, created_at=now)  # fmt: skip
+    membership = Membership(
+        organization_id=invitation.organization_id,
+        user_id=user.id,
+        role=invitation.role,
+        created_at=now,
+    )
     session.add(membership)
     await append(
         session,
@@ -191,9 +250,13 @@ async def accept_invitation(
 
 
 async def invitations_of(session: AsyncSession, organization_id: uuid.UUID) -> list[Invitation]:
-    return list(await session.scalars(
-        select(Invitation).where(Invitation.organization_id == organization_id)
-        .order_by(Invitation.created_at.desc(), Invitation.id)))  # fmt: skip
+    return list(
+        await session.scalars(
+            select(Invitation)
+            .where(Invitation.organization_id == organization_id)
+            .order_by(Invitation.created_at.desc(), Invitation.id)
+        )
+    )
 
 
 async def revoke_invitation(
@@ -210,9 +273,11 @@ async def members_of(
     session: AsyncSession, organization_id: uuid.UUID
 ) -> list[tuple[Membership, User]]:
     rows = await session.execute(
-        select(Membership, User).join(User, User.id == Membership.user_id)
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
         .where(Membership.organization_id == organization_id)
-        .order_by(Membership.created_at, User.id))  # fmt: skip
+        .order_by(Membership.created_at, User.id)
+    )
     return [(m, u) for m, u in rows]
 
 
@@ -237,28 +302,48 @@ async def _owners(session: AsyncSession, organization_id: uuid.UUID) -> int:
 
 
 async def change_role(
-    session: AsyncSession, clock: Clock, organization_id: uuid.UUID, user_id: uuid.UUID,
-    role: str, actor: User, actor_role: Role | None,
-) -> Membership:  # fmt: skip
+    session: AsyncSession,
+    clock: Clock,
+    organization_id: uuid.UUID,
+    user_id: uuid.UUID,
+    role: str,
+    actor: User,
+    actor_role: Role | None,
+) -> Membership:
     target = _role(role)
     membership = await _member(session, organization_id, user_id)
     if Role(membership.role) is Role.OWNER or target is Role.OWNER:
         _may_grant(actor_role, Role.OWNER)
-    if (Role(membership.role) is Role.OWNER and target is not Role.OWNER
-            and await _owners(session, organization_id) <= 1):  # fmt: skip
-        raise RuleViolated("an organization keeps at least one owner: make someone else owner "
-                           "first")  # fmt: skip
+    if (
+        Role(membership.role) is Role.OWNER
+        and target is not Role.OWNER
+        and await _owners(session, organization_id) <= 1
+    ):
+        raise RuleViolated(
+            "an organization keeps at least one owner: make someone else owner first"
+        )
     membership.role = target
-    await append(session, MemberRoleChanged(organization_id=str(organization_id),
-                                            user_id=str(user_id), role=target,
-                                            by=str(actor.id)), clock)  # fmt: skip
+    await append(
+        session,
+        MemberRoleChanged(
+            organization_id=str(organization_id),
+            user_id=str(user_id),
+            role=target,
+            by=str(actor.id),
+        ),
+        clock,
+    )
     return membership
 
 
 async def remove_member(
-    session: AsyncSession, clock: Clock, organization_id: uuid.UUID, user_id: uuid.UUID,
-    actor: User, actor_role: Role | None,
-) -> None:  # fmt: skip
+    session: AsyncSession,
+    clock: Clock,
+    organization_id: uuid.UUID,
+    user_id: uuid.UUID,
+    actor: User,
+    actor_role: Role | None,
+) -> None:
     membership = await _member(session, organization_id, user_id)
     if Role(membership.role) is Role.OWNER:
         _may_grant(actor_role, Role.OWNER)
@@ -273,24 +358,48 @@ async def remove_member(
 
 
 async def create_api_key(
-    session: AsyncSession, clock: Clock, organization_id: uuid.UUID, name: str,
-    scopes: list[str], by: User,
-) -> tuple[str, ApiKey]:  # fmt: skip
+    session: AsyncSession,
+    clock: Clock,
+    organization_id: uuid.UUID,
+    name: str,
+    scopes: list[str],
+    by: User,
+) -> tuple[str, ApiKey]:
     unknown = sorted(set(scopes) - {str(s) for s in API_KEY_SCOPES})
     if unknown:
-        raise ValidationFailed("unknown or unavailable scopes", errors=[FieldError(
-            "scopes", f"not allowed: {', '.join(unknown)}; choose from "
-                      f"{', '.join(sorted(API_KEY_SCOPES))}")])  # fmt: skip
+        raise ValidationFailed(
+            "unknown or unavailable scopes",
+            errors=[
+                FieldError(
+                    "scopes",
+                    f"not allowed: {', '.join(unknown)}; choose from "
+                    f"{', '.join(sorted(API_KEY_SCOPES))}",
+                )
+            ],
+        )
     prefix = secrets.token_hex(4)
     key = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_hex(24)}"
-    row = ApiKey(organization_id=organization_id, name=name, prefix=prefix,
-                 key_hash=hash_secret(key), scopes=sorted(set(scopes)), created_by=by.id,
-                 created_at=clock.now())  # fmt: skip
+    row = ApiKey(
+        organization_id=organization_id,
+        name=name,
+        prefix=prefix,
+        key_hash=hash_secret(key),
+        scopes=sorted(set(scopes)),
+        created_by=by.id,
+        created_at=clock.now(),
+    )
     session.add(row)
     await session.flush()
-    await append(session, ApiKeyCreated(organization_id=str(organization_id),
-                                        api_key_id=str(row.id), scopes=row.scopes,
-                                        by=str(by.id)), clock)  # fmt: skip
+    await append(
+        session,
+        ApiKeyCreated(
+            organization_id=str(organization_id),
+            api_key_id=str(row.id),
+            scopes=row.scopes,
+            by=str(by.id),
+        ),
+        clock,
+    )
     return key, row
 
 

@@ -80,8 +80,9 @@ class TokenSigner:
     def kid(self) -> str:
         return str(self._signing.kid)
 
-    def issue(self, *, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime,
-              ttl: timedelta) -> str:  # fmt: skip
+    def issue(
+        self, *, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime, ttl: timedelta
+    ) -> str:
         claims = {
             "sub": str(user_id),
             "sid": str(session_id),

@@ -222,8 +222,13 @@ class Dispatcher:
         """Give the lease back, moving the cursor to ``cursor`` if given."""
         moved: dict[str, object] = {}
         if cursor is not None:
-            moved = {"txid": cursor.txid, "position": cursor.position, "attempts": 0,
-                     "next_attempt_at": None, "last_error": None}  # fmt: skip
+            moved = {
+                "txid": cursor.txid,
+                "position": cursor.position,
+                "attempts": 0,
+                "next_attempt_at": None,
+                "last_error": None,
+            }
         await self._update_cursor(name, lease_owner=None, lease_until=None, **moved)
 
     async def _update_cursor(self, name: str, **values: object) -> None:
@@ -242,11 +247,20 @@ class Dispatcher:
         entry = _ENTRY.c
         data: Any = entry.data
         if subscriber.types is not None:
-            data = type_coerce(case((entry.type.in_(sorted(subscriber.types)), entry.data),
-                                    else_=null()), JSONType)  # fmt: skip
-        query = select(entry.txid, entry.position, entry.entry_id, entry.type,
-                       entry.aggregate_type, entry.aggregate_id, entry.occurred_at,
-                       data.label("data"), entry.request_id)  # fmt: skip
+            data = type_coerce(
+                case((entry.type.in_(sorted(subscriber.types)), entry.data), else_=null()), JSONType
+            )
+        query = select(
+            entry.txid,
+            entry.position,
+            entry.entry_id,
+            entry.type,
+            entry.aggregate_type,
+            entry.aggregate_id,
+            entry.occurred_at,
+            data.label("data"),
+            entry.request_id,
+        )
         if self.db.dialect == "postgresql":
             query = query.where(
                 tuple_(entry.txid, entry.position) > tuple_(after.txid, after.position),
@@ -257,13 +271,23 @@ class Dispatcher:
         async with self.db.read() as session:
             rows = (await session.execute(query.limit(self.settings.batch_size))).all()
         return [
-            (Cursor(r.txid or 0, r.position),
-             RecordedEntry(position=r.position, entry_id=r.entry_id, type=r.type,
-                           aggregate_type=r.aggregate_type, aggregate_id=r.aggregate_id,
-                           occurred_at=r.occurred_at, data=r.data, request_id=r.request_id)
-             if subscriber.wants(r.type) else None)
+            (
+                Cursor(r.txid or 0, r.position),
+                RecordedEntry(
+                    position=r.position,
+                    entry_id=r.entry_id,
+                    type=r.type,
+                    aggregate_type=r.aggregate_type,
+                    aggregate_id=r.aggregate_id,
+                    occurred_at=r.occurred_at,
+                    data=r.data,
+                    request_id=r.request_id,
+                )
+                if subscriber.wants(r.type)
+                else None,
+            )
             for r in rows
-        ]  # fmt: skip
+        ]
 
     async def _serve(self, subscriber: Subscriber) -> int:
         """Hand a batch to ``subscriber``; the cursor moves once, when the lease is given
@@ -296,13 +320,23 @@ class Dispatcher:
         return delivered
 
     async def _advance(self, name: str, cursor: Cursor) -> None:
-        await self._update_cursor(name, txid=cursor.txid, position=cursor.position, attempts=0,
-                                  next_attempt_at=None, last_error=None)  # fmt: skip
+        await self._update_cursor(
+            name,
+            txid=cursor.txid,
+            position=cursor.position,
+            attempts=0,
+            next_attempt_at=None,
+            last_error=None,
+        )
 
     async def _failed(
-        self, subscriber: Subscriber, at: Cursor, entry: RecordedEntry, attempts: int,
+        self,
+        subscriber: Subscriber,
+        at: Cursor,
+        entry: RecordedEntry,
+        attempts: int,
         error: Exception,
-    ) -> None:  # fmt: skip
+    ) -> None:
         now = self.clock.now()
         message = "".join(traceback.format_exception_only(error)).strip()[:2000]
         row = JournalSubscriberRow

@@ -17,9 +17,14 @@ class JournalEntryRow(Base):
     __tablename__ = "journal_entry"
     #: The dispatcher's reading order on PostgreSQL (SQLite leaves txid empty: no entries).
     __table_args__ = (
-        Index("ix_journal_entry_txid_position", "txid", "position",
-              postgresql_where=text("txid IS NOT NULL"), sqlite_where=text("txid IS NOT NULL")),
-    )  # fmt: skip
+        Index(
+            "ix_journal_entry_txid_position",
+            "txid",
+            "position",
+            postgresql_where=text("txid IS NOT NULL"),
+            sqlite_where=text("txid IS NOT NULL"),
+        ),
+    )
 
     position: Mapped[int] = mapped_column(Position, primary_key=True, autoincrement=True)
     entry_id: Mapped[uuid.UUID] = mapped_column(UUIDType, unique=True)

@@ -33,11 +33,18 @@ def append_sync(connection: Connection, entry: JournalEntry, clock: Clock) -> No
     name = type(entry).__name__
     if lookup(name) is not type(entry):
         raise TypeError(f"{name} is not a registered journal entry type (use @entry_type)")
-    _INSERT.defer(connection, {
-        "entry_id": new_id(), "type": name, "aggregate_type": entry.aggregate_type,
-        "aggregate_id": entry.aggregate_id(), "data": msgspec.to_builtins(entry),
-        "occurred_at": clock.now(), "request_id": current_request_id(),
-    })  # fmt: skip
+    _INSERT.defer(
+        connection,
+        {
+            "entry_id": new_id(),
+            "type": name,
+            "aggregate_type": entry.aggregate_type,
+            "aggregate_id": entry.aggregate_id(),
+            "data": msgspec.to_builtins(entry),
+            "occurred_at": clock.now(),
+            "request_id": current_request_id(),
+        },
+    )
     connection.info[APPENDED] = True
 
 

@@ -52,8 +52,10 @@ class ProcessedImage(msgspec.Struct, frozen=True):
 
 def process_image(data: bytes) -> ProcessedImage:
     if len(data) > MAX_UPLOAD_BYTES:
-        raise TooLarge(f"images may be at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB",
-                       errors=[FieldError("file", "too large")])  # fmt: skip
+        raise TooLarge(
+            f"images may be at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB",
+            errors=[FieldError("file", "too large")],
+        )
     if not data:
         raise ImageRejected("the file is empty", errors=[FieldError("file", "empty")])
     try:
@@ -77,8 +79,14 @@ def process_image(data: bytes) -> ProcessedImage:
             image.load()
     except ImageRejected:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning, OSError, SyntaxError, ValueError) as error:  # fmt: skip
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ) as error:
         raise ImageRejected(
             "the file is not a readable image", errors=[FieldError("file", "not an image")]
         ) from error
@@ -90,8 +98,13 @@ def process_image(data: bytes) -> ProcessedImage:
         copy.thumbnail((longest, longest))
         out = io.BytesIO()
         copy.save(out, format="WEBP", quality=85, method=4)  # no metadata is carried over
-        renditions.append(Rendition(name=name, data=out.getvalue(), width=copy.width,
-                                    height=copy.height))  # fmt: skip
-    return ProcessedImage(digest=hashlib.sha256(data).hexdigest()[:20],
-                          source_format=source_format, width=upright.width,
-                          height=upright.height, renditions=renditions)  # fmt: skip
+        renditions.append(
+            Rendition(name=name, data=out.getvalue(), width=copy.width, height=copy.height)
+        )
+    return ProcessedImage(
+        digest=hashlib.sha256(data).hexdigest()[:20],
+        source_format=source_format,
+        width=upright.width,
+        height=upright.height,
+        renditions=renditions,
+    )

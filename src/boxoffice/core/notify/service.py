@@ -27,30 +27,74 @@ _INSERT = Prepared(insert(table_of(OutboundMessage)))
 
 
 def queue_message_sync(
-    connection: Connection, clock: Clock, *, kind: str, to: str, template: str, subject: str,
-    text: str, html: str = "", locale: str = "en", region: str = "",
-) -> uuid.UUID:  # fmt: skip
+    connection: Connection,
+    clock: Clock,
+    *,
+    kind: str,
+    to: str,
+    template: str,
+    subject: str,
+    text: str,
+    html: str = "",
+    locale: str = "en",
+    region: str = "",
+) -> uuid.UUID:
     """Queue a rendered message in ``connection``'s transaction: sent only if it commits."""
     message_id = new_id()
-    _INSERT.execute(connection, {
-        "id": message_id, "kind": kind, "recipient": to, "template": template,
-        "subject": subject, "text": text, "html": html, "locale": locale, "region": region,
-        "created_at": clock.now(), "delivered_at": None, "channel": "",
-        "provider_reference": "", "failed_reason": "",
-    })  # fmt: skip
-    append_sync(connection, MessageQueued(message_id=str(message_id), kind=kind,
-                                          template=template), clock)  # fmt: skip
+    _INSERT.execute(
+        connection,
+        {
+            "id": message_id,
+            "kind": kind,
+            "recipient": to,
+            "template": template,
+            "subject": subject,
+            "text": text,
+            "html": html,
+            "locale": locale,
+            "region": region,
+            "created_at": clock.now(),
+            "delivered_at": None,
+            "channel": "",
+            "provider_reference": "",
+            "failed_reason": "",
+        },
+    )
+    append_sync(
+        connection, MessageQueued(message_id=str(message_id), kind=kind, template=template), clock
+    )
     return message_id
 
 
 async def queue_message(
-    session: AsyncSession, clock: Clock, *, kind: str, to: str, template: str, subject: str,
-    text: str, html: str = "", locale: str = "en", region: str = "",
-) -> uuid.UUID:  # fmt: skip
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    kind: str,
+    to: str,
+    template: str,
+    subject: str,
+    text: str,
+    html: str = "",
+    locale: str = "en",
+    region: str = "",
+) -> uuid.UUID:
     """Queue a rendered message in ``session``'s transaction: it is sent only if that commits."""
-    return await run_appending(session, lambda connection: queue_message_sync(
-        connection, clock, kind=kind, to=to, template=template, subject=subject,
-        text=text, html=html, locale=locale, region=region))  # fmt: skip
+    return await run_appending(
+        session,
+        lambda connection: queue_message_sync(
+            connection,
+            clock,
+            kind=kind,
+            to=to,
+            template=template,
+            subject=subject,
+            text=text,
+            html=html,
+            locale=locale,
+            region=region,
+        ),
+    )
 
 
 #: (kind, region) -> the channels to try, in order. Routing provides it; core never
@@ -68,9 +112,16 @@ def delivery_subscriber(db: Database, clock: Clock, pick: ChannelPicker) -> Subs
             row = await session.get(OutboundMessage, message_id)
         if row is None or row.delivered_at is not None or row.failed_reason:
             return
-        message = Message(message_id=str(row.id), kind=row.kind, to=row.recipient,
-                          subject=row.subject, text=row.text, html=row.html,
-                          locale=row.locale, template=row.template)  # fmt: skip
+        message = Message(
+            message_id=str(row.id),
+            kind=row.kind,
+            to=row.recipient,
+            subject=row.subject,
+            text=row.text,
+            html=row.html,
+            locale=row.locale,
+            template=row.template,
+        )
         errors: list[str] = []
         for channel in pick(row.kind, row.region or None):
             result = await channel.send(message)

@@ -27,12 +27,20 @@ def upgrade() -> None:
     with op.batch_alter_table("journal_entry", schema=None) as batch_op:
         batch_op.drop_index("ix_journal_entry_type")
         batch_op.drop_index("ix_journal_entry_txid_position")
-        batch_op.create_index("ix_journal_entry_txid_position", ["txid", "position"],
-                              postgresql_where=HAS_TXID, sqlite_where=HAS_TXID)  # fmt: skip
+        batch_op.create_index(
+            "ix_journal_entry_txid_position",
+            ["txid", "position"],
+            postgresql_where=HAS_TXID,
+            sqlite_where=HAS_TXID,
+        )
     with op.batch_alter_table("booking_order", schema=None) as batch_op:
         batch_op.drop_index("ix_booking_order_user_id")
-        batch_op.create_index("ix_booking_order_user_id", ["user_id"],
-                              postgresql_where=SIGNED_IN, sqlite_where=SIGNED_IN)  # fmt: skip
+        batch_op.create_index(
+            "ix_booking_order_user_id",
+            ["user_id"],
+            postgresql_where=SIGNED_IN,
+            sqlite_where=SIGNED_IN,
+        )
 
 
 def downgrade() -> None:

@@ -81,9 +81,14 @@ class DbSearchBackend:
             return
         async with self.database.transaction() as session:
             for doc in documents:
-                params = {"kind": doc.kind, "doc_id": doc.id, "title": doc.title,
-                          "body": doc.body, "tags": " ".join(doc.tags),
-                          "language": doc.language}  # fmt: skip
+                params = {
+                    "kind": doc.kind,
+                    "doc_id": doc.id,
+                    "title": doc.title,
+                    "body": doc.body,
+                    "tags": " ".join(doc.tags),
+                    "language": doc.language,
+                }
                 if self._sqlite:
                     rowid = await session.scalar(
                         sql("SELECT rowid FROM search_doc WHERE kind = :kind AND doc_id = :doc_id"),
@@ -91,16 +96,23 @@ class DbSearchBackend:
                     )
                     if rowid is None:
                         rowid = await session.scalar(
-                            sql("INSERT INTO search_doc (kind, doc_id) VALUES (:kind, :doc_id) "
-                                "RETURNING rowid"), params)  # fmt: skip
+                            sql(
+                                "INSERT INTO search_doc (kind, doc_id) VALUES (:kind, :doc_id) "
+                                "RETURNING rowid"
+                            ),
+                            params,
+                        )
                     else:
-                        await session.execute(sql("DELETE FROM search_fts WHERE rowid = :rowid"),
-                                              {"rowid": rowid})  # fmt: skip
+                        await session.execute(
+                            sql("DELETE FROM search_fts WHERE rowid = :rowid"), {"rowid": rowid}
+                        )
                     await session.execute(
-                        sql("INSERT INTO search_fts (rowid, title, body, tags) "
-                            "VALUES (:rowid, :title, :body, :tags)"),
+                        sql(
+                            "INSERT INTO search_fts (rowid, title, body, tags) "
+                            "VALUES (:rowid, :title, :body, :tags)"
+                        ),
                         {**params, "rowid": rowid},
-                    )  # fmt: skip
+                    )
                 else:
                     await session.execute(
                         sql(
@@ -123,11 +135,16 @@ class DbSearchBackend:
                 params = {"kind": kind, "doc_id": doc_id}
                 if self._sqlite:
                     rowid = await session.scalar(
-                        sql("DELETE FROM search_doc WHERE kind = :kind AND doc_id = :doc_id "
-                            "RETURNING rowid"), params)  # fmt: skip
+                        sql(
+                            "DELETE FROM search_doc WHERE kind = :kind AND doc_id = :doc_id "
+                            "RETURNING rowid"
+                        ),
+                        params,
+                    )
                     if rowid is not None:
-                        await session.execute(sql("DELETE FROM search_fts WHERE rowid = :rowid"),
-                                              {"rowid": rowid})  # fmt: skip
+                        await session.execute(
+                            sql("DELETE FROM search_fts WHERE rowid = :rowid"), {"rowid": rowid}
+                        )
                 else:
                     await session.execute(
                         sql("DELETE FROM search_document WHERE kind = :kind AND doc_id = :doc_id"),
@@ -177,10 +194,12 @@ class DbSearchBackend:
         without scoring them stops early and costs a millisecond or two."""
         async with self.database.read() as session:
             found = await session.scalar(
-                sql("SELECT count(*) FROM (SELECT rowid FROM search_fts "
-                    "WHERE search_fts MATCH :match LIMIT :cap)"),
+                sql(
+                    "SELECT count(*) FROM (SELECT rowid FROM search_fts "
+                    "WHERE search_fts MATCH :match LIMIT :cap)"
+                ),
                 {"match": match, "cap": COMMON_MATCHES},
-            )  # fmt: skip
+            )
         return int(found or 0) >= COMMON_MATCHES
 
     async def health(self) -> ProviderHealth:

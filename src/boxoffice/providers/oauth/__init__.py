@@ -50,19 +50,30 @@ def register_identity_providers(context: PluginContext) -> Sequence[IdentityProv
             google = context.options("google", GoogleOptions)
             made.append(OidcProvider("google", "Google", google, context.public_url))
         elif provider_id == "microsoft":
-            made.append(MicrosoftProvider(context.options("microsoft", MicrosoftOptions),
-                                          context.public_url))  # fmt: skip
+            made.append(
+                MicrosoftProvider(
+                    context.options("microsoft", MicrosoftOptions), context.public_url
+                )
+            )
         elif provider_id == "apple":
-            made.append(AppleProvider(context.options("apple", AppleOptions), context.public_url,
-                                      context.clock))  # fmt: skip
+            made.append(
+                AppleProvider(
+                    context.options("apple", AppleOptions), context.public_url, context.clock
+                )
+            )
         elif provider_id == "github":
-            made.append(GitHubProvider(context.options("github", GitHubOptions),
-                                       context.public_url))  # fmt: skip
+            made.append(
+                GitHubProvider(context.options("github", GitHubOptions), context.public_url)
+            )
         elif provider_id == "facebook":
-            made.append(FacebookProvider(context.options("facebook", FacebookOptions),
-                                         context.public_url))  # fmt: skip
+            made.append(
+                FacebookProvider(context.options("facebook", FacebookOptions), context.public_url)
+            )
         elif provider_id.startswith(GENERIC_PREFIX):
             options = context.options(provider_id, OidcOptions)
-            made.append(OidcProvider(provider_id, options.display_name or provider_id, options,
-                                     context.public_url))  # fmt: skip
+            made.append(
+                OidcProvider(
+                    provider_id, options.display_name or provider_id, options, context.public_url
+                )
+            )
     return made

@@ -55,22 +55,33 @@ class OAuthClientBase:
             timeout=TIMEOUT_SECONDS,
         )
 
-    def build_url(self, endpoint: str, *, state: str, code_verifier: str, redirect_uri: str,
-                  **extra: str) -> str:  # fmt: skip
+    def build_url(
+        self, endpoint: str, *, state: str, code_verifier: str, redirect_uri: str, **extra: str
+    ) -> str:
         url, _ = self.client(redirect_uri).create_authorization_url(
-            endpoint, state=state, code_verifier=code_verifier, **extra)  # fmt: skip
+            endpoint, state=state, code_verifier=code_verifier, **extra
+        )
         return str(url)
 
-    async def fetch_token(self, endpoint: str, *, code: str, code_verifier: str,
-                          redirect_uri: str, client_secret: str | None = None,
-                          **extra: Any) -> dict[str, Any]:  # fmt: skip
+    async def fetch_token(
+        self,
+        endpoint: str,
+        *,
+        code: str,
+        code_verifier: str,
+        redirect_uri: str,
+        client_secret: str | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
         async with self.client(redirect_uri, client_secret) as client:
             try:
-                token = await client.fetch_token(endpoint, code=code, code_verifier=code_verifier,
-                                                 **extra)  # fmt: skip
+                token = await client.fetch_token(
+                    endpoint, code=code, code_verifier=code_verifier, **extra
+                )
             except AuthlibBaseError as error:
-                raise Unauthorized(f"{self.display_name} refused the sign-in: "
-                                   f"{error.error}") from error  # fmt: skip
+                raise Unauthorized(
+                    f"{self.display_name} refused the sign-in: {error.error}"
+                ) from error
         return dict(token)
 
     async def health(self) -> ProviderHealth:

@@ -32,9 +32,14 @@ class _ApiProvider(OAuthClientBase):
     async def _api(self, url: str, access_token: str, **params: str) -> Any:
         try:
             async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as http:
-                response = await http.get(url, params=params, headers={
-                    "authorization": f"Bearer {access_token}",
-                    "accept": "application/json"})  # fmt: skip
+                response = await http.get(
+                    url,
+                    params=params,
+                    headers={
+                        "authorization": f"Bearer {access_token}",
+                        "accept": "application/json",
+                    },
+                )
         except httpx.HTTPError as error:
             raise ProviderUnavailable(f"{self.display_name} cannot be reached right now") from error
         if response.status_code in (401, 403):
@@ -55,8 +60,9 @@ class GitHubProvider(_ApiProvider):
         self.web_url = options.web_url.rstrip("/")
         self.api_url = options.api_url.rstrip("/")
 
-    async def authorization_url(self, *, state: str, nonce: str, code_verifier: str,
-                                redirect_uri: str) -> str:  # fmt: skip
+    async def authorization_url(
+        self, *, state: str, nonce: str, code_verifier: str, redirect_uri: str
+    ) -> str:
         return self.build_url(
             f"{self.web_url}/login/oauth/authorize",
             state=state,
@@ -64,11 +70,16 @@ class GitHubProvider(_ApiProvider):
             redirect_uri=redirect_uri,
         )
 
-    async def exchange(self, *, code: str, code_verifier: str, redirect_uri: str,
-                       nonce: str) -> ExternalProfile:  # fmt: skip
-        token = await self.fetch_token(f"{self.web_url}/login/oauth/access_token", code=code,
-                                       code_verifier=code_verifier, redirect_uri=redirect_uri,
-                                       headers={"accept": "application/json"})  # fmt: skip
+    async def exchange(
+        self, *, code: str, code_verifier: str, redirect_uri: str, nonce: str
+    ) -> ExternalProfile:
+        token = await self.fetch_token(
+            f"{self.web_url}/login/oauth/access_token",
+            code=code,
+            code_verifier=code_verifier,
+            redirect_uri=redirect_uri,
+            headers={"accept": "application/json"},
+        )
         access = str(token.get("access_token", ""))
         user = await self._api(f"{self.api_url}/user", access)
         emails = await self._api(f"{self.api_url}/user/emails", access)
@@ -93,8 +104,9 @@ class FacebookProvider(_ApiProvider):
         super().__init__(options, public_url)
         self.fb = options
 
-    async def authorization_url(self, *, state: str, nonce: str, code_verifier: str,
-                                redirect_uri: str) -> str:  # fmt: skip
+    async def authorization_url(
+        self, *, state: str, nonce: str, code_verifier: str, redirect_uri: str
+    ) -> str:
         return self.build_url(
             f"{self.fb.web_url}/{self.fb.graph_version}/dialog/oauth",
             state=state,
@@ -102,15 +114,23 @@ class FacebookProvider(_ApiProvider):
             redirect_uri=redirect_uri,
         )
 
-    async def exchange(self, *, code: str, code_verifier: str, redirect_uri: str,
-                       nonce: str) -> ExternalProfile:  # fmt: skip
+    async def exchange(
+        self, *, code: str, code_verifier: str, redirect_uri: str, nonce: str
+    ) -> ExternalProfile:
         graph = f"{self.fb.graph_url}/{self.fb.graph_version}"
-        token = await self.fetch_token(f"{graph}/oauth/access_token", code=code,
-                                       code_verifier=code_verifier,
-                                       redirect_uri=redirect_uri)  # fmt: skip
-        me = await self._api(f"{graph}/me", str(token.get("access_token", "")),
-                             fields="id,name,email")  # fmt: skip
+        token = await self.fetch_token(
+            f"{graph}/oauth/access_token",
+            code=code,
+            code_verifier=code_verifier,
+            redirect_uri=redirect_uri,
+        )
+        me = await self._api(
+            f"{graph}/me", str(token.get("access_token", "")), fields="id,name,email"
+        )
         # Facebook only returns addresses its users have confirmed.
-        return ExternalProfile(subject=str(me["id"]), email=str(me.get("email", "")),
-                               email_verified=bool(me.get("email")),
-                               name=str(me.get("name", "")))  # fmt: skip
+        return ExternalProfile(
+            subject=str(me["id"]),
+            email=str(me.get("email", "")),
+            email_verified=bool(me.get("email")),
+            name=str(me.get("name", "")),
+        )

@@ -73,8 +73,9 @@ class OidcProvider(OAuthClientBase):
                 data: dict[str, Any] = response.json()
                 return data
         except (httpx.HTTPError, ValueError) as error:
-            raise ProviderUnavailable(f"{self.display_name} cannot be reached right now; try "
-                                      "again later") from error  # fmt: skip
+            raise ProviderUnavailable(
+                f"{self.display_name} cannot be reached right now; try again later"
+            ) from error
 
     async def metadata(self) -> dict[str, Any]:
         if self._metadata is None:
@@ -86,28 +87,42 @@ class OidcProvider(OAuthClientBase):
             self._keys = KeySet.import_key_set(await self._get((await self.metadata())["jwks_uri"]))  # type: ignore[arg-type]
         return self._keys
 
-    async def authorization_url(self, *, state: str, nonce: str, code_verifier: str,
-                                redirect_uri: str) -> str:  # fmt: skip
+    async def authorization_url(
+        self, *, state: str, nonce: str, code_verifier: str, redirect_uri: str
+    ) -> str:
         endpoint = (await self.metadata())["authorization_endpoint"]
-        return self.build_url(endpoint, state=state, code_verifier=code_verifier,
-                              redirect_uri=redirect_uri, nonce=nonce)  # fmt: skip
+        return self.build_url(
+            endpoint,
+            state=state,
+            code_verifier=code_verifier,
+            redirect_uri=redirect_uri,
+            nonce=nonce,
+        )
 
     async def client_secret(self) -> str | None:
         return None  # the configured one
 
-    async def exchange(self, *, code: str, code_verifier: str, redirect_uri: str,
-                       nonce: str) -> ExternalProfile:  # fmt: skip
+    async def exchange(
+        self, *, code: str, code_verifier: str, redirect_uri: str, nonce: str
+    ) -> ExternalProfile:
         endpoint = (await self.metadata())["token_endpoint"]
-        token = await self.fetch_token(endpoint, code=code, code_verifier=code_verifier,
-                                       redirect_uri=redirect_uri,
-                                       client_secret=await self.client_secret())  # fmt: skip
+        token = await self.fetch_token(
+            endpoint,
+            code=code,
+            code_verifier=code_verifier,
+            redirect_uri=redirect_uri,
+            client_secret=await self.client_secret(),
+        )
         id_token = token.get("id_token")
         if not isinstance(id_token, str):
             raise Unauthorized(f"{self.display_name} returned no ID token")
         claims = await self.verify_id_token(id_token, nonce)
-        return ExternalProfile(subject=str(claims["sub"]), email=str(claims.get("email", "")),
-                               email_verified=self.email_verified(claims),
-                               name=str(claims.get("name", "")))  # fmt: skip
+        return ExternalProfile(
+            subject=str(claims["sub"]),
+            email=str(claims.get("email", "")),
+            email_verified=self.email_verified(claims),
+            name=str(claims.get("name", "")),
+        )
 
     def email_verified(self, claims: dict[str, Any]) -> bool:
         return _as_bool(claims.get("email_verified"))
@@ -116,16 +131,14 @@ class OidcProvider(OAuthClientBase):
         return self.issuer
 
     async def verify_id_token(self, id_token: str, nonce: str) -> dict[str, Any]:
-        algorithms = (await self.metadata()).get("id_token_signing_alg_values_supported",
-                                                 ["RS256"])  # fmt: skip
+        algorithms = (await self.metadata()).get("id_token_signing_alg_values_supported", ["RS256"])
         algorithms = [a for a in algorithms if a != "none"]
         try:
             try:
                 decoded = jwt.decode(id_token, await self.keys(), algorithms=algorithms)
             except JoseError:
                 # The provider may have rotated its keys since we fetched them.
-                decoded = jwt.decode(id_token, await self.keys(refresh=True),
-                                     algorithms=algorithms)  # fmt: skip
+                decoded = jwt.decode(id_token, await self.keys(refresh=True), algorithms=algorithms)
         except (JoseError, ValueError) as error:
             raise Unauthorized(f"the ID token from {self.display_name} is not valid") from error
         claims: dict[str, Any] = dict(decoded.claims)
@@ -144,8 +157,9 @@ class OidcProvider(OAuthClientBase):
         if not claims.get("sub"):
             problems.append("subject")
         if problems:
-            raise Unauthorized(f"the ID token from {self.display_name} failed its checks: "
-                               f"{', '.join(problems)}")  # fmt: skip
+            raise Unauthorized(
+                f"the ID token from {self.display_name} failed its checks: {', '.join(problems)}"
+            )
         return claims
 
 
@@ -154,8 +168,11 @@ class MicrosoftProvider(OidcProvider):
         self.tenant = options.tenant
         issuer_options = OidcOptions(
             issuer=f"{options.authority.rstrip('/')}/{options.tenant}/v2.0",
-            client_id=options.client_id, client_secret=options.client_secret,
-            redirect_uri=options.redirect_uri, scopes=options.scopes)  # fmt: skip
+            client_id=options.client_id,
+            client_secret=options.client_secret,
+            redirect_uri=options.redirect_uri,
+            scopes=options.scopes,
+        )
         super().__init__("microsoft", "Microsoft", issuer_options, public_url)
         self.authority = options.authority.rstrip("/")
 
@@ -191,6 +208,11 @@ class AppleProvider(OidcProvider):
 
     async def client_secret(self) -> str:
         now = int(self.clock.now().timestamp())
-        claims = {"iss": self.apple.team_id, "iat": now, "exp": now + 300,
-                  "aud": self.issuer, "sub": self.apple.client_id}  # fmt: skip
+        claims = {
+            "iss": self.apple.team_id,
+            "iat": now,
+            "exp": now + 300,
+            "aud": self.issuer,
+            "sub": self.apple.client_id,
+        }
         return jwt.encode({"alg": "ES256", "kid": self.apple.key_id}, claims, self._key)

@@ -60,9 +60,13 @@ class OpenSearchBackend:
         self.options = options
         auth = (options.username, options.password) if options.username else None
         self.client = client or OpenSearch(
-            hosts=options.hosts, http_auth=auth, verify_certs=options.verify_certs,
-            timeout=options.timeout_seconds, max_retries=2, retry_on_timeout=True,
-        )  # fmt: skip
+            hosts=options.hosts,
+            http_auth=auth,
+            verify_certs=options.verify_certs,
+            timeout=options.timeout_seconds,
+            max_retries=2,
+            retry_on_timeout=True,
+        )
         self._bulkhead = Bulkhead(options.max_concurrency)
         self._index_ready = False
 
@@ -93,19 +97,28 @@ class OpenSearchBackend:
         await self._ensure_index()
         actions: list[dict[str, Any]] = []
         for doc in documents:
-            actions.append({"index": {"_index": self.options.index,
-                                      "_id": self._doc_id(doc.kind, doc.id)}})  # fmt: skip
-            actions.append({"kind": doc.kind, "id": doc.id, "title": doc.title,
-                            "body": doc.body, "tags": " ".join(doc.tags),
-                            "language": doc.language})  # fmt: skip
+            actions.append(
+                {"index": {"_index": self.options.index, "_id": self._doc_id(doc.kind, doc.id)}}
+            )
+            actions.append(
+                {
+                    "kind": doc.kind,
+                    "id": doc.id,
+                    "title": doc.title,
+                    "body": doc.body,
+                    "tags": " ".join(doc.tags),
+                    "language": doc.language,
+                }
+            )
         await self._call(lambda: self.client.bulk(body=actions, refresh="wait_for"))
 
     async def remove(self, kind: str, ids: Sequence[str]) -> None:
         if not ids:
             return
         await self._ensure_index()
-        actions = [{"delete": {"_index": self.options.index, "_id": self._doc_id(kind, i)}}
-                   for i in ids]  # fmt: skip
+        actions = [
+            {"delete": {"_index": self.options.index, "_id": self._doc_id(kind, i)}} for i in ids
+        ]
         await self._call(lambda: self.client.bulk(body=actions, refresh="wait_for"))
 
     async def search(
@@ -118,13 +131,22 @@ class OpenSearchBackend:
         body = {
             "size": limit,
             "_source": False,
-            "query": {"bool": {
-                "filter": [{"term": {"kind": kind}}],
-                "must": [{"multi_match": {"query": " ".join(terms), "type": "bool_prefix",
-                                          "operator": "and",
-                                          "fields": ["title^10", "tags^4", "body"]}}],
-            }},
-        }  # fmt: skip
+            "query": {
+                "bool": {
+                    "filter": [{"term": {"kind": kind}}],
+                    "must": [
+                        {
+                            "multi_match": {
+                                "query": " ".join(terms),
+                                "type": "bool_prefix",
+                                "operator": "and",
+                                "fields": ["title^10", "tags^4", "body"],
+                            }
+                        }
+                    ],
+                }
+            },
+        }
 
         def run() -> dict[str, Any]:
             try:
@@ -134,16 +156,19 @@ class OpenSearchBackend:
                 return {"hits": {"hits": []}}
 
         result = await self._call(run)
-        return [SearchHit(id=str(hit["_id"]).split(":", 1)[1], score=float(hit["_score"] or 0))
-                for hit in result["hits"]["hits"]]  # fmt: skip
+        return [
+            SearchHit(id=str(hit["_id"]).split(":", 1)[1], score=float(hit["_score"] or 0))
+            for hit in result["hits"]["hits"]
+        ]
 
     async def health(self) -> ProviderHealth:
         try:
             up = await self._call(self.client.ping)
         except ProviderUnavailable:
             up = False
-        return ProviderHealth(HealthState.UP if up else HealthState.DOWN,
-                              detail=", ".join(self.options.hosts))  # fmt: skip
+        return ProviderHealth(
+            HealthState.UP if up else HealthState.DOWN, detail=", ".join(self.options.hosts)
+        )
 
 
 @hookimpl

@@ -97,14 +97,21 @@ class S3Store:
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         object_key = self._object_key(key)
-        await self._call(lambda: self.client.put_object(
-            Bucket=self.options.bucket, Key=object_key, Body=data, ContentType=content_type,
-            CacheControl=IMMUTABLE))  # fmt: skip
+        await self._call(
+            lambda: self.client.put_object(
+                Bucket=self.options.bucket,
+                Key=object_key,
+                Body=data,
+                ContentType=content_type,
+                CacheControl=IMMUTABLE,
+            )
+        )
 
     async def delete(self, key: str) -> None:
         object_key = self._object_key(key)
-        await self._call(lambda: self.client.delete_object(
-            Bucket=self.options.bucket, Key=object_key))  # fmt: skip
+        await self._call(
+            lambda: self.client.delete_object(Bucket=self.options.bucket, Key=object_key)
+        )
 
     def url(self, key: str) -> str:
         base = self.options.public_url.rstrip("/")
