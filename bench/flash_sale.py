@@ -49,9 +49,9 @@ from boxoffice.core.catalog.schemas import EventDraft, QuotaIn, TicketTypeIn
 from boxoffice.core.catalog.service import change_status, create_event
 from boxoffice.core.catalog.tickets import create_quota, create_ticket_type
 from boxoffice.core.clock import SystemClock
-from boxoffice.core.db import Database, create_engine
 from boxoffice.core.identity.service import create_organization
 from boxoffice.core.money import Money
+from boxoffice.core.storage import Database, create_engine
 from boxoffice.migrations import upgrade
 from boxoffice.plugins.testing import PostgresServer, ServerProcesses, find_postgres_bindir
 

@@ -27,10 +27,10 @@ import httpx
 from sqlalchemy import insert
 
 from boxoffice.core.catalog.models import Event, Quota, QuotaTicketType, TicketType
-from boxoffice.core.db import Database, create_engine
 from boxoffice.core.identity.models import Organization
 from boxoffice.core.ids import new_id
 from boxoffice.core.search.backend import SearchDocument
+from boxoffice.core.storage import Database, create_engine
 from boxoffice.migrations import upgrade
 from boxoffice.providers.dbsearch import DbSearchBackend
 

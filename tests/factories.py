@@ -14,10 +14,10 @@ from boxoffice.core.catalog.schemas import EventDraft, QuotaIn, TicketTypeIn
 from boxoffice.core.catalog.service import change_status, create_event
 from boxoffice.core.catalog.tickets import create_quota, create_ticket_type
 from boxoffice.core.clock import Clock
-from boxoffice.core.db import Database
 from boxoffice.core.identity.models import Organization
 from boxoffice.core.identity.service import create_organization
 from boxoffice.core.money import Money
+from boxoffice.core.storage import Database
 from boxoffice.platform import Platform
 
 _counter = itertools.count(1)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from boxoffice import cli
-from boxoffice.core.db import Database, create_engine
+from boxoffice.core.storage import Database, create_engine
 from boxoffice.migrations import current_revision, downgrade, head_revision
 
 ROOT = Path(__file__).parents[1]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from boxoffice import __version__
 from boxoffice.core.clock import SystemClock
-from boxoffice.core.db import Database, create_engine
 from boxoffice.core.errors import BoxofficeError
 from boxoffice.core.maintenance import run_maintenance
+from boxoffice.core.storage import Database, create_engine
 from boxoffice.logs import configure_logging
 from boxoffice.migrations import ensure_migrated, head_revision, is_empty, upgrade
 from boxoffice.platform import Platform, load_plugin_set

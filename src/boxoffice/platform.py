@@ -14,7 +14,6 @@ from boxoffice.core.booking.waitlist import offer_mail_subscriber
 from boxoffice.core.catalog.indexing import event_index_subscriber
 from boxoffice.core.clock import Clock, SystemClock
 from boxoffice.core.compliance.region import ComplianceRegion
-from boxoffice.core.db import Database, create_engine
 from boxoffice.core.errors import ConfigurationError, FieldError, NotFound, ProviderUnavailable
 from boxoffice.core.identity.accounts import AuthPolicy
 from boxoffice.core.identity.keys import signer_from
@@ -23,6 +22,7 @@ from boxoffice.core.journal.entries import RecordedEntry
 from boxoffice.core.maintenance import maintain_forever
 from boxoffice.core.media.store import MediaStore
 from boxoffice.core.notify.service import delivery_subscriber
+from boxoffice.core.storage import Database, create_engine
 from boxoffice.plugins.config import ConfigFileError, load_config
 from boxoffice.plugins.manager import PluginSet, load_plugins
 from boxoffice.plugins.routing import Router

@@ -14,8 +14,8 @@ from typing import Annotated
 
 import msgspec
 
-from boxoffice.core.db import sqlite_url_for
 from boxoffice.core.errors import ConfigurationError, FieldError
+from boxoffice.core.storage import sqlite_url_for
 
 PREFIX = "BOXOFFICE_"
 

@@ -14,8 +14,8 @@ from boxoffice.core.catalog.schemas import QuotaIn, TicketTypeIn
 from boxoffice.core.catalog.service import change_status
 from boxoffice.core.catalog.tickets import create_quota, create_ticket_type
 from boxoffice.core.clock import Clock
-from boxoffice.core.db import Database
 from boxoffice.core.money import Money
+from boxoffice.core.storage import Database
 from tests import factories
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from boxoffice.core.booking.models import Hold, Order
 from boxoffice.core.booking.sweeper import sweep_until_done
 from boxoffice.core.clock import ManualClock
-from boxoffice.core.db import Database, create_engine
+from boxoffice.core.storage import Database, create_engine
 from boxoffice.platform import Platform
 from boxoffice.plugins.testing import ServerProcesses
 from tests import factories

@@ -183,7 +183,7 @@ async def test_only_what_moves_no_money_skips_the_wal_flush(
 
     from boxoffice.core.booking import holds, orders
     from boxoffice.core.booking.schemas import CheckoutIn, HoldIn
-    from boxoffice.core.prepared import ASYNC_COMMIT
+    from boxoffice.core.storage.prepared import ASYNC_COMMIT
 
     store = await shop(
         platform.db,

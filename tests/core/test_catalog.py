@@ -17,7 +17,6 @@ from boxoffice.core.catalog.service import (
     list_public_events,
 )
 from boxoffice.core.clock import ManualClock
-from boxoffice.core.db import Database
 from boxoffice.core.errors import (
     Conflict,
     InvalidTransition,
@@ -25,6 +24,7 @@ from boxoffice.core.errors import (
     RuleViolated,
     ValidationFailed,
 )
+from boxoffice.core.storage import Database
 from boxoffice.platform import Platform
 from tests import factories
 

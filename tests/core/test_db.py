@@ -14,11 +14,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Uuid, bindparam, delete, select, text
 from sqlalchemy.exc import DBAPIError
 
-import boxoffice.core.db as db_module
 import boxoffice.core.models  # noqa: F401
+import boxoffice.core.storage.engine as db_module
 from boxoffice.core.catalog.models import Event
-from boxoffice.core.db import Base, Database, UTCDateTime, create_engine, normalize_url
 from boxoffice.core.identity.models import Organization
+from boxoffice.core.storage import Base, Database, UTCDateTime, create_engine, normalize_url
 from boxoffice.migrations import current_revision, downgrade, head_revision, is_empty, upgrade
 from boxoffice.plugins.testing import TemplateDatabases
 
@@ -211,7 +211,7 @@ STARTS = datetime(2031, 1, 14, 19, 0, tzinfo=UTC)
 
 
 def test_substring_patterns_take_wildcards_literally() -> None:
-    from boxoffice.core.db import substring_pattern
+    from boxoffice.core.storage import substring_pattern
 
     assert substring_pattern("Jo_Doe%") == "%jo\\_doe\\%%"
     assert substring_pattern("a\\b") == "%a\\\\b%"
@@ -326,7 +326,7 @@ async def test_the_sqlite_writer_keeps_the_wal_short(tmp_path: Any) -> None:
     rewritten from its start instead of growing with every commit."""
     import os
 
-    from boxoffice.core import sqlite_writer
+    from boxoffice.core.storage import sqlite_writer
 
     database = Database(create_engine(f"sqlite:///{tmp_path / 'wal.sqlite3'}"))
     statement = text("INSERT INTO note (body) VALUES (:body)")

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select, text
 
 from boxoffice.core.clock import ManualClock
-from boxoffice.core.db import Database
 from boxoffice.core.journal import JournalEntry, RecordedEntry, append, entry_type
 from boxoffice.core.journal.dispatcher import Dispatcher, DispatcherSettings, Subscriber
 from boxoffice.core.journal.models import JournalDeadLetterRow, JournalEntryRow
+from boxoffice.core.storage import Database
 
 
 @entry_type

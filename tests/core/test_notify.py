@@ -7,10 +7,10 @@ from sqlalchemy import select
 
 from boxoffice import DeliveryResult, HealthState, Message, ProviderHealth
 from boxoffice.core.clock import ManualClock
-from boxoffice.core.db import Database
 from boxoffice.core.journal.dispatcher import Dispatcher
 from boxoffice.core.notify.models import OutboundMessage
 from boxoffice.core.notify.service import delivery_subscriber, queue_message
+from boxoffice.core.storage import Database
 
 
 class Channel:

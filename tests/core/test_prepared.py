@@ -13,12 +13,11 @@ import pytest
 from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from boxoffice.core import prepared
 from boxoffice.core.booking.models import Hold
 from boxoffice.core.booking.statements import INSERT_HOLD
 from boxoffice.core.clock import ManualClock
-from boxoffice.core.db import Database, create_engine, table_of
-from boxoffice.core.prepared import Prepared
+from boxoffice.core.storage import Database, create_engine, prepared, table_of
+from boxoffice.core.storage.prepared import Prepared
 from tests.booking.helpers import shop
 
 hold = table_of(Hold)

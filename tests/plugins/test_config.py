@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from boxoffice.core.clock import ManualClock
-from boxoffice.core.db import Database, create_engine
+from boxoffice.core.storage import Database, create_engine
 from boxoffice.plugins.config import ConfigFileError, LineIndex, load_config, parse_config
 from boxoffice.plugins.manager import load_plugins
 from boxoffice.providers import dbsearch, log, offline

@@ -8,8 +8,8 @@ import pytest
 
 from boxoffice import hookimpl
 from boxoffice.core.clock import ManualClock
-from boxoffice.core.db import Database, create_engine
 from boxoffice.core.errors import NotFound, ProviderUnavailable
+from boxoffice.core.storage import Database, create_engine
 from boxoffice.plugins.config import parse_config
 from boxoffice.plugins.manager import load_plugins
 from boxoffice.plugins.routing import Router

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from boxoffice.core.db import Database
 from boxoffice.core.media.store import MediaStore
 from boxoffice.core.money import Money
 from boxoffice.core.notify.channel import Message, NotificationChannel
 from boxoffice.core.payments.gateway import PaymentRequest, PaymentStatus, RefundRequest
 from boxoffice.core.search.backend import query_terms
+from boxoffice.core.storage import Database
 from boxoffice.plugins.testing import (
     ComplianceRegionConformance,
     MediaStoreConformance,

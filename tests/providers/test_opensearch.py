@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from boxoffice.core.clock import ManualClock
-from boxoffice.core.db import Database, create_engine
 from boxoffice.core.search.backend import SearchDocument
+from boxoffice.core.storage import Database, create_engine
 from boxoffice.plugins.config import parse_config
 from boxoffice.plugins.manager import load_plugins
 from boxoffice.plugins.testing import SearchBackendConformance

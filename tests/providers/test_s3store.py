@@ -14,8 +14,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from boxoffice.core.clock import ManualClock
-from boxoffice.core.db import Database, create_engine
 from boxoffice.core.errors import ProviderUnavailable
+from boxoffice.core.storage import Database, create_engine
 from boxoffice.plugins.config import parse_config
 from boxoffice.plugins.manager import load_plugins
 from boxoffice.plugins.testing import MediaStoreConformance

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.api.middleware import SMALL_RESPONSE
 from boxoffice.api.organizations import organizer_event
-from boxoffice.core.booking import holds, orders, promos, questions, waitlist
+from boxoffice.core.booking import endings, holds, orders, promos, questions, waitlist
 from boxoffice.core.booking.models import Order
 from boxoffice.core.booking.schemas import (
     CancelIn,
@@ -249,7 +249,7 @@ class BookingController(Controller):
     ) -> HoldOut:
         async with platform.db.transaction() as session:
             hold = await holds.get_hold(session, hold_id, data.secret)
-            hold = await holds.release_hold(session, platform.clock, hold)
+            hold = await endings.release_hold(session, platform.clock, hold)
             return holds.hold_out(hold, await holds.ticket_types_of_hold(session, hold))
 
     @post(

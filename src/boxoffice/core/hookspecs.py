@@ -19,13 +19,13 @@ import pluggy
 if TYPE_CHECKING:
     from boxoffice.core.clock import Clock
     from boxoffice.core.compliance.region import ComplianceRegion
-    from boxoffice.core.db import Database
     from boxoffice.core.identity.provider import IdentityProvider
     from boxoffice.core.journal.entries import RecordedEntry
     from boxoffice.core.media.store import MediaStore
     from boxoffice.core.notify.channel import NotificationChannel
     from boxoffice.core.payments.gateway import PaymentGateway
     from boxoffice.core.search.backend import SearchBackend
+    from boxoffice.core.storage import Database
 
 PROJECT = "boxoffice"
 

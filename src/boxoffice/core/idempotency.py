@@ -32,9 +32,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.sqltypes import Integer, LargeBinary, String
 
 from boxoffice.core.clock import Clock
-from boxoffice.core.db import Base, Database, UTCDateTime, table_of
 from boxoffice.core.errors import FieldError, RuleViolated, ValidationFailed
-from boxoffice.core.prepared import Prepared
+from boxoffice.core.storage import Base, Database, UTCDateTime, table_of
+from boxoffice.core.storage.prepared import Prepared
 
 T = TypeVar("T")
 

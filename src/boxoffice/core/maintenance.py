@@ -12,10 +12,10 @@ from datetime import timedelta
 from sqlalchemy import delete
 
 from boxoffice.core.clock import Clock
-from boxoffice.core.db import Database
 from boxoffice.core.idempotency import sweep_idempotency_records
 from boxoffice.core.identity.models import OneTimeToken, SignInAttempt
 from boxoffice.core.ratelimit import sweep
+from boxoffice.core.storage import Database
 from boxoffice.logs import get_logger
 
 log = get_logger(__name__)

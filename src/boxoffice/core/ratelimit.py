@@ -15,8 +15,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from boxoffice.core.clock import Clock
-from boxoffice.core.db import Base, Database, UTCDateTime
 from boxoffice.core.errors import BoxofficeError
+from boxoffice.core.storage import Base, Database, UTCDateTime
 
 
 class RateLimitWindow(Base):

@@ -15,8 +15,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect
 
-from boxoffice.core.db import Database
 from boxoffice.core.errors import DatabaseNotMigrated
+from boxoffice.core.storage import Database
 
 SCRIPT_LOCATION = Path(__file__).parent
 

@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 import boxoffice.core.models  # noqa: F401 - registers every table on the metadata
-from boxoffice.core.db import Base, Database, create_engine
+from boxoffice.core.storage import Base, Database, create_engine
 from boxoffice.settings import Settings
 
 target_metadata = Base.metadata

@@ -20,13 +20,13 @@ import pluggy
 from boxoffice.core import hookspecs
 from boxoffice.core.clock import Clock
 from boxoffice.core.compliance.region import ComplianceRegion
-from boxoffice.core.db import Database
 from boxoffice.core.identity.provider import IdentityProvider
 from boxoffice.core.media.store import MediaStore
 from boxoffice.core.money import is_currency
 from boxoffice.core.notify.channel import NotificationChannel
 from boxoffice.core.payments.gateway import PaymentGateway, supports
 from boxoffice.core.search.backend import SearchBackend
+from boxoffice.core.storage import Database
 from boxoffice.plugins.config import (
     KeyPath,
     LoadedConfig,

@@ -41,7 +41,6 @@ from litestar.testing import AsyncTestClient
 
 from boxoffice.core.clock import Clock, ManualClock
 from boxoffice.core.compliance.region import ComplianceRegion
-from boxoffice.core.db import Database, create_engine
 from boxoffice.core.media.store import MediaStore
 from boxoffice.core.money import Money
 from boxoffice.core.notify.channel import Message, NotificationChannel
@@ -52,6 +51,7 @@ from boxoffice.core.payments.gateway import (
 )
 from boxoffice.core.providers import HealthState, ProviderHealth
 from boxoffice.core.search.backend import SearchBackend, SearchDocument
+from boxoffice.core.storage import Database, create_engine
 from boxoffice.migrations import upgrade
 from boxoffice.platform import Platform
 from boxoffice.settings import Settings

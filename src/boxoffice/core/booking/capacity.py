@@ -27,7 +27,7 @@ def _ordered(allocations: Allocations) -> list[tuple[uuid.UUID, int]]:
 def hold(connection: Connection, allocations: Allocations, refuse: Callable[[], NoReturn]) -> None:
     """Hold the seats in every quota, or call ``refuse`` (which raises, so the transaction
     rolls back the quotas already incremented). Deferred writes (see
-    :mod:`boxoffice.core.prepared`): they run last, with the work's other writes."""
+    :mod:`boxoffice.core.storage.prepared`): they run last, with the work's other writes."""
     for quota_id, seats in _ordered(allocations):
         statements.HOLD_SEATS.defer(
             connection, {"quota_id": quota_id, "seats": seats}, expect=1, otherwise=refuse

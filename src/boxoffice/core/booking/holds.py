@@ -1,7 +1,7 @@
 """Holds: a buyer's selection, holding seats in every affected quota (all or nothing) for the
 event's hold TTL. A hold ends exactly once: turned into an order, released by the buyer, or
 expired by the sweeper — each a conditional status change, and only the transaction that
-wins it gives the seats back.
+wins it gives the seats back (:mod:`~boxoffice.core.booking.endings`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, NamedTuple, NoReturn, Protocol
 
-from sqlalchemy import Connection, CursorResult, select, update
+from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.booking import capacity, promos, statements
@@ -26,10 +26,10 @@ from boxoffice.core.catalog.lifecycle import EventStatus
 from boxoffice.core.catalog.models import TicketType
 from boxoffice.core.catalog.tickets import current_price, on_sale
 from boxoffice.core.clock import Clock, ensure_utc
-from boxoffice.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from boxoffice.core.errors import FieldError, NotFound, ValidationFailed
 from boxoffice.core.ids import new_id
 from boxoffice.core.money import Money
-from boxoffice.core.prepared import commit_asynchronously
+from boxoffice.core.storage.prepared import commit_asynchronously
 
 
 class TicketLike(Protocol):
@@ -312,49 +312,4 @@ async def get_hold(session: AsyncSession, hold_id: uuid.UUID, secret: str | None
     hold = await session.get(Hold, hold_id)
     if hold is None or not same_secret(secret, hold.secret):
         raise NotFound(f"no hold {hold_id}")
-    return hold
-
-
-async def end_hold(
-    session: AsyncSession, clock: Clock, hold: Hold, status: str, *, only_if_expired: bool = False
-) -> bool:
-    """Move an active hold to ``status`` ("ordered", "released", "expired"). Returns whether
-    this call did it; seats go back (for "released"/"expired") only then."""
-    now = clock.now()
-    condition = [Hold.id == hold.id, Hold.status == "active"]
-    condition.append(Hold.expires_at <= now if only_if_expired else Hold.expires_at > now)
-    if status == "released":
-        condition.pop()  # a buyer may release a hold whatever the clock says
-    result: CursorResult[tuple[()]] = await session.execute(  # type: ignore[assignment]
-        update(Hold)
-        .where(*condition)
-        .values(status=status)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        return False
-    hold.status = status
-    if status != "ordered":
-        from boxoffice.core.booking.waitlist import capacity_released  # builds on this module
-
-        await capacity.release_held(session, hold.allocations)
-        await capacity_released(
-            session,
-            clock,
-            hold.event_id,
-            [item["ticket_type_id"] for item in hold.items],
-            sum(hold.allocations.values()),
-            why=f"hold {status}",
-        )
-    return True
-
-
-async def release_hold(session: AsyncSession, clock: Clock, hold: Hold) -> Hold:
-    """Idempotent: releasing a hold that already ended changes nothing."""
-    if hold.status == "ordered":
-        raise Conflict(
-            "this hold became an order; cancel the order instead", extra={"rule": "hold_ordered"}
-        )
-    if hold.status == "active" and not await end_hold(session, clock, hold, "released"):
-        await session.refresh(hold)
     return hold

@@ -18,8 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from boxoffice.core.db import Base, CurrencyCode, JSONType, UTCDateTime, UUIDType
 from boxoffice.core.ids import new_id
+from boxoffice.core.storage import Base, CurrencyCode, JSONType, UTCDateTime, UUIDType
 
 
 class Hold(Base):

@@ -53,6 +53,7 @@ from boxoffice.core.booking.schemas import (
     OrderSummary,
     TicketOut,
 )
+from boxoffice.core.booking.waitlist import capacity_released
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.clock import Clock, ensure_utc
 from boxoffice.core.compliance.region import ComplianceRegion, TaxRate
@@ -63,7 +64,7 @@ from boxoffice.core.journal.service import append, append_sync, run_appending
 from boxoffice.core.money import Money
 from boxoffice.core.notify.service import queue_message_sync
 from boxoffice.core.pagination import decode_cursor, encode_cursor
-from boxoffice.core.prepared import commit_asynchronously
+from boxoffice.core.storage.prepared import commit_asynchronously
 
 RegionLookup = Callable[[str], ComplianceRegion | None]
 
@@ -631,8 +632,6 @@ async def expire(session: AsyncSession, clock: Clock, order: Order) -> bool:
 
 
 async def _released(session: AsyncSession, clock: Clock, order: Order, why: str) -> None:
-    from boxoffice.core.booking.waitlist import capacity_released  # builds on this module
-
     ticket_type_ids = sorted(
         {
             str(i)
@@ -722,8 +721,6 @@ async def refund_tickets(
         ),
         clock,
     )
-    from boxoffice.core.booking.waitlist import capacity_released  # builds on this module
-
     await capacity_released(
         session,
         clock,

@@ -23,8 +23,8 @@ from boxoffice.core.booking.schemas import PromoCodeIn, PromoCodeOut
 from boxoffice.core.catalog.models import Event, TicketType
 from boxoffice.core.catalog.service import event_row
 from boxoffice.core.clock import Clock, ensure_utc
-from boxoffice.core.db import table_of
 from boxoffice.core.errors import Conflict, FieldError, RuleViolated, ValidationFailed
+from boxoffice.core.storage import table_of
 
 _PROMO = table_of(PromoCode)
 _USE = table_of(PromoCodeUse)

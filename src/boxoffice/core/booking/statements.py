@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from boxoffice.core.booking.models import BuyerTally, Hold, Order, OrderItem, Question
 from boxoffice.core.catalog.models import Event, Quota, QuotaTicketType, TicketType
-from boxoffice.core.db import UTCDateTime, table_of
-from boxoffice.core.prepared import Prepared
+from boxoffice.core.storage import UTCDateTime, table_of
+from boxoffice.core.storage.prepared import Prepared
 
 event = table_of(Event)
 ticket_type = table_of(TicketType)

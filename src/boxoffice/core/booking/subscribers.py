@@ -11,9 +11,9 @@ from boxoffice.core.booking.models import Order
 from boxoffice.core.catalog.entries import EventStatusChanged
 from boxoffice.core.catalog.lifecycle import EventStatus
 from boxoffice.core.clock import Clock
-from boxoffice.core.db import Database
 from boxoffice.core.journal.dispatcher import Subscriber
 from boxoffice.core.journal.entries import RecordedEntry
+from boxoffice.core.storage import Database
 
 BATCH = 100
 

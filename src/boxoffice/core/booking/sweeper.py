@@ -11,10 +11,10 @@ import asyncio
 from sqlalchemy import select
 
 from boxoffice.core.booking import orders
-from boxoffice.core.booking.holds import end_hold
+from boxoffice.core.booking.endings import end_hold
 from boxoffice.core.booking.models import Hold, Order
 from boxoffice.core.clock import Clock
-from boxoffice.core.db import Database
+from boxoffice.core.storage import Database
 from boxoffice.logs import get_logger
 
 log = get_logger(__name__)

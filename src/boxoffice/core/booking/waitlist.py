@@ -26,13 +26,13 @@ from boxoffice.core.booking.schemas import HoldIn, HoldItem, WaitlistIn, Waitlis
 from boxoffice.core.catalog.models import TicketType
 from boxoffice.core.catalog.tickets import availability
 from boxoffice.core.clock import Clock, ensure_utc
-from boxoffice.core.db import Database
 from boxoffice.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from boxoffice.core.identity.schemas import normalize_email
 from boxoffice.core.journal.dispatcher import Subscriber
 from boxoffice.core.journal.entries import JournalEntry, RecordedEntry, entry_type
 from boxoffice.core.journal.service import append
 from boxoffice.core.notify.service import queue_message
+from boxoffice.core.storage import Database
 
 
 @entry_type

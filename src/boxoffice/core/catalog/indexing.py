@@ -8,10 +8,10 @@ from boxoffice.core.catalog.entries import EventStatusChanged, EventUpdated
 from boxoffice.core.catalog.lifecycle import PUBLIC
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.catalog.service import EVENT_KIND, plain_text
-from boxoffice.core.db import Database
 from boxoffice.core.journal.dispatcher import Subscriber
 from boxoffice.core.journal.entries import RecordedEntry
 from boxoffice.core.search.backend import SearchBackend, SearchDocument
+from boxoffice.core.storage import Database
 
 
 def event_document(event: Event) -> SearchDocument:

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.clock import Clock
-from boxoffice.core.db import LIKE_ESCAPE, substring_pattern
 from boxoffice.core.errors import NotFound, RuleViolated
 from boxoffice.core.identity.accounts import profile_of, revoke_all_sessions
 from boxoffice.core.identity.entries import PlatformRoleChanged, UserStatusChanged
@@ -19,6 +18,7 @@ from boxoffice.core.identity.models import Organization, User
 from boxoffice.core.identity.schemas import SignupsPerDay, StatsOut, UserPage
 from boxoffice.core.journal import append
 from boxoffice.core.pagination import decode_cursor, encode_cursor
+from boxoffice.core.storage import LIKE_ESCAPE, substring_pattern
 
 
 class _Cursor(msgspec.Struct, array_like=True, frozen=True):

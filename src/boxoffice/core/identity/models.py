@@ -6,8 +6,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from boxoffice.core.db import Base, JSONType, UTCDateTime, UUIDType
 from boxoffice.core.ids import new_id
+from boxoffice.core.storage import Base, JSONType, UTCDateTime, UUIDType
 
 
 class Organization(Base):

@@ -47,7 +47,6 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.clock import Clock
-from boxoffice.core.db import CommitInfo, Database, JSONType, table_of
 from boxoffice.core.journal.entries import RecordedEntry
 from boxoffice.core.journal.models import (
     JournalDeadLetterRow,
@@ -55,6 +54,7 @@ from boxoffice.core.journal.models import (
     JournalSubscriberRow,
 )
 from boxoffice.core.journal.service import APPENDED
+from boxoffice.core.storage import CommitInfo, Database, JSONType, table_of
 from boxoffice.logs import get_logger
 
 log = get_logger(__name__)

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from boxoffice.core.db import Base, JSONType, UTCDateTime, UUIDType
+from boxoffice.core.storage import Base, JSONType, UTCDateTime, UUIDType
 
 #: SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias).
 Position = BigInteger().with_variant(Integer(), "sqlite")

@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from boxoffice.core.clock import Clock
-from boxoffice.core.db import table_of
 from boxoffice.core.ids import new_id
 from boxoffice.core.journal.entries import JournalEntry, lookup
 from boxoffice.core.journal.models import JournalEntryRow
-from boxoffice.core.prepared import Prepared
+from boxoffice.core.storage import table_of
+from boxoffice.core.storage.prepared import Prepared
 from boxoffice.logs import current_request_id
 
 T = TypeVar("T")
@@ -29,7 +29,7 @@ _INSERT = Prepared(insert(table_of(JournalEntryRow)))
 
 def append_sync(connection: Connection, entry: JournalEntry, clock: Clock) -> None:
     """Append ``entry`` in ``connection``'s transaction (for :meth:`Database.run` work: a
-    deferred write, see :mod:`boxoffice.core.prepared`)."""
+    deferred write, see :mod:`boxoffice.core.storage.prepared`)."""
     name = type(entry).__name__
     if lookup(name) is not type(entry):
         raise TypeError(f"{name} is not a registered journal entry type (use @entry_type)")

@@ -6,8 +6,8 @@ from datetime import datetime
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from boxoffice.core.db import Base, UTCDateTime, UUIDType
 from boxoffice.core.ids import new_id
+from boxoffice.core.storage import Base, UTCDateTime, UUIDType
 
 
 class OutboundMessage(Base):

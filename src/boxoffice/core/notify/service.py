@@ -9,7 +9,6 @@ from sqlalchemy import Connection, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.clock import Clock
-from boxoffice.core.db import Database, table_of
 from boxoffice.core.ids import new_id
 from boxoffice.core.journal.dispatcher import Subscriber
 from boxoffice.core.journal.entries import RecordedEntry
@@ -17,7 +16,8 @@ from boxoffice.core.journal.service import append_sync, run_appending
 from boxoffice.core.notify.channel import Message, NotificationChannel
 from boxoffice.core.notify.entries import MessageQueued
 from boxoffice.core.notify.models import OutboundMessage
-from boxoffice.core.prepared import Prepared
+from boxoffice.core.storage import Database, table_of
+from boxoffice.core.storage.prepared import Prepared
 from boxoffice.logs import get_logger
 
 log = get_logger(__name__)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from alembic import op
 
-from boxoffice.core.db import JSONType, UTCDateTime
+from boxoffice.core.storage import JSONType, UTCDateTime
 
 revision = "0003"
 down_revision = "0002"

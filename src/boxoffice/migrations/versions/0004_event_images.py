@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from boxoffice.core.db import JSONType, UTCDateTime
+from boxoffice.core.storage import JSONType, UTCDateTime
 
 revision = "0004"
 down_revision = "0003"

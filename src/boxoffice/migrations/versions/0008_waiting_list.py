@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from boxoffice.core.db import UTCDateTime
+from boxoffice.core.storage import UTCDateTime
 
 revision = "0008"
 down_revision = "0007"

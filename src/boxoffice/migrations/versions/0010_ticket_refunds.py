@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from boxoffice.core.db import JSONType
+from boxoffice.core.storage import JSONType
 
 revision = "0010"
 down_revision = "0009"

@@ -1,5 +1,5 @@
 """PostgreSQL: ``boxoffice_refuse()``, raised by a self-committing statement of deferred
-writes when a write changed other than the rows it expected (see core/prepared.py), so that
+writes when a write changed other than the rows it expected (see core/storage/prepared.py), so that
 the statement rolls itself back. SQLite runs deferred writes one by one and needs none.
 
 Revision ID: 0012

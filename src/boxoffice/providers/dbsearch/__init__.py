@@ -7,7 +7,7 @@ reduced to plain words before it reaches either query language, so no input can 
 query fail; the last word matches as a prefix (search as you type).
 
 This provider is the one exception to "a provider never touches the database": its job is
-the database index, so it is handed the platform :class:`~boxoffice.core.db.Database`.
+the database index, so it is handed the platform :class:`~boxoffice.core.storage.Database`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from collections.abc import Sequence
 import msgspec
 from sqlalchemy import text as sql
 
-from boxoffice.core.db import Database
 from boxoffice.core.hookspecs import PluginContext, hookimpl
 from boxoffice.core.providers import HealthState, ProviderHealth
 from boxoffice.core.search.backend import SearchDocument, SearchHit, query_terms
+from boxoffice.core.storage import Database
 
 #: A query matching this many documents is ranked by recency instead of BM25 (SQLite).
 COMMON_MATCHES = 2000

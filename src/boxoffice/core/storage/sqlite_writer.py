@@ -1,5 +1,5 @@
 """SQLite's hot-path writer: one write connection per process, group commit, and the file
-lock that queues writers across processes (:meth:`boxoffice.core.db.Database.run`).
+lock that queues writers across processes (:meth:`boxoffice.core.storage.Database.run`).
 
 SQLite has one writer at a time, so the question is only how cheaply writers take turns:
 
@@ -36,7 +36,13 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
-from boxoffice.core import db
+from boxoffice.core.storage.engine import (
+    JSON_CODEC,
+    SQLITE_BUSY_TIMEOUT_MS,
+    WRITE_OPTION,
+    configure_sqlite,
+)
+from boxoffice.core.storage.work import CommitInfo, scoped
 from boxoffice.logs import get_logger
 
 try:
@@ -53,7 +59,7 @@ MAX_BATCH = 64
 
 Work = Callable[[Connection], Any]
 #: A piece's outcome: its result and transaction-scoped info, or what it raised.
-Outcome = tuple[Any, "db.CommitInfo"] | Exception
+Outcome = tuple[Any, CommitInfo] | Exception
 
 
 class WriterBusy(Exception):
@@ -67,18 +73,18 @@ class SQLiteWriter:
     def __init__(self, url: URL) -> None:
         engine = create_sync_engine(
             url.set(drivername="sqlite+pysqlite"),
-            connect_args={"timeout": db.SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             pool_size=1,
             max_overflow=0,
-            **db.JSON_CODEC,
+            **JSON_CODEC,
         )
-        db.configure_sqlite(engine)
+        configure_sqlite(engine)
 
         @event.listens_for(engine, "connect")
         def _no_checkpoints_in_commits(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
-        self.engine = engine.execution_options(**{db.WRITE_OPTION: True})
+        self.engine = engine.execution_options(**{WRITE_OPTION: True})
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._connection: Connection | None = None
         self._lock_file = open(f"{url.database}-writers.lock", "ab")  # noqa: SIM115 - kept open
@@ -122,7 +128,7 @@ class SQLiteWriter:
                 connection = self._connection = self.engine.connect()
             driver = connection.connection.dbapi_connection
             assert driver is not None
-            driver.execute(f"PRAGMA busy_timeout={db.SQLITE_BUSY_TIMEOUT_MS if wait else 0}")
+            driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS if wait else 0}")
             try:
                 transaction = connection.begin()
             except OperationalError as error:
@@ -132,7 +138,7 @@ class SQLiteWriter:
             with transaction:
                 if len(works) == 1:
                     try:
-                        outcomes: list[Outcome] = [db.scoped(connection, works[0])]
+                        outcomes: list[Outcome] = [scoped(connection, works[0])]
                     except Exception as error:  # handed to its caller
                         transaction.rollback()
                         return [error]
@@ -177,7 +183,7 @@ class SQLiteWriter:
 def _in_savepoint(driver: Any, connection: Connection, work: Work) -> Outcome:
     driver.execute("SAVEPOINT work")
     try:
-        outcome: Outcome = db.scoped(connection, work)
+        outcome: Outcome = scoped(connection, work)
     except Exception as error:  # rolled back alone; to its caller
         driver.execute("ROLLBACK TO work")
         outcome = error
@@ -191,7 +197,7 @@ class WriteQueue:
     being written, goes into the next batch."""
 
     def __init__(
-        self, writer: SQLiteWriter, lock: asyncio.Lock, committed: Callable[[db.CommitInfo], None]
+        self, writer: SQLiteWriter, lock: asyncio.Lock, committed: Callable[[CommitInfo], None]
     ) -> None:
         """``committed(info)`` runs the after-commit hooks; it must not raise."""
         self.writer = writer

@@ -8,13 +8,13 @@ was more than half of the database time of a flash sale. :class:`Prepared` keeps
 matters of SQLAlchemy — the statement is written in Core, portable, compiled by the
 dialect with its bind casts and type processors (UUIDs, UTC timestamps, JSON) — and drops
 the per-execution rest. The statement runs in the ``Connection``'s transaction like any
-other (see :meth:`boxoffice.core.db.Database.run`).
+other (see :meth:`boxoffice.core.storage.Database.run`).
 
 Limits, on purpose: no expanding ``IN`` parameters (write the hot query so that it does not
 need one) and no column defaults filled in for INSERTs (give every column: the hot paths
 build whole records anyway). Both are refused when the statement is first compiled.
 
-**Deferred writes.** Inside :meth:`boxoffice.core.db.Database.run` a write whose outcome the
+**Deferred writes.** Inside :meth:`boxoffice.core.storage.Database.run` a write whose outcome the
 work does not need at once can be *deferred* (:meth:`Prepared.defer`): it runs before the
 next statement on the connection, or when the work returns, together with the other
 deferred writes. On PostgreSQL they go as one statement (each a data-modifying CTE, the
@@ -181,7 +181,8 @@ class Prepared:
 
 
 #: ``Connection.info`` key of the deferred writes' queue; present only while
-#: ``Database.run`` work runs (a transaction-scoped key: see ``boxoffice.core.db.scoped``).
+#: ``Database.run`` work runs (a transaction-scoped key: see
+#: ``boxoffice.core.storage.work.scoped``).
 DEFERRED = "boxoffice.deferred"
 
 

@@ -1,0 +1,72 @@
+"""The column types and declarative base every table shares, on both engines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import cast
+
+from sqlalchemy import JSON, DateTime, MetaData, String, Table, TypeDecorator, Uuid
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase
+
+from boxoffice.core.clock import ensure_utc
+
+#: Stable constraint names, so migrations can alter them on both engines.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on both engines; a naive datetime is refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = ensure_utc(value)
+        # SQLite keeps text: store a fixed-width UTC form so that string order is time order.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return ensure_utc(value)
+
+
+#: JSON that is JSONB on PostgreSQL.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+UUIDType = Uuid(as_uuid=True)
+
+
+def CurrencyCode() -> String:
+    return String(3)
+
+
+#: The escape character for :func:`substring_pattern` (pass it as ``like(..., escape=…)``).
+LIKE_ESCAPE = "\\"
+
+
+def substring_pattern(text: str) -> str:
+    """A lower-cased LIKE pattern that finds ``text`` anywhere, its own ``%`` and ``_`` taken
+    literally (an address like ``jo_doe@`` must match itself, not any character)."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def table_of(model: type[DeclarativeBase]) -> Table:
+    """A model's table, for Core statements (hot paths build them once, at import)."""
+    return cast(Table, model.__table__)
