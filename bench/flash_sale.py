@@ -53,7 +53,7 @@ from boxoffice.core.identity.service import create_organization
 from boxoffice.core.money import Money
 from boxoffice.core.storage import Database, create_engine
 from boxoffice.migrations import upgrade
-from boxoffice.plugins.testing import PostgresServer, ServerProcesses, find_postgres_bindir
+from boxoffice.testing import PostgresServer, ServerProcesses, find_postgres_bindir
 
 PLUGINS = """
 [regions]

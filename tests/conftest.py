@@ -1,9 +1,65 @@
-"""boxoffice's own suite uses the same harness plugin authors get (boxoffice.plugins.testing).
+"""boxoffice's own suite uses the kit plugin authors get (boxoffice.testing.plugin).
 
 It is loaded here rather than through its pytest11 entry point (disabled in pyproject's
-addopts) so that coverage measurement starts before boxoffice is first imported.
+addopts) so that coverage measurement starts before boxoffice is first imported. The kit's
+fixtures are named ``boxoffice_*`` so that they never collide with another project's; this
+suite uses them under the short names below.
 """
 
 from __future__ import annotations
 
-pytest_plugins = ["boxoffice.plugins.testing"]
+from pathlib import Path
+
+import pytest
+
+from boxoffice.core.clock import ManualClock
+from boxoffice.core.storage import Database
+from boxoffice.testing.plugin import MakeClient, MakePlatform
+
+pytest_plugins = ["boxoffice.testing.plugin", "pytester"]
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Every async test runs on asyncio (the engines' drivers are asyncio's)."""
+    return "asyncio"
+
+
+@pytest.fixture
+def db_engine(boxoffice_db_engine: str) -> str:
+    return boxoffice_db_engine
+
+
+@pytest.fixture
+def db_url(boxoffice_db_url: str) -> str:
+    return boxoffice_db_url
+
+
+@pytest.fixture
+def empty_db_url(boxoffice_empty_db_url: str) -> str:
+    return boxoffice_empty_db_url
+
+
+@pytest.fixture
+def db(boxoffice_db: Database) -> Database:
+    return boxoffice_db
+
+
+@pytest.fixture
+def clock(boxoffice_clock: ManualClock) -> ManualClock:
+    return boxoffice_clock
+
+
+@pytest.fixture
+def make_platform(boxoffice_platform: MakePlatform) -> MakePlatform:
+    return boxoffice_platform
+
+
+@pytest.fixture
+def make_client(boxoffice_client: MakeClient) -> MakeClient:
+    return boxoffice_client
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -14,15 +14,23 @@ from boxoffice.core.catalog.schemas import EventDraft, QuotaIn, TicketTypeIn
 from boxoffice.core.catalog.service import change_status, create_event
 from boxoffice.core.catalog.tickets import create_quota, create_ticket_type
 from boxoffice.core.clock import Clock
+from boxoffice.core.compliance.region import ComplianceRegion
 from boxoffice.core.identity.models import Organization
 from boxoffice.core.identity.service import create_organization
 from boxoffice.core.money import Money
 from boxoffice.core.storage import Database
 from boxoffice.platform import Platform
+from boxoffice.regions.eu import EuropeanUnion
 
 _counter = itertools.count(1)
 
 MakePlatform = Callable[..., Platform]
+
+
+def eu_regions(region_id: str) -> ComplianceRegion | None:
+    """The region packs the test platforms enable (PLUGINS_TOML): the EU's."""
+    return EuropeanUnion() if region_id == "eu" else None
+
 
 PLUGINS_TOML = """
 [regions]
@@ -79,10 +87,14 @@ async def event(
 ) -> Event:
     org = org or await organization(db, clock)
     async with db.transaction() as session:
-        created = await create_event(session, clock, org.id, draft(clock, **overrides))
+        created = await create_event(
+            session, clock, org.id, draft(clock, **overrides), regions=eu_regions
+        )
         if publish:
             await on_sale(session, clock, created)
-            await change_status(session, clock, created.id, EventStatus.PUBLISHED)
+            await change_status(
+                session, clock, created.id, EventStatus.PUBLISHED, regions=eu_regions
+            )
         return created
 
 

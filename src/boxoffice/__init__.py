@@ -1,14 +1,35 @@
 """boxoffice: event management and ticketing.
 
-This module is the plugin author's API: everything a plugin needs is importable from here.
+This module is the plugin author's API: everything a plugin needs is importable from here
+(the hook marker, the provider protocols and the records they exchange, money, clocks, the
+errors a provider raises, the bulkhead for synchronous SDKs). The conformance suites for a
+plugin's tests are in :mod:`boxoffice.testing`.
 """
 
+from boxoffice.core.clock import Clock, ManualClock, SystemClock
 from boxoffice.core.compliance.region import ComplianceRegion, TaxRate
-from boxoffice.core.errors import BoxofficeError, ConfigurationError, FieldError
+from boxoffice.core.errors import (
+    BoxofficeError,
+    ConfigurationError,
+    Conflict,
+    FieldError,
+    NotFound,
+    ProviderUnavailable,
+    RuleViolated,
+    ValidationFailed,
+    WebhookRejected,
+)
 from boxoffice.core.hookspecs import PluginContext, hookimpl
+from boxoffice.core.identity.provider import ExternalProfile, IdentityProvider
 from boxoffice.core.journal.entries import RecordedEntry
+from boxoffice.core.media.store import MediaStore
 from boxoffice.core.money import Money
-from boxoffice.core.notify.channel import DeliveryResult, Message, NotificationChannel
+from boxoffice.core.notify.channel import (
+    DeliveryResult,
+    Message,
+    NotificationChannel,
+    undeliverable_reason,
+)
 from boxoffice.core.payments.gateway import (
     GatewayCapability,
     PaymentGateway,
@@ -19,21 +40,29 @@ from boxoffice.core.payments.gateway import (
     RefundResult,
     WebhookEvent,
 )
-from boxoffice.core.providers import HealthState, ProviderHealth
-from boxoffice.core.search.backend import SearchBackend, SearchDocument, SearchHit
+from boxoffice.core.providers import Bulkhead, HealthState, ProviderHealth
+from boxoffice.core.search.backend import SearchBackend, SearchDocument, SearchHit, query_terms
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BoxofficeError",
+    "Bulkhead",
+    "Clock",
     "ComplianceRegion",
     "ConfigurationError",
+    "Conflict",
     "DeliveryResult",
+    "ExternalProfile",
     "FieldError",
     "GatewayCapability",
     "HealthState",
+    "IdentityProvider",
+    "ManualClock",
+    "MediaStore",
     "Message",
     "Money",
+    "NotFound",
     "NotificationChannel",
     "PaymentGateway",
     "PaymentRequest",
@@ -41,14 +70,21 @@ __all__ = [
     "PaymentStatus",
     "PluginContext",
     "ProviderHealth",
+    "ProviderUnavailable",
     "RecordedEntry",
     "RefundRequest",
     "RefundResult",
+    "RuleViolated",
     "SearchBackend",
     "SearchDocument",
     "SearchHit",
+    "SystemClock",
     "TaxRate",
+    "ValidationFailed",
     "WebhookEvent",
+    "WebhookRejected",
     "__version__",
     "hookimpl",
+    "query_terms",
+    "undeliverable_reason",
 ]

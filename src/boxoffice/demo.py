@@ -83,6 +83,7 @@ async def load_demo(platform: Platform) -> bool:
                 region="eu",
                 currency="EUR",
             ),
+            regions=platform.region_or_none,
         )
         standing = await create_ticket_type(
             session,
@@ -105,5 +106,7 @@ async def load_demo(platform: Platform) -> bool:
         await create_quota(
             session, clock, event, QuotaIn(name="Seats", capacity=80, ticket_types=[seated.id])
         )
-        await change_status(session, clock, event.id, EventStatus.PUBLISHED)
+        await change_status(
+            session, clock, event.id, EventStatus.PUBLISHED, regions=platform.region_or_none
+        )
     return True

@@ -61,7 +61,9 @@ async def shop(
                 ),
             )
             result.quotas[name] = quota.id
-        await change_status(session, clock, created.id, EventStatus.PUBLISHED)
+        await change_status(
+            session, clock, created.id, EventStatus.PUBLISHED, regions=factories.eu_regions
+        )
     return result
 
 

@@ -19,7 +19,7 @@ from boxoffice.core.booking.sweeper import sweep_until_done
 from boxoffice.core.clock import ManualClock
 from boxoffice.core.storage import Database, create_engine
 from boxoffice.platform import Platform
-from boxoffice.plugins.testing import ServerProcesses
+from boxoffice.testing import ServerProcesses
 from tests import factories
 from tests.booking.helpers import Buyer, assert_books_balance, shop
 

@@ -182,6 +182,7 @@ async def test_only_what_moves_no_money_skips_the_wal_flush(
     from sqlalchemy import Connection
 
     from boxoffice.core.booking import holds, orders
+    from boxoffice.core.booking.records import Ordering
     from boxoffice.core.booking.schemas import CheckoutIn, HoldIn
     from boxoffice.core.storage.prepared import ASYNC_COMMIT
 
@@ -212,8 +213,7 @@ async def test_only_what_moves_no_money_skips_the_wal_flush(
             clock,
             store.event.id,
             data,
-            regions=lambda _: None,
-            public_url="https://x.test",
+            Ordering(regions=platform.region_or_none, public_url="https://x.test"),
         )
         return placed.status, asynchronous(connection)
 

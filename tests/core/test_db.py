@@ -20,7 +20,7 @@ from boxoffice.core.catalog.models import Event
 from boxoffice.core.identity.models import Organization
 from boxoffice.core.storage import Base, Database, UTCDateTime, create_engine, normalize_url
 from boxoffice.migrations import current_revision, downgrade, head_revision, is_empty, upgrade
-from boxoffice.plugins.testing import TemplateDatabases
+from boxoffice.testing import TemplateDatabases
 
 
 async def test_migrations_match_the_models(db: Database) -> None:

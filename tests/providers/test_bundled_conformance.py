@@ -9,24 +9,24 @@ from pathlib import Path
 
 import pytest
 
-from boxoffice.core.media.store import MediaStore
 from boxoffice.core.money import Money
 from boxoffice.core.notify.channel import Message, NotificationChannel
 from boxoffice.core.payments.gateway import PaymentRequest, PaymentStatus, RefundRequest
 from boxoffice.core.search.backend import query_terms
 from boxoffice.core.storage import Database
-from boxoffice.plugins.testing import (
-    ComplianceRegionConformance,
-    MediaStoreConformance,
-    NotificationChannelConformance,
-    PaymentGatewayConformance,
-    SearchBackendConformance,
-)
 from boxoffice.providers.dbsearch import DbSearchBackend
 from boxoffice.providers.localstore import LocalStore
 from boxoffice.providers.log import LogChannel
 from boxoffice.providers.offline import OfflineGateway, OfflineOptions
 from boxoffice.regions.eu import EuropeanUnion
+from boxoffice.testing import (
+    ComplianceRegionConformance,
+    MediaStoreConformance,
+    NotificationChannelConformance,
+    PaymentGatewayConformance,
+    SearchBackendConformance,
+    TaxExample,
+)
 
 
 class TestOfflineGateway(PaymentGatewayConformance):
@@ -70,8 +70,14 @@ class TestLogChannel(NotificationChannelConformance):
 
     async def delivered(self, channel: NotificationChannel, message: Message) -> bool:
         assert isinstance(channel, LogChannel)
-        written = json.loads((channel.directory / f"{message.message_id}.json").read_text())
-        return bool(written["to"] == message.to and written["text"] == message.text)
+        path = channel.directory / f"{message.message_id}.json"
+        if not path.exists():
+            return False
+        written = json.loads(path.read_text())
+        return bool(
+            (written["to"], written["subject"], written["text"])
+            == (message.to, message.subject, message.text)
+        )
 
     async def test_redelivery_overwrites_instead_of_duplicating(self, tmp_path: Path) -> None:
         channel = LogChannel(tmp_path)
@@ -111,10 +117,6 @@ class TestLocalStore(MediaStoreConformance):
     def media_store(self, tmp_path: Path) -> LocalStore:
         return LocalStore(tmp_path / "media", "http://testserver")
 
-    async def stored(self, store: MediaStore, key: str) -> bytes | None:
-        assert isinstance(store, LocalStore)
-        return await store.read(key)
-
 
 def test_query_terms_keep_only_words() -> None:
     assert query_terms('Jazz "AND" (night)* -x') == ["jazz", "and", "night", "x"]
@@ -126,6 +128,19 @@ class TestEuropeanUnion(ComplianceRegionConformance):
     @pytest.fixture
     def region(self) -> EuropeanUnion:
         return EuropeanUnion()
+
+    @pytest.fixture
+    def tax_examples(self) -> list[TaxExample]:
+        """Consumer prices include VAT: the tax is price * rate / (100 + rate), rounded
+        half up once."""
+        return [
+            TaxExample("DE", date(2026, 1, 1), Money(5000, "EUR"), Money(798, "EUR")),
+            TaxExample("DE", date(2026, 1, 1), Money(1000, "EUR"), Money(160, "EUR")),
+            TaxExample("FI", date(2024, 9, 1), Money(10000, "EUR"), Money(2032, "EUR")),
+            TaxExample("FI", date(2024, 8, 31), Money(10000, "EUR"), Money(1935, "EUR")),
+            TaxExample("RO", date(2025, 8, 1), Money(12100, "EUR"), Money(2100, "EUR")),
+            TaxExample("HU", date(2026, 3, 1), Money(12700, "EUR"), Money(2700, "EUR")),
+        ]
 
     def test_27_member_states(self, region: EuropeanUnion) -> None:
         assert len(region.countries) == 27

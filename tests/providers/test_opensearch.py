@@ -13,8 +13,8 @@ from boxoffice.core.search.backend import SearchDocument
 from boxoffice.core.storage import Database, create_engine
 from boxoffice.plugins.config import parse_config
 from boxoffice.plugins.manager import load_plugins
-from boxoffice.plugins.testing import SearchBackendConformance
 from boxoffice.providers.opensearch import OpenSearchBackend, OpenSearchOptions
+from boxoffice.testing import SearchBackendConformance
 from tests.providers.opensearch_fake import FakeOpenSearch
 
 

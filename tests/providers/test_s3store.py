@@ -15,11 +15,12 @@ from moto.server import ThreadedMotoServer
 
 from boxoffice.core.clock import ManualClock
 from boxoffice.core.errors import ProviderUnavailable
+from boxoffice.core.media.store import MediaStore
 from boxoffice.core.storage import Database, create_engine
 from boxoffice.plugins.config import parse_config
 from boxoffice.plugins.manager import load_plugins
-from boxoffice.plugins.testing import MediaStoreConformance
 from boxoffice.providers.s3store import S3Store, S3StoreOptions
+from boxoffice.testing import MediaStoreConformance
 
 CREDENTIALS = {"access_key_id": "test-key", "secret_access_key": "test-secret"}
 
@@ -74,6 +75,12 @@ class TestS3Store(MediaStoreConformance):
     @pytest.fixture
     def media_store(self, s3_endpoint: str, bucket: str) -> S3Store:
         return S3Store(_options(s3_endpoint, bucket, prefix="bx/"))
+
+    async def fetched(self, store: MediaStore, key: str) -> bytes | None:
+        """As a browser would: over HTTP from the bucket (public by policy)."""
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.get(store.url(key))
+        return response.content if response.status_code == 200 else None
 
     async def test_objects_are_immutable_and_typed(self, s3_endpoint: str, bucket: str) -> None:
         store = S3Store(_options(s3_endpoint, bucket))

@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
 
@@ -19,7 +18,7 @@ from boxoffice import __version__
 from boxoffice.api.admin import AdminController
 from boxoffice.api.auth import AUTH_DEPENDENCIES
 from boxoffice.api.booking import BookingController, OrganizerOrdersController
-from boxoffice.api.deps import platform_of
+from boxoffice.api.deps import DEPENDENCIES, close_left_open
 from boxoffice.api.events import CategoriesController, EventsController, MediaController
 from boxoffice.api.health import HealthController
 from boxoffice.api.identity import (
@@ -92,8 +91,9 @@ def create_app(platform: Platform) -> Litestar:
     return Litestar(
         route_handlers=[api, HealthController, MediaController],
         state=State({"platform": platform}),
-        dependencies={"platform": Provide(platform_of, sync_to_thread=False), **AUTH_DEPENDENCIES},
+        dependencies={**DEPENDENCIES, **AUTH_DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
+        after_exception=[close_left_open],
         middleware=[request_id_middleware, reject_nul_middleware],
         logging_config=None,  # boxoffice.logs configures logging (structured JSON)
         lifespan=[lifespan],

@@ -8,19 +8,18 @@ repeat returns the first response with ``Idempotent-Replayed: true``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
-from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.api.deps import Idempotency, needs
 from boxoffice.api.middleware import SMALL_RESPONSE
-from boxoffice.api.organizations import organizer_event
 from boxoffice.core.booking import endings, holds, orders, promos, questions, waitlist
 from boxoffice.core.booking.models import Order
+from boxoffice.core.booking.records import Ordering
 from boxoffice.core.booking.schemas import (
     CancelIn,
     CheckoutIn,
@@ -41,14 +40,13 @@ from boxoffice.core.booking.schemas import (
 from boxoffice.core.catalog.calendar import order_calendar
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.catalog.service import event_out, get_public_event
+from boxoffice.core.clock import Clock
 from boxoffice.core.errors import FieldError, ValidationFailed
-from boxoffice.core.idempotency import Outcome, fingerprint, run_once, run_once_async
 from boxoffice.core.identity.models import User
 from boxoffice.core.identity.permissions import Permission
-from boxoffice.core.identity.principal import Principal, authenticate
+from boxoffice.core.identity.principal import authenticate
 from boxoffice.platform import Platform
 
-T = TypeVar("T")
 Secret = Annotated[str | None, QueryParameter(max_length=60)]
 
 
@@ -62,61 +60,19 @@ async def _caller(request: Request[Any, Any, Any], platform: Platform) -> User |
     return principal.user
 
 
-async def _once(
-    request: Request[Any, Any, Any],
-    platform: Platform,
-    scope: str,
-    work: Callable[[Connection], T],
-    result_type: type[T],
-    status_code: int = 200,
-) -> Response[T]:
-    """Run synchronous ``work`` (``Database.run``), at most once per Idempotency-Key."""
-    outcome = await run_once(
-        platform.db,
-        platform.clock,
-        key=request.headers.get("idempotency-key"),
-        scope=scope,
-        request_fingerprint=fingerprint(request.method, request.url.path, await request.body()),
-        work=work,
-        result_type=result_type,
-        status_code=status_code,
-    )
-    return _replayable(outcome)
+def _scope(user: User | None, action: str, target: object) -> str:
+    """Whose Idempotency-Key this is: a signed-in buyer's own, or the anonymous ones'."""
+    return f"{user.id if user else 'anonymous'}:{action}:{target}"
 
 
-async def _once_async(
-    request: Request[Any, Any, Any],
-    platform: Platform,
-    scope: str,
-    work: Callable[[AsyncSession], Awaitable[T]],
-    result_type: type[T],
-) -> Response[T]:
-    """Run ``work`` in a write transaction, at most once per Idempotency-Key."""
-    outcome = await run_once_async(
-        platform.db,
-        platform.clock,
-        key=request.headers.get("idempotency-key"),
-        scope=scope,
-        request_fingerprint=fingerprint(request.method, request.url.path, await request.body()),
-        work=work,
-        result_type=result_type,
-    )
-    return _replayable(outcome)
-
-
-def _replayable(outcome: Outcome[T]) -> Response[T]:
-    headers = {"idempotent-replayed": "true"} if outcome.replayed else {}
-    return Response(outcome.result, status_code=outcome.status_code, headers=headers)
-
-
-def _ordering(platform: Platform, user: User | None) -> dict[str, Any]:
+def _ordering(platform: Platform, user: User | None) -> Ordering:
     """What placing an order needs to know beside the request."""
-    return {
-        "regions": platform.region_or_none,
-        "public_url": platform.settings.resolved_public_url,
-        "user_id": user.id if user else None,
-        "platform_fee_bp": platform.settings.platform_fee_basis_points,
-    }
+    return Ordering(
+        regions=platform.region_or_none,
+        public_url=platform.settings.resolved_public_url,
+        user_id=user.id if user else None,
+        platform_fee_bp=platform.settings.platform_fee_basis_points,
+    )
 
 
 def _require_secret(secret: str | None) -> str:
@@ -142,15 +98,14 @@ class BookingController(Controller):
         self,
         request: Request[Any, Any, Any],
         platform: NamedDependency[Platform],
+        idempotency: NamedDependency[Idempotency],
         event_id: FromPath[uuid.UUID],
         data: JSONBody[HoldIn],
     ) -> Response[HoldOut]:
-        user = await _caller(request, platform)
-        return await _once(
-            request,
-            platform,
-            f"{user.id if user else 'anonymous'}:hold:{event_id}",
-            lambda connection: holds.place_hold(connection, platform.clock, event_id, data),
+        clock = platform.clock
+        return await idempotency.run(
+            _scope(await _caller(request, platform), "hold", event_id),
+            lambda connection: holds.place_hold(connection, clock, event_id, data),
             HoldOut,
             status_code=201,
         )
@@ -165,30 +120,25 @@ class BookingController(Controller):
         self,
         request: Request[Any, Any, Any],
         platform: NamedDependency[Platform],
+        idempotency: NamedDependency[Idempotency],
         event_id: FromPath[uuid.UUID],
         data: JSONBody[CheckoutIn],
     ) -> Response[OrderOut]:
         user = await _caller(request, platform)
-        return await _once(
-            request,
-            platform,
-            f"{user.id if user else 'anonymous'}:checkout:{event_id}",
-            lambda connection: orders.checkout(
-                connection, platform.clock, event_id, data, **_ordering(platform, user)
-            ),
+        clock, ordering = platform.clock, _ordering(platform, user)
+        return await idempotency.run(
+            _scope(user, "checkout", event_id),
+            lambda connection: orders.checkout(connection, clock, event_id, data, ordering),
             OrderOut,
             status_code=201,
         )
 
     @get("/events/{event_id:uuid}/questions", summary="What the order form asks each attendee")
     async def event_questions(
-        self, platform: NamedDependency[Platform], event_id: FromPath[uuid.UUID]
+        self, session: NamedDependency[AsyncSession], event_id: FromPath[uuid.UUID]
     ) -> list[QuestionOut]:
-        async with platform.db.read() as session:
-            await get_public_event(session, event_id)
-            return [
-                questions.question_out(q) for q in await questions.questions_of(session, event_id)
-            ]
+        await get_public_event(session, event_id)
+        return [questions.question_out(q) for q in await questions.questions_of(session, event_id)]
 
     @post(
         "/events/{event_id:uuid}/waitlist",
@@ -197,44 +147,41 @@ class BookingController(Controller):
     )
     async def join_waitlist(
         self,
-        platform: NamedDependency[Platform],
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
         event_id: FromPath[uuid.UUID],
         data: JSONBody[WaitlistIn],
     ) -> WaitlistOut:
-        async with platform.db.transaction() as session:
-            await get_public_event(session, event_id)
-            return await waitlist.join(session, platform.clock, event_id, data)
+        await get_public_event(session, event_id)
+        return await waitlist.join(session, clock, event_id, data)
 
     @get("/waitlist/{entry_id:uuid}", summary="A place in the queue, and the offer once made")
     async def waitlist_entry(
         self,
-        platform: NamedDependency[Platform],
+        session: NamedDependency[AsyncSession],
         entry_id: FromPath[uuid.UUID],
         secret: Secret,
     ) -> WaitlistOut:
-        async with platform.db.read() as session:
-            entry = await waitlist.get_entry(session, entry_id, _require_secret(secret))
-            return await waitlist.entry_out(session, entry, secret=True)
+        entry = await waitlist.get_entry(session, entry_id, _require_secret(secret))
+        return await waitlist.entry_out(session, entry, secret=True)
 
     @post("/waitlist/{entry_id:uuid}/leave", status_code=200, summary="Leave the queue")
     async def leave_waitlist(
         self,
-        platform: NamedDependency[Platform],
+        session: NamedDependency[AsyncSession],
         entry_id: FromPath[uuid.UUID],
         data: JSONBody[SecretIn],
     ) -> WaitlistOut:
-        async with platform.db.transaction() as session:
-            entry = await waitlist.get_entry(session, entry_id, data.secret)
-            await waitlist.leave(session, entry)
-            return await waitlist.entry_out(session, entry, secret=True)
+        entry = await waitlist.get_entry(session, entry_id, data.secret)
+        await waitlist.leave(session, entry)
+        return await waitlist.entry_out(session, entry, secret=True)
 
     @get("/holds/{hold_id:uuid}", summary="A hold (with its secret)")
     async def get_hold(
-        self, platform: NamedDependency[Platform], hold_id: FromPath[uuid.UUID], secret: Secret
+        self, session: NamedDependency[AsyncSession], hold_id: FromPath[uuid.UUID], secret: Secret
     ) -> HoldOut:
-        async with platform.db.read() as session:
-            hold = await holds.get_hold(session, hold_id, _require_secret(secret))
-            return holds.hold_out(hold, await holds.ticket_types_of_hold(session, hold))
+        hold = await holds.get_hold(session, hold_id, _require_secret(secret))
+        return holds.hold_out(hold, await holds.ticket_types_of_hold(session, hold))
 
     @post(
         "/holds/{hold_id:uuid}/release",
@@ -243,14 +190,14 @@ class BookingController(Controller):
     )
     async def release_hold(
         self,
-        platform: NamedDependency[Platform],
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
         hold_id: FromPath[uuid.UUID],
         data: JSONBody[SecretIn],
     ) -> HoldOut:
-        async with platform.db.transaction() as session:
-            hold = await holds.get_hold(session, hold_id, data.secret)
-            hold = await endings.release_hold(session, platform.clock, hold)
-            return holds.hold_out(hold, await holds.ticket_types_of_hold(session, hold))
+        hold = await holds.get_hold(session, hold_id, data.secret)
+        hold = await endings.release_hold(session, clock, hold)
+        return holds.hold_out(hold, await holds.ticket_types_of_hold(session, hold))
 
     @post(
         "/holds/{hold_id:uuid}/order",
@@ -262,35 +209,30 @@ class BookingController(Controller):
         self,
         request: Request[Any, Any, Any],
         platform: NamedDependency[Platform],
+        idempotency: NamedDependency[Idempotency],
         hold_id: FromPath[uuid.UUID],
         data: JSONBody[OrderIn],
     ) -> Response[OrderOut]:
         user = await _caller(request, platform)
-        return await _once(
-            request,
-            platform,
-            f"{user.id if user else 'anonymous'}:order:{hold_id}",
-            lambda connection: orders.place_order(
-                connection, platform.clock, hold_id, data, **_ordering(platform, user)
-            ),
+        clock, ordering = platform.clock, _ordering(platform, user)
+        return await idempotency.run(
+            _scope(user, "order", hold_id),
+            lambda connection: orders.place_order(connection, clock, hold_id, data, ordering),
             OrderOut,
             status_code=201,
         )
 
     @get("/orders/{number:str}", summary="An order, by the buyer's secret link")
     async def get_order(
-        self, platform: NamedDependency[Platform], number: FromPath[str], secret: Secret
+        self,
+        session: NamedDependency[AsyncSession],
+        public_url: NamedDependency[str],
+        number: FromPath[str],
+        secret: Secret,
     ) -> OrderOut:
-        async with platform.db.read() as session:
-            order = await orders.get_order_by_number(
-                session, number, secret=_require_secret(secret)
-            )
-            return orders.order_out(
-                order,
-                await orders.items_of(session, order),
-                secret=True,
-                public_url=platform.settings.resolved_public_url,
-            )
+        order = await orders.get_order_by_number(session, number, secret=_require_secret(secret))
+        items = await orders.items_of(session, order)
+        return orders.order_out(order, items, secret=True, public_url=public_url)
 
     @get(
         "/orders/{number:str}/calendar.ics",
@@ -298,16 +240,21 @@ class BookingController(Controller):
         summary="The order's event as an iCalendar file (RFC 5545)",
     )
     async def order_calendar(
-        self, platform: NamedDependency[Platform], number: FromPath[str], secret: Secret
+        self,
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+        public_url: NamedDependency[str],
+        number: FromPath[str],
+        secret: Secret,
     ) -> Response[bytes]:
-        async with platform.db.read() as session:
-            order = await orders.get_order_by_number(
-                session, number, secret=_require_secret(secret)
-            )
-            event = await event_out(session, await _event_of(session, order.event_id), private=True)
-        link = orders.order_link(platform.settings.resolved_public_url, order)
+        order = await orders.get_order_by_number(session, number, secret=_require_secret(secret))
+        event = await event_out(session, await _event_of(session, order.event_id), private=True)
         body = order_calendar(
-            event, stamp=platform.clock.now(), number=order.number, tickets=order.tickets, link=link
+            event,
+            stamp=clock.now(),
+            number=order.number,
+            tickets=order.tickets,
+            link=orders.order_link(public_url, order),
         )
         return Response(
             body,
@@ -322,8 +269,9 @@ class BookingController(Controller):
     )
     async def cancel_order(
         self,
-        request: Request[Any, Any, Any],
-        platform: NamedDependency[Platform],
+        clock: NamedDependency[Clock],
+        public_url: NamedDependency[str],
+        idempotency: NamedDependency[Idempotency],
         number: FromPath[str],
         data: JSONBody[CancelIn],
     ) -> Response[OrderOut]:
@@ -332,18 +280,12 @@ class BookingController(Controller):
             order = await orders.get_order_by_number(session, number, secret=secret)
             event = await _event_of(session, order.event_id)
             if order.status not in ("cancelled", "refunded"):
-                orders.buyer_may_cancel(order, event, platform.clock.now())
-            await orders.cancel(session, platform.clock, order, by="buyer", reason=data.reason)
-            return orders.order_out(
-                order,
-                await orders.items_of(session, order),
-                secret=True,
-                public_url=platform.settings.resolved_public_url,
-            )
+                orders.buyer_may_cancel(order, event, clock.now())
+            await orders.cancel(session, clock, order, by="buyer", reason=data.reason)
+            items = await orders.items_of(session, order)
+            return orders.order_out(order, items, secret=True, public_url=public_url)
 
-        return await _once_async(
-            request, platform, f"buyer:cancel:{number.upper()}", work, OrderOut
-        )
+        return await idempotency.run_in_session(f"buyer:cancel:{number.upper()}", work, OrderOut)
 
 
 async def _event_of(session: AsyncSession, event_id: uuid.UUID) -> Event:
@@ -352,264 +294,222 @@ async def _event_of(session: AsyncSession, event_id: uuid.UUID) -> Event:
     return event
 
 
-async def _organizer_order(
-    session: AsyncSession,
-    principal: Principal,
-    org_id: uuid.UUID,
-    event_id: uuid.UUID,
-    number: str,
-    permission: Permission,
+async def order_of(
+    session: NamedDependency[AsyncSession],
+    event: NamedDependency[Event],
+    org_id: FromPath[uuid.UUID],
+    number: FromPath[str],
 ) -> Order:
-    """The event's order ``number``, once the caller may act on it with ``permission``."""
-    await organizer_event(session, principal, org_id, event_id, permission)
+    """The organizer's order ``number`` of the path's event (after ``event``: authorized)."""
     return await orders.get_order_by_number(
-        session, number, organization_id=org_id, event_id=event_id
+        session, number, organization_id=org_id, event_id=event.id
     )
 
 
 class OrganizerOrdersController(Controller):
-    """The organizer's side of an event's orders, questions and promo codes."""
+    """The organizer's side of an event's orders, questions and promo codes. Every route
+    names its permission; ``event`` and ``order`` are loaded once the caller may act."""
 
     path = "/organizations/{org_id:uuid}/events/{event_id:uuid}"
     tags = ["organizations"]
+    dependencies = {"order": Provide(order_of)}
 
-    @get("/orders", summary="The event's orders, newest first (cursor pages)")
+    @get(
+        "/orders",
+        opt=needs(Permission.ORDERS_READ),
+        summary="The event's orders, newest first (cursor pages)",
+    )
     async def list_orders(
         self,
-        platform: NamedDependency[Platform],
-        principal: NamedDependency[Principal],
-        org_id: FromPath[uuid.UUID],
-        event_id: FromPath[uuid.UUID],
+        session: NamedDependency[AsyncSession],
+        event: NamedDependency[Event],
         status: Annotated[str | None, QueryParameter(max_length=20)] = None,
         cursor: Annotated[str | None, QueryParameter(max_length=400)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
         q: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> OrderPage:
-        async with platform.db.read() as session:
-            await organizer_event(session, principal, org_id, event_id, Permission.ORDERS_READ)
-            return await orders.list_orders(
-                session, event_id, status=status, cursor=cursor, limit=limit, search=q
-            )
+        return await orders.list_orders(
+            session, event.id, status=status, cursor=cursor, limit=limit, search=q
+        )
 
-    @get("/orders/{number:str}", summary="One order with its attendees and answers")
+    @get(
+        "/orders/{number:str}",
+        opt=needs(Permission.ORDERS_READ),
+        summary="One order with its attendees and answers",
+    )
     async def get_order(
-        self,
-        platform: NamedDependency[Platform],
-        principal: NamedDependency[Principal],
-        org_id: FromPath[uuid.UUID],
-        event_id: FromPath[uuid.UUID],
-        number: FromPath[str],
+        self, session: NamedDependency[AsyncSession], order: NamedDependency[Order]
     ) -> OrderOut:
-        async with platform.db.read() as session:
-            order = await _organizer_order(
-                session, principal, org_id, event_id, number, Permission.ORDERS_READ
-            )
-            return orders.order_out(order, await orders.items_of(session, order))
+        return orders.order_out(order, await orders.items_of(session, order))
 
     @post(
         "/orders/{number:str}/cancel",
         status_code=200,
+        opt=needs(Permission.ORDERS_MANAGE, session="read"),
         summary="Cancel an order at any time (paid orders are refunded)",
     )
     async def cancel_order(
         self,
-        request: Request[Any, Any, Any],
-        platform: NamedDependency[Platform],
-        principal: NamedDependency[Principal],
+        clock: NamedDependency[Clock],
+        idempotency: NamedDependency[Idempotency],
+        order: NamedDependency[Order],
         org_id: FromPath[uuid.UUID],
-        event_id: FromPath[uuid.UUID],
-        number: FromPath[str],
         data: JSONBody[CancelIn],
     ) -> Response[OrderOut]:
         async def work(session: AsyncSession) -> OrderOut:
-            order = await _organizer_order(
-                session, principal, org_id, event_id, number, Permission.ORDERS_MANAGE
-            )
-            await orders.cancel(session, platform.clock, order, by="organizer", reason=data.reason)
-            return orders.order_out(order, await orders.items_of(session, order))
+            current = await orders.get_order(session, order.id)
+            await orders.cancel(session, clock, current, by="organizer", reason=data.reason)
+            return orders.order_out(current, await orders.items_of(session, current))
 
-        return await _once_async(
-            request, platform, f"{org_id}:cancel:{number.upper()}", work, OrderOut
-        )
+        return await idempotency.run_in_session(f"{org_id}:cancel:{order.number}", work, OrderOut)
 
     @post(
         "/orders/{number:str}/refund",
         status_code=200,
+        opt=needs(Permission.ORDERS_MANAGE, session="read"),
         summary="Refund some tickets of a paid order; their seats go back",
     )
     async def refund_tickets(
         self,
-        request: Request[Any, Any, Any],
-        platform: NamedDependency[Platform],
-        principal: NamedDependency[Principal],
+        clock: NamedDependency[Clock],
+        idempotency: NamedDependency[Idempotency],
+        order: NamedDependency[Order],
         org_id: FromPath[uuid.UUID],
-        event_id: FromPath[uuid.UUID],
-        number: FromPath[str],
         data: JSONBody[RefundIn],
     ) -> Response[OrderOut]:
         async def work(session: AsyncSession) -> OrderOut:
-            order = await _organizer_order(
-                session, principal, org_id, event_id, number, Permission.ORDERS_MANAGE
-            )
+            current = await orders.get_order(session, order.id)
             await orders.refund_tickets(
-                session, platform.clock, order, data.ticket_ids, by="organizer", reason=data.reason
+                session, clock, current, data.ticket_ids, by="organizer", reason=data.reason
             )
-            return orders.order_out(order, await orders.items_of(session, order))
+            return orders.order_out(current, await orders.items_of(session, current))
 
-        return await _once_async(
-            request, platform, f"{org_id}:refund:{number.upper()}", work, OrderOut
-        )
+        return await idempotency.run_in_session(f"{org_id}:refund:{order.number}", work, OrderOut)
 
     @post(
         "/orders/{number:str}/mark-paid",
         status_code=200,
+        opt=needs(Permission.ORDERS_MANAGE),
         summary="Confirm an order paid outside the platform (bank transfer, door)",
     )
     async def mark_paid(
         self,
-        platform: NamedDependency[Platform],
-        principal: NamedDependency[Principal],
-        org_id: FromPath[uuid.UUID],
-        event_id: FromPath[uuid.UUID],
-        number: FromPath[str],
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+        public_url: NamedDependency[str],
+        order: NamedDependency[Order],
     ) -> OrderOut:
-        async with platform.db.transaction() as session:
-            order = await _organizer_order(
-                session, principal, org_id, event_id, number, Permission.ORDERS_MANAGE
-            )
-            await orders.confirm(
-                session,
-                platform.clock,
-                order,
-                via="organizer",
-                public_url=platform.settings.resolved_public_url,
-            )
-            return orders.order_out(order, await orders.items_of(session, order))
+        await orders.confirm(session, clock, order, via="organizer", public_url=public_url)
+        return orders.order_out(order, await orders.items_of(session, order))
 
     # ---- questions for attendees
 
-    @post("/questions", status_code=201, summary="Ask attendees a question")
+    @post(
+        "/questions",
+        status_code=201,
+        opt=needs(Permission.EVENTS_WRITE),
+        summary="Ask attendees a question",
+    )
     async def create_question(
         self,
-        platform: NamedDependency[Platform],
-        principal: NamedDependency[Principal],
-        org_id: FromPath[uuid.UUID],
-        event_id: FromPath[uuid.UUID],
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+        event: NamedDependency[Event],
         data: JSONBody[QuestionIn],
     ) -> QuestionOut:
-        async with platform.db.transaction() as session:
-            event = await organizer_event(
-                session, principal, org_id, event_id, Permission.EVENTS_WRITE
-            )
-            question = await questions.create_question(session, platform.clock, event, data)
-            return questions.question_out(question)
+        question = await questions.create_question(session, clock, event, data)
+        return questions.question_out(question)
 
-    @get("/questions", summary="The event's questions (also public, for the order form)")
+    @get(
+        "/questions",
+        opt=needs(Permission.EVENTS_READ),
+        summary="The event's questions (also public, for the order form)",
+    )
     async def list_questions(
-        self,
-        platform: NamedDependency[Platform],
-        principal: NamedDependency[Principal],
-        org_id: FromPath[uuid.UUID],
-        event_id: FromPath[uuid.UUID],
+        self, session: NamedDependency[AsyncSession], event: NamedDependency[Event]
     ) -> list[QuestionOut]:
-        async with platform.db.read() as session:
-            await organizer_event(session, principal, org_id, event_id, Permission.EVENTS_READ)
-            return [
-                questions.question_out(q) for q in await questions.questions_of(session, event_id)
-            ]
+        return [questions.question_out(q) for q in await questions.questions_of(session, event.id)]
 
-    @put("/questions/{question_id:uuid}", summary="Change a question")
+    @put(
+        "/questions/{question_id:uuid}",
+        opt=needs(Permission.EVENTS_WRITE),
+        summary="Change a question",
+    )
     async def update_question(
         self,
-        platform: NamedDependency[Platform],
-        principal: NamedDependency[Principal],
-        org_id: FromPath[uuid.UUID],
-        event_id: FromPath[uuid.UUID],
+        session: NamedDependency[AsyncSession],
+        event: NamedDependency[Event],
         question_id: FromPath[uuid.UUID],
         data: JSONBody[QuestionIn],
     ) -> QuestionOut:
-        async with platform.db.transaction() as session:
-            event = await organizer_event(
-                session, principal, org_id, event_id, Permission.EVENTS_WRITE
-            )
-            question = await questions.update_question(session, event, question_id, data)
-            return questions.question_out(question)
+        question = await questions.update_question(session, event, question_id, data)
+        return questions.question_out(question)
 
-    @delete("/questions/{question_id:uuid}", status_code=204, summary="Remove a question")
+    @delete(
+        "/questions/{question_id:uuid}",
+        status_code=204,
+        opt=needs(Permission.EVENTS_WRITE),
+        summary="Remove a question",
+    )
     async def delete_question(
         self,
-        platform: NamedDependency[Platform],
-        principal: NamedDependency[Principal],
-        org_id: FromPath[uuid.UUID],
-        event_id: FromPath[uuid.UUID],
+        session: NamedDependency[AsyncSession],
+        event: NamedDependency[Event],
         question_id: FromPath[uuid.UUID],
     ) -> None:
-        async with platform.db.transaction() as session:
-            event = await organizer_event(
-                session, principal, org_id, event_id, Permission.EVENTS_WRITE
-            )
-            await session.delete(await questions.get_question(session, event, question_id))
+        await session.delete(await questions.get_question(session, event, question_id))
 
     # ---- promo codes
 
-    @post("/promo-codes", status_code=201, summary="Add a promo code (discount, unlocks)")
+    @post(
+        "/promo-codes",
+        status_code=201,
+        opt=needs(Permission.EVENTS_WRITE),
+        summary="Add a promo code (discount, unlocks)",
+    )
     async def create_promo_code(
         self,
-        platform: NamedDependency[Platform],
-        principal: NamedDependency[Principal],
-        org_id: FromPath[uuid.UUID],
-        event_id: FromPath[uuid.UUID],
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+        event: NamedDependency[Event],
         data: JSONBody[PromoCodeIn],
     ) -> PromoCodeOut:
-        async with platform.db.transaction() as session:
-            event = await organizer_event(
-                session, principal, org_id, event_id, Permission.EVENTS_WRITE
-            )
-            return promos.promo_out(await promos.create_promo(session, platform.clock, event, data))
+        return promos.promo_out(await promos.create_promo(session, clock, event, data))
 
-    @get("/promo-codes", summary="The event's promo codes with their uses")
+    @get(
+        "/promo-codes",
+        opt=needs(Permission.EVENTS_READ),
+        summary="The event's promo codes with their uses",
+    )
     async def list_promo_codes(
-        self,
-        platform: NamedDependency[Platform],
-        principal: NamedDependency[Principal],
-        org_id: FromPath[uuid.UUID],
-        event_id: FromPath[uuid.UUID],
+        self, session: NamedDependency[AsyncSession], event: NamedDependency[Event]
     ) -> list[PromoCodeOut]:
-        async with platform.db.read() as session:
-            await organizer_event(session, principal, org_id, event_id, Permission.EVENTS_READ)
-            return [promos.promo_out(p) for p in await promos.promos_of(session, event_id)]
+        return [promos.promo_out(p) for p in await promos.promos_of(session, event.id)]
 
-    @put("/promo-codes/{promo_id:uuid}", summary="Change a promo code")
+    @put(
+        "/promo-codes/{promo_id:uuid}",
+        opt=needs(Permission.EVENTS_WRITE),
+        summary="Change a promo code",
+    )
     async def update_promo_code(
         self,
-        platform: NamedDependency[Platform],
-        principal: NamedDependency[Principal],
-        org_id: FromPath[uuid.UUID],
-        event_id: FromPath[uuid.UUID],
+        session: NamedDependency[AsyncSession],
+        event: NamedDependency[Event],
         promo_id: FromPath[uuid.UUID],
         data: JSONBody[PromoCodeIn],
     ) -> PromoCodeOut:
-        async with platform.db.transaction() as session:
-            event = await organizer_event(
-                session, principal, org_id, event_id, Permission.EVENTS_WRITE
-            )
-            return promos.promo_out(await promos.update_promo(session, event, promo_id, data))
+        return promos.promo_out(await promos.update_promo(session, event, promo_id, data))
 
     @delete(
         "/promo-codes/{promo_id:uuid}",
         status_code=204,
+        opt=needs(Permission.EVENTS_WRITE),
         summary="Remove a promo code (orders keep their discount)",
     )
     async def delete_promo_code(
         self,
-        platform: NamedDependency[Platform],
-        principal: NamedDependency[Principal],
-        org_id: FromPath[uuid.UUID],
-        event_id: FromPath[uuid.UUID],
+        session: NamedDependency[AsyncSession],
+        event: NamedDependency[Event],
         promo_id: FromPath[uuid.UUID],
     ) -> None:
-        async with platform.db.transaction() as session:
-            event = await organizer_event(
-                session, principal, org_id, event_id, Permission.EVENTS_WRITE
-            )
-            await session.delete(await promos.get_promo(session, event, promo_id))
+        await session.delete(await promos.get_promo(session, event, promo_id))

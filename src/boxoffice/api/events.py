@@ -24,7 +24,6 @@ from boxoffice.core.catalog.service import get_public_event, list_public_events
 from boxoffice.core.catalog.tickets import ticket_types_of
 from boxoffice.core.errors import NotFound
 from boxoffice.platform import Platform
-from boxoffice.providers.localstore import LocalStore
 
 LIST_MAX_AGE = 30
 DETAIL_MAX_AGE = 60
@@ -161,7 +160,8 @@ class CategoriesController(Controller):
 
 
 class MediaController(Controller):
-    """Serves the ``localstore`` media store's files (other stores serve their own)."""
+    """Serves the media store's files at the URLs ``localstore`` gives out (a store with a
+    public URL of its own, an S3 bucket or a CDN, is fetched from there instead)."""
 
     path = "/media"
     tags = ["media"]
@@ -172,7 +172,7 @@ class MediaController(Controller):
         self, platform: NamedDependency[Platform], key: FromPath[str]
     ) -> Response[bytes]:
         store = platform.media_store
-        data = await store.read(key.lstrip("/")) if isinstance(store, LocalStore) else None
+        data = await store.read(key.lstrip("/")) if store is not None else None
         if data is None:
             raise NotFound(f"no media {key}")
         return Response(

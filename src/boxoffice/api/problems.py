@@ -167,7 +167,7 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
         429: "rate-limited",
     }.get(exc.status_code, "http-error")
     if exc.status_code >= 500:
-        log.error("http_error", status=exc.status_code, detail=exc.detail)
+        log.error("http_error", status=exc.status_code, detail=exc.detail, exc_info=exc)
     return problem_response(
         request,
         status=exc.status_code,

@@ -109,3 +109,12 @@ class Forbidden(BoxofficeError):
     slug = "forbidden"
     status = 403
     title = "Not allowed"
+
+
+class WebhookRejected(BoxofficeError):
+    """A provider's webhook that cannot be trusted: no signature, a wrong one, a stale
+    timestamp, or a body that does not parse. Nothing is changed; the provider retries."""
+
+    slug = "webhook-rejected"
+    status = 400
+    title = "The webhook was not accepted"

@@ -12,7 +12,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 from typing import Any, NamedTuple, NoReturn, Protocol
 
 from sqlalchemy import Connection, select
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boxoffice.core.booking import capacity, promos, statements
 from boxoffice.core.booking.errors import LimitExceeded, NotOnSale, SoldOut
 from boxoffice.core.booking.models import Hold
+from boxoffice.core.booking.records import HoldRecord, SelectionRow
 from boxoffice.core.booking.schemas import HoldIn, HoldLine, HoldOut
 from boxoffice.core.catalog.lifecycle import EventStatus
 from boxoffice.core.catalog.models import TicketType
@@ -134,7 +134,7 @@ def _check_ticket_types(
             )
 
 
-def _allocations(rows: Sequence[Any], quantities: dict[uuid.UUID, int]) -> dict[str, int]:
+def _allocations(rows: Sequence[SelectionRow], quantities: dict[uuid.UUID, int]) -> dict[str, int]:
     allocations: dict[str, int] = defaultdict(int)
     for row in rows:
         if row.quota_id is None:
@@ -149,12 +149,12 @@ def _allocations(rows: Sequence[Any], quantities: dict[uuid.UUID, int]) -> dict[
 class NewHold(NamedTuple):
     """A hold written but not yet holding seats (see :func:`start_hold`)."""
 
-    record: SimpleNamespace
-    ticket_types: dict[uuid.UUID, Any]
+    record: HoldRecord
+    ticket_types: dict[uuid.UUID, SelectionRow]
     quantities: dict[uuid.UUID, int]
     promo_code: str | None
     #: The ``SELECTION`` rows of the requested ticket types (the event's columns in each).
-    rows: list[Any]
+    rows: list[SelectionRow]
 
     def out(self) -> HoldOut:
         return hold_out(self.record, self.ticket_types, self.promo_code)
@@ -197,12 +197,14 @@ def start_hold(
     # (the seats with them), never half. The hot quota row is then locked for microseconds
     # instead of an fsync.
     commit_asynchronously(connection, not durable)
-    rows: Sequence[Any] = statements.SELECTION.execute(connection, {"event_id": event_id}).rows
+    rows: Sequence[SelectionRow] = statements.SELECTION.execute(
+        connection, {"event_id": event_id}
+    ).rows
     first = rows[0] if rows else None
     check_sellable(first.status if first else None, first.ends_at if first else None, event_id, now)
     assert first is not None
     rows = [row for row in rows if row.ticket_type_id in quantities]
-    found: dict[uuid.UUID, Any] = {row.ticket_type_id: row for row in rows}
+    found: dict[uuid.UUID, SelectionRow] = {row.ticket_type_id: row for row in rows}
     code = data.access_code.strip().upper() if data.access_code else None
     promo = (
         promos.find_usable(connection, event_id, data.promo_code, now) if data.promo_code else None
@@ -219,7 +221,7 @@ def start_hold(
         left[row.ticket_type_id] = min(left.get(row.ticket_type_id, room), room)
     if any(int(r.taken) + allocations[str(r.quota_id)] > int(r.capacity) for r in rows):
         _refuse(quantities, left, found)
-    hold = SimpleNamespace(
+    hold = HoldRecord(
         id=new_id(),
         event_id=event_id,
         secret=new_secret(),
@@ -239,7 +241,7 @@ def start_hold(
         expires_at=now + timedelta(seconds=first.hold_ttl_seconds),
         promo_code_id=promo.id if promo else None,
     )
-    statements.INSERT_HOLD.defer(connection, vars(hold))
+    statements.INSERT_HOLD.defer(connection, hold.as_row())
     return NewHold(hold, found, quantities, promo.code if promo else None, list(rows))
 
 
@@ -270,7 +272,7 @@ def _refuse(
 
 
 def hold_out(
-    hold: Hold | SimpleNamespace,
+    hold: Hold | HoldRecord,
     ticket_types: Mapping[uuid.UUID, TicketLike],
     promo_code: str | None = None,
 ) -> HoldOut:

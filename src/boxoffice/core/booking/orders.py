@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
-from types import SimpleNamespace
 from typing import Any, NamedTuple, NoReturn
 
 import msgspec
@@ -43,6 +42,13 @@ from boxoffice.core.booking.errors import HoldExpired, LimitExceeded, SoldOut
 from boxoffice.core.booking.holds import new_secret, same_secret
 from boxoffice.core.booking.models import BuyerTally, Order, OrderItem
 from boxoffice.core.booking.questions import check_answers
+from boxoffice.core.booking.records import (
+    Ordering,
+    OrderItemRecord,
+    OrderRecord,
+    SelectionRow,
+    TakenHold,
+)
 from boxoffice.core.booking.schemas import (
     AttendeeIn,
     Breakdown,
@@ -56,7 +62,7 @@ from boxoffice.core.booking.schemas import (
 from boxoffice.core.booking.waitlist import capacity_released
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.clock import Clock, ensure_utc
-from boxoffice.core.compliance.region import ComplianceRegion, TaxRate
+from boxoffice.core.compliance.region import RegionLookup, TaxRate, require_region
 from boxoffice.core.errors import Conflict, FieldError, InvalidTransition, NotFound, RuleViolated
 from boxoffice.core.identity.schemas import normalize_email
 from boxoffice.core.ids import new_id
@@ -65,8 +71,6 @@ from boxoffice.core.money import Money
 from boxoffice.core.notify.service import queue_message_sync
 from boxoffice.core.pagination import decode_cursor, encode_cursor
 from boxoffice.core.storage.prepared import commit_asynchronously
-
-RegionLookup = Callable[[str], ComplianceRegion | None]
 
 #: No 0/O, 1/I: order numbers are read out on the phone.
 NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -97,7 +101,7 @@ def new_order_number() -> str:
     return "".join(NUMBER_ALPHABET[byte & 31] for byte in secrets.token_bytes(NUMBER_LENGTH))
 
 
-def order_link(public_url: str, order: Order) -> str:
+def order_link(public_url: str, order: Order | OrderRecord) -> str:
     return f"{public_url.rstrip('/')}/orders/{order.number}?secret={order.secret}"
 
 
@@ -162,9 +166,11 @@ async def _uncount_for_buyer(session: AsyncSession, order: Order) -> None:
 def _tax_rate(
     region_id: str, event_country: str, buyer_country: str, regions: RegionLookup, now: datetime
 ) -> TaxRate | None:
-    region = regions(region_id)
+    """The tax for an order: from the event's region pack, which must be enabled (an event
+    whose pack was disabled after it was published is refused, never sold untaxed)."""
+    region = require_region(regions, region_id)
     country = event_country or buyer_country
-    if region is None or not country:
+    if not country:
         return None
     return region.tax_rate(country, now.date())
 
@@ -194,11 +200,7 @@ def place_order(
     clock: Clock,
     hold_id: uuid.UUID,
     data: OrderIn,
-    *,
-    regions: RegionLookup,
-    public_url: str,
-    user_id: uuid.UUID | None = None,
-    platform_fee_bp: int = 0,
+    ordering: Ordering,
 ) -> OrderOut:
     """Turn a hold into an order: pending payment, or confirmed at once when free. The hold
     is taken by one conditional UPDATE; its seats move to the order without touching the
@@ -208,20 +210,12 @@ def place_order(
     if taken is None or not same_secret(data.secret, taken.secret):
         _explain_untakeable(connection, hold_id, data.secret)
     assert taken is not None
-    context = statements.SELECTION.execute(connection, {"event_id": taken.event_id}).rows
-    placed = _record_order(
-        connection,
-        clock,
-        hold_id,
-        taken,
-        context,
-        data,
-        regions=regions,
-        user_id=user_id,
-        platform_fee_bp=platform_fee_bp,
-    )
-    _confirm_if_free(connection, clock, placed, public_url)
-    return order_out(placed.order, placed.items, secret=True, public_url=public_url)
+    context: Sequence[SelectionRow] = statements.SELECTION.execute(
+        connection, {"event_id": taken.event_id}
+    ).rows
+    placed = _record_order(connection, clock, hold_id, taken, context, data, ordering)
+    _confirm_if_free(connection, clock, placed, ordering.public_url)
+    return order_out(placed.order, placed.items, secret=True, public_url=ordering.public_url)
 
 
 def checkout(
@@ -229,11 +223,7 @@ def checkout(
     clock: Clock,
     event_id: uuid.UUID,
     data: CheckoutIn,
-    *,
-    regions: RegionLookup,
-    public_url: str,
-    user_id: uuid.UUID | None = None,
-    platform_fee_bp: int = 0,
+    ordering: Ordering,
 ) -> OrderOut:
     """A hold and its order in one transaction, all or nothing: what ``place_hold`` then
     ``place_order`` do (the hold row records the selection and its locked prices and is
@@ -247,32 +237,27 @@ def checkout(
         hold.record,
         hold.rows,
         data.order(hold.record.secret),
-        regions=regions,
-        user_id=user_id,
-        platform_fee_bp=platform_fee_bp,
+        ordering,
     )
     holds.take_seats(connection, hold)
-    _confirm_if_free(connection, clock, placed, public_url)
-    return order_out(placed.order, placed.items, secret=True, public_url=public_url)
+    _confirm_if_free(connection, clock, placed, ordering.public_url)
+    return order_out(placed.order, placed.items, secret=True, public_url=ordering.public_url)
 
 
 class _Placed(NamedTuple):
-    order: Any
-    items: list[Any]
-    event: Any
+    order: OrderRecord
+    items: list[OrderItemRecord]
+    event: SelectionRow
 
 
 def _record_order(
     connection: Connection,
     clock: Clock,
     hold_id: uuid.UUID,
-    taken: Any,
-    context: list[Any],
+    taken: TakenHold,
+    context: Sequence[SelectionRow],
     data: OrderIn,
-    *,
-    regions: RegionLookup,
-    user_id: uuid.UUID | None,
-    platform_fee_bp: int,
+    ordering: Ordering,
 ) -> _Placed:
     """The pending order for a hold just taken (``taken``: its event, items, allocations,
     deadline and promo code), its tickets and its journal entry. ``context``: ``SELECTION``
@@ -302,7 +287,7 @@ def _record_order(
     if taken.promo_code_id is not None:
         promo = promos.take_use(connection, taken.promo_code_id, email, now)
         discount = pricing.Discount(promo.kind, promo.value, frozenset(promo.ticket_types))
-    rate = _tax_rate(event.region, event.country, data.buyer.country or "", regions, now)
+    rate = _tax_rate(event.region, event.country, data.buyer.country or "", ordering.regions, now)
     breakdown = pricing.price(
         [
             pricing.Selection(t, names[t].name, int(locked.get(t) or names[t].price_minor), n)
@@ -312,16 +297,16 @@ def _record_order(
         rate,
         discount,
         fee_per_ticket=event.fee_per_ticket_minor,
-        platform_fee_bp=platform_fee_bp,
+        platform_fee_bp=ordering.platform_fee_bp,
     )
-    order = record(
+    order = OrderRecord(
         id=new_id(),
         number="",
         secret=new_secret(),
         event_id=event_id,
         organization_id=event.organization_id,
         hold_id=hold_id,
-        user_id=user_id,
+        user_id=ordering.user_id,
         promo_code_id=taken.promo_code_id,
         status=OrderStatus.PENDING,
         buyer_name=data.buyer.name,
@@ -348,9 +333,9 @@ def _record_order(
     order.number = new_order_number()
     # A number drawn twice (1 in 10^9 at a million orders) fails the insert on its unique
     # index: the request is refused as a conflict to retry, and changes nothing.
-    statements.INSERT_ORDER.defer(connection, vars(order))
+    statements.INSERT_ORDER.defer(connection, order.as_row())
     order_items = _items(order, breakdown, attendees, answers, quota_ids)
-    statements.INSERT_ITEMS.defer_many(connection, [vars(i) for i in order_items])
+    statements.INSERT_ITEMS.defer_many(connection, [i.as_row() for i in order_items])
     append_sync(
         connection,
         OrderPlaced(
@@ -405,19 +390,13 @@ def _explain_untakeable(connection: Connection, hold_id: uuid.UUID, secret: str)
     )
 
 
-def record(**values: Any) -> Any:
-    """A plain record of column values: what the hot path inserts and reads back. Mapped
-    instances cost more to build than the whole INSERT (attribute instrumentation)."""
-    return SimpleNamespace(**values)
-
-
 def _items(
-    order: Any,
+    order: OrderRecord,
     breakdown: Breakdown,
     attendees: list[tuple[uuid.UUID, AttendeeIn]],
     answers: list[dict[str, Any]],
     quota_ids: dict[uuid.UUID, list[str]],
-) -> list[Any]:
+) -> list[OrderItemRecord]:
     shares: dict[uuid.UUID, list[tuple[int, int, int, int, int]]] = {}
     for line in breakdown.lines:
         parts = line.quantity
@@ -437,7 +416,7 @@ def _items(
     ):
         price, discount, fee, tax, total = shares[ticket_type_id].pop(0)
         items.append(
-            record(
+            OrderItemRecord(
                 id=new_id(),
                 order_id=order.id,
                 ticket_type_id=ticket_type_id,
@@ -520,7 +499,7 @@ async def confirm(
 def _confirmed(
     connection: Connection,
     clock: Clock,
-    order: Order,
+    order: Order | OrderRecord,
     *,
     via: str,
     event_title: str,
@@ -773,6 +752,14 @@ async def get_order_by_number(
     return order
 
 
+async def get_order(session: AsyncSession, order_id: uuid.UUID) -> Order:
+    """The order ``order_id`` as this transaction sees it (one already authorized)."""
+    order = await session.get(Order, order_id)
+    if order is None:
+        raise NotFound(f"no order {order_id}")
+    return order
+
+
 async def items_of(session: AsyncSession, order: Order) -> list[OrderItem]:
     return list(
         await session.scalars(
@@ -782,7 +769,11 @@ async def items_of(session: AsyncSession, order: Order) -> list[OrderItem]:
 
 
 def order_out(
-    order: Order, items: Sequence[OrderItem], *, secret: bool = False, public_url: str = ""
+    order: Order | OrderRecord,
+    items: Sequence[OrderItem] | Sequence[OrderItemRecord],
+    *,
+    secret: bool = False,
+    public_url: str = "",
 ) -> OrderOut:
     currency = order.currency
     return OrderOut(

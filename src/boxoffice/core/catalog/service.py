@@ -21,6 +21,7 @@ from boxoffice.core.catalog.models import Category, Event, Quota, QuotaTicketTyp
 from boxoffice.core.catalog.schemas import EventDraft, EventOut, EventPage, EventSearch
 from boxoffice.core.catalog.tickets import sellable_ticket_types
 from boxoffice.core.clock import Clock, ensure_utc
+from boxoffice.core.compliance.region import RegionLookup, require_region
 from boxoffice.core.errors import Conflict, FieldError, NotFound, RuleViolated
 from boxoffice.core.journal import append
 from boxoffice.core.media.store import MediaStore
@@ -88,9 +89,16 @@ async def event_out(
 
 
 async def create_event(
-    session: AsyncSession, clock: Clock, organization_id: uuid.UUID, draft: EventDraft
+    session: AsyncSession,
+    clock: Clock,
+    organization_id: uuid.UUID,
+    draft: EventDraft,
+    *,
+    regions: RegionLookup,
 ) -> Event:
+    """A draft event; its region must be one an enabled pack provides."""
     draft.validate()
+    require_region(regions, draft.region)
     taken = await session.scalar(
         select(Event.id).where(Event.organization_id == organization_id, Event.slug == draft.slug)
     )
@@ -138,10 +146,13 @@ async def update_event(
     organization_id: uuid.UUID,
     event_id: uuid.UUID,
     draft: EventDraft,
+    *,
+    regions: RegionLookup,
 ) -> Event:
     """Replace an event's details. The slug stays unique per organization; status, ticket
     types and quotas are changed through their own routes."""
     draft.validate()
+    require_region(regions, draft.region)
     event = await get_event_of(session, organization_id, event_id)
     if draft.slug != event.slug and await session.scalar(
         select(Event.id).where(Event.organization_id == organization_id, Event.slug == draft.slug)
@@ -156,9 +167,13 @@ async def update_event(
     return event
 
 
-def missing_for_publication(event: Event, now: datetime, sellable: int) -> list[FieldError]:
+def missing_for_publication(
+    event: Event, now: datetime, sellable: int, regions: RegionLookup
+) -> list[FieldError]:
     """What stops ``event`` from being published, one entry per field."""
     missing: list[FieldError] = []
+    if regions(event.region) is None:
+        missing.append(FieldError("region", f"no enabled region pack provides {event.region!r}"))
     if not event.description.strip():
         missing.append(FieldError("description", "a published event needs a description"))
     if not (event.venue_name or event.city):
@@ -171,7 +186,12 @@ def missing_for_publication(event: Event, now: datetime, sellable: int) -> list[
 
 
 async def change_status(
-    session: AsyncSession, clock: Clock, event_id: uuid.UUID, target: EventStatus
+    session: AsyncSession,
+    clock: Clock,
+    event_id: uuid.UUID,
+    target: EventStatus,
+    *,
+    regions: RegionLookup,
 ) -> Event:
     event = await session.get(Event, event_id, with_for_update=True)
     if event is None:
@@ -179,7 +199,7 @@ async def change_status(
     check_transition(event.status, target)
     if target is EventStatus.PUBLISHED:
         sellable = await sellable_ticket_types(session, event.id)
-        missing = missing_for_publication(event, clock.now(), sellable)
+        missing = missing_for_publication(event, clock.now(), sellable, regions)
         if missing:
             raise RuleViolated("the event is not complete enough to publish", errors=missing)
         event.published_at = event.published_at or clock.now()

@@ -89,6 +89,14 @@ async def create_organization(
     return organization
 
 
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    """The account ``user_id`` as this transaction sees it (404 if it is gone)."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    return user
+
+
 async def find_organization(session: AsyncSession, slug: str) -> Organization | None:
     result: Organization | None = await session.scalar(
         select(Organization).where(Organization.slug == slug)

@@ -19,6 +19,11 @@ class MediaStore(Protocol):
         """Remove ``key``; removing an absent key is not an error."""
         ...
 
+    async def read(self, key: str) -> bytes | None:
+        """What is stored under ``key``; ``None`` when nothing is (or the key is unsafe).
+        The API serves it at ``/media/<key>`` for stores whose ``url`` points there."""
+        ...
+
     def url(self, key: str) -> str:
         """Where a browser fetches ``key``."""
         ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Protocol, runtime_checkable
 
 import msgspec
@@ -40,3 +41,22 @@ class NotificationChannel(Protocol):
     async def send(self, message: Message) -> DeliveryResult: ...
 
     async def health(self) -> ProviderHealth: ...
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")  # E.164
+
+
+def undeliverable_reason(message: Message) -> str:
+    """Why ``message`` can never be delivered as it is (``""`` if nothing is wrong): a line
+    break in its recipient or subject (header injection), or a recipient that is not an
+    address of its kind (e-mail, or an E.164 phone number for SMS). Channels return such a
+    message as a permanent failure instead of handing it to their provider."""
+    for name in ("to", "subject"):
+        if any(c in getattr(message, name) for c in "\r\n\x00"):
+            return f"a line break in {name}"
+    if message.kind == "email" and not _EMAIL.match(message.to):
+        return "not an e-mail address"
+    if message.kind == "sms" and not _PHONE.match(message.to):
+        return "not a phone number in international form (+4915...)"
+    return ""

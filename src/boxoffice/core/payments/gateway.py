@@ -1,9 +1,22 @@
 """The payment gateway protocol: what a payment provider plugin implements.
 
 A gateway never touches the database. It is handed what it needs (amount, order reference,
-idempotency key, return URLs) and returns what happened. The core owns the payment state
-machine, deduplicates webhooks by ``WebhookEvent.provider_event_id`` and never lets an
-out-of-order webhook move a payment backwards.
+idempotency key, return URLs) and says what happened; the state of a payment is kept by the
+caller. What a gateway promises, each checked by
+:class:`boxoffice.testing.PaymentGatewayConformance`:
+
+- ``create_payment`` is idempotent per ``idempotency_key`` (pass it to the provider as its
+  idempotency key): a retry never charges twice;
+- a currency outside ``currencies`` is refused with a :class:`~boxoffice.core.errors.
+  BoxofficeError`, and ``currencies = None`` means every ISO 4217 currency, zero- and
+  three-decimal ones included;
+- ``fetch_status`` and ``refund`` refuse references the gateway never issued;
+- ``refund`` is idempotent per key; without ``REFUND`` it refuses, without
+  ``PARTIAL_REFUND`` it refuses less than the whole amount;
+- ``parse_webhook`` verifies the provider's signature and raises
+  :class:`~boxoffice.core.errors.WebhookRejected` for anything unsigned, tampered with or
+  malformed; a gateway without ``WEBHOOKS`` returns ``None``. A redelivered webhook carries
+  the same ``provider_event_id`` (the deduplication key).
 """
 
 from __future__ import annotations
@@ -27,7 +40,9 @@ class GatewayCapability(StrEnum):
 
 
 class PaymentStatus(StrEnum):
-    """Ordered: a payment only moves forward (see ``PAYMENT_STATUS_RANK``)."""
+    """Where a payment is at the provider. ``pending``, ``requires_action`` (the buyer must
+    act: 3-D Secure, an approval page) and ``authorized`` come before the end; ``succeeded``,
+    ``failed`` and ``cancelled`` end it; a succeeded payment may later be ``refunded``."""
 
     PENDING = "pending"
     REQUIRES_ACTION = "requires_action"
@@ -39,26 +54,44 @@ class PaymentStatus(StrEnum):
 
 
 class PaymentRequest(msgspec.Struct, frozen=True):
-    payment_id: str  # our id; gateways pass it to the provider as metadata
+    """A payment to create at the provider."""
+
+    #: boxoffice's id for this attempt; pass it to the provider as metadata.
+    payment_id: str
+    #: The order number, for the buyer's statement and the provider's dashboard.
     order_reference: str
+    #: What to charge, in minor units (convert with the provider's rules for the currency).
     amount: Money
+    #: Pass it to the provider's own idempotency mechanism: a retry must not charge twice.
     idempotency_key: str
     buyer_email: str = ""
+    #: ISO 3166 alpha-2, when known.
     buyer_country: str = ""
     description: str = ""
+    #: Where the provider sends the buyer back after paying, or after giving up.
     return_url: str = ""
     cancel_url: str = ""
 
 
 class PaymentResult(msgspec.Struct, frozen=True):
+    """What creating a payment gave."""
+
     status: PaymentStatus
+    #: The provider's id of the payment: later calls and webhooks name it.
     provider_reference: str = ""
+    #: Where to send the buyer (an approval page), for ``REDIRECT`` gateways.
     redirect_url: str = ""
-    instructions: str = ""  # shown to the buyer, e.g. bank details for a transfer
+    #: What the buyer's browser needs to finish (e.g. a Stripe PaymentIntent client secret).
+    client_secret: str = ""
+    #: Shown to the buyer, e.g. bank details for a transfer (``DEFERRED`` gateways).
+    instructions: str = ""
 
 
 class RefundRequest(msgspec.Struct, frozen=True):
+    """Money to give back for a payment."""
+
     refund_id: str
+    #: The payment's ``PaymentResult.provider_reference``.
     provider_reference: str
     amount: Money
     idempotency_key: str
@@ -68,11 +101,15 @@ class RefundRequest(msgspec.Struct, frozen=True):
 class RefundResult(msgspec.Struct, frozen=True):
     succeeded: bool
     provider_reference: str = ""
-    pending: bool = False  # accepted, confirmation comes later (webhook or a person)
+    #: Accepted; the outcome comes later (a webhook, or a person confirming it).
+    pending: bool = False
 
 
 class WebhookEvent(msgspec.Struct, frozen=True):
-    provider_event_id: str  # the deduplication key
+    """A verified webhook about one payment."""
+
+    #: The provider's id of this notification: the same on every redelivery.
+    provider_event_id: str
     provider_reference: str
     status: PaymentStatus
     amount: Money | None = None

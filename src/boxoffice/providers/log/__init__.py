@@ -13,7 +13,7 @@ import anyio
 import msgspec
 
 from boxoffice.core.hookspecs import PluginContext, hookimpl
-from boxoffice.core.notify.channel import DeliveryResult, Message
+from boxoffice.core.notify.channel import DeliveryResult, Message, undeliverable_reason
 from boxoffice.core.providers import HealthState, ProviderHealth
 
 
@@ -32,12 +32,11 @@ class LogChannel:
 
     async def send(self, message: Message) -> DeliveryResult:
         safe_name = "".join(c for c in message.message_id if c.isalnum() or c in "-_")
+        problem = undeliverable_reason(message)
         if not safe_name:
-            return DeliveryResult(
-                delivered=False,
-                permanent_failure=True,
-                detail="message_id has no usable characters",
-            )
+            problem = "message_id has no usable characters"
+        if problem:
+            return DeliveryResult(delivered=False, permanent_failure=True, detail=problem)
         target = anyio.Path(self.directory) / f"{safe_name}.json"
         await target.parent.mkdir(parents=True, exist_ok=True)
         await target.write_bytes(msgspec.json.format(msgspec.json.encode(message)))

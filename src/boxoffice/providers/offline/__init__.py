@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 
+from boxoffice.core.errors import NotFound, RuleViolated
 from boxoffice.core.hookspecs import PluginContext, hookimpl
 from boxoffice.core.payments.gateway import (
     GatewayCapability,
@@ -21,6 +22,14 @@ from boxoffice.core.payments.gateway import (
     WebhookEvent,
 )
 from boxoffice.core.providers import HealthState, ProviderHealth
+
+#: Every payment this gateway creates is named ``offline-<payment id>``.
+REFERENCE_PREFIX = "offline-"
+
+
+def _check_reference(provider_reference: str) -> None:
+    if not provider_reference.startswith(REFERENCE_PREFIX):
+        raise NotFound(f"the offline gateway issued no payment {provider_reference!r}")
 
 
 class OfflineOptions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -46,9 +55,16 @@ class OfflineGateway:
         )
 
     async def create_payment(self, request: PaymentRequest) -> PaymentResult:
+        currency = request.amount.currency
+        if self.currencies is not None and currency not in self.currencies:
+            raise RuleViolated(
+                f"the offline gateway is set up for {', '.join(sorted(self.currencies))}, "
+                f"not {currency}",
+                extra={"rule": "gateway_currency", "currency": currency},
+            )
         return PaymentResult(
             status=PaymentStatus.PENDING,
-            provider_reference=f"offline-{request.payment_id}",
+            provider_reference=REFERENCE_PREFIX + request.payment_id,
             instructions=self.options.instructions.format(
                 reference=request.order_reference, amount=request.amount.format()
             ),
@@ -56,6 +72,7 @@ class OfflineGateway:
 
     async def refund(self, request: RefundRequest) -> RefundResult:
         # The organizer pays the money back by hand and then confirms it.
+        _check_reference(request.provider_reference)
         return RefundResult(
             succeeded=False, pending=True, provider_reference=f"offline-refund-{request.refund_id}"
         )
@@ -65,6 +82,7 @@ class OfflineGateway:
 
     async def fetch_status(self, provider_reference: str) -> PaymentStatus:
         # Only a person knows; the platform's own record is the truth for this gateway.
+        _check_reference(provider_reference)
         return PaymentStatus.PENDING
 
     async def health(self) -> ProviderHealth:

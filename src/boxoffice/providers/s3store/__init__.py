@@ -113,6 +113,23 @@ class S3Store:
             lambda: self.client.delete_object(Bucket=self.options.bucket, Key=object_key)
         )
 
+    async def read(self, key: str) -> bytes | None:
+        try:
+            object_key = self._object_key(key)
+        except ValueError:
+            return None
+
+        def fetch() -> bytes | None:
+            try:
+                found = self.client.get_object(Bucket=self.options.bucket, Key=object_key)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    return None
+                raise
+            return found["Body"].read()
+
+        return await self._call(fetch)
+
     def url(self, key: str) -> str:
         base = self.options.public_url.rstrip("/")
         if not base:

@@ -1,0 +1,199 @@
+"""boxoffice's pytest plugin, active wherever boxoffice is installed (``pytest11`` entry point).
+
+It must never get in the way of a pytest run that has nothing to do with boxoffice: it
+imports only pytest and what boxoffice itself depends on (no pytest-asyncio), it defines
+fixtures and nothing else (no hooks, no options, no autouse), every fixture name starts
+with ``boxoffice_``, and a fixture does its work only when a test asks for it. Async
+fixtures and tests run through AnyIO's pytest plugin, which comes with AnyIO, a dependency
+of boxoffice: the conformance suites mark themselves, and a plugin author's own async test
+says ``@pytest.mark.anyio`` (or sets ``anyio_mode = "auto"``).
+
+Fixtures:
+
+- ``boxoffice_db_url`` / ``boxoffice_db``: a fresh migrated database for each test,
+  parametrized over **SQLite and PostgreSQL** (``boxoffice_db_engine`` says which). The
+  session starts its own PostgreSQL server and fails, never skips, without one
+  (``BOXOFFICE_TEST_POSTGRES_URL`` points at a server you run instead).
+- ``boxoffice_clock``: a :class:`~boxoffice.core.clock.ManualClock`.
+- ``boxoffice_platform``: builds a platform from just the plugins you pass.
+- ``boxoffice_client``: ``async with boxoffice_client(platform) as client:`` real HTTP through
+  the app (Litestar's test client), its lifespan included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from boxoffice.core.clock import Clock, ManualClock
+from boxoffice.core.storage import Database, create_engine
+from boxoffice.testing.databases import ENGINES, TemplateDatabases, database_name, migrate
+from boxoffice.testing.postgres import POSTGRES_HELP, PostgresServer, find_postgres_bindir
+
+if TYPE_CHECKING:
+    from litestar.testing import AsyncTestClient
+
+    from boxoffice.platform import Platform
+
+#: ``boxoffice_platform(plugins=..., config=...)``: see :func:`boxoffice_platform`.
+MakePlatform = Callable[..., "Platform"]
+#: ``boxoffice_client(platform)``: an async context manager giving an HTTP test client.
+MakeClient = Callable[["Platform"], contextlib.AbstractAsyncContextManager["AsyncTestClient[Any]"]]
+
+TEST_SECRET_KEY = "boxoffice-test-signing-key-0123456789abcdef"  # noqa: S105 - tests only
+
+
+@pytest.fixture(scope="session")
+def boxoffice_postgres() -> Iterator[PostgresServer]:
+    """The session's PostgreSQL server (started here, or BOXOFFICE_TEST_POSTGRES_URL)."""
+    external = os.environ.get("BOXOFFICE_TEST_POSTGRES_URL")
+    if external:
+        yield PostgresServer(url=external)
+        return
+    bindir = find_postgres_bindir()
+    if bindir is None:
+        pytest.fail(POSTGRES_HELP, pytrace=False)
+    server = PostgresServer.start(bindir)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def boxoffice_templates(boxoffice_postgres: PostgresServer) -> Iterator[TemplateDatabases]:
+    """Databases migrated once per session, copied for each test."""
+    directory = Path(tempfile.mkdtemp(prefix="boxoffice-test-"))
+    sqlite_template = directory / "template.sqlite3"
+    asyncio.run(migrate(f"sqlite+aiosqlite:///{sqlite_template}"))
+    template = database_name("template")
+    boxoffice_postgres.execute(f"CREATE DATABASE {template} TEMPLATE template0")
+    asyncio.run(migrate(boxoffice_postgres.database_url(template)))
+    yield TemplateDatabases(directory, boxoffice_postgres, sqlite_template, template)
+    with contextlib.suppress(Exception):
+        boxoffice_postgres.execute(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(params=ENGINES)
+def boxoffice_db_engine(request: pytest.FixtureRequest) -> str:
+    """Which engine this run of the test uses: "sqlite" or "postgresql"."""
+    engine: str = request.param
+    return engine
+
+
+@pytest.fixture
+def boxoffice_db_url(
+    boxoffice_db_engine: str, boxoffice_templates: TemplateDatabases
+) -> Iterator[str]:
+    """A fresh migrated database for this test, on each engine in turn."""
+    url, remove = boxoffice_templates.fresh(boxoffice_db_engine)
+    yield url
+    remove()
+
+
+@pytest.fixture
+def boxoffice_empty_db_url(
+    boxoffice_db_engine: str, boxoffice_templates: TemplateDatabases
+) -> Iterator[str]:
+    """A fresh database with no schema at all, on each engine in turn."""
+    url, remove = boxoffice_templates.fresh(boxoffice_db_engine, migrated=False)
+    yield url
+    remove()
+
+
+@pytest.fixture
+async def boxoffice_db(boxoffice_db_url: str, anyio_backend: object) -> AsyncIterator[Database]:
+    """The :class:`~boxoffice.core.storage.Database` on ``boxoffice_db_url``."""
+    database = Database(create_engine(boxoffice_db_url))
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+def boxoffice_clock() -> ManualClock:
+    """A clock that moves only when the test says so (``clock.advance(minutes=10)``)."""
+    return ManualClock()
+
+
+@pytest.fixture
+async def boxoffice_platform(
+    boxoffice_db_url: str, tmp_path: Path, boxoffice_clock: ManualClock, anyio_backend: object
+) -> AsyncIterator[MakePlatform]:
+    """Build a platform with just the given plugins::
+
+        platform = boxoffice_platform(plugins=[("acmepay", acmepay_module)], config='''
+            [[routing.payments]]
+            providers = ["acmepay"]
+        ''')
+
+    ``config`` is the text of plugins.toml. ``entry_points=True`` loads the installed plugins
+    as well (as production does); ``strict=False`` returns a platform whose configuration has
+    problems instead of raising them (``platform.plugins.problems``).
+    """
+    from boxoffice.platform import Platform
+    from boxoffice.settings import Settings
+
+    built: list[Platform] = []
+
+    def build(
+        plugins: Sequence[tuple[str, object]] = (),
+        config: str = "",
+        *,
+        entry_points: bool = False,
+        environ: dict[str, str] | None = None,
+        platform_clock: Clock | None = None,
+        strict: bool = True,
+    ) -> Platform:
+        plugins_file = tmp_path / f"plugins-{len(built)}.toml"
+        plugins_file.write_text(config, encoding="utf-8")
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            database_url=boxoffice_db_url,
+            db_pool_size=0,  # the test client runs the app on its own event loop
+            secret_key=TEST_SECRET_KEY,
+            public_url="https://tickets.example.test",
+            plugins_file=plugins_file,
+            run_dispatcher=False,
+        )
+        platform = Platform.build(
+            settings,
+            clock=platform_clock or boxoffice_clock,
+            extra_plugins=plugins,
+            use_entry_points=entry_points,
+            environ=environ if environ is not None else dict(os.environ),
+            strict=strict,
+        )
+        built.append(platform)
+        return platform
+
+    yield build
+    for platform in built:
+        await platform.close()
+
+
+@pytest.fixture
+def boxoffice_client() -> MakeClient:
+    """``async with boxoffice_client(platform) as client:`` an HTTP client with the app's
+    lifespan (Litestar's ``AsyncTestClient``; server errors come back as responses)."""
+    from litestar.testing import AsyncTestClient
+
+    from boxoffice.api.app import create_app
+
+    @contextlib.asynccontextmanager
+    async def open_client(platform: Platform) -> AsyncIterator[AsyncTestClient[Any]]:
+        app = create_app(platform)
+        async with AsyncTestClient(app=app, raise_server_exceptions=False) as client:
+            yield client
+
+    return open_client

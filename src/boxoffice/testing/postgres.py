@@ -1,0 +1,187 @@
+"""A throwaway PostgreSQL server for a test session or a benchmark.
+
+``initdb`` in a temporary directory, a free loopback port, fsync off (unless ``durable``); as
+the ``postgres`` OS user when running as root, since initdb and postgres refuse root.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+POSTGRES_HELP = (
+    "boxoffice's tests run every database test on PostgreSQL too, and start a throwaway "
+    "server themselves, but no PostgreSQL server binaries (initdb, postgres) were found. "
+    "Install them (Debian/Ubuntu: `apt-get install postgresql`; macOS: `brew install "
+    "postgresql`), or put their directory on PATH or in BOXOFFICE_TEST_PG_BINDIR, or point "
+    "BOXOFFICE_TEST_POSTGRES_URL at a server you run."
+)
+
+
+def find_postgres_bindir() -> Path | None:
+    """Where initdb and postgres are: BOXOFFICE_TEST_PG_BINDIR, PATH, pg_config, or the
+    Debian layout /usr/lib/postgresql/<version>/bin (newest first)."""
+    explicit = os.environ.get("BOXOFFICE_TEST_PG_BINDIR")
+    candidates: list[Path] = [Path(explicit)] if explicit else []
+    on_path = shutil.which("initdb")
+    if on_path:
+        candidates.append(Path(on_path).parent)
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            output = subprocess.run(
+                [pg_config, "--bindir"], capture_output=True, text=True, check=True
+            )
+            candidates.append(Path(output.stdout.strip()))
+    debian = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"),
+        key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0,
+        reverse=True,
+    )
+    candidates.extend(Path(p) for p in debian)
+    for candidate in candidates:
+        if (candidate / "initdb").exists() and (candidate / "postgres").exists():
+            return candidate
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class PostgresServer:
+    """A throwaway PostgreSQL cluster for one test session."""
+
+    url: str  # superuser URL to the "postgres" database
+    process: subprocess.Popen[bytes] | None = None
+    directory: Path | None = None
+
+    @classmethod
+    def start(cls, bindir: Path, *, durable: bool = False) -> PostgresServer:
+        """Start a throwaway server. Tests run it with ``fsync`` off; ``durable`` keeps
+        PostgreSQL's defaults (benchmarks measure what production would see)."""
+        directory = Path(tempfile.mkdtemp(prefix="boxoffice-pg-"))
+        data, sockets, log = directory / "data", directory / "sockets", directory / "server.log"
+        sockets.mkdir()
+        run_as: dict[str, Any] = {}
+        if os.geteuid() == 0:  # initdb and postgres refuse to run as root
+            user = pwd.getpwnam("postgres")
+            for path in (directory, sockets):
+                os.chown(path, user.pw_uid, user.pw_gid)
+
+            def demote() -> None:
+                os.setgid(user.pw_gid)
+                os.setuid(user.pw_uid)
+
+            run_as = {"preexec_fn": demote}
+        env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+        subprocess.run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+            **run_as,
+        )
+        port = free_port()
+        with open(log, "wb") as log_file:
+            process = subprocess.Popen(
+                [
+                    str(bindir / "postgres"),
+                    "-D",
+                    str(data),
+                    "-p",
+                    str(port),
+                    "-h",
+                    "127.0.0.1",
+                    "-k",
+                    str(sockets),
+                    *(
+                        []
+                        if durable
+                        else [
+                            "-c",
+                            "fsync=off",
+                            "-c",
+                            "synchronous_commit=off",
+                            "-c",
+                            "full_page_writes=off",
+                        ]
+                    ),
+                    "-c",
+                    "max_connections=300",
+                    "-c",
+                    "shared_buffers=128MB",
+                ],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env=env,
+                **run_as,
+            )
+        server = cls(
+            url=f"postgresql://postgres@127.0.0.1:{port}/postgres",
+            process=process,
+            directory=directory,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                break
+            if b"ready to accept connections" in log.read_bytes():
+                return server
+            time.sleep(0.05)
+        output = log.read_bytes().decode(errors="replace")
+        server.stop()
+        raise RuntimeError(f"PostgreSQL did not start:\n{output}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def database_url(self, name: str) -> str:
+        return self.url.rsplit("/", 1)[0] + "/" + name
+
+    def execute(self, *statements: str) -> None:
+        """Run statements on the maintenance database (CREATE/DROP DATABASE need no txn)."""
+        import asyncpg  # type: ignore[import-untyped]
+
+        async def run() -> None:
+            connection = await asyncpg.connect(self.url)
+            try:
+                for statement in statements:
+                    await connection.execute(statement)
+            finally:
+                await connection.close()
+
+        asyncio.run(run())
