@@ -7,10 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from boxoffice import cli
+from boxoffice.core.clock import ManualClock
+from boxoffice.core.journal.models import JournalEntryRow
 from boxoffice.core.storage import Database, create_engine
 from boxoffice.migrations import current_revision, downgrade, head_revision
+from tests import factories
 
 ROOT = Path(__file__).parents[1]
 
@@ -103,6 +107,27 @@ def test_migrate_and_demo_on_both_engines(
     assert "register it first" in capsys.readouterr().err
     assert cli.main(["grant-admin", "Organizer@demo.example", "--database-url", empty_db_url]) == 0
     assert "is now a platform admin" in capsys.readouterr().out
+    changes = journal_of(empty_db_url, "PlatformRoleChanged")
+    assert [(c["role"], c["by"]) for c in changes] == [("admin", "operator (command line)")]
+
+
+def journal_of(url: str, entry_type: str) -> list[dict[str, Any]]:
+    """The data of the journal entries of ``entry_type``, oldest first."""
+
+    async def read() -> list[dict[str, Any]]:
+        db = Database(create_engine(url))
+        try:
+            async with db.read() as session:
+                rows = await session.scalars(
+                    select(JournalEntryRow.data)
+                    .where(JournalEntryRow.type == entry_type)
+                    .order_by(JournalEntryRow.position)
+                )
+                return list(rows)
+        finally:
+            await db.close()
+
+    return asyncio.run(read())
 
 
 def test_plugins_list_and_check(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -144,3 +169,40 @@ def test_bad_environment_settings_are_reported(
     assert capsys.readouterr().err.strip() == (
         "boxoffice: invalid environment setting BOXOFFICE_PORT: Expected `int`, got `str`"
     )
+
+
+def test_plugins_list_shows_a_plugin_that_failed_with_its_reason(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A provider whose secret is not set is broken, not silently left out."""
+    secretive = env / "secretive.toml"
+    secretive.write_text('[providers.offline]\ninstructions = "env:BOXOFFICE_TEST_UNSET_SECRET"\n')
+    assert cli.main(["plugins", "list", "--plugins-file", str(secretive)]) == 1
+    captured = capsys.readouterr()
+    assert "offline  [broken]" in captured.out
+    assert "BOXOFFICE_TEST_UNSET_SECRET" in captured.out
+    assert "broken: offline" in captured.err
+    assert cli.main(["plugins", "check", "--plugins-file", str(secretive)]) == 1
+    assert "BOXOFFICE_TEST_UNSET_SECRET" in capsys.readouterr().err
+
+
+async def test_plugins_check_names_events_whose_region_no_pack_provides(
+    env: Path,
+    db_url: str,
+    make_platform: factories.MakePlatform,
+    clock: ManualClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    platform = make_platform(config=factories.PLUGINS_TOML, entry_points=True)
+    await factories.event(platform.db, clock, slug="winter-ball")
+    without_eu = env / "without-eu.toml"
+    without_eu.write_text(factories.PLUGINS_TOML.replace('enabled = ["eu"]', "enabled = []"))
+    assert await asyncio.to_thread(cli.main, ["plugins", "check", "--database-url", db_url]) == 0
+    capsys.readouterr()
+    code = await asyncio.to_thread(
+        cli.main, ["plugins", "check", "--plugins-file", str(without_eu), "--database-url", db_url]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "no enabled region pack provides 'eu'" in err
+    assert "winter-ball" in err

@@ -9,14 +9,19 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from boxoffice import __version__
+from boxoffice.core.catalog.service import events_without_region
 from boxoffice.core.clock import SystemClock
+from boxoffice.core.compliance.region import RegionLookup
 from boxoffice.core.errors import BoxofficeError
 from boxoffice.core.maintenance import run_maintenance
 from boxoffice.core.storage import Database, create_engine
 from boxoffice.logs import configure_logging
 from boxoffice.migrations import ensure_migrated, head_revision, is_empty, upgrade
 from boxoffice.platform import Platform, load_plugin_set
+from boxoffice.plugins.routing import Router
 from boxoffice.settings import PREFIX, Settings
 
 
@@ -152,20 +157,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 async def _grant_admin(settings: Settings, email: str) -> bool:
-    from sqlalchemy import update
-
-    from boxoffice.core.identity.models import User
+    from boxoffice.core.identity.admin import grant_admin
 
     db = Database(create_engine(settings.resolved_database_url))
     try:
         await ensure_migrated(db)
         async with db.transaction() as session:
-            result = await session.execute(
-                update(User)
-                .where(User.email == email.strip().lower())
-                .values(platform_role="admin")
-            )
-        return bool(getattr(result, "rowcount", 0))
+            return await grant_admin(session, SystemClock(), email) is not None
     finally:
         await db.close()
 
@@ -184,6 +182,8 @@ def _plugin_set(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_plugins_list(args: argparse.Namespace) -> int:
+    """Every installed plugin, enabled or not; a broken one (it failed to load, or its
+    options are not valid: an unset ``env:`` secret...) with its reason, and exit 1."""
     plugins, _ = _plugin_set(args)
     for info in plugins.info:
         state = "enabled" if info.enabled else "disabled"
@@ -196,10 +196,16 @@ def cmd_plugins_list(args: argparse.Namespace) -> int:
             print(f"    providers: {', '.join(info.providers)}")
         if info.error:
             print(f"    error:     {info.error}")
+    broken = [info.name for info in plugins.info if info.error]
+    if broken:
+        print(f"broken: {', '.join(broken)} (see `boxoffice plugins check`)", file=sys.stderr)
+        return 1
     return 0
 
 
 def cmd_plugins_check(args: argparse.Namespace) -> int:
+    """plugins.toml against what is installed, then the database's events against the
+    enabled region packs (an event whose pack is off can be neither published nor sold)."""
     plugins, settings = _plugin_set(args)
     if plugins.problems:
         print(f"{settings.plugins_file}: {len(plugins.problems)} problem(s):", file=sys.stderr)
@@ -211,7 +217,36 @@ def cmd_plugins_check(args: argparse.Namespace) -> int:
     for kind in ("payment", "notification", "region", "search"):
         ids = sorted(providers.by_kind(kind))
         print(f"  {kind:<12} {', '.join(ids) or '-'}")
-    return 0
+    router = Router(plugins.loaded.config, providers)
+    stranded = asyncio.run(_events_without_region(settings, router.region_or_none))
+    if stranded is None:
+        return 0
+    for region, slugs in stranded.items():
+        shown = ", ".join(slugs[:5]) + (f" and {len(slugs) - 5} more" if len(slugs) > 5 else "")
+        print(
+            f"{settings.plugins_file}: no enabled region pack provides {region!r}, the region of "
+            f"{len(slugs)} event(s) not yet held ({shown}): they cannot be published or sold. "
+            f"Enable the pack in [regions] enabled.",
+            file=sys.stderr,
+        )
+    return 1 if stranded else 0
+
+
+async def _events_without_region(
+    settings: Settings, regions: RegionLookup
+) -> dict[str, list[str]] | None:
+    """``None`` when the database cannot be read yet (not created, not migrated)."""
+    db = Database(create_engine(settings.resolved_database_url, pool_size=0))
+    try:
+        await ensure_migrated(db)
+        async with db.read() as session:
+            return await events_without_region(session, regions)
+    except (BoxofficeError, OSError, SQLAlchemyError) as error:
+        detail = error.detail if isinstance(error, BoxofficeError) else type(error).__name__
+        print(f"events not checked against the region packs: {detail}", file=sys.stderr)
+        return None
+    finally:
+        await db.close()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,7 @@ from boxoffice.core.booking.waitlist import offer_mail_subscriber
 from boxoffice.core.catalog.indexing import event_index_subscriber
 from boxoffice.core.clock import Clock, SystemClock
 from boxoffice.core.compliance.region import ComplianceRegion
-from boxoffice.core.errors import ConfigurationError, FieldError, NotFound, ProviderUnavailable
+from boxoffice.core.errors import ConfigurationError, FieldError, ProviderUnavailable
 from boxoffice.core.identity.accounts import AuthPolicy
 from boxoffice.core.identity.keys import signer_from
 from boxoffice.core.journal.dispatcher import Dispatcher, Subscriber
@@ -94,10 +94,7 @@ class Platform:
 
     def region_or_none(self, region_id: str) -> ComplianceRegion | None:
         """The enabled region pack ``region_id`` (tax, compliance), or ``None``."""
-        try:
-            return self.router.region(region_id)
-        except NotFound:
-            return None
+        return self.router.region_or_none(region_id)
 
     def background_work(self) -> list[Coroutine[Any, Any, None]]:
         """What runs beside the API (or in ``boxoffice worker``): the journal dispatcher, the

@@ -203,7 +203,8 @@ class LocalOpenIDProvider:
         @app.get("/v21.0/dialog/oauth")
         def authorize() -> Any:
             person = provider.people.get(request.args.get("login_hint", ""))
-            return server.create_authorization_response(grant_user=person)
+            grant = server.get_consent_grant(end_user=person)
+            return server.create_authorization_response(grant_user=person, grant=grant)
 
         @app.post("/token")
         @app.post("/login/oauth/access_token")

@@ -266,17 +266,19 @@ def _collect(
         for impl in getattr(manager.hook, hook_name).get_hookimpls():
             plugin = impl.plugin_name
             args = {"context": context}
+            recorded = len(context.problems)
             try:
                 results = impl.function(*[args[a] for a in impl.argnames]) or []
             except OptionsInvalid:
+                # Shown as broken with the reason ``plugins check`` gives (an unset secret...).
+                reasons = "; ".join(str(p) for p in context.problems[recorded:])
+                by_name[plugin].error = f"{hook_name}: options not valid: {reasons}"
                 continue
             except Exception as error:
+                failure = f"{hook_name} failed: {type(error).__name__}: {error}"
+                by_name[plugin].error = failure
                 problems.append(
-                    Problem(
-                        "plugins",
-                        f"plugin {plugin!r}: {hook_name} failed: {type(error).__name__}: {error}",
-                        file=loaded.file,
-                    )
+                    Problem("plugins", f"plugin {plugin!r}: {failure}", file=loaded.file)
                 )
                 continue
             for provider in results:

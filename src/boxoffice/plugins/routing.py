@@ -110,6 +110,13 @@ class Router:
             raise NotFound(f"the region {region_id!r} is not enabled on this platform")
         return self.providers.region[region_id]
 
+    def region_or_none(self, region_id: str) -> ComplianceRegion | None:
+        """The enabled pack ``region_id``, or ``None``: the core's region lookup."""
+        try:
+            return self.region(region_id)
+        except NotFound:
+            return None
+
     def enabled_regions(self) -> list[ComplianceRegion]:
         return [
             self.providers.region[r]

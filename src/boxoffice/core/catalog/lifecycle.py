@@ -26,6 +26,8 @@ ALLOWED: dict[EventStatus, frozenset[EventStatus]] = {
 }
 
 #: Statuses the public can see.
+#: Events still to be held: what ops must not strand by disabling their region's pack.
+ACTIVE = frozenset({EventStatus.DRAFT, EventStatus.PUBLISHED, EventStatus.POSTPONED})
 PUBLIC = frozenset({EventStatus.PUBLISHED, EventStatus.POSTPONED, EventStatus.COMPLETED})
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.catalog.categories import category_by_slug, list_categories
 from boxoffice.core.catalog.entries import EventCreated, EventStatusChanged, EventUpdated
-from boxoffice.core.catalog.lifecycle import PUBLIC, EventStatus, check_transition
+from boxoffice.core.catalog.lifecycle import ACTIVE, PUBLIC, EventStatus, check_transition
 from boxoffice.core.catalog.media import images_of
 from boxoffice.core.catalog.models import Category, Event, Quota, QuotaTicketType, TicketType
 from boxoffice.core.catalog.schemas import EventDraft, EventOut, EventPage, EventSearch
@@ -215,6 +215,23 @@ async def change_status(
         clock,
     )
     return event
+
+
+async def events_without_region(
+    session: AsyncSession, regions: RegionLookup
+) -> dict[str, list[str]]:
+    """Region id -> slugs of the events still to be held (draft, published, postponed)
+    that name a region no enabled pack provides: they can be neither published nor sold."""
+    found: dict[str, list[str]] = {}
+    rows = await session.execute(
+        select(Event.region, Event.slug)
+        .where(Event.status.in_(ACTIVE))
+        .order_by(Event.region, Event.slug)
+    )
+    for region, slug in rows:
+        if regions(region) is None:
+            found.setdefault(region, []).append(slug)
+    return found
 
 
 async def get_public_event(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.clock import Clock
 from boxoffice.core.errors import NotFound, RuleViolated
-from boxoffice.core.identity.accounts import profile_of, revoke_all_sessions
+from boxoffice.core.identity.accounts import find_user_by_email, profile_of, revoke_all_sessions
 from boxoffice.core.identity.entries import PlatformRoleChanged, UserStatusChanged
 from boxoffice.core.identity.models import Organization, User
 from boxoffice.core.identity.schemas import SignupsPerDay, StatsOut, UserPage
@@ -76,19 +76,35 @@ async def set_status(
     return user
 
 
+#: Who changed a role when no signed-in admin did: an operator with ``boxoffice grant-admin``.
+OPERATOR = "operator (command line)"
+
+
 async def set_platform_role(
-    session: AsyncSession, clock: Clock, user_id: uuid.UUID, role: str, by: User
+    session: AsyncSession, clock: Clock, user_id: uuid.UUID, role: str, by: User | None
 ) -> User:
+    """Give ``user_id`` the platform role ``role``; ``by`` is the admin doing it (``None``:
+    an operator on the command line). The change is journaled."""
     user = await _user(session, user_id)
-    if user.id == by.id and role != "admin":
+    if by is not None and user.id == by.id and role != "admin":
         raise RuleViolated("you cannot remove your own admin role; ask another admin")
     if user.platform_role != role:
         user.platform_role = role
         user.updated_at = clock.now()
+        changed_by = str(by.id) if by is not None else OPERATOR
         await append(
-            session, PlatformRoleChanged(user_id=str(user.id), role=role, by=str(by.id)), clock
+            session, PlatformRoleChanged(user_id=str(user.id), role=role, by=changed_by), clock
         )
     return user
+
+
+async def grant_admin(session: AsyncSession, clock: Clock, email: str) -> User | None:
+    """``boxoffice grant-admin``: the account with ``email`` becomes a platform admin
+    (``None``: there is no such account)."""
+    user = await find_user_by_email(session, email.strip().lower())
+    if user is None:
+        return None
+    return await set_platform_role(session, clock, user.id, "admin", by=None)
 
 
 async def statistics(session: AsyncSession, clock: Clock, days: int = 30) -> StatsOut:
