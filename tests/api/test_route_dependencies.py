@@ -15,8 +15,8 @@ from boxoffice.api.deps import PERMISSION
 from boxoffice.core.identity.permissions import Permission
 from boxoffice.platform import Platform
 from tests import factories
-from tests.api.test_region_refusals import event_body
 from tests.identity.helpers import auth, organization, sign_up
+from tests.regions.test_region_refusals import event_body
 
 
 @pytest.fixture
