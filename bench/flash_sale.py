@@ -53,6 +53,7 @@ from boxoffice.core.identity.service import create_organization
 from boxoffice.core.money import Money
 from boxoffice.core.storage import Database, create_engine
 from boxoffice.migrations import upgrade
+from boxoffice.regions.eu import EuropeanUnion
 from boxoffice.testing import PostgresServer, ServerProcesses, find_postgres_bindir
 
 PLUGINS = """
@@ -71,6 +72,11 @@ providers = ["log"]
 #: Purchases for another event before the sale: the server has been selling for a while
 #: (connections pooled and their statements prepared, code paths warm), as a real one has.
 WARM_UP_PURCHASES = 300
+
+
+def eu_pack(region_id: str) -> EuropeanUnion | None:
+    """The region packs the bench's server enables (the repository's plugins.toml)."""
+    return EuropeanUnion() if region_id == "eu" else None
 
 
 async def seed(url: str, capacity: int) -> tuple[tuple[str, str, str], tuple[str, str]]:
@@ -101,6 +107,7 @@ async def seed(url: str, capacity: int) -> tuple[tuple[str, str, str], tuple[str
                     city="Berlin",
                     description="One night only.",
                 ),
+                regions=eu_pack,
             )
             ticket = await create_ticket_type(
                 session, clock, event, TicketTypeIn(name="Standing", price=Money(4900, "EUR"))
@@ -111,7 +118,7 @@ async def seed(url: str, capacity: int) -> tuple[tuple[str, str, str], tuple[str
                 event,
                 QuotaIn(name="Arena", capacity=seats, ticket_types=[ticket.id]),
             )
-            await change_status(session, clock, event.id, EventStatus.PUBLISHED)
+            await change_status(session, clock, event.id, EventStatus.PUBLISHED, regions=eu_pack)
             made.append((str(event.id), str(ticket.id), str(quota.id)))
     await db.close()
     (sale, warm_up) = made
