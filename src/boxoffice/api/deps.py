@@ -4,7 +4,8 @@
   transaction (committed after the handler returns and its response is built, rolled back if
   it raises) for anything else. A handler that runs its own transaction (the idempotent
   ones) says ``opt=needs(..., session="read")``.
-- ``clock``, ``regions``, ``auth_policy``, ``signer``, ``public_url``: the platform's parts.
+- ``clock``, ``regions``, ``auth_policy``, ``signer``, ``public_url``, ``search_backend``,
+  ``media_store`` (``None`` when none is configured): the platform's parts.
 - ``role``: the caller's role in the organization of the path's ``org_id``, once the caller
   may act there with the permission the handler names in ``opt=needs(Permission.X)``.
   Someone from elsewhere gets 404, a member whose role lacks the permission 403.
@@ -36,12 +37,18 @@ from boxoffice.core.identity.accounts import AuthPolicy
 from boxoffice.core.identity.permissions import Permission, Role
 from boxoffice.core.identity.principal import Principal, authorize
 from boxoffice.core.identity.tokens import TokenSigner
+from boxoffice.core.media.store import MediaStore
+from boxoffice.core.search.backend import SearchBackend
 from boxoffice.platform import Platform
 
 T = TypeVar("T")
 PERMISSION = "permission"
 SESSION = "session"
 OPEN_TRANSACTION = "boxoffice.transaction"
+
+
+#: ``opt`` of a handler that is not a GET but only reads (a search with a JSON body).
+READ_ONLY = {SESSION: "read"}
 
 
 def needs(
@@ -200,6 +207,14 @@ def _public_url(platform: NamedDependency[Platform]) -> str:
     return platform.settings.resolved_public_url
 
 
+def _search_backend(platform: NamedDependency[Platform]) -> SearchBackend | None:
+    return platform.router.search_backend()
+
+
+def _media_store(platform: NamedDependency[Platform]) -> MediaStore | None:
+    return platform.media_store
+
+
 def _idempotency(
     request: Request[Any, Any, Any], platform: NamedDependency[Platform]
 ) -> Idempotency:
@@ -215,6 +230,8 @@ DEPENDENCIES = {
     "signer": Provide(_signer, sync_to_thread=False),
     "public_url": Provide(_public_url, sync_to_thread=False),
     "idempotency": Provide(_idempotency, sync_to_thread=False),
+    "search_backend": Provide(_search_backend, sync_to_thread=False),
+    "media_store": Provide(_media_store, sync_to_thread=False),
     "role": Provide(role_of),
     "event": Provide(event_of),
 }

@@ -9,8 +9,10 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.api.caching import cacheable
+from boxoffice.api.deps import READ_ONLY
 from boxoffice.core.catalog.calendar import event_calendar
 from boxoffice.core.catalog.categories import category_out, list_categories
 from boxoffice.core.catalog.schemas import (
@@ -22,8 +24,10 @@ from boxoffice.core.catalog.schemas import (
 )
 from boxoffice.core.catalog.service import get_public_event, list_public_events
 from boxoffice.core.catalog.tickets import ticket_types_of
+from boxoffice.core.clock import Clock
 from boxoffice.core.errors import NotFound
-from boxoffice.platform import Platform
+from boxoffice.core.media.store import MediaStore
+from boxoffice.core.search.backend import SearchBackend
 
 LIST_MAX_AGE = 30
 DETAIL_MAX_AGE = 60
@@ -38,7 +42,9 @@ class EventsController(Controller):
     async def list_events(
         self,
         request: Request[Any, Any, Any],
-        platform: NamedDependency[Platform],
+        search_backend: NamedDependency[SearchBackend | None],
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
         q: Annotated[str, QueryParameter(max_length=200, description="full-text query")] = "",
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
         cursor: FromQuery[str | None] = None,
@@ -83,23 +89,33 @@ class EventsController(Controller):
             available=available,
             sort=sort,
         )
-        return cacheable(request, await self._page(platform, query), max_age=LIST_MAX_AGE)
+        page = await list_public_events(session, clock, query, search_backend)
+        return cacheable(request, page, max_age=LIST_MAX_AGE)
 
-    @post("/search", status_code=200, summary="The same search, with the query as a JSON body")
+    @post(
+        "/search",
+        status_code=200,
+        opt=READ_ONLY,
+        summary="The same search, with the query as a JSON body",
+    )
     async def search_events(
-        self, platform: NamedDependency[Platform], data: JSONBody[EventSearch]
+        self,
+        search_backend: NamedDependency[SearchBackend | None],
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+        data: JSONBody[EventSearch],
     ) -> EventPage:
-        return await self._page(platform, data)
+        return await list_public_events(session, clock, data, search_backend)
 
     @get("/{event_id:uuid}", summary="One published event")
     async def get_event(
         self,
         request: Request[Any, Any, Any],
-        platform: NamedDependency[Platform],
+        media_store: NamedDependency[MediaStore | None],
+        session: NamedDependency[AsyncSession],
         event_id: FromPath[uuid.UUID],
     ) -> Response[EventOut]:
-        async with platform.db.read() as session:
-            event = await get_public_event(session, event_id, platform.media_store)
+        event = await get_public_event(session, event_id, media_store)
         return cacheable(request, event, max_age=DETAIL_MAX_AGE)
 
     @get(
@@ -108,14 +124,15 @@ class EventsController(Controller):
         media_type="text/calendar",
     )
     async def calendar(
-        self, platform: NamedDependency[Platform], event_id: FromPath[uuid.UUID]
+        self,
+        public_url: NamedDependency[str],
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+        event_id: FromPath[uuid.UUID],
     ) -> Response[bytes]:
-        async with platform.db.read() as session:
-            event = await get_public_event(session, event_id)
+        event = await get_public_event(session, event_id)
         return Response(
-            event_calendar(
-                event, platform.settings.resolved_public_url, stamp=platform.clock.now()
-            ),
+            event_calendar(event, public_url, stamp=clock.now()),
             media_type="text/calendar",
             headers={"content-disposition": f'attachment; filename="{event.slug}.ics"'},
         )
@@ -124,23 +141,15 @@ class EventsController(Controller):
     async def ticket_types(
         self,
         request: Request[Any, Any, Any],
-        platform: NamedDependency[Platform],
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
         event_id: FromPath[uuid.UUID],
         access_code: Annotated[str | None, QueryParameter(max_length=60)] = None,
     ) -> Response[list[TicketTypeOut]]:
-        async with platform.db.read() as session:
-            await get_public_event(session, event_id)
-            offered = await ticket_types_of(
-                session, event_id, platform.clock.now(), access_code=access_code
-            )
+        await get_public_event(session, event_id)
+        offered = await ticket_types_of(session, event_id, clock.now(), access_code=access_code)
         # Availability moves with every sale: a short shared cache, revalidated by ETag.
         return cacheable(request, offered, max_age=AVAILABILITY_MAX_AGE, shared=access_code is None)
-
-    async def _page(self, platform: NamedDependency[Platform], query: EventSearch) -> EventPage:
-        async with platform.db.read() as session:
-            return await list_public_events(
-                session, platform.clock, query, platform.router.search_backend()
-            )
 
 
 class CategoriesController(Controller):
@@ -151,11 +160,10 @@ class CategoriesController(Controller):
     async def categories(
         self,
         request: Request[Any, Any, Any],
-        platform: NamedDependency[Platform],
+        session: NamedDependency[AsyncSession],
         locale: Annotated[str, QueryParameter(max_length=20)] = "en",
     ) -> Response[list[CategoryOut]]:
-        async with platform.db.read() as session:
-            found = [category_out(c, locale) for c in await list_categories(session)]
+        found = [category_out(c, locale) for c in await list_categories(session)]
         return cacheable(request, found, max_age=DETAIL_MAX_AGE)
 
 
@@ -169,9 +177,9 @@ class MediaController(Controller):
 
     @get("/{key:path}", summary="A stored picture")
     async def media(
-        self, platform: NamedDependency[Platform], key: FromPath[str]
+        self, media_store: NamedDependency[MediaStore | None], key: FromPath[str]
     ) -> Response[bytes]:
-        store = platform.media_store
+        store = media_store
         data = await store.read(key.lstrip("/")) if store is not None else None
         if data is None:
             raise NotFound(f"no media {key}")

@@ -67,7 +67,6 @@ from boxoffice.core.identity.schemas import (
 )
 from boxoffice.core.media.images import MAX_UPLOAD_BYTES
 from boxoffice.core.media.store import MediaStore
-from boxoffice.platform import Platform
 
 OrgId = FromPath[uuid.UUID]
 
@@ -117,8 +116,7 @@ def api_key_out(key: ApiKey) -> ApiKeyOut:
     )
 
 
-def _media_store(platform: Platform) -> MediaStore:
-    store = platform.media_store
+def _required(store: MediaStore | None) -> MediaStore:
     if store is None:
         raise ProviderUnavailable("no media store is configured ([media] store in plugins.toml)")
     return store
@@ -391,10 +389,10 @@ class OrganizationsController(Controller):
     async def event(
         self,
         session: NamedDependency[AsyncSession],
-        platform: NamedDependency[Platform],
+        media_store: NamedDependency[MediaStore | None],
         event: NamedDependency[Event],
     ) -> EventOut:
-        return await event_out(session, event, private=True, store=platform.media_store)
+        return await event_out(session, event, private=True, store=media_store)
 
     @post(
         "/{org_id:uuid}/events/{event_id:uuid}/status",
@@ -486,11 +484,11 @@ class OrganizationsController(Controller):
         self,
         session: NamedDependency[AsyncSession],
         clock: NamedDependency[Clock],
-        platform: NamedDependency[Platform],
+        media_store: NamedDependency[MediaStore | None],
         event: NamedDependency[Event],
         data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> ImageOut:
-        store = _media_store(platform)
+        store = _required(media_store)
         image = await add_event_image(session, clock, event, await data.read(), store)
         return image_out(image, store)
 
@@ -503,11 +501,11 @@ class OrganizationsController(Controller):
     async def delete_image(
         self,
         session: NamedDependency[AsyncSession],
-        platform: NamedDependency[Platform],
+        media_store: NamedDependency[MediaStore | None],
         event: NamedDependency[Event],
         image_id: FromPath[uuid.UUID],
     ) -> None:
-        await remove_event_image(session, event, image_id, _media_store(platform))
+        await remove_event_image(session, event, image_id, _required(media_store))
 
     # ---- ticket types and quotas
 
