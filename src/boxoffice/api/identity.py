@@ -9,10 +9,13 @@ from typing import Any
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.api.auth import client_ip
+from boxoffice.core.clock import Clock
 from boxoffice.core.errors import Forbidden, NotFound
 from boxoffice.core.identity import accounts, external
+from boxoffice.core.identity.accounts import AuthPolicy
 from boxoffice.core.identity.models import User
 from boxoffice.core.identity.principal import Principal
 from boxoffice.core.identity.provider import IdentityProvider
@@ -33,7 +36,7 @@ from boxoffice.core.identity.schemas import (
     TokenIn,
     TokenPair,
 )
-from boxoffice.core.identity.service import organizations_of
+from boxoffice.core.identity.service import get_user, organizations_of
 from boxoffice.core.ratelimit import Limit, hit
 from boxoffice.platform import Platform
 
@@ -79,20 +82,23 @@ class AuthController(Controller):
 
     @post("/verify-email", status_code=200, summary="Confirm an address with the e-mailed token")
     async def verify_email(
-        self, platform: NamedDependency[Platform], data: JSONBody[TokenIn]
+        self,
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+        data: JSONBody[TokenIn],
     ) -> ProfileOut:
-        async with platform.db.transaction() as session:
-            user = await accounts.verify_email(session, platform.clock, data.token)
-            return accounts.profile_of(user)
+        return accounts.profile_of(await accounts.verify_email(session, clock, data.token))
 
     @post("/verify-email/resend", status_code=202, summary="Send a new verification link")
     async def resend(
-        self, platform: NamedDependency[Platform], user: NamedDependency[User]
+        self,
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+        auth_policy: NamedDependency[AuthPolicy],
+        user: NamedDependency[User],
     ) -> Accepted:
-        async with platform.db.transaction() as session:
-            fresh = await session.get(User, user.id)
-            assert fresh is not None
-            await accounts.resend_verification(session, platform.clock, platform.auth_policy, fresh)
+        fresh = await get_user(session, user.id)
+        await accounts.resend_verification(session, clock, auth_policy, fresh)
         return Accepted(CHECK_INBOX)
 
     @post("/login", status_code=200, summary="Sign in: an access token and a refresh token")
@@ -140,32 +146,27 @@ class AuthController(Controller):
 
     @post("/logout", status_code=204, summary="End this session (its tokens stop working)")
     async def logout(
-        self, platform: NamedDependency[Platform], principal: NamedDependency[Principal]
+        self,
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+        principal: NamedDependency[Principal],
     ) -> None:
         principal.require_user()
         assert principal.session_id is not None
-        async with platform.db.transaction() as session:
-            await accounts.revoke_session(session, platform.clock, principal.session_id, "logout")
+        await accounts.revoke_session(session, clock, principal.session_id, "logout")
 
     @post("/password/change", status_code=204, summary="Change the password; other sessions end")
     async def change_password(
         self,
-        platform: NamedDependency[Platform],
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
         principal: NamedDependency[Principal],
         data: JSONBody[ChangePasswordIn],
     ) -> None:
-        user = principal.require_user()
-        async with platform.db.transaction() as session:
-            fresh = await session.get(User, user.id, with_for_update=True)
-            assert fresh is not None
-            await accounts.change_password(
-                session,
-                platform.clock,
-                fresh,
-                data.current_password,
-                data.new_password,
-                principal.session_id,
-            )
+        fresh = await get_user(session, principal.require_user().id, for_update=True)
+        await accounts.change_password(
+            session, clock, fresh, data.current_password, data.new_password, principal.session_id
+        )
 
     @post(
         "/password/forgot",
@@ -199,9 +200,13 @@ class AuthController(Controller):
         return Accepted(CHECK_INBOX)
 
     @post("/password/reset", status_code=204, summary="Set a new password with the e-mailed token")
-    async def reset(self, platform: NamedDependency[Platform], data: JSONBody[ResetIn]) -> None:
-        async with platform.db.transaction() as session:
-            await accounts.reset_password(session, platform.clock, data.token, data.password)
+    async def reset(
+        self,
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+        data: JSONBody[ResetIn],
+    ) -> None:
+        await accounts.reset_password(session, clock, data.token, data.password)
 
 
 class MeController(Controller):
@@ -215,22 +220,20 @@ class MeController(Controller):
     @patch("/", summary="Update my profile")
     async def update(
         self,
-        platform: NamedDependency[Platform],
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
         user: NamedDependency[User],
         data: JSONBody[ProfileUpdate],
     ) -> ProfileOut:
-        async with platform.db.transaction() as session:
-            fresh = await session.get(User, user.id, with_for_update=True)
-            assert fresh is not None
-            accounts.update_profile(fresh, data, platform.clock.now())
-            return accounts.profile_of(fresh)
+        fresh = await get_user(session, user.id, for_update=True)
+        accounts.update_profile(fresh, data, clock.now())
+        return accounts.profile_of(fresh)
 
     @get("/organizations", summary="The organizations I belong to, with my role")
     async def organizations(
-        self, platform: NamedDependency[Platform], user: NamedDependency[User]
+        self, session: NamedDependency[AsyncSession], user: NamedDependency[User]
     ) -> list[OrganizationOut]:
-        async with platform.db.read() as session:
-            rows = await organizations_of(session, user)
+        rows = await organizations_of(session, user)
         return [
             OrganizationOut(
                 id=o.id,
@@ -251,17 +254,13 @@ class UsersController(Controller):
     @get("/{user_id:uuid}", summary="A profile: your own, or anyone's for a platform admin")
     async def profile(
         self,
-        platform: NamedDependency[Platform],
+        session: NamedDependency[AsyncSession],
         user: NamedDependency[User],
         user_id: FromPath[uuid.UUID],
     ) -> ProfileOut:
         if user.id != user_id and user.platform_role != "admin":
             raise NotFound(f"no user {user_id}")  # not 403: ids are not for probing
-        async with platform.db.read() as session:
-            found = await session.get(User, user_id)
-        if found is None:
-            raise NotFound(f"no user {user_id}")
-        return accounts.profile_of(found)
+        return accounts.profile_of(await get_user(session, user_id))
 
 
 class SignInWithController(Controller):

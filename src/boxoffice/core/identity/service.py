@@ -89,9 +89,12 @@ async def create_organization(
     return organization
 
 
-async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
-    """The account ``user_id`` as this transaction sees it (404 if it is gone)."""
-    user = await session.get(User, user_id)
+async def get_user(
+    session: AsyncSession, user_id: uuid.UUID, *, for_update: bool = False
+) -> User:
+    """The account ``user_id`` as this transaction sees it (404 if it is gone); locked for
+    the rest of the transaction with ``for_update``."""
+    user = await session.get(User, user_id, with_for_update=for_update)
     if user is None:
         raise NotFound(f"no user {user_id}")
     return user
