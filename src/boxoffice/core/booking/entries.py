@@ -39,7 +39,7 @@ class OrderCancelled(_OrderEntry, frozen=True, kw_only=True):
     #: "buyer", "organizer" or "event-cancelled"
     by: str
     reason: str
-    #: What the payment capability should give back (minor units); 0 for unpaid orders.
+    #: What is to be given back (minor units); 0 for unpaid orders.
     refund_minor: int
     currency: str
 

@@ -1,7 +1,7 @@
 """Orders: from a hold to a confirmed purchase, and what may happen after.
 
     pending ──paid──▶ confirmed ──▶ cancelled ──▶ refunded
-       │  └─────────────────────────▲   (the payment capability refunds cancelled orders)
+       │  └─────────────────────────▲   (the money goes back by hand until payments land)
        └──not paid in time──▶ expired ──paid late, seats still free──▶ confirmed
 
 Every status change is one conditional UPDATE (``WHERE status = <expected>``), so of two
@@ -447,7 +447,7 @@ async def confirm(
 ) -> bool:
     """Confirm a paid (or free) order: held seats become sold. An order that expired before
     its payment arrived takes its seats again if they are still free; if not, ``SoldOut`` is
-    raised and the caller (the payment capability) refunds. Returns whether this call
+    raised and the caller must refund (by hand, until payments land). Returns whether this call
     confirmed it (``False``: it already was)."""
     now = clock.now()
     if order.status == OrderStatus.CONFIRMED:

@@ -20,7 +20,7 @@ BATCH = 100
 
 def event_cancellation_subscriber(db: Database, clock: Clock) -> Subscriber:
     """An event was cancelled: cancel every live order (each ``OrderCancelled`` entry tells
-    the payment capability what to refund). Batched and idempotent: a retry continues
+    what is to be refunded). Batched and idempotent: a retry continues
     where a crash stopped, and cancelled orders stay cancelled."""
 
     async def handle(entry: RecordedEntry) -> None:

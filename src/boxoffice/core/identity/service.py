@@ -89,9 +89,7 @@ async def create_organization(
     return organization
 
 
-async def get_user(
-    session: AsyncSession, user_id: uuid.UUID, *, for_update: bool = False
-) -> User:
+async def get_user(session: AsyncSession, user_id: uuid.UUID, *, for_update: bool = False) -> User:
     """The account ``user_id`` as this transaction sees it (404 if it is gone); locked for
     the rest of the transaction with ``for_update``."""
     user = await session.get(User, user_id, with_for_update=for_update)
