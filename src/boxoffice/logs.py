@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import MutableMapping
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -23,6 +23,9 @@ _SECRET_KEY = re.compile(
 )
 _SECRET_VALUE = re.compile(
     r"(sk|rk|pk|whsec|rzp)_(live|test)_[0-9A-Za-z]+|Bearer\s+[A-Za-z0-9._~+/-]+=*|AKIA[0-9A-Z]{16}"
+    r"|\$argon2(id|i|d)\$[A-Za-z0-9+/=$,]+"
+    # What PostgreSQL puts in an error's DETAIL: the values of a row or a key.
+    r"|(?<=Failing row contains \()[^\n]*(?=\))|(?<=\)=\()[^\n)]*(?=\))"
 )
 
 _request_id: ContextVar[str | None] = ContextVar("boxoffice_request_id", default=None)
@@ -65,8 +68,9 @@ def _add_request_id(_logger: Any, _name: str, event_dict: MutableMapping[str, An
     return event_dict
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    """Route structlog and the standard library's logging to one JSON (or console) stream."""
+def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:
+    """Route structlog and the standard library's logging to one JSON (or console) stream
+    (standard error unless ``stream`` is given)."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -79,7 +83,10 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        # Plain tracebacks: a rich one shows every frame's local variables (passwords).
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         # Drop events below the level before any processor runs (every request logs one).
@@ -92,7 +99,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

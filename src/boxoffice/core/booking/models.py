@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from boxoffice.core.fields import LOCALE_LENGTH
 from boxoffice.core.ids import new_id
 from boxoffice.core.storage import Base, CurrencyCode, JSONType, UTCDateTime, UUIDType
 
@@ -93,7 +94,7 @@ class Order(Base):
     buyer_name: Mapped[str] = mapped_column(String(200))
     buyer_email: Mapped[str] = mapped_column(String(320), index=True)
     buyer_country: Mapped[str] = mapped_column(String(2), default="")
-    locale: Mapped[str] = mapped_column(String(16), default="en")
+    locale: Mapped[str] = mapped_column(String(LOCALE_LENGTH), default="en")
     currency: Mapped[str] = mapped_column(CurrencyCode())
     subtotal_minor: Mapped[int] = mapped_column(BigInteger)
     discount_minor: Mapped[int] = mapped_column(BigInteger, default=0)

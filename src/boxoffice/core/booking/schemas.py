@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from boxoffice.core.fields import Locale
 from boxoffice.core.money import Money
 
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=100)]
@@ -56,7 +57,7 @@ class Buyer(Strict, frozen=True, kw_only=True):
     name: Name
     email: EmailText
     country: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")] | None = None
-    locale: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")] = "en"
+    locale: Locale = "en"
 
 
 class AttendeeIn(Strict, frozen=True, kw_only=True):

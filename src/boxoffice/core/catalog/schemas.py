@@ -13,6 +13,7 @@ import msgspec
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.clock import ensure_utc
 from boxoffice.core.errors import FieldError, ValidationFailed
+from boxoffice.core.fields import TimeZone
 from boxoffice.core.money import Money, is_currency
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -24,7 +25,7 @@ Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[\w][\
 class EventDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     slug: Slug
     title: Title
-    timezone: str
+    timezone: TimeZone
     starts_at: datetime
     ends_at: datetime
     region: str

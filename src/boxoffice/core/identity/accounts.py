@@ -190,6 +190,10 @@ async def register(
     _check_password(data.password, email, data.name)
     _check_time_zone(data.time_zone)
     existing = await find_user_by_email(session, email)
+    # One argon2 hash whether or not the address has an account: the work done (the time
+    # the answer takes) must not tell. The note to an existing address, like the
+    # verification link to a new one, goes through the outbox after the response.
+    password_hash = hash_password(data.password)
     if existing is not None:
         await queue_message(
             session,
@@ -205,7 +209,7 @@ async def register(
     now = clock.now()
     user = User(
         email=email,
-        password_hash=hash_password(data.password),
+        password_hash=password_hash,
         name=data.name,
         locale=data.locale,
         time_zone=data.time_zone,
@@ -314,6 +318,10 @@ async def login(
         verify_password(None, password)
         return LoginOutcome(error=Unauthorized(BAD_CREDENTIALS))
     user = await session.scalar(select(User).where(User.email == address).with_for_update())
+    # Exactly one argon2 verification on every path (an unknown address is checked against
+    # a dummy hash, a locked account still pays for its check): the time the answer takes
+    # says nothing about whether the address has an account.
+    password_ok = verify_password(user.password_hash if user is not None else None, password)
     if user is not None and user.locked_until is not None and user.locked_until > now:
         minutes = max(1, int((user.locked_until - now).total_seconds() // 60))
         return LoginOutcome(
@@ -323,7 +331,7 @@ async def login(
                 extra={"locked_until": user.locked_until.isoformat()},
             )
         )
-    if user is None or not verify_password(user.password_hash, password):
+    if user is None or not password_ok:
         if user is not None:
             user.failed_logins += 1
             if user.failed_logins >= policy.max_failed_logins:

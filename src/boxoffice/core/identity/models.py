@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from boxoffice.core.fields import LOCALE_LENGTH
 from boxoffice.core.ids import new_id
 from boxoffice.core.storage import Base, JSONType, UTCDateTime, UUIDType
 
@@ -34,7 +35,7 @@ class User(Base):
     #: argon2id; ``None`` for accounts that only sign in through an identity provider.
     password_hash: Mapped[str | None] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(200), default="")
-    locale: Mapped[str] = mapped_column(String(20), default="en")
+    locale: Mapped[str] = mapped_column(String(LOCALE_LENGTH), default="en")
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     country: Mapped[str] = mapped_column(String(2), default="")
     marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -10,13 +10,13 @@ import msgspec
 from email_validator import EmailNotValidError, validate_email
 
 from boxoffice.core.errors import FieldError, ValidationFailed
+from boxoffice.core.fields import Locale, TimeZone
 
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 Name = Annotated[str, msgspec.Meta(max_length=200)]
 Token = Annotated[str, msgspec.Meta(min_length=10, max_length=500)]
 CountryCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]
-Locale = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")]
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")]
 
 
@@ -40,7 +40,7 @@ class RegisterIn(Strict, frozen=True, kw_only=True, forbid_unknown_fields=True):
     password: Password
     name: Name = ""
     locale: Locale = "en"
-    time_zone: str = "UTC"
+    time_zone: TimeZone = "UTC"
     country: CountryCode | None = None
     marketing_consent: bool = False
 
@@ -101,7 +101,7 @@ class ProfileOut(msgspec.Struct, frozen=True, kw_only=True):
 class ProfileUpdate(Strict, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: Name | msgspec.UnsetType = msgspec.UNSET
     locale: Locale | msgspec.UnsetType = msgspec.UNSET
-    time_zone: str | msgspec.UnsetType = msgspec.UNSET
+    time_zone: TimeZone | msgspec.UnsetType = msgspec.UNSET
     country: CountryCode | msgspec.UnsetType | None = msgspec.UNSET
     marketing_consent: bool | msgspec.UnsetType = msgspec.UNSET
 

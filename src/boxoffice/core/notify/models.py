@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from boxoffice.core.fields import LOCALE_LENGTH
 from boxoffice.core.ids import new_id
 from boxoffice.core.storage import Base, UTCDateTime, UUIDType
 
@@ -26,7 +27,7 @@ class OutboundMessage(Base):
     subject: Mapped[str] = mapped_column(String(300))
     text: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text, default="")
-    locale: Mapped[str] = mapped_column(String(20), default="en")
+    locale: Mapped[str] = mapped_column(String(LOCALE_LENGTH), default="en")
     region: Mapped[str] = mapped_column(String(20), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

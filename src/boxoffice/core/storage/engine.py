@@ -51,9 +51,13 @@ def _json_text(value: Any) -> str:
 
 #: JSON columns are encoded and decoded by msgspec (several times faster than the standard
 #: library's ``json``, which SQLAlchemy uses otherwise; a purchase writes six JSON values).
-JSON_CODEC: dict[str, Any] = {
+#: Every engine's options. A statement's parameters are never part of an error's message
+#: (``hide_parameters``): errors are logged, and parameters hold password hashes, e-mail
+#: addresses and secrets.
+ENGINE_OPTIONS: dict[str, Any] = {
     "json_serializer": _json_text,
     "json_deserializer": msgspec.json.decode,
+    "hide_parameters": True,
 }
 
 
@@ -75,11 +79,11 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> A
             parsed,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             **pooling,
-            **JSON_CODEC,
+            **ENGINE_OPTIONS,
         )
         configure_sqlite(engine.sync_engine)
         return engine
-    engine = create_async_engine(parsed, **pooling, **JSON_CODEC)
+    engine = create_async_engine(parsed, **pooling, **ENGINE_OPTIONS)
     ping_when_idle(engine.sync_engine)
     flush_before_statements(engine.sync_engine)
     return engine

@@ -37,7 +37,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
 from boxoffice.core.storage.engine import (
-    JSON_CODEC,
+    ENGINE_OPTIONS,
     SQLITE_BUSY_TIMEOUT_MS,
     WRITE_OPTION,
     configure_sqlite,
@@ -76,7 +76,7 @@ class SQLiteWriter:
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             pool_size=1,
             max_overflow=0,
-            **JSON_CODEC,
+            **ENGINE_OPTIONS,
         )
         configure_sqlite(engine)
 
