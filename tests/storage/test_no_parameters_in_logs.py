@@ -60,7 +60,7 @@ async def test_failing_statements_log_no_parameter_values(
         insert(users).values(row(email="other@example.org", created_at=None)),  # NOT NULL
     ]
     if db_engine == "postgresql":  # SQLite does not enforce lengths
-        failing.append(insert(users).values(row(email="third@example.org", locale="x" * 29)))
+        failing.append(insert(users).values(row(email="third@example.org", locale="x" * 40)))
     errors = []
     for statement in failing:
         try:

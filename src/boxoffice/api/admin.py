@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.api.caching import PRIVATE
 from boxoffice.core.catalog import categories
 from boxoffice.core.catalog.categories import category_out
 from boxoffice.core.catalog.schemas import CategoryIn, CategoryOut
@@ -21,6 +22,7 @@ from boxoffice.core.identity.schemas import PlatformRoleIn, ProfileOut, StatsOut
 
 
 class AdminController(Controller):
+    cache_control = PRIVATE
     path = "/admin"
     tags = ["admin"]
 

@@ -15,6 +15,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.api.caching import PRIVATE
 from boxoffice.api.deps import Idempotency, needs
 from boxoffice.api.middleware import SMALL_RESPONSE
 from boxoffice.core.booking import endings, holds, orders, promos, questions, waitlist
@@ -85,6 +86,7 @@ def _require_secret(secret: str | None) -> str:
 
 
 class BookingController(Controller):
+    cache_control = PRIVATE
     path = "/"
     tags = ["booking"]
 
@@ -310,6 +312,7 @@ class OrganizerOrdersController(Controller):
     """The organizer's side of an event's orders, questions and promo codes. Every route
     names its permission; ``event`` and ``order`` are loaded once the caller may act."""
 
+    cache_control = PRIVATE
     path = "/organizations/{org_id:uuid}/events/{event_id:uuid}"
     tags = ["organizations"]
     dependencies = {"order": Provide(order_of)}

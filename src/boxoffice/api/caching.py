@@ -1,4 +1,4 @@
-"""HTTP caching for public reads: ``ETag`` (a hash of the body) and ``Cache-Control``.
+"""HTTP caching: ``ETag`` and ``Cache-Control`` for public reads, ``no-store`` for the rest.
 
 A client or CDN that sends ``If-None-Match`` with the current ETag gets ``304 Not Modified``
 and no body. The ETag is computed from the encoded response, so it changes exactly when the
@@ -12,8 +12,13 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
+from litestar.datastructures import CacheControlHeader
 
 T = TypeVar("T")
+
+#: For every response that is someone's own (orders and holds with their secrets, tokens,
+#: profiles, everything an organizer sees): no cache, shared or private, keeps a copy.
+PRIVATE = CacheControlHeader(no_store=True)
 
 
 def cacheable(

@@ -9,6 +9,7 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 
+from boxoffice.api.caching import PRIVATE
 from boxoffice.core.errors import BoxofficeError
 from boxoffice.core.providers import HealthState, ProviderHealth
 from boxoffice.migrations import ensure_migrated
@@ -29,6 +30,7 @@ class Readiness(msgspec.Struct):
 
 
 class HealthController(Controller):
+    cache_control = PRIVATE
     path = "/health"
     tags = ["health"]
 

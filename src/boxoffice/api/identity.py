@@ -12,6 +12,7 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.api.auth import client_ip
+from boxoffice.api.caching import PRIVATE
 from boxoffice.core.clock import Clock
 from boxoffice.core.errors import Forbidden, NotFound
 from boxoffice.core.identity import accounts, external
@@ -52,6 +53,7 @@ CHECK_INBOX = "if the address can receive mail, a message is on its way: check t
 
 
 class AuthController(Controller):
+    cache_control = PRIVATE
     path = "/auth"
     tags = ["auth"]
 
@@ -210,6 +212,7 @@ class AuthController(Controller):
 
 
 class MeController(Controller):
+    cache_control = PRIVATE
     path = "/me"
     tags = ["account"]
 
@@ -248,6 +251,7 @@ class MeController(Controller):
 
 
 class UsersController(Controller):
+    cache_control = PRIVATE
     path = "/users"
     tags = ["account"]
 
@@ -266,6 +270,7 @@ class UsersController(Controller):
 class SignInWithController(Controller):
     """Sign-in through identity providers (authorization code + PKCE + state + nonce)."""
 
+    cache_control = PRIVATE
     path = "/auth/oauth"
     tags = ["auth"]
 

@@ -18,6 +18,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.api.caching import PRIVATE
 from boxoffice.api.deps import needs
 from boxoffice.core.catalog import tickets
 from boxoffice.core.catalog.lifecycle import EventStatus
@@ -133,6 +134,7 @@ def series_out(
 
 
 class OrganizationsController(Controller):
+    cache_control = PRIVATE
     path = "/organizations"
     tags = ["organizations"]
 

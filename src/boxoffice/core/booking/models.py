@@ -140,7 +140,8 @@ class OrderItem(Base):
     #: The quotas this ticket's seat was taken from (one seat in each): a refund of just this
     #: ticket gives back exactly that.
     quota_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    #: "valid" or "refunded" (a partial refund of its order)
+    #: ``orders.TicketStatus``: "pending" until paid, "valid", "cancelled", "expired",
+    #: "refunded" (with its order, or a partial refund)
     status: Mapped[str] = mapped_column(String(10), default="valid")
 
 

@@ -85,6 +85,18 @@ class OrderStatus(StrEnum):
     EXPIRED = "expired"
 
 
+class TicketStatus(StrEnum):
+    """A ticket follows its order: ``pending`` until the order is paid, ``valid`` once it
+    is (a free order's at once), ``cancelled`` or ``expired`` with its order, ``refunded``
+    on its own (a partial refund) or with its order."""
+
+    PENDING = "pending"
+    VALID = "valid"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    REFUNDED = "refunded"
+
+
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PENDING: frozenset(
         {OrderStatus.CONFIRMED, OrderStatus.CANCELLED, OrderStatus.EXPIRED}
@@ -430,7 +442,7 @@ def _items(
                 tax_minor=tax,
                 total_minor=total,
                 quota_ids=quota_ids.get(ticket_type_id, []),
-                status="valid",
+                status=TicketStatus.VALID if order.total_minor == 0 else TicketStatus.PENDING,
             )
         )
     return items
@@ -478,6 +490,9 @@ async def confirm(
             await session.refresh(order)
             return False
         await capacity.sell_held(session, order.allocations)
+    await _tickets_become(
+        session, order, TicketStatus.VALID, TicketStatus.PENDING, TicketStatus.EXPIRED
+    )
     found = event or await session.get(Event, order.event_id)
     assert found is not None
     title, region = found.title, found.region
@@ -562,6 +577,9 @@ async def cancel(
     else:
         await capacity.release_held(session, order.allocations)
     await _uncount_for_buyer(session, order)
+    await _tickets_become(
+        session, order, TicketStatus.CANCELLED, TicketStatus.PENDING, TicketStatus.VALID
+    )
     if order.promo_code_id is not None:
         await promos.give_back_use(session, order.promo_code_id, order.buyer_email)
     paid = order.total_minor - order.refunded_minor if source == OrderStatus.CONFIRMED else 0
@@ -594,6 +612,7 @@ async def expire(session: AsyncSession, clock: Clock, order: Order) -> bool:
         return False
     await capacity.release_held(session, order.allocations)
     await _uncount_for_buyer(session, order)
+    await _tickets_become(session, order, TicketStatus.EXPIRED, TicketStatus.PENDING)
     if order.promo_code_id is not None:
         await promos.give_back_use(session, order.promo_code_id, order.buyer_email)
     await append(
@@ -608,6 +627,18 @@ async def expire(session: AsyncSession, clock: Clock, order: Order) -> bool:
     )
     await _released(session, clock, order, why="order expired")
     return True
+
+
+async def _tickets_become(
+    session: AsyncSession, order: Order, status: TicketStatus, *sources: TicketStatus
+) -> None:
+    """The order's tickets in one of ``sources`` take ``status`` with their order."""
+    await session.execute(
+        update(OrderItem)
+        .where(OrderItem.order_id == order.id, OrderItem.status.in_(sources))
+        .values(status=status)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 async def _released(session: AsyncSession, clock: Clock, order: Order, why: str) -> None:
@@ -650,12 +681,12 @@ async def refund_tickets(
     for ticket_id in dict.fromkeys(ticket_ids):
         result: CursorResult[tuple[()]] = await session.execute(  # type: ignore[assignment]
             update(OrderItem)
-            .where(OrderItem.id == ticket_id, OrderItem.status == "valid")
-            .values(status="refunded")
+            .where(OrderItem.id == ticket_id, OrderItem.status == TicketStatus.VALID)
+            .values(status=TicketStatus.REFUNDED)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount == 1:
-            items[ticket_id].status = "refunded"
+            items[ticket_id].status = TicketStatus.REFUNDED
             refunded.append(items[ticket_id])
     if not refunded:
         return []
@@ -670,7 +701,7 @@ async def refund_tickets(
     order.refunded_minor += amount
     order.tickets -= len(refunded)
     order.updated_at = clock.now()
-    complete = all(i.status == "refunded" for i in items.values())
+    complete = all(i.status == TicketStatus.REFUNDED for i in items.values())
     if complete:
         order.status = OrderStatus.REFUNDED
     await session.flush()

@@ -132,7 +132,7 @@ class TicketOut(msgspec.Struct, frozen=True, kw_only=True):
     attendee_email: str
     answers: dict[str, Answer]
     price: Money
-    #: "valid" or "refunded"
+    #: "pending" (unpaid), "valid", "cancelled", "expired" or "refunded"
     status: str = "valid"
 
 
