@@ -206,3 +206,26 @@ async def test_plugins_check_names_events_whose_region_no_pack_provides(
     err = capsys.readouterr().err
     assert "no enabled region pack provides 'eu'" in err
     assert "winter-ball" in err
+
+
+def test_plugins_check_refuses_a_missing_file_and_reports_every_shape_problem(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = env / "missing.toml"
+    assert cli.main(["plugins", "check", "--plugins-file", str(missing)]) == 1
+    assert f"{missing}: no such file" in capsys.readouterr().err
+    several = env / "several.toml"
+    several.write_text(
+        '[regions]\nenabled = "eu"\n[search]\nbackend = 3\n[[routing.payments]]\ncurrency = 5\n'
+        'providers = ["offline"]\n[[routing.payments]]\nprovider = "x"\n[whatever]\na = 1\n'
+    )
+    assert cli.main(["plugins", "check", "--plugins-file", str(several)]) == 1
+    err = capsys.readouterr().err
+    for line in (
+        f"{several}:2: regions.enabled: Expected `array`, got `str`",
+        f"{several}:4: search.backend:",
+        f"{several}:6: routing.payments[0].currency:",
+        f"{several}:9: routing.payments[1].provider: unknown key",
+        f"{several}:10: whatever: unknown key",
+    ):
+        assert line in err, err

@@ -21,6 +21,7 @@ from boxoffice.core.storage import Database, create_engine
 from boxoffice.logs import configure_logging
 from boxoffice.migrations import ensure_migrated, head_revision, is_empty, upgrade
 from boxoffice.platform import Platform, load_plugin_set
+from boxoffice.plugins.manager import PluginSet
 from boxoffice.plugins.routing import Router
 from boxoffice.settings import PREFIX, Settings
 
@@ -175,16 +176,17 @@ def cmd_grant_admin(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plugin_set(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _plugin_set(args: argparse.Namespace, *, file_required: bool) -> tuple[PluginSet, Settings]:
     settings = _settings(args)
     db = Database(create_engine(settings.resolved_database_url))  # not connected: lazy
-    return load_plugin_set(settings, SystemClock(), database=db), settings
+    plugins = load_plugin_set(settings, SystemClock(), database=db, file_required=file_required)
+    return plugins, settings
 
 
 def cmd_plugins_list(args: argparse.Namespace) -> int:
     """Every installed plugin, enabled or not; a broken one (it failed to load, or its
     options are not valid: an unset ``env:`` secret...) with its reason, and exit 1."""
-    plugins, _ = _plugin_set(args)
+    plugins, _ = _plugin_set(args, file_required=False)
     for info in plugins.info:
         state = "enabled" if info.enabled else "disabled"
         if info.error:
@@ -206,30 +208,32 @@ def cmd_plugins_list(args: argparse.Namespace) -> int:
 def cmd_plugins_check(args: argparse.Namespace) -> int:
     """plugins.toml against what is installed, then the database's events against the
     enabled region packs (an event whose pack is off can be neither published nor sold)."""
-    plugins, settings = _plugin_set(args)
+    plugins, settings = _plugin_set(args, file_required=True)
     if plugins.problems:
         print(f"{settings.plugins_file}: {len(plugins.problems)} problem(s):", file=sys.stderr)
         for problem in plugins.problems:
             print(f"  {problem}", file=sys.stderr)
         return 1
     providers = plugins.providers
+    router = Router(plugins.loaded.config, providers)
+    stranded = asyncio.run(_events_without_region(settings, router.region_or_none)) or {}
+    if stranded:
+        print(f"{settings.plugins_file}: {len(stranded)} problem(s):", file=sys.stderr)
+    for region, slugs in stranded.items():
+        shown = ", ".join(slugs[:5]) + (f" and {len(slugs) - 5} more" if len(slugs) > 5 else "")
+        print(
+            f"  no enabled region pack provides {region!r}, the region of {len(slugs)} event(s) "
+            f"not yet held ({shown}): they cannot be published or sold. Enable the pack in "
+            "[regions] enabled.",
+            file=sys.stderr,
+        )
+    if stranded:
+        return 1
     print(f"{settings.plugins_file}: OK")
     for kind in ("payment", "notification", "region", "search"):
         ids = sorted(providers.by_kind(kind))
         print(f"  {kind:<12} {', '.join(ids) or '-'}")
-    router = Router(plugins.loaded.config, providers)
-    stranded = asyncio.run(_events_without_region(settings, router.region_or_none))
-    if stranded is None:
-        return 0
-    for region, slugs in stranded.items():
-        shown = ", ".join(slugs[:5]) + (f" and {len(slugs) - 5} more" if len(slugs) > 5 else "")
-        print(
-            f"{settings.plugins_file}: no enabled region pack provides {region!r}, the region of "
-            f"{len(slugs)} event(s) not yet held ({shown}): they cannot be published or sold. "
-            f"Enable the pack in [regions] enabled.",
-            file=sys.stderr,
-        )
-    return 1 if stranded else 0
+    return 0
 
 
 async def _events_without_region(

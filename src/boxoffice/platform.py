@@ -117,10 +117,12 @@ def load_plugin_set(
     extra_plugins: Sequence[tuple[str, object]] = (),
     use_entry_points: bool = True,
     environ: Mapping[str, str] | None = None,
+    file_required: bool = False,
 ) -> PluginSet:
-    """Read plugins.toml and load the plugins; problems are collected, not raised."""
+    """Read plugins.toml and load the plugins; problems are collected, not raised. A missing
+    file is an empty configuration, unless ``file_required`` (``plugins check``)."""
     try:
-        loaded = load_config(Path(settings.plugins_file))
+        loaded = load_config(Path(settings.plugins_file), required=file_required)
     except ConfigFileError as error:
         raise ConfigurationError(
             "plugins.toml is not valid:\n" + "\n".join(f"  {p}" for p in error.problems),

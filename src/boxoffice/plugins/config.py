@@ -55,6 +55,13 @@ class RoutingSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     notifications: list[NotificationRule] = []
 
 
+#: What each list under ``[routing]`` holds.
+RULE_TYPES: dict[str, type[msgspec.Struct]] = {
+    "payments": PaymentRule,
+    "notifications": NotificationRule,
+}
+
+
 class PluginsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     plugins: PluginsSection = PluginsSection()
     regions: RegionsSection = RegionsSection()
@@ -175,7 +182,9 @@ def load_config(path: Path, *, required: bool = False) -> LoadedConfig:
     name = str(path)
     if not path.exists():
         if required:
-            raise ConfigFileError([Problem("", f"{name} does not exist", file=name)])
+            raise ConfigFileError(
+                [Problem("", "no such file (--plugins-file or BOXOFFICE_PLUGINS_FILE)", file=name)]
+            )
         return LoadedConfig(config=PluginsConfig(), file=name, index=None)
     text = path.read_text(encoding="utf-8")
     return parse_config(text, name)
@@ -197,14 +206,42 @@ def parse_config(text: str, name: str = "plugins.toml") -> LoadedConfig:
             ]
         ) from error
     index = LineIndex(text)
-    try:
-        config = msgspec.convert(raw, PluginsConfig)
-    except msgspec.ValidationError as error:
-        key, message = path_of_validation_error(error)
-        raise ConfigFileError(
-            [Problem(format_key(key), message, file=name, line=index.line_of(key))]
-        ) from error
-    return LoadedConfig(config=config, file=name, index=index)
+    problems = [
+        Problem(format_key(key), message, file=name, line=index.line_of(key))
+        for key, message in _shape_problems(raw)
+    ]
+    if problems:
+        raise ConfigFileError(problems)
+    return LoadedConfig(config=msgspec.convert(raw, PluginsConfig), file=name, index=index)
+
+
+def _shape_problems(raw: dict[str, Any]) -> list[tuple[KeyPath, str]]:
+    """Every shape problem, not only the first: msgspec stops at the first error, so each
+    table (and each routing rule) is converted on its own."""
+    fields = {field.name: field.type for field in msgspec.structs.fields(PluginsConfig)}
+    parts: list[tuple[KeyPath, Any, Any]] = []
+    for key, value in raw.items():
+        if key not in fields:
+            parts.append(((), {key: value}, PluginsConfig))
+        elif key == "routing" and isinstance(value, dict):
+            for kind, rules in value.items():
+                rule_type = RULE_TYPES.get(kind)
+                if rule_type is not None and isinstance(rules, list):
+                    parts.extend(
+                        (("routing", kind, i), rule, rule_type) for i, rule in enumerate(rules)
+                    )
+                else:
+                    parts.append((("routing",), {kind: rules}, RoutingSection))
+        else:
+            parts.append(((key,), value, fields[key]))
+    found: list[tuple[KeyPath, str]] = []
+    for base, value, expected in parts:
+        try:
+            msgspec.convert(value, expected)
+        except msgspec.ValidationError as error:
+            path, message = path_of_validation_error(error)
+            found.append(((*base, *path), message))
+    return found
 
 
 def resolve_secrets(
