@@ -50,7 +50,7 @@ from boxoffice.core.catalog.service import change_status, create_event
 from boxoffice.core.catalog.tickets import create_quota, create_ticket_type
 from boxoffice.core.clock import SystemClock
 from boxoffice.core.identity.service import create_organization
-from boxoffice.core.money import Money
+from boxoffice.core.money import Price
 from boxoffice.core.storage import Database, create_engine
 from boxoffice.migrations import upgrade
 from boxoffice.regions.eu import EuropeanUnion
@@ -110,7 +110,7 @@ async def seed(url: str, capacity: int) -> tuple[tuple[str, str, str], tuple[str
                 regions=eu_pack,
             )
             ticket = await create_ticket_type(
-                session, clock, event, TicketTypeIn(name="Standing", price=Money(4900, "EUR"))
+                session, clock, event, TicketTypeIn(name="Standing", price=Price(4900, "EUR"))
             )
             quota = await create_quota(
                 session,

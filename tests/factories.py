@@ -17,7 +17,7 @@ from boxoffice.core.clock import Clock
 from boxoffice.core.compliance.region import ComplianceRegion
 from boxoffice.core.identity.models import Organization
 from boxoffice.core.identity.service import create_organization
-from boxoffice.core.money import Money
+from boxoffice.core.money import Price
 from boxoffice.core.storage import Database
 from boxoffice.platform import Platform
 from boxoffice.regions.eu import EuropeanUnion
@@ -110,7 +110,7 @@ async def on_sale(
         session,
         clock,
         event,
-        TicketTypeIn(name="General admission", price=Money(price_minor, event.currency)),
+        TicketTypeIn(name="General admission", price=Price(price_minor, event.currency)),
     )
     await create_quota(
         session,

@@ -13,7 +13,7 @@ from boxoffice.core.catalog.tickets import create_quota, create_ticket_type
 from boxoffice.core.identity.models import User
 from boxoffice.core.identity.passwords import hash_password
 from boxoffice.core.identity.service import create_organization, find_organization
-from boxoffice.core.money import Money
+from boxoffice.core.money import Price
 from boxoffice.platform import Platform
 
 DEMO_ORGANIZATION = "demo-organizer"
@@ -89,13 +89,13 @@ async def load_demo(platform: Platform) -> bool:
             session,
             clock,
             event,
-            TicketTypeIn(name="Standing", price=Money(2900, "EUR"), max_per_order=8),
+            TicketTypeIn(name="Standing", price=Price(2900, "EUR"), max_per_order=8),
         )
         seated = await create_ticket_type(
             session,
             clock,
             event,
-            TicketTypeIn(name="Seated", price=Money(4500, "EUR"), max_per_order=6, position=1),
+            TicketTypeIn(name="Seated", price=Price(4500, "EUR"), max_per_order=6, position=1),
         )
         await create_quota(
             session,

@@ -14,7 +14,7 @@ from boxoffice.core.catalog.schemas import QuotaIn, TicketTypeIn
 from boxoffice.core.catalog.service import change_status
 from boxoffice.core.catalog.tickets import create_quota, create_ticket_type
 from boxoffice.core.clock import Clock
-from boxoffice.core.money import Money
+from boxoffice.core.money import Price
 from boxoffice.core.storage import Database
 from tests import factories
 
@@ -48,7 +48,7 @@ async def shop(
                 session,
                 clock,
                 created,
-                TicketTypeIn(name=name, price=Money(price, created.currency), max_per_order=20),
+                TicketTypeIn(name=name, price=Price(price, created.currency), max_per_order=20),
             )
             result.types[name] = ticket_type.id
         for name, (capacity, members) in quotas.items():

@@ -20,10 +20,17 @@ def test_floats_and_bools_are_refused() -> None:
         Money(100, "EUR") * 1.5  # type: ignore[operator]
 
 
-@pytest.mark.parametrize("code", ["eur", "EURO", "XYZ", "", "E1R"])
-def test_unknown_currencies_are_refused(code: str) -> None:
+@pytest.mark.parametrize("code", ["EURO", "XYZ", "", "E1R", "XXX", "XAU", "XTS", "DEM"])
+def test_unknown_and_unusable_currencies_are_refused(code: str) -> None:
+    """Not ISO 4217, or not money anyone pays with today (no currency, gold, tests, the
+    Deutsche Mark)."""
     with pytest.raises(CurrencyError):
         Money(1, code)
+
+
+def test_codes_in_any_case_are_taken_in_capitals() -> None:
+    assert Money(1, "eur") == Money(1, "EUR")
+    assert Money(1, "xof").currency == "XOF"
 
 
 def test_arithmetic_stays_in_one_currency() -> None:

@@ -27,6 +27,7 @@ from boxoffice.core.catalog.tickets import ticket_types_of
 from boxoffice.core.clock import Clock
 from boxoffice.core.errors import NotFound
 from boxoffice.core.media.store import MediaStore
+from boxoffice.core.money import MAX_MINOR
 from boxoffice.core.search.backend import SearchBackend
 
 LIST_MAX_AGE = 30
@@ -63,8 +64,8 @@ class EventsController(Controller):
         lat: Annotated[float | None, QueryParameter(ge=-90, le=90)] = None,
         lon: Annotated[float | None, QueryParameter(ge=-180, le=180)] = None,
         radius_km: Annotated[float | None, QueryParameter(gt=0, le=20_000)] = None,
-        price_min: Annotated[int | None, QueryParameter(ge=0)] = None,
-        price_max: Annotated[int | None, QueryParameter(ge=0)] = None,
+        price_min: Annotated[int | None, QueryParameter(ge=0, le=MAX_MINOR)] = None,
+        price_max: Annotated[int | None, QueryParameter(ge=0, le=MAX_MINOR)] = None,
         free: FromQuery[bool] = False,
         available: FromQuery[bool] = False,
         sort: Annotated[str | None, QueryParameter(pattern="^(date|relevance|distance)$")] = None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 
+import msgspec
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
@@ -73,9 +74,35 @@ def _nul(field: str) -> ValidationFailed:
     )
 
 
+#: JSON bodies with more opening brackets than this are decoded once more here to see
+#: whether they nest deeper than the decoder allows (a normal body skips that).
+_BRACKETS_WORTH_A_LOOK = 64
+
+
+def check_json_body(body: bytes) -> None:
+    """A JSON body the decoder would choke on with something other than a syntax error:
+    bytes that are not UTF-8, nesting deeper than its recursion limit. 400, never a 500."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _malformed(f"the body is not UTF-8 (byte {error.start})") from error
+    if body.count(b"[") + body.count(b"{") > _BRACKETS_WORTH_A_LOOK:
+        try:
+            msgspec.json.decode(body)
+        except RecursionError as error:
+            raise _malformed("the JSON body is nested too deeply") from error
+        except msgspec.DecodeError:
+            pass  # a syntax error: the body's reader answers it
+
+
+def _malformed(detail: str) -> ValidationFailed:
+    return ValidationFailed(detail, errors=[FieldError("body", detail)])
+
+
 def reject_nul_middleware(app: ASGIApp) -> ASGIApp:
-    """Refuse NUL characters in the path, query and JSON body with a 400 before anything
-    reads them. PostgreSQL cannot store NUL in text (the driver raises), SQLite would keep it: the
+    """Refuse NUL characters in the path, query and JSON body, and JSON bodies that are not
+    UTF-8 or nest too deeply (:func:`check_json_body`), with a 400 before anything reads
+    them. PostgreSQL cannot store NUL in text (the driver raises), SQLite would keep it: the
     same request must get the same answer on both engines, and no input may cause a 500."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
@@ -89,15 +116,20 @@ def reject_nul_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         tail = b""
+        chunks: list[bytes] = []
 
         async def checked_receive() -> ReceiveMessage:
             nonlocal tail
             message = await receive()
             if message["type"] == "http.request":
-                chunk = tail + message.get("body", b"")
+                body = message.get("body", b"")
+                chunk = tail + body
                 if _NUL_IN_JSON in chunk:
                     raise _nul("body")
                 tail = chunk[-5:]
+                chunks.append(body)
+                if not message.get("more_body", False):
+                    check_json_body(b"".join(chunks))
             return message
 
         await app(scope, checked_receive, send)

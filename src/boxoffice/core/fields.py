@@ -4,9 +4,11 @@ edge on both engines, never a database error)."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated
 
 import msgspec
+from babel import Locale as BabelLocale
 
 #: BCP 47 language tags: RFC 5646 asks implementations to take at least 35 characters.
 LOCALE_LENGTH = 35
@@ -31,3 +33,39 @@ TimeZone = Annotated[
         description="an IANA time zone, e.g. Europe/Berlin",
     ),
 ]
+
+
+#: Text that is one line: no line breaks or other control characters (names and titles end up
+#: in e-mail subjects, PDF tickets and CSV exports, where a line break is an injection).
+#: A position in a list an organizer orders (ticket types, questions, pictures).
+Position = Annotated[int, msgspec.Meta(ge=0, le=100_000)]
+
+SingleLine = Annotated[
+    str, msgspec.Meta(pattern=r"^[^\x00-\x1f\x7f]*$", description="one line of text")
+]
+
+#: Codes CLDR lists as regions but that are no country: unknown, groupings, private use.
+_NOT_COUNTRIES = frozenset({"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"})
+
+
+@cache
+def countries() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 codes of the world's countries and territories (CLDR's list,
+    Kosovo's XK included)."""
+    codes = [str(code) for code in BabelLocale("en").territories]
+    return frozenset(c for c in codes if len(c) == 2 and c.isalpha() and c not in _NOT_COUNTRIES)
+
+
+#: A country code as a client may send it (any case); :func:`country` checks and normalizes.
+CountryCode = Annotated[
+    str, msgspec.Meta(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2, e.g. DE")
+]
+
+
+def country(code: str) -> str:
+    """``code`` in capitals if it is a real country code; ``ValueError`` (a 400 naming the
+    field, when raised while decoding a request) otherwise."""
+    upper = code.upper()
+    if upper not in countries():
+        raise ValueError(f"{code!r} is not an ISO 3166 country code")
+    return upper

@@ -7,12 +7,21 @@ exactly once, with a rounding mode the caller names (the region states it).
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
+from typing import Annotated
 
 import msgspec
 from babel.core import Locale
-from babel.numbers import format_currency, get_currency_precision, list_currencies
+from babel.numbers import (
+    format_currency,
+    get_currency_precision,
+    get_territory_currencies,
+    list_currencies,
+)
+
+from boxoffice.core.fields import countries
 
 DEFAULT_ROUNDING = ROUND_HALF_EVEN
 
@@ -23,7 +32,13 @@ class CurrencyError(ValueError):
 
 @lru_cache(maxsize=1)
 def _known_currencies() -> frozenset[str]:
-    return frozenset(list_currencies())
+    """The ISO 4217 codes that are legal tender somewhere today (CLDR, through babel): not
+    the withdrawn ones (DEM), nor the codes for gold, tests and no currency (XAU, XTS, XXX)."""
+    today = date.today()  # noqa: DTZ011 - which currencies exist is a matter of days
+    codes: set[str] = set()
+    for territory in countries():
+        codes.update(get_territory_currencies(territory, today, tender=True))
+    return frozenset(codes & set(list_currencies()))
 
 
 _KNOWN = _known_currencies()
@@ -52,11 +67,17 @@ def minor_digits(currency: str) -> int:
     return int(get_currency_precision(validate_currency(currency)))
 
 
+#: The largest amount the API takes, in minor units (ten billion of a two-decimal
+#: currency): a hundred tickets at that price still add up far below 2^63, the limit of
+#: the database's integers, so no sum of accepted prices can overflow.
+MAX_MINOR = 10**12
+
+
 class Money(msgspec.Struct, frozen=True, order=False):
     """An amount in a currency's minor unit: ``Money(1999, "EUR")`` is EUR 19.99."""
 
     minor: int
-    currency: str
+    currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3)]
 
     def __post_init__(self) -> None:
         # The common case first and cheaply (a purchase builds dozens of amounts).
@@ -64,6 +85,9 @@ class Money(msgspec.Struct, frozen=True, order=False):
             return
         if isinstance(self.minor, bool) or not isinstance(self.minor, int):
             raise TypeError("Money.minor must be an int of minor units, never a float")
+        if isinstance(self.currency, str) and self.currency.upper() in _KNOWN:
+            msgspec.structs.force_setattr(self, "currency", self.currency.upper())  # "eur"
+            return
         validate_currency(self.currency)
 
     @classmethod
@@ -128,3 +152,10 @@ class Money(msgspec.Struct, frozen=True, order=False):
 
     def __str__(self) -> str:
         return f"{self.to_decimal()} {self.currency}"
+
+
+class Price(Money, frozen=True):
+    """An amount the API takes as a price (of a ticket, a price step): never negative, at
+    most :data:`MAX_MINOR`. Totals are :class:`Money` (they may add up to more)."""
+
+    minor: Annotated[int, msgspec.Meta(ge=0, le=MAX_MINOR)]

@@ -8,11 +8,11 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from boxoffice.core.fields import Locale
-from boxoffice.core.money import Money
+from boxoffice.core.fields import CountryCode, Locale, Position, SingleLine, country
+from boxoffice.core.money import MAX_MINOR, Money
 
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=100)]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Name = Annotated[SingleLine, msgspec.Meta(min_length=1, max_length=200)]
 EmailText = Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
 Answer = str | bool
 
@@ -56,8 +56,12 @@ class HoldOut(msgspec.Struct, frozen=True, kw_only=True):
 class Buyer(Strict, frozen=True, kw_only=True):
     name: Name
     email: EmailText
-    country: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")] | None = None
+    country: CountryCode | None = None
     locale: Locale = "en"
+
+    def __post_init__(self) -> None:
+        if self.country is not None:
+            msgspec.structs.force_setattr(self, "country", country(self.country))
 
 
 class AttendeeIn(Strict, frozen=True, kw_only=True):
@@ -190,7 +194,7 @@ QuestionKind = Literal["text", "choice", "checkbox"]
 
 
 class QuestionIn(Strict, frozen=True, kw_only=True):
-    label: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    label: Annotated[SingleLine, msgspec.Meta(min_length=1, max_length=300)]
     kind: QuestionKind
     options: Annotated[
         list[Annotated[str, msgspec.Meta(min_length=1, max_length=200)]],
@@ -198,7 +202,7 @@ class QuestionIn(Strict, frozen=True, kw_only=True):
     ] = []
     required: bool = False
     ticket_types: Annotated[list[uuid.UUID], msgspec.Meta(max_length=100)] = []
-    position: int = 0
+    position: Position = 0
 
 
 class QuestionOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -216,13 +220,13 @@ class PromoCodeIn(Strict, frozen=True, kw_only=True):
     #: "percent": ``value`` in hundredths of a percent (1500 = 15 %); "fixed": minor units
     #: off each ticket, in the event's currency.
     kind: Literal["percent", "fixed"]
-    value: Annotated[int, msgspec.Meta(ge=1)]
+    value: Annotated[int, msgspec.Meta(ge=1, le=MAX_MINOR)]
     ticket_types: Annotated[list[uuid.UUID], msgspec.Meta(max_length=100)] = []
     unlocks: Annotated[list[uuid.UUID], msgspec.Meta(max_length=100)] = []
     valid_from: datetime | None = None
     valid_until: datetime | None = None
-    max_uses: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    max_uses_per_buyer: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    max_uses: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] | None = None
+    max_uses_per_buyer: Annotated[int, msgspec.Meta(ge=1, le=10_000)] | None = None
 
 
 class PromoCodeOut(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,13 +13,17 @@ import msgspec
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.clock import ensure_utc
 from boxoffice.core.errors import FieldError, ValidationFailed
-from boxoffice.core.fields import TimeZone
-from boxoffice.core.money import Money, is_currency
+from boxoffice.core.fields import CountryCode, Position, SingleLine, TimeZone, country
+from boxoffice.core.money import MAX_MINOR, Money, Price, is_currency
 
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Title = Annotated[SingleLine, msgspec.Meta(min_length=1, max_length=200)]
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,118}[a-z0-9])?$")]
-CountryCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]
 Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[\w][\w -]*$")]
+
+
+#: Events happen within these years (a date far out overflows time zone arithmetic, and no
+#: one sells tickets for the year 9999).
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2199
 
 
 class EventDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -31,8 +35,8 @@ class EventDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     region: str
     currency: str
     description: Annotated[str, msgspec.Meta(max_length=50_000)] = ""
-    venue_name: Annotated[str, msgspec.Meta(max_length=200)] = ""
-    city: Annotated[str, msgspec.Meta(max_length=120)] = ""
+    venue_name: Annotated[SingleLine, msgspec.Meta(max_length=200)] = ""
+    city: Annotated[SingleLine, msgspec.Meta(max_length=120)] = ""
     country: CountryCode | None = None
     language: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}$")] = "en"
     category: Annotated[str, msgspec.Meta(max_length=60)] | None = None
@@ -47,8 +51,14 @@ class EventDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     refund_deadline_hours: Annotated[int, msgspec.Meta(ge=0, le=24 * 365)] | None = None
     hold_ttl_seconds: Annotated[int, msgspec.Meta(ge=60, le=3600)] = 600
     #: The organizer's booking fee per ticket, in the event currency's minor units.
-    fee_per_ticket_minor: Annotated[int, msgspec.Meta(ge=0)] = 0
+    fee_per_ticket_minor: Annotated[int, msgspec.Meta(ge=0, le=MAX_MINOR)] = 0
     max_tickets_per_buyer: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
+
+    def __post_init__(self) -> None:
+        # Codes as a client may send them ("eur", "de"): stored in capitals.
+        msgspec.structs.force_setattr(self, "currency", self.currency.upper())
+        if self.country is not None:
+            msgspec.structs.force_setattr(self, "country", country(self.country))
 
     def validate(self) -> None:
         """Checks msgspec cannot express; raises one error naming every bad field."""
@@ -58,8 +68,11 @@ class EventDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(FieldError("timezone", f"{self.timezone!r} is not an IANA time zone"))
         for name in ("starts_at", "ends_at"):
-            if getattr(self, name).tzinfo is None:
+            moment = getattr(self, name)
+            if moment.tzinfo is None:
                 problems.append(FieldError(name, "give a time zone offset, e.g. 2030-05-01T19:00Z"))
+            elif not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+                problems.append(FieldError(name, f"a year from {EARLIEST_YEAR} to {LATEST_YEAR}"))
         if not problems and self.ends_at <= self.starts_at:
             problems.append(FieldError("ends_at", "must be after starts_at"))
         if not is_currency(self.currency):
@@ -183,8 +196,8 @@ class EventSearch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     lon: Annotated[float, msgspec.Meta(ge=-180, le=180)] | None = None
     radius_km: Annotated[float, msgspec.Meta(gt=0, le=20_000)] | None = None
     #: Some public ticket type priced within the range (minor units of the event currency).
-    price_min: Annotated[int, msgspec.Meta(ge=0)] | None = None
-    price_max: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    price_min: Annotated[int, msgspec.Meta(ge=0, le=MAX_MINOR)] | None = None
+    price_max: Annotated[int, msgspec.Meta(ge=0, le=MAX_MINOR)] | None = None
     free: bool = False
     #: Only events with a public ticket type that has seats left.
     available: bool = False
@@ -234,14 +247,14 @@ class PriceStep(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     """A price that applies while ``until`` has not passed and fewer than ``up_to_sold``
     tickets of the type are sold (either condition may be left out)."""
 
-    price: Money
+    price: Price
     until: datetime | None = None
-    up_to_sold: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    up_to_sold: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] | None = None
 
 
 class TicketTypeIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
-    price: Money
+    name: Annotated[SingleLine, msgspec.Meta(min_length=1, max_length=120)]
+    price: Price
     description: Annotated[str, msgspec.Meta(max_length=2000)] = ""
     sales_start: datetime | None = None
     sales_end: datetime | None = None
@@ -249,7 +262,7 @@ class TicketTypeIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     max_per_order: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
     visibility: Visibility = "public"
     access_code: Annotated[str, msgspec.Meta(min_length=4, max_length=60)] | None = None
-    position: int = 0
+    position: Position = 0
     #: Early-bird / tiered prices, checked in order (the first that applies wins).
     price_steps: Annotated[list[PriceStep], msgspec.Meta(max_length=20)] = []
 
@@ -297,7 +310,7 @@ class CategoryIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?$")],
         Annotated[str, msgspec.Meta(min_length=1, max_length=80)],
     ]
-    position: int = 0
+    position: Position = 0
 
 
 class CategoryOut(msgspec.Struct, frozen=True, kw_only=True):

@@ -25,7 +25,7 @@ from boxoffice.core.catalog.schemas import (
 )
 from boxoffice.core.clock import Clock, ensure_utc
 from boxoffice.core.errors import FieldError, NotFound, RuleViolated, ValidationFailed
-from boxoffice.core.money import Money
+from boxoffice.core.money import Money, Price
 
 
 def _check_ticket_type(event: Event, data: TicketTypeIn) -> None:
@@ -313,7 +313,7 @@ def ticket_type_out(
         regular_price=Money(ticket_type.price_minor, ticket_type.currency),
         price_steps=[
             PriceStep(
-                price=Money(int(step["price_minor"]), ticket_type.currency),
+                price=Price(int(step["price_minor"]), ticket_type.currency),
                 until=datetime.fromisoformat(step["until"]) if step.get("until") else None,
                 up_to_sold=step.get("up_to_sold"),
             )

@@ -10,13 +10,12 @@ import msgspec
 from email_validator import EmailNotValidError, validate_email
 
 from boxoffice.core.errors import FieldError, ValidationFailed
-from boxoffice.core.fields import Locale, TimeZone
+from boxoffice.core.fields import CountryCode, Locale, SingleLine, TimeZone, country
 
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
-Name = Annotated[str, msgspec.Meta(max_length=200)]
+Name = Annotated[SingleLine, msgspec.Meta(max_length=200)]
 Token = Annotated[str, msgspec.Meta(min_length=10, max_length=500)]
-CountryCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")]
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")]
 
 
@@ -43,6 +42,10 @@ class RegisterIn(Strict, frozen=True, kw_only=True, forbid_unknown_fields=True):
     time_zone: TimeZone = "UTC"
     country: CountryCode | None = None
     marketing_consent: bool = False
+
+    def __post_init__(self) -> None:
+        if self.country is not None:
+            msgspec.structs.force_setattr(self, "country", country(self.country))
 
 
 class LoginIn(Strict, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -105,10 +108,14 @@ class ProfileUpdate(Strict, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     country: CountryCode | msgspec.UnsetType | None = msgspec.UNSET
     marketing_consent: bool | msgspec.UnsetType = msgspec.UNSET
 
+    def __post_init__(self) -> None:
+        if isinstance(self.country, str):
+            msgspec.structs.force_setattr(self, "country", country(self.country))
+
 
 class OrganizationIn(Strict, frozen=True, kw_only=True, forbid_unknown_fields=True):
     slug: Slug
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    name: Annotated[SingleLine, msgspec.Meta(min_length=1, max_length=200)]
     contact_email: Email | None = None
 
 
