@@ -84,6 +84,7 @@ def test_serve_migrates_a_new_sqlite_file_and_loads_the_demo(
     assert no_server[0]["args"] == ("boxoffice.api.app:create_app_from_env",)
     assert no_server[0]["factory"] is True
     assert no_server[0]["port"] == 8123
+    assert no_server[0]["forwarded_allow_ips"] == "127.0.0.1", "trusted proxies: a setting"
     assert revision_of(f"sqlite:///{env / 'data' / 'boxoffice.sqlite3'}") == head_revision()
     # A second start finds the schema current and the demo present.
     assert cli.main(["serve", "--demo"]) == 0

@@ -9,6 +9,7 @@ from boxoffice import HealthState, ProviderHealth, RecordedEntry, hookimpl
 from boxoffice.core.clock import ManualClock
 from boxoffice.providers.offline import OfflineGateway
 from tests import factories
+from tests.identity.helpers import auth, make_admin, sign_up
 
 
 class Auditor:
@@ -77,10 +78,16 @@ async def test_readiness_is_degraded_when_a_provider_is_down(
     from boxoffice.api import health
 
     monkeypatch.setattr(health, "PROVIDER_CHECK_TIMEOUT", 0.2)
-    platform = make_platform([("flaky", Flaky())])
+    platform = make_platform([("flaky", Flaky())], config=factories.PLUGINS_TOML, entry_points=True)
     async with make_client(platform) as client:
-        ready = await client.get("/health/ready")
-    assert ready.status_code == 200
+        anyone = await client.get("/health/ready")
+        admin = await sign_up(client, platform, "ops@example.org")
+        await make_admin(platform, "ops@example.org")
+        ready = await client.get("/health/ready", headers=auth(admin))
+    assert anyone.status_code == 200
+    assert anyone.json()["status"] == "degraded"
+    assert anyone.json()["providers"]["payment:slow"] == {"state": "down", "detail": ""}
+    assert "/" not in anyone.text.replace("/health", ""), "no server path for anyone"
     body = ready.json()
     assert body["status"] == "degraded"
     assert body["providers"]["payment:slow"] == {
@@ -91,3 +98,4 @@ async def test_readiness_is_degraded_when_a_provider_is_down(
         "state": "down",
         "detail": "health check failed: ConnectionError",
     }
+    assert str(platform.settings.data_dir) in body["providers"]["notification:log"]["detail"]

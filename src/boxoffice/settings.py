@@ -59,6 +59,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: What the platform keeps of each order's total, in basis points (250 = 2.5 %), shown in
     #: the order's breakdown and deducted from the organizer's payout (never added to it).
     platform_fee_basis_points: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 0
+    #: Addresses of the reverse proxies whose ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are
+    #: believed, comma-separated (``*``: any). Rate limits and sign-in protection count
+    #: per client address: behind a proxy on another host, name it here, or every client
+    #: shares the proxy's address (and its limits).
+    trusted_proxies: str = "127.0.0.1"
 
     @property
     def resolved_public_url(self) -> str:

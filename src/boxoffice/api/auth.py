@@ -33,6 +33,17 @@ async def principal_of(
     return principal
 
 
+async def caller_of(request: Request[Any, Any, Any], platform: Platform) -> User | None:
+    """The signed-in person, if the request says who it is, for routes anyone may call (a
+    bad token is still a 401: a client that sends one wants to know)."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    async with platform.db.read() as session:
+        principal = await authenticate(session, platform.signer, header, platform.clock.now())
+    return principal.user
+
+
 async def user_of(principal: NamedDependency[Principal]) -> User:
     """A signed-in person (not an API key)."""
     return principal.require_user()

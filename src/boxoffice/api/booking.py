@@ -15,6 +15,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.api.auth import caller_of
 from boxoffice.api.caching import PRIVATE
 from boxoffice.api.deps import Idempotency, needs
 from boxoffice.api.middleware import SMALL_RESPONSE
@@ -45,20 +46,9 @@ from boxoffice.core.clock import Clock
 from boxoffice.core.errors import FieldError, ValidationFailed
 from boxoffice.core.identity.models import User
 from boxoffice.core.identity.permissions import Permission
-from boxoffice.core.identity.principal import authenticate
 from boxoffice.platform import Platform
 
 Secret = Annotated[str | None, QueryParameter(max_length=60)]
-
-
-async def _caller(request: Request[Any, Any, Any], platform: Platform) -> User | None:
-    """The signed-in buyer, if the request says who it is (a bad token is still a 401)."""
-    header = request.headers.get("authorization")
-    if not header:
-        return None
-    async with platform.db.read() as session:
-        principal = await authenticate(session, platform.signer, header, platform.clock.now())
-    return principal.user
 
 
 def _scope(user: User | None, action: str, target: object) -> str:
@@ -106,7 +96,7 @@ class BookingController(Controller):
     ) -> Response[HoldOut]:
         clock = platform.clock
         return await idempotency.run(
-            _scope(await _caller(request, platform), "hold", event_id),
+            _scope(await caller_of(request, platform), "hold", event_id),
             lambda connection: holds.place_hold(connection, clock, event_id, data),
             HoldOut,
             status_code=201,
@@ -126,7 +116,7 @@ class BookingController(Controller):
         event_id: FromPath[uuid.UUID],
         data: JSONBody[CheckoutIn],
     ) -> Response[OrderOut]:
-        user = await _caller(request, platform)
+        user = await caller_of(request, platform)
         clock, ordering = platform.clock, _ordering(platform, user)
         return await idempotency.run(
             _scope(user, "checkout", event_id),
@@ -215,7 +205,7 @@ class BookingController(Controller):
         hold_id: FromPath[uuid.UUID],
         data: JSONBody[OrderIn],
     ) -> Response[OrderOut]:
-        user = await _caller(request, platform)
+        user = await caller_of(request, platform)
         clock, ordering = platform.clock, _ordering(platform, user)
         return await idempotency.run(
             _scope(user, "order", hold_id),

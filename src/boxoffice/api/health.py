@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from typing import Any
 
 import msgspec
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 
+from boxoffice.api.auth import caller_of
 from boxoffice.api.caching import PRIVATE
 from boxoffice.core.errors import BoxofficeError
 from boxoffice.core.providers import HealthState, ProviderHealth
@@ -38,8 +40,13 @@ class HealthController(Controller):
     async def live(self) -> dict[str, str]:
         return {"status": "up"}
 
-    @get("/ready", summary="The database answers and each enabled provider's state")
-    async def ready(self, platform: NamedDependency[Platform]) -> Response[Readiness]:
+    @get(
+        "/ready",
+        summary="The database answers and each enabled provider's state (details for admins)",
+    )
+    async def ready(
+        self, request: Request[Any, Any, Any], platform: NamedDependency[Platform]
+    ) -> Response[Readiness]:
         try:
             await ensure_migrated(platform.db)
             database = Check(HealthState.UP)
@@ -55,6 +62,11 @@ class HealthController(Controller):
             for (kind, pid, _), result in zip(providers, results, strict=True)
         }
         status = database.state
+        caller = await caller_of(request, platform)
+        if caller is None or caller.platform_role != "admin":
+            # Details name server paths, hosts and buckets: for platform admins only.
+            database = Check(database.state)
+            checks = {name: Check(check.state) for name, check in checks.items()}
         if status is HealthState.UP and any(c.state is not HealthState.UP for c in checks.values()):
             status = HealthState.DEGRADED
         code = 503 if status is HealthState.DOWN else 200
