@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boxoffice.api.auth import client_ip
 from boxoffice.api.caching import PRIVATE
 from boxoffice.core.clock import Clock
-from boxoffice.core.errors import Forbidden, NotFound
+from boxoffice.core.errors import Forbidden, NotFound, Unauthorized
 from boxoffice.core.identity import accounts, external
 from boxoffice.core.identity.accounts import AuthPolicy
 from boxoffice.core.identity.models import User
@@ -38,14 +38,13 @@ from boxoffice.core.identity.schemas import (
     TokenPair,
 )
 from boxoffice.core.identity.service import get_user, organizations_of
-from boxoffice.core.ratelimit import Limit, hit
+from boxoffice.core.ratelimit import Limit, RateLimited, hit, retry_after
 from boxoffice.platform import Platform
 
 #: Abuse limits (per fixed window, shared by every API process).
 REGISTER_PER_IP = Limit(10, timedelta(hours=1))
 REGISTER_PER_ACCOUNT = Limit(3, timedelta(hours=1))
 LOGIN_PER_IP = Limit(30, timedelta(minutes=5))
-LOGIN_PER_ACCOUNT = Limit(10, timedelta(minutes=5))
 RESET_PER_IP = Limit(10, timedelta(hours=1))
 RESET_PER_ACCOUNT = Limit(3, timedelta(hours=1))
 
@@ -110,20 +109,21 @@ class AuthController(Controller):
         platform: NamedDependency[Platform],
         data: JSONBody[LoginIn],
     ) -> TokenPair:
-        await hit(
-            platform.db,
-            platform.clock,
-            f"login:ip:{client_ip(request)}",
-            LOGIN_PER_IP,
-            "sign-in attempts from this address",
-        )
-        await hit(
-            platform.db,
-            platform.clock,
-            f"login:account:{data.email.strip().lower()}",
-            LOGIN_PER_ACCOUNT,
-            "sign-in attempts for this account",
-        )
+        ip = client_ip(request)
+        await hit(platform.db, platform.clock, f"login:ip:{ip}", LOGIN_PER_IP, "sign-in attempts")
+        # Failed sign-ins are counted per (address, client): past the policy's maximum that
+        # client waits, whether or not the address has an account, and the account's owner
+        # signing in from elsewhere is not locked out by someone else's guesses.
+        policy = platform.auth_policy
+        failures = Limit(policy.max_failed_logins, policy.lockout)
+        failures_key = accounts.failed_sign_ins_key(data.email, ip)
+        wait = await retry_after(platform.db, platform.clock, failures_key, failures)
+        if wait is not None:
+            raise RateLimited(
+                f"too many failed sign-ins for this address from your network; try again in "
+                f"{wait} seconds, or reset the password",
+                wait,
+            )
         async with platform.db.transaction() as session:
             outcome = await accounts.login(
                 session,
@@ -134,6 +134,8 @@ class AuthController(Controller):
                 data.password,
                 request.headers.get("user-agent", ""),
             )
+        if isinstance(outcome.error, Unauthorized):
+            await hit(platform.db, platform.clock, failures_key, failures, "failed sign-ins")
         return outcome.unwrap()
 
     @post("/refresh", status_code=200, summary="Exchange a refresh token for a new pair")

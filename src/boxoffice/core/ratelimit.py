@@ -9,14 +9,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import msgspec
-from sqlalchemy import Integer, String, delete
+from sqlalchemy import Integer, String, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from boxoffice.core.clock import Clock
 from boxoffice.core.errors import BoxofficeError
-from boxoffice.core.storage import Base, Database, UTCDateTime
+from boxoffice.core.storage import LIKE_ESCAPE, Base, Database, UTCDateTime, prefix_pattern
 
 
 class RateLimitWindow(Base):
@@ -66,6 +67,31 @@ async def hit(db: Database, clock: Clock, key: str, limit: Limit, what: str) -> 
     if count > limit.requests:
         retry_after = max(1, int((start + limit.per - now).total_seconds()))
         raise RateLimited(f"too many {what}; try again in {retry_after} seconds", retry_after)
+
+
+async def retry_after(db: Database, clock: Clock, key: str, limit: Limit) -> int | None:
+    """Seconds until ``key`` may be counted again if its window is full; ``None`` if not
+    (a look that counts nothing)."""
+    now = clock.now()
+    start = _window_start(now, limit.per)
+    async with db.read() as session:
+        count = await session.scalar(
+            select(RateLimitWindow.count).where(
+                RateLimitWindow.key == key[:200], RateLimitWindow.window_start == start
+            )
+        )
+    if count is None or count < limit.requests:
+        return None
+    return max(1, int((start + limit.per - now).total_seconds()))
+
+
+async def forget(session: AsyncSession, prefix: str) -> None:
+    """Drop every window whose key starts with ``prefix`` (in ``session``'s transaction)."""
+    await session.execute(
+        delete(RateLimitWindow).where(
+            RateLimitWindow.key.like(prefix_pattern(prefix), escape=LIKE_ESCAPE)
+        )
+    )
 
 
 async def sweep(db: Database, clock: Clock) -> int:

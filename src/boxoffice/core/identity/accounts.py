@@ -25,7 +25,6 @@ from boxoffice.core.errors import (
     ValidationFailed,
 )
 from boxoffice.core.identity.entries import (
-    AccountLocked,
     EmailVerified,
     PasswordChanged,
     RefreshTokenReused,
@@ -48,6 +47,7 @@ from boxoffice.core.identity.schemas import (
 from boxoffice.core.identity.tokens import TokenSigner, hash_secret, new_secret
 from boxoffice.core.journal import append
 from boxoffice.core.notify.service import queue_message
+from boxoffice.core.ratelimit import forget
 
 VERIFY = "verify-email"
 RESET = "reset-password"
@@ -60,6 +60,8 @@ class AuthPolicy(msgspec.Struct, frozen=True, kw_only=True):
     refresh_ttl: timedelta = timedelta(days=30)
     verify_ttl: timedelta = timedelta(hours=48)
     reset_ttl: timedelta = timedelta(hours=1)
+    #: Failed sign-ins for one address from one client address before that client must wait
+    #: (``lockout``): see :func:`failed_sign_ins_key`.
     max_failed_logins: int = 5
     lockout: timedelta = timedelta(minutes=15)
 
@@ -300,6 +302,11 @@ class LoginOutcome(msgspec.Struct):
         return self.tokens
 
 
+def failed_sign_ins_key(address: str, client: str) -> str:
+    """The rate-limit key of failed sign-ins for ``address`` from ``client`` (an IP)."""
+    return f"login:failed:{address.strip().lower()}:{client}"
+
+
 async def login(
     session: AsyncSession,
     clock: Clock,
@@ -319,34 +326,14 @@ async def login(
         return LoginOutcome(error=Unauthorized(BAD_CREDENTIALS))
     user = await session.scalar(select(User).where(User.email == address).with_for_update())
     # Exactly one argon2 verification on every path (an unknown address is checked against
-    # a dummy hash, a locked account still pays for its check): the time the answer takes
-    # says nothing about whether the address has an account.
+    # a dummy hash): the time the answer takes says nothing about whether the address has an
+    # account. Guessing is slowed per (address, client) by the caller (failed_sign_ins_key),
+    # never by locking the account, which anyone could do to anyone.
     password_ok = verify_password(user.password_hash if user is not None else None, password)
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60))
-        return LoginOutcome(
-            error=Forbidden(
-                f"too many failed sign-ins: the account is locked for {minutes} more "
-                "minute(s). Reset your password to unlock it now.",
-                extra={"locked_until": user.locked_until.isoformat()},
-            )
-        )
     if user is None or not password_ok:
-        if user is not None:
-            user.failed_logins += 1
-            if user.failed_logins >= policy.max_failed_logins:
-                user.locked_until = now + policy.lockout
-                user.failed_logins = 0
-                await append(
-                    session,
-                    AccountLocked(user_id=str(user.id), until=user.locked_until.isoformat()),
-                    clock,
-                )
         return LoginOutcome(error=Unauthorized(BAD_CREDENTIALS))
     if user.status != "active":
         return LoginOutcome(error=Forbidden("this account is suspended; contact support"))
-    user.failed_logins = 0
-    user.locked_until = None
     user.last_login_at = now
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -477,8 +464,8 @@ async def reset_password(session: AsyncSession, clock: Clock, token: str, new: s
     assert user is not None
     _check_password(new, user.email, user.name)
     user.password_hash = hash_password(new)
-    user.failed_logins = 0
-    user.locked_until = None  # a reset is how a locked-out person gets back in
+    # A reset lets its owner in at once, from wherever failed sign-ins were counted.
+    await forget(session, failed_sign_ins_key(user.email, ""))
     if user.email_verified_at is None:
         user.email_verified_at = clock.now()  # they proved they read this inbox
     user.updated_at = clock.now()

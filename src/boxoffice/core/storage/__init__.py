@@ -10,6 +10,7 @@ from boxoffice.core.storage.schema import (
     JSONType,
     UTCDateTime,
     UUIDType,
+    prefix_pattern,
     substring_pattern,
     table_of,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "UUIDType",
     "create_engine",
     "normalize_url",
+    "prefix_pattern",
     "sqlite_url_for",
     "substring_pattern",
     "table_of",

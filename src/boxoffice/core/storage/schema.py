@@ -60,11 +60,19 @@ def CurrencyCode() -> String:
 LIKE_ESCAPE = "\\"
 
 
+def _literal(text: str) -> str:
+    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def substring_pattern(text: str) -> str:
     """A lower-cased LIKE pattern that finds ``text`` anywhere, its own ``%`` and ``_`` taken
     literally (an address like ``jo_doe@`` must match itself, not any character)."""
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{_literal(text)}%"
+
+
+def prefix_pattern(text: str) -> str:
+    """A lower-cased LIKE pattern for what starts with ``text`` (taken literally)."""
+    return f"{_literal(text)}%"
 
 
 def table_of(model: type[DeclarativeBase]) -> Table:
