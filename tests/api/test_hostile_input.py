@@ -103,9 +103,19 @@ async def test_numbers_dates_and_uploads_are_bounded(
             f"{org}/events", headers=headers, json=event_body(clock, timezone="A" * 300)
         )
         assert problem(zone)["errors"][0]["field"] == "body.timezone"
-        for auth in (headers, {}):
-            no_file = await client.post(f"{base}/images", headers=auth, data={"other": "x"})
-            assert no_file.status_code in (400, 401), no_file.text
+        multipart = {"content-type": "multipart/form-data; boundary=b0undary"}
+        garbled = (
+            b'--b0undary\r\nContent-Disposition: form-data; name="\xc3\xa1\xf1"\r\n\r\n{}\r\n'
+            b"--b0undary--\r\n"
+        )
+        problem(await client.post(f"{base}/images", headers=multipart, content=garbled))
+        form = b'--b0undary\r\nContent-Disposition: form-data; name="other"\r\n\r\nx\r\n--b0undary--\r\n'
+        anonymous = await client.post(f"{base}/images", headers=multipart, content=form)
+        assert anonymous.status_code == 401, anonymous.text
+        no_file = await client.post(
+            f"{base}/images", headers={**headers, **multipart}, content=form
+        )
+        assert problem(no_file)["errors"][0]["field"].endswith("data"), no_file.text
         # The most an organizer may charge, twice in one order: no sum overflows.
         dear = await client.post(
             f"{base}/ticket-types",

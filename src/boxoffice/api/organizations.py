@@ -9,6 +9,7 @@ the permission 403, before the handler runs.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post, put
@@ -115,6 +116,14 @@ def api_key_out(key: ApiKey) -> ApiKeyOut:
         last_used_at=key.last_used_at,
         revoked_at=key.revoked_at,
     )
+
+
+@dataclass
+class PictureForm:
+    """A picture upload: the multipart form's ``data`` part (a form without one is a 400
+    naming the field, after the caller's authorization)."""
+
+    data: UploadFile
 
 
 def _required(store: MediaStore | None) -> MediaStore:
@@ -488,10 +497,10 @@ class OrganizationsController(Controller):
         clock: NamedDependency[Clock],
         media_store: NamedDependency[MediaStore | None],
         event: NamedDependency[Event],
-        data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)],
+        data: Annotated[PictureForm, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> ImageOut:
         store = _required(media_store)
-        image = await add_event_image(session, clock, event, await data.read(), store)
+        image = await add_event_image(session, clock, event, await data.data.read(), store)
         return image_out(image, store)
 
     @delete(
