@@ -1,0 +1,84 @@
+"""The fuzz gate: schemathesis over the OpenAPI document, against a real server on each
+engine, anonymously and signed in as an organizer (its organization and event as the path
+parameters), every operation, a fixed seed: no 5xx, no response that breaks its schema."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from boxoffice import cli
+from boxoffice.testing import ServerProcesses
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_ORGANIZER = {"email": "organizer@demo.example", "password": "demo organizer password"}
+#: Operations that end the organizer's own session: run, they would sign the fuzzer out.
+SIGN_OUT = ("/api/v1/auth/logout", "/api/v1/auth/password/change")
+
+
+def schemathesis(url: str, config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(config),
+        "run",
+        f"{url}/schema/openapi.json",
+        "--checks",
+        "not_a_server_error,response_schema_conformance",
+        "--phases",
+        "examples,fuzzing",
+        "--max-examples",
+        "15",
+        "--seed",
+        "1",
+        "--workers",
+        "1",
+        "--no-color",
+        *extra,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=config.parent)
+
+
+def test_no_input_gets_a_5xx_or_an_undocumented_answer(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {
+        "BOXOFFICE_DATABASE_URL": db_url,
+        "BOXOFFICE_DATA_DIR": str(tmp_path / "data"),
+        "BOXOFFICE_PLUGINS_FILE": str(ROOT / "plugins.toml"),
+        "BOXOFFICE_SECRET_KEY": "fuzz-gate-signing-key-0123456789abcdef",
+    }
+    os.environ.update(env)
+    try:
+        assert cli.main(["demo"]) == 0
+    finally:
+        for name in env:
+            os.environ.pop(name, None)
+    capsys.readouterr()
+    with ServerProcesses(1, env) as (url,):
+        signed_in = httpx.post(f"{url}/api/v1/auth/login", json=DEMO_ORGANIZER).json()
+        auth = {"authorization": f"Bearer {signed_in['access_token']}"}
+        org_id = httpx.get(f"{url}/api/v1/me/organizations", headers=auth).json()[0]["id"]
+        event_id = httpx.get(f"{url}/api/v1/events").json()["items"][0]["id"]
+        config = tmp_path / "schemathesis.toml"
+        config.write_text(f'[parameters]\norg_id = "{org_id}"\nevent_id = "{event_id}"\n')
+        runs = {
+            "anonymous": schemathesis(url, config),
+            "organizer": schemathesis(
+                url,
+                config,
+                "-H",
+                f"Authorization: {auth['authorization']}",
+                *[arg for path in SIGN_OUT for arg in ("--exclude-path", path)],
+            ),
+        }
+    for who, run in runs.items():
+        assert run.returncode == 0, f"{who}:\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}"
+        assert "generated" in run.stdout, run.stdout[-2000:]
