@@ -85,6 +85,7 @@ def test_serve_migrates_a_new_sqlite_file_and_loads_the_demo(
     assert no_server[0]["factory"] is True
     assert no_server[0]["port"] == 8123
     assert no_server[0]["forwarded_allow_ips"] == "127.0.0.1", "trusted proxies: a setting"
+    assert no_server[0]["timeout_worker_healthcheck"] == 60, "time for a worker to start"
     assert revision_of(f"sqlite:///{env / 'data' / 'boxoffice.sqlite3'}") == head_revision()
     # A second start finds the schema current and the demo present.
     assert cli.main(["serve", "--demo"]) == 0

@@ -91,6 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         proxy_headers=True,
         forwarded_allow_ips=settings.trusted_proxies,
+        timeout_worker_healthcheck=settings.worker_start_timeout,
     )
     return 0
 

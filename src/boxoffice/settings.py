@@ -64,6 +64,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: per client address: behind a proxy on another host, name it here, or every client
     #: shares the proxy's address (and its limits).
     trusted_proxies: str = "127.0.0.1"
+    #: ``serve --workers N``: seconds a worker process may take to start before the server
+    #: gives up on it and starts another (uvicorn's own default, 5, restarted workers in a
+    #: loop on a busy machine before they could finish starting).
+    worker_start_timeout: Annotated[int, msgspec.Meta(ge=1, le=600)] = 60
 
     @property
     def resolved_public_url(self) -> str:
