@@ -12,7 +12,7 @@ from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from boxoffice import __version__
 from boxoffice.api.admin import AdminController
@@ -32,6 +32,7 @@ from boxoffice.api.middleware import (
     reject_nul_middleware,
     request_id_middleware,
 )
+from boxoffice.api.openapi import ProblemDocumentedJson
 from boxoffice.api.organizations import OrganizationsController
 from boxoffice.api.problems import EXCEPTION_HANDLERS
 from boxoffice.logs import configure_logging, get_logger
@@ -115,7 +116,7 @@ def create_app(platform: Platform) -> Litestar:
             path="/schema",
             render_plugins=[
                 ScalarRenderPlugin(path="/"),
-                JsonRenderPlugin(),
+                ProblemDocumentedJson(),
                 SwaggerRenderPlugin(),
             ],
         ),
