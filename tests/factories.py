@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -123,3 +124,22 @@ async def on_sale(
 
 def at(clock: Clock, days: int) -> datetime:
     return clock.now() + timedelta(days=days)
+
+
+def event_body(clock: Clock, slug: str = "summer-gala", **overrides: Any) -> dict[str, Any]:
+    """An organizer's JSON for a complete event in the EU, twenty days ahead."""
+    starts = clock.now() + timedelta(days=20)
+    return {
+        "slug": slug,
+        "title": "Summer gala",
+        "timezone": "Europe/Paris",
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=3)).isoformat(),
+        "region": "eu",
+        "currency": "EUR",
+        "description": "Dinner and dancing",
+        "venue_name": "Le Grand Hall",
+        "city": "Paris",
+        "country": "FR",
+        **overrides,
+    }

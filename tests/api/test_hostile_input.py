@@ -3,7 +3,6 @@ pass): each is a clear 4xx problem now, on both engines, and changes nothing."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -28,20 +27,6 @@ def problem(response: Any, status: int = 400) -> dict[str, Any]:
     assert response.headers["content-type"].startswith("application/problem+json")
     body: dict[str, Any] = response.json()
     return body
-
-
-def event_body(clock: ManualClock, **overrides: Any) -> dict[str, Any]:
-    starts = clock.now() + timedelta(days=20)
-    return {
-        "slug": "hostile",
-        "title": "Fine title",
-        "timezone": "Europe/Berlin",
-        "starts_at": starts.isoformat(),
-        "ends_at": (starts + timedelta(hours=2)).isoformat(),
-        "region": "eu",
-        "currency": "EUR",
-        **overrides,
-    }
 
 
 async def test_malformed_bodies_are_400s(
@@ -94,13 +79,13 @@ async def test_numbers_dates_and_uploads_are_bounded(
         far = await client.post(
             f"{org}/events",
             headers=headers,
-            json=event_body(
+            json=factories.event_body(
                 clock, starts_at="9999-12-31T10:00:00Z", ends_at="9999-12-31T12:00:00Z"
             ),
         )
         assert [e["field"] for e in problem(far)["errors"]] == ["starts_at", "ends_at"]
         zone = await client.post(
-            f"{org}/events", headers=headers, json=event_body(clock, timezone="A" * 300)
+            f"{org}/events", headers=headers, json=factories.event_body(clock, timezone="A" * 300)
         )
         assert problem(zone)["errors"][0]["field"] == "body.timezone"
         multipart = {"content-type": "multipart/form-data; boundary=b0undary"}
@@ -148,13 +133,13 @@ async def test_codes_and_single_lines(
         org = base.split("/events/")[0]
         for field, value in (("currency", "XXX"), ("country", "XX"), ("title", "Two\r\nlines")):
             refused = await client.post(
-                f"{org}/events", headers=headers, json=event_body(clock, **{field: value})
+                f"{org}/events", headers=headers, json=factories.event_body(clock, **{field: value})
             )
             assert refused.status_code in (400, 422), (field, refused.text)
         relaxed = await client.post(
             f"{org}/events",
             headers=headers,
-            json=event_body(clock, slug="lower-case", currency="eur", country="de"),
+            json=factories.event_body(clock, "lower-case", currency="eur", country="de"),
         )
         assert relaxed.status_code == 201, relaxed.text
         assert (relaxed.json()["currency"], relaxed.json()["country"]) == ("EUR", "DE")

@@ -16,7 +16,6 @@ from boxoffice.core.identity.permissions import Permission
 from boxoffice.platform import Platform
 from tests import factories
 from tests.identity.helpers import auth, organization, sign_up
-from tests.regions.test_region_refusals import event_body
 
 
 @pytest.fixture
@@ -59,14 +58,14 @@ async def test_a_request_refused_before_its_handler_leaves_no_transaction_open(
             refused = await client.post(
                 f"/api/v1/organizations/{uuid.uuid4()}/events",
                 headers=auth(owner),
-                json=event_body(clock),
+                json=factories.event_body(clock),
             )
             assert refused.status_code == 404
         created = await asyncio.wait_for(
             client.post(
                 f"/api/v1/organizations/{org['id']}/events",
                 headers=auth(owner),
-                json=event_body(clock),
+                json=factories.event_body(clock),
             ),
             timeout=10,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,23 +15,6 @@ from tests.identity.helpers import auth, link_token, organization, sign_in, sign
 @pytest.fixture
 def platform(make_platform: factories.MakePlatform) -> Platform:
     return make_platform(config=factories.PLUGINS_TOML, entry_points=True)
-
-
-def event_body(clock: ManualClock, slug: str = "summer-gala") -> dict[str, Any]:
-    starts = clock.now() + timedelta(days=20)
-    return {
-        "slug": slug,
-        "title": "Summer gala",
-        "timezone": "Europe/Paris",
-        "starts_at": starts.isoformat(),
-        "ends_at": (starts + timedelta(hours=3)).isoformat(),
-        "region": "eu",
-        "currency": "EUR",
-        "description": "Dinner and dancing",
-        "venue_name": "Le Grand Hall",
-        "city": "Paris",
-        "country": "FR",
-    }
 
 
 async def invite_and_join(
@@ -80,7 +62,9 @@ async def test_owner_creates_invites_and_roles_are_enforced(
 
         # Staff: events yes, people no.
         created = await client.post(
-            f"/api/v1/organizations/{org_id}/events", headers=auth(staff), json=event_body(clock)
+            f"/api/v1/organizations/{org_id}/events",
+            headers=auth(staff),
+            json=factories.event_body(clock),
         )
         assert created.status_code == 201, created.text
         denied = await client.post(
@@ -102,7 +86,7 @@ async def test_owner_creates_invites_and_roles_are_enforced(
             await client.post(
                 f"/api/v1/organizations/{org_id}/events",
                 headers=auth(checkin),
-                json=event_body(clock, "other"),
+                json=factories.event_body(clock, "other"),
             )
         ).status_code == 403
 
@@ -240,7 +224,9 @@ async def test_api_keys_are_shown_once_scoped_and_revocable(
         read = await client.get(f"/api/v1/organizations/{org_id}/events", headers=auth(key))
         assert read.status_code == 200
         write = await client.post(
-            f"/api/v1/organizations/{org_id}/events", headers=auth(key), json=event_body(clock)
+            f"/api/v1/organizations/{org_id}/events",
+            headers=auth(key),
+            json=factories.event_body(clock),
         )
         assert write.status_code == 403
         assert write.json()["required_scope"] == "events:write"
@@ -283,7 +269,9 @@ async def test_organizer_a_sees_nothing_of_organization_b(
         ).json()["key"]
         event_b = (
             await client.post(
-                f"/api/v1/organizations/{org_b}/events", headers=auth(b), json=event_body(clock)
+                f"/api/v1/organizations/{org_b}/events",
+                headers=auth(b),
+                json=factories.event_body(clock),
             )
         ).json()["id"]
         invitation_b = (
@@ -306,7 +294,7 @@ async def test_organizer_a_sees_nothing_of_organization_b(
             await client.post(
                 f"/api/v1/organizations/{org_a}/events",
                 headers=auth(a),
-                json=event_body(clock, "a-event"),
+                json=factories.event_body(clock, "a-event"),
             )
         ).json()["id"]
 
@@ -323,11 +311,11 @@ async def test_organizer_a_sees_nothing_of_organization_b(
             ("POST", f"{base}/api-keys", {"name": "steal", "scopes": ["org:read"]}),
             ("GET", f"{base}/api-keys", None),
             ("DELETE", f"{base}/api-keys/{key_b_id}", None),
-            ("POST", f"{base}/events", event_body(clock, "intruder")),
+            ("POST", f"{base}/events", factories.event_body(clock, "intruder")),
             ("GET", f"{base}/events", None),
             ("GET", f"{base}/events/{event_b}", None),
             ("POST", f"{base}/events/{event_b}/status", {"status": "published"}),
-            ("PUT", f"{base}/events/{event_b}", event_body(clock, "renamed")),
+            ("PUT", f"{base}/events/{event_b}", factories.event_body(clock, "renamed")),
             ("POST", f"{base}/events/{event_b}/series", {"frequency": "daily", "count": 2}),
             ("GET", f"{base}/series/{event_b}", None),
             ("GET", f"{base}/events/{event_b}/ticket-types", None),
@@ -370,7 +358,7 @@ async def test_organizers_author_and_publish_events(
             await client.post(
                 f"/api/v1/organizations/{org_id}/events",
                 headers=auth(owner),
-                json=event_body(clock),
+                json=factories.event_body(clock),
             )
         ).json()
         assert created["status"] == "draft"

@@ -3,7 +3,6 @@ is refused at creation, at publication and at checkout, and ``plugins check`` na
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,23 +16,6 @@ from tests.identity.helpers import auth, organization, sign_up
 
 #: The same platform with the EU pack switched off, as ops might do by mistake.
 WITHOUT_EU = factories.PLUGINS_TOML.replace('enabled = ["eu"]', "enabled = []")
-
-
-def event_body(clock: ManualClock, region: str = "eu", slug: str = "gala") -> dict[str, Any]:
-    starts = clock.now() + timedelta(days=20)
-    return {
-        "slug": slug,
-        "title": "Gala",
-        "timezone": "Europe/Berlin",
-        "starts_at": starts.isoformat(),
-        "ends_at": (starts + timedelta(hours=3)).isoformat(),
-        "region": region,
-        "currency": "EUR",
-        "description": "Dinner and dancing",
-        "venue_name": "Hall",
-        "city": "Berlin",
-        "country": "DE",
-    }
 
 
 @pytest.fixture
@@ -56,15 +38,17 @@ async def test_an_event_in_a_region_no_pack_provides_is_not_created(
         owner = await sign_up(client, platform, "owner@example.org")
         org = await organization(client, owner, "regions")
         base = f"/api/v1/organizations/{org['id']}/events"
-        refused = await client.post(base, headers=auth(owner), json=event_body(clock, "ca"))
+        refused = await client.post(
+            base, headers=auth(owner), json=factories.event_body(clock, region="ca")
+        )
         assert_region_refused(refused, "ca")
         assert (await client.get(base, headers=auth(owner))).json() == []
-        created = await client.post(base, headers=auth(owner), json=event_body(clock))
+        created = await client.post(base, headers=auth(owner), json=factories.event_body(clock))
         assert created.status_code == 201, created.text
         moved = await client.put(
             f"{base}/{created.json()['id']}",
             headers=auth(owner),
-            json=event_body(clock, "mars"),
+            json=factories.event_body(clock, region="mars"),
         )
         assert_region_refused(moved, "mars")
 

@@ -12,7 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, NoReturn, Protocol
+from typing import Any, NamedTuple, NoReturn
 
 from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boxoffice.core.booking import capacity, promos, statements
 from boxoffice.core.booking.errors import LimitExceeded, NotOnSale, SoldOut
 from boxoffice.core.booking.models import Hold
-from boxoffice.core.booking.records import HoldRecord, SelectionRow
+from boxoffice.core.booking.records import HoldRecord, SelectionRow, TicketLike
 from boxoffice.core.booking.schemas import HoldIn, HoldLine, HoldOut
 from boxoffice.core.catalog.lifecycle import EventStatus
 from boxoffice.core.catalog.models import TicketType
@@ -30,29 +30,6 @@ from boxoffice.core.errors import FieldError, NotFound, ValidationFailed
 from boxoffice.core.ids import new_id
 from boxoffice.core.money import Money
 from boxoffice.core.storage.prepared import commit_asynchronously
-
-
-class TicketLike(Protocol):
-    """A ticket type as the hold needs it: the model, or a row of ``SELECTION``."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def price_minor(self) -> int: ...
-    @property
-    def currency(self) -> str: ...
-    @property
-    def visibility(self) -> str: ...
-    @property
-    def access_code(self) -> str | None: ...
-    @property
-    def sales_start(self) -> datetime | None: ...
-    @property
-    def sales_end(self) -> datetime | None: ...
-    @property
-    def min_per_order(self) -> int: ...
-    @property
-    def max_per_order(self) -> int: ...
 
 
 def new_secret() -> str:
