@@ -14,7 +14,15 @@ from boxoffice.core.clock import ManualClock
 from boxoffice.logs import configure_logging
 from boxoffice.platform import Platform
 from tests import factories
-from tests.identity.helpers import PASSWORD, auth, link_token, mail_to, sign_in, sign_up
+from tests.identity.helpers import (
+    PASSWORD,
+    auth,
+    client_addresses,
+    link_token,
+    mail_to,
+    sign_in,
+    sign_up,
+)
 
 
 @pytest.fixture
@@ -169,20 +177,6 @@ async def test_password_policy_names_each_rule(
         body = assert_problem(response, 400, "validation")
         assert any(rule in e["message"] and e["field"] == "password" for e in body["errors"]), body
     assert await mail_to(platform, "dana.smith@example.org") == []
-
-
-def client_addresses(app: Any) -> Any:
-    """The app, seeing the client address a test names in ``x-test-client`` (the test client
-    always says "testclient"), as a trusted proxy's X-Forwarded-For would make it."""
-
-    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            named = dict(scope["headers"]).get(b"x-test-client")
-            if named:
-                scope = {**scope, "client": (named.decode(), 40000)}
-        await app(scope, receive, send)
-
-    return wrapped
 
 
 async def test_bad_credentials_are_generic_and_guessing_is_slowed_per_client(

@@ -8,19 +8,22 @@ repeat returns the first response with ``Idempotent-Replayed: true``.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.api.auth import caller_of
+from boxoffice.api.auth import caller_of, client_ip
 from boxoffice.api.caching import PRIVATE
 from boxoffice.api.deps import Idempotency, needs
 from boxoffice.api.middleware import SMALL_RESPONSE
 from boxoffice.core.booking import endings, holds, orders, promos, questions, waitlist
 from boxoffice.core.booking.models import Order
+from boxoffice.core.booking.promos import PromoCodeRefused
 from boxoffice.core.booking.records import Ordering
 from boxoffice.core.booking.schemas import (
     CancelIn,
@@ -46,14 +49,52 @@ from boxoffice.core.clock import Clock
 from boxoffice.core.errors import FieldError, ValidationFailed
 from boxoffice.core.identity.models import User
 from boxoffice.core.identity.permissions import Permission
+from boxoffice.core.ratelimit import Limit, RateLimited, hit, retry_after
 from boxoffice.platform import Platform
 
+T = TypeVar("T")
 Secret = Annotated[str | None, QueryParameter(max_length=60)]
 
 
-def _scope(user: User | None, action: str, target: object) -> str:
-    """Whose Idempotency-Key this is: a signed-in buyer's own, or the anonymous ones'."""
-    return f"{user.id if user else 'anonymous'}:{action}:{target}"
+#: Wrong promo or access codes one client may try for one event before it must wait.
+CODE_GUESSES = Limit(20, timedelta(minutes=15))
+
+
+def _scope(request: Request[Any, Any, Any], user: User | None, action: str, target: object) -> str:
+    """Whose Idempotency-Key this is: a signed-in buyer's own; an anonymous buyer's is
+    theirs and their client address's, so that another client sending the same key and
+    body gets an answer of its own, never the first buyer's order and its secret."""
+    who = str(user.id) if user else f"anonymous@{client_ip(request)}"
+    return f"{who}:{action}:{target}"
+
+
+async def _guarding_codes(
+    request: Request[Any, Any, Any],
+    platform: Platform,
+    event_id: uuid.UUID,
+    data: HoldIn | CheckoutIn,
+    attempt: Callable[[], Awaitable[T]],
+) -> T:
+    """Run ``attempt``, counting a wrong promo or access code against the client and event:
+    past :data:`CODE_GUESSES` that client waits (codes are short; guessing them must not be
+    cheap). Requests without a code skip this (the hot path)."""
+    if not (data.promo_code or data.access_code):
+        return await attempt()
+    key = f"codes:{event_id}:{client_ip(request)}"
+    wait = await retry_after(platform.db, platform.clock, key, CODE_GUESSES)
+    if wait is not None:
+        raise RateLimited(
+            f"too many wrong codes for this event from your network; try again in {wait} s",
+            wait,
+        )
+    try:
+        return await attempt()
+    except (PromoCodeRefused, ValidationFailed) as error:
+        wrong_promo = error.extra.get("rule") == "promo_code_unknown"
+        wrong_access = bool(data.access_code) and isinstance(error, ValidationFailed)
+        if wrong_promo or wrong_access:
+            await hit(platform.db, platform.clock, key, CODE_GUESSES, "wrong codes")
+        raise
 
 
 def _ordering(platform: Platform, user: User | None) -> Ordering:
@@ -95,11 +136,18 @@ class BookingController(Controller):
         data: JSONBody[HoldIn],
     ) -> Response[HoldOut]:
         clock = platform.clock
-        return await idempotency.run(
-            _scope(await caller_of(request, platform), "hold", event_id),
-            lambda connection: holds.place_hold(connection, clock, event_id, data),
-            HoldOut,
-            status_code=201,
+        scope = _scope(request, await caller_of(request, platform), "hold", event_id)
+        return await _guarding_codes(
+            request,
+            platform,
+            event_id,
+            data,
+            lambda: idempotency.run(
+                scope,
+                lambda connection: holds.place_hold(connection, clock, event_id, data),
+                HoldOut,
+                status_code=201,
+            ),
         )
 
     @post(
@@ -118,11 +166,17 @@ class BookingController(Controller):
     ) -> Response[OrderOut]:
         user = await caller_of(request, platform)
         clock, ordering = platform.clock, _ordering(platform, user)
-        return await idempotency.run(
-            _scope(user, "checkout", event_id),
-            lambda connection: orders.checkout(connection, clock, event_id, data, ordering),
-            OrderOut,
-            status_code=201,
+        return await _guarding_codes(
+            request,
+            platform,
+            event_id,
+            data,
+            lambda: idempotency.run(
+                _scope(request, user, "checkout", event_id),
+                lambda connection: orders.checkout(connection, clock, event_id, data, ordering),
+                OrderOut,
+                status_code=201,
+            ),
         )
 
     @get("/events/{event_id:uuid}/questions", summary="What the order form asks each attendee")
@@ -208,7 +262,7 @@ class BookingController(Controller):
         user = await caller_of(request, platform)
         clock, ordering = platform.clock, _ordering(platform, user)
         return await idempotency.run(
-            _scope(user, "order", hold_id),
+            _scope(request, user, "order", hold_id),
             lambda connection: orders.place_order(connection, clock, hold_id, data, ordering),
             OrderOut,
             status_code=201,
