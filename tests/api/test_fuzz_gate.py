@@ -4,7 +4,6 @@ parameters), every operation, a fixed seed: no 5xx, no response that breaks its 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,11 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from boxoffice import cli
 from boxoffice.testing import ServerProcesses
+from tests.servers import DEMO_ORGANIZER, demo_environment
 
-ROOT = Path(__file__).resolve().parents[2]
-DEMO_ORGANIZER = {"email": "organizer@demo.example", "password": "demo organizer password"}
 #: Operations that end the organizer's own session: run, they would sign the fuzzer out.
 SIGN_OUT = ("/api/v1/auth/logout", "/api/v1/auth/password/change")
 
@@ -49,18 +46,7 @@ def schemathesis(url: str, config: Path, *extra: str) -> subprocess.CompletedPro
 def test_no_input_gets_a_5xx_or_an_undocumented_answer(
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    env = {
-        "BOXOFFICE_DATABASE_URL": db_url,
-        "BOXOFFICE_DATA_DIR": str(tmp_path / "data"),
-        "BOXOFFICE_PLUGINS_FILE": str(ROOT / "plugins.toml"),
-        "BOXOFFICE_SECRET_KEY": "fuzz-gate-signing-key-0123456789abcdef",
-    }
-    os.environ.update(env)
-    try:
-        assert cli.main(["demo"]) == 0
-    finally:
-        for name in env:
-            os.environ.pop(name, None)
+    env = demo_environment(db_url, tmp_path / "data")
     capsys.readouterr()
     with ServerProcesses(1, env) as (url,):
         signed_in = httpx.post(f"{url}/api/v1/auth/login", json=DEMO_ORGANIZER).json()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,6 +43,26 @@ API_PREFIX = "/api/v1"
 log = get_logger(__name__)
 
 
+#: How long background work may take to stop at shutdown before it is abandoned.
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+async def stop_background_work(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel every background task and wait for all of them together, within a bound, so
+    that none still runs when the connection pool closes, and shutdown always ends: a task
+    that ignores its cancellation is logged and left behind."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    done, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_SECONDS)
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background_work.failed", exc_info=task.exception())
+    if pending:
+        log.error("background_work.did_not_stop", tasks=[t.get_name() for t in pending])
+
+
 def create_app(platform: Platform) -> Litestar:
     """The app for an assembled platform. The database must be migrated: the app refuses to
     start otherwise, naming the command that fixes it."""
@@ -68,10 +87,7 @@ def create_app(platform: Platform) -> Litestar:
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await stop_background_work(tasks)
             await platform.close()
 
     api = Router(

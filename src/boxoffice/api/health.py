@@ -77,7 +77,8 @@ class HealthController(Controller):
 
 async def _check(probe: Awaitable[object]) -> Check:
     try:
-        result = await asyncio.wait_for(probe, PROVIDER_CHECK_TIMEOUT)
+        async with asyncio.timeout(PROVIDER_CHECK_TIMEOUT):
+            result = await probe
     except TimeoutError:
         return Check(HealthState.DOWN, "health check timed out")
     except Exception as error:

@@ -83,6 +83,13 @@ class ServerProcesses:
                 found.extend(int(pid) for pid in children.read_text().split())
         return found
 
+    def log(self, index: int) -> str:
+        """What server ``index`` wrote to standard error so far."""
+        log = self._logs[index]
+        log.seek(0)
+        text: str = log.read().decode(errors="replace")
+        return text
+
     def kill(self, index: int) -> None:
         """Stop one server at once (SIGKILL): whatever it was doing is cut off mid-request."""
         self.processes[index].kill()

@@ -157,8 +157,11 @@ class Dispatcher:
             except Exception:
                 log.exception("journal.dispatcher_round_failed")
             self._wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that arrives as the wait ends, and the loop would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+                async with asyncio.timeout(self.settings.poll_interval):
+                    await self._wake.wait()
             if self._wake.is_set():
                 await asyncio.sleep(self.settings.gather_delay)
 

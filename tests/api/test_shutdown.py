@@ -1,0 +1,71 @@
+"""A server under load that gets SIGTERM stops its background work before it closes its
+connections, and exits cleanly within a bound (the wait for background work is bounded)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from boxoffice.testing import ServerProcesses
+from tests.servers import demo_environment
+
+#: SIGTERM to exit, for a server in the middle of serving.
+EXIT_BOUND_SECONDS = 20.0
+
+
+def test_sigterm_under_load_exits_cleanly_and_in_time(db_url: str, tmp_path: Path) -> None:
+    env = demo_environment(db_url, tmp_path / "data")
+    # One worker process: with two, uvicorn's supervisor now and then waits forever for a
+    # worker that never acts on its SIGTERM (seen about once in six runs on a loaded
+    # machine; the worker idles in its event loop): open, see the README.
+    servers = ServerProcesses(1, env, workers=1)
+    with servers as (url,):
+        event = httpx.get(f"{url}/api/v1/events").json()["items"][0]["id"]
+        ticket_type = httpx.get(f"{url}/api/v1/events/{event}/ticket-types").json()[0]["id"]
+        stop, served = threading.Event(), []
+
+        def buyers() -> None:
+            with httpx.Client(timeout=5) as client:
+                while not stop.is_set():
+                    try:
+                        response = client.post(
+                            f"{url}/api/v1/events/{event}/orders",
+                            json={
+                                "items": [{"ticket_type_id": ticket_type, "quantity": 1}],
+                                "buyer": {"name": "Load", "email": "load@example.org"},
+                            },
+                        )
+                        served.append(response.status_code)
+                        client.get(f"{url}/api/v1/events")
+                    except httpx.TransportError:
+                        return  # the server went away, as it should
+
+        load = [threading.Thread(target=buyers) for _ in range(3)]
+        for thread in load:
+            thread.start()
+        time.sleep(2.0)
+        started = time.monotonic()
+        servers.processes[0].send_signal(signal.SIGTERM)
+        try:
+            code = servers.processes[0].wait(timeout=EXIT_BOUND_SECONDS)
+        except subprocess.TimeoutExpired:
+            stop.set()
+            raise AssertionError(
+                f"still running after {EXIT_BOUND_SECONDS} s:\n" + servers.log(0)[-4000:]
+            ) from None
+        took = time.monotonic() - started
+        stop.set()
+        for thread in load:
+            thread.join(timeout=10)
+        log = servers.log(0)
+    assert served, "the server was under load when it was told to stop"
+    assert took < EXIT_BOUND_SECONDS, f"took {took:.1f} s to exit"
+    # uvicorn shuts down gracefully, then raises the signal it caught again: -SIGTERM.
+    assert code in (0, -signal.SIGTERM), log[-3000:]
+    for trouble in ("Traceback", "connection is closed", "did_not_stop", "unhandled_error"):
+        assert trouble not in log, log[-3000:]
