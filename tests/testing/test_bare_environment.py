@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -189,6 +190,8 @@ def bare_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
         repo,
     )
     wheel = next((work / "wheels").glob("boxoffice-*.whl"))
+    with zipfile.ZipFile(wheel) as packed:  # the docs page's assets ship in the wheel
+        assert "boxoffice/api/static/swagger-ui/swagger-ui-bundle.js" in packed.namelist()
     _run(sys.executable, "-m", "venv", work / "venv")
     python = work / "venv" / "bin" / "python"
     _run(

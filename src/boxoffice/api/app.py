@@ -6,12 +6,14 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
-from litestar.datastructures import State
+from litestar.datastructures import CacheControlHeader, State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
 
 from boxoffice import __version__
 from boxoffice.api.admin import AdminController
@@ -40,6 +42,7 @@ from boxoffice.platform import Platform
 from boxoffice.settings import Settings
 
 API_PREFIX = "/api/v1"
+DOCS_ASSETS = "/schema/assets"
 log = get_logger(__name__)
 
 
@@ -106,7 +109,16 @@ def create_app(platform: Platform) -> Litestar:
         ],
     )
     return Litestar(
-        route_handlers=[api, HealthController, MediaController],
+        route_handlers=[
+            api,
+            HealthController,
+            MediaController,
+            create_static_files_router(
+                path=DOCS_ASSETS,
+                directories=[Path(__file__).parent / "static" / "swagger-ui"],
+                cache_control=CacheControlHeader(max_age=86_400, public=True),
+            ),
+        ],
         state=State({"platform": platform}),
         dependencies={**DEPENDENCIES, **AUTH_DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
@@ -130,10 +142,16 @@ def create_app(platform: Platform) -> Litestar:
             version=__version__,
             description="Event management and ticketing. Errors are RFC 9457 problem+json.",
             path="/schema",
+            # The docs page works offline: Swagger UI is served from the package (pinned,
+            # api/static/swagger-ui/VERSION), not a CDN.
             render_plugins=[
-                ScalarRenderPlugin(path="/"),
+                SwaggerRenderPlugin(
+                    path=["/", "/swagger"],
+                    js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                    css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                    standalone_preset_js_url=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
+                ),
                 ProblemDocumentedJson(),
-                SwaggerRenderPlugin(),
             ],
         ),
     )
