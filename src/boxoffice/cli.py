@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -144,7 +145,11 @@ async def _worker(settings: Settings, once: bool) -> int:
         if once:
             await run_maintenance(platform.db, platform.clock)
             return await platform.dispatcher.run_until_idle()
-        await asyncio.gather(*platform.background_work())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(stop_signal, stop.set)
+        await platform.run_background_work(stop)
         return 0
     finally:
         await platform.close()

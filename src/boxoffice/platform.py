@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import timedelta
@@ -23,10 +24,13 @@ from boxoffice.core.maintenance import maintain_forever
 from boxoffice.core.media.store import MediaStore
 from boxoffice.core.notify.service import delivery_subscriber
 from boxoffice.core.storage import Database, create_engine
+from boxoffice.logs import get_logger
 from boxoffice.plugins.config import ConfigFileError, load_config
 from boxoffice.plugins.manager import PluginSet, load_plugins
 from boxoffice.plugins.routing import Router
 from boxoffice.settings import Settings
+
+log = get_logger(__name__)
 
 
 class Platform:
@@ -105,8 +109,37 @@ class Platform:
             maintain_forever(self.db, self.clock),
         ]
 
+    async def run_background_work(self, stop: asyncio.Event) -> None:
+        """``boxoffice worker``: the background work until ``stop`` is set (SIGTERM), then
+        stopped within a bound (:func:`stop_background_work`)."""
+        tasks = [asyncio.create_task(work) for work in self.background_work()]
+        try:
+            await stop.wait()
+        finally:
+            await stop_background_work(tasks)
+
     async def close(self) -> None:
         await self.db.close()
+
+
+#: How long background work may take to stop at shutdown before it is abandoned.
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+async def stop_background_work(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel every background task and wait for all of them together, within a bound, so
+    that none still runs when the connection pool closes, and shutdown always ends: a task
+    that ignores its cancellation is logged and left behind."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    done, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_SECONDS)
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background_work.failed", exc_info=task.exception())
+    if pending:
+        log.error("background_work.did_not_stop", tasks=[t.get_name() for t in pending])
 
 
 def load_plugin_set(

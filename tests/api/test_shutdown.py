@@ -3,8 +3,10 @@ connections, and exits cleanly within a bound (the wait for background work is b
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -69,3 +71,23 @@ def test_sigterm_under_load_exits_cleanly_and_in_time(db_url: str, tmp_path: Pat
     assert code in (0, -signal.SIGTERM), log[-3000:]
     for trouble in ("Traceback", "connection is closed", "did_not_stop", "unhandled_error"):
         assert trouble not in log, log[-3000:]
+
+
+def test_the_worker_stops_on_sigterm(db_url: str, tmp_path: Path) -> None:
+    """``boxoffice worker`` (dispatcher, sweeper, maintenance) stops its work and exits 0
+    at SIGTERM, as a process manager stops it."""
+    env = {**os.environ, **demo_environment(db_url, tmp_path / "data")}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "boxoffice", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(3.0)  # starting, then delivering the demo's journal entries
+    assert worker.poll() is None, worker.stderr.read().decode() if worker.stderr else ""
+    started = time.monotonic()
+    worker.send_signal(signal.SIGTERM)
+    _, errors = worker.communicate(timeout=EXIT_BOUND_SECONDS)
+    assert time.monotonic() - started < EXIT_BOUND_SECONDS
+    assert worker.returncode == 0, errors.decode()[-3000:]
+    assert b"Traceback" not in errors, errors.decode()[-3000:]

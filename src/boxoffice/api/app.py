@@ -38,32 +38,12 @@ from boxoffice.api.organizations import OrganizationsController
 from boxoffice.api.problems import EXCEPTION_HANDLERS
 from boxoffice.logs import configure_logging, get_logger
 from boxoffice.migrations import ensure_migrated
-from boxoffice.platform import Platform
+from boxoffice.platform import Platform, stop_background_work
 from boxoffice.settings import Settings
 
 API_PREFIX = "/api/v1"
 DOCS_ASSETS = "/schema/assets"
 log = get_logger(__name__)
-
-
-#: How long background work may take to stop at shutdown before it is abandoned.
-STOP_TIMEOUT_SECONDS = 10.0
-
-
-async def stop_background_work(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancel every background task and wait for all of them together, within a bound, so
-    that none still runs when the connection pool closes, and shutdown always ends: a task
-    that ignores its cancellation is logged and left behind."""
-    for task in tasks:
-        task.cancel()
-    if not tasks:
-        return
-    done, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_SECONDS)
-    for task in done:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background_work.failed", exc_info=task.exception())
-    if pending:
-        log.error("background_work.did_not_stop", tasks=[t.get_name() for t in pending])
 
 
 def create_app(platform: Platform) -> Litestar:
