@@ -17,9 +17,10 @@ from boxoffice.core.clock import Clock, SystemClock
 from boxoffice.core.compliance.region import ComplianceRegion
 from boxoffice.core.errors import ConfigurationError, FieldError, ProviderUnavailable
 from boxoffice.core.identity.accounts import AuthPolicy
-from boxoffice.core.identity.keys import signer_from
+from boxoffice.core.identity.keys import platform_keys, signer_from
 from boxoffice.core.journal.dispatcher import Dispatcher, Subscriber
 from boxoffice.core.journal.entries import RecordedEntry
+from boxoffice.core.links import LinkSecrets
 from boxoffice.core.maintenance import maintain_forever
 from boxoffice.core.media.store import MediaStore
 from boxoffice.core.notify.service import delivery_subscriber
@@ -40,15 +41,20 @@ class Platform:
         self.db = db
         self.plugins = plugins
         self.router = Router(plugins.loaded.config, plugins.providers)
-        self.dispatcher = Dispatcher(
-            db, clock, _subscribers(db, clock, plugins, self.router, settings.resolved_public_url)
-        )
-        self.signer = signer_from(
-            algorithm=settings.jwt_algorithm,
+        keys = platform_keys(
             secret_key=settings.secret_key,
             previous=settings.previous_secret_keys,
-            key_files=settings.jwt_key_files,
             data_dir=Path(settings.data_dir).resolve(),
+        )
+        self.signer = signer_from(
+            algorithm=settings.jwt_algorithm, keys=keys, key_files=settings.jwt_key_files
+        )
+        #: Derives the secrets in buyers' links (order, hold, waiting-list entry).
+        self.links = LinkSecrets(keys)
+        self.dispatcher = Dispatcher(
+            db,
+            clock,
+            _subscribers(db, clock, plugins, self.router, settings.resolved_public_url, self.links),
         )
         self.auth_policy = AuthPolicy(
             public_url=settings.resolved_public_url,
@@ -184,14 +190,19 @@ def configuration_error(plugins: PluginSet) -> ConfigurationError:
 
 
 def _subscribers(
-    db: Database, clock: Clock, plugins: PluginSet, router: Router, public_url: str
+    db: Database,
+    clock: Clock,
+    plugins: PluginSet,
+    router: Router,
+    public_url: str,
+    links: LinkSecrets,
 ) -> list[Subscriber]:
     subscribers: list[Subscriber] = [
         delivery_subscriber(
             db, clock, lambda kind, region: router.notification_channels(kind=kind, region=region)
         ),
         event_cancellation_subscriber(db, clock),
-        offer_mail_subscriber(db, clock, public_url),
+        offer_mail_subscriber(db, clock, public_url, links),
     ]
     backend = router.search_backend()
     if backend is not None:

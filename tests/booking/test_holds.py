@@ -11,6 +11,7 @@ import pytest
 from boxoffice.core.booking.sweeper import sweep_until_done
 from boxoffice.core.catalog.models import TicketType
 from boxoffice.core.clock import ManualClock
+from boxoffice.core.links import LinkKind
 from boxoffice.platform import Platform
 from tests import factories
 from tests.booking.helpers import Buyer, counts, shop
@@ -201,7 +202,9 @@ async def test_only_what_moves_no_money_skips_the_wal_flush(
 
     def hold(connection: Connection) -> bool:
         selection = msgspec.convert({"items": items("Standard")}, HoldIn)
-        holds.place_hold(connection, clock, store.event.id, selection)
+        holds.place_hold(
+            connection, clock, store.event.id, selection, platform.links.new(LinkKind.HOLD)
+        )
         return asynchronous(connection)
 
     def checkout(connection: Connection, name: str) -> tuple[str, bool]:
@@ -213,7 +216,9 @@ async def test_only_what_moves_no_money_skips_the_wal_flush(
             clock,
             store.event.id,
             data,
-            Ordering(regions=platform.region_or_none, public_url="https://x.test"),
+            Ordering(
+                regions=platform.region_or_none, public_url="https://x.test", links=platform.links
+            ),
         )
         return placed.status, asynchronous(connection)
 

@@ -10,7 +10,7 @@ import pytest
 from joserfc.jwk import OKPKey
 
 from boxoffice.core.errors import ConfigurationError, Unauthorized
-from boxoffice.core.identity.keys import signer_from
+from boxoffice.core.identity.keys import platform_keys, signer_from
 from boxoffice.core.identity.tokens import TokenSigner
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -49,13 +49,7 @@ def test_ed25519_keys_from_files(tmp_path: Path) -> None:
     first, second = tmp_path / "a.pem", tmp_path / "b.pem"
     first.write_bytes(OKPKey.generate_key("Ed25519").as_pem(private=True))
     second.write_bytes(OKPKey.generate_key("Ed25519").as_pem(private=True))
-    signer = signer_from(
-        algorithm="Ed25519",
-        secret_key="",
-        previous="",
-        key_files=f"{first},{second}",
-        data_dir=tmp_path,
-    )
+    signer = signer_from(algorithm="Ed25519", keys=[NEW], key_files=f"{first},{second}")
     assert signer.algorithm == "Ed25519"
     token = issue(signer)
     assert signer.verify(token, NOW)
@@ -65,11 +59,10 @@ def test_ed25519_keys_from_files(tmp_path: Path) -> None:
 
 
 def test_a_generated_key_is_kept_private_and_reused(tmp_path: Path) -> None:
-    one = signer_from(
-        algorithm="HS256", secret_key="", previous="", key_files="", data_dir=tmp_path
+    one = platform_keys(secret_key="", previous="", data_dir=tmp_path)
+    two = platform_keys(secret_key="", previous=f" {NEW} ,", data_dir=tmp_path)
+    assert two == [*one, NEW]
+    assert signer_from(algorithm="HS256", keys=one, key_files="").kid == (
+        signer_from(algorithm="HS256", keys=two, key_files="").kid
     )
-    two = signer_from(
-        algorithm="HS256", secret_key="", previous="", key_files="", data_dir=tmp_path
-    )
-    assert one.kid == two.kid
     assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600

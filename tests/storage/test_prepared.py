@@ -37,7 +37,7 @@ def _hold(event_id: uuid.UUID, at: datetime, minutes: int) -> dict[str, object]:
     return {
         "id": uuid.uuid4(),
         "event_id": event_id,
-        "secret": uuid.uuid4().hex,
+        "secret_hash": uuid.uuid4().hex,
         "status": "active",
         "items": [{"ticket_type_id": "t", "quantity": minutes}],
         "allocations": {"q": minutes},
@@ -75,7 +75,7 @@ async def test_what_a_prepared_statement_refuses(db: Database) -> None:
     with pytest.raises(ValueError, match="expanding"):
         await db.run(lambda connection: expanding.execute(connection, {"ids": [uuid.uuid4()]}))
     with pytest.raises(ValueError, match="missing"):
-        await db.run(lambda connection: partial_insert.execute(connection, {"secret": "s"}))
+        await db.run(lambda connection: partial_insert.execute(connection, {"secret_hash": "s"}))
     with pytest.raises(KeyError, match="event_id"):
         await db.run(lambda connection: READ.execute(connection, {}))
 

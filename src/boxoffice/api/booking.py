@@ -49,6 +49,7 @@ from boxoffice.core.clock import Clock
 from boxoffice.core.errors import FieldError, ValidationFailed
 from boxoffice.core.identity.models import User
 from boxoffice.core.identity.permissions import Permission
+from boxoffice.core.links import LinkKind
 from boxoffice.core.ratelimit import Limit, RateLimited, hit, retry_after
 from boxoffice.platform import Platform
 
@@ -102,6 +103,7 @@ def _ordering(platform: Platform, user: User | None) -> Ordering:
     return Ordering(
         regions=platform.region_or_none,
         public_url=platform.settings.resolved_public_url,
+        links=platform.links,
         user_id=user.id if user else None,
         platform_fee_bp=platform.settings.platform_fee_basis_points,
     )
@@ -135,7 +137,7 @@ class BookingController(Controller):
         event_id: FromPath[uuid.UUID],
         data: JSONBody[HoldIn],
     ) -> Response[HoldOut]:
-        clock = platform.clock
+        clock, links = platform.clock, platform.links
         scope = _scope(request, await caller_of(request, platform), "hold", event_id)
         return await _guarding_codes(
             request,
@@ -144,7 +146,9 @@ class BookingController(Controller):
             data,
             lambda: idempotency.run(
                 scope,
-                lambda connection: holds.place_hold(connection, clock, event_id, data),
+                lambda connection: holds.place_hold(
+                    connection, clock, event_id, data, links.new(LinkKind.HOLD)
+                ),
                 HoldOut,
                 status_code=201,
             ),
@@ -195,11 +199,12 @@ class BookingController(Controller):
         self,
         session: NamedDependency[AsyncSession],
         clock: NamedDependency[Clock],
+        platform: NamedDependency[Platform],
         event_id: FromPath[uuid.UUID],
         data: JSONBody[WaitlistIn],
     ) -> WaitlistOut:
         await get_public_event(session, event_id)
-        return await waitlist.join(session, clock, event_id, data)
+        return await waitlist.join(session, clock, event_id, data, platform.links)
 
     @get("/waitlist/{entry_id:uuid}", summary="A place in the queue, and the offer once made")
     async def waitlist_entry(
@@ -209,7 +214,7 @@ class BookingController(Controller):
         secret: Secret,
     ) -> WaitlistOut:
         entry = await waitlist.get_entry(session, entry_id, _require_secret(secret))
-        return await waitlist.entry_out(session, entry, secret=True)
+        return await waitlist.entry_out(session, entry, secret=secret)
 
     @post("/waitlist/{entry_id:uuid}/leave", status_code=200, summary="Leave the queue")
     async def leave_waitlist(
@@ -220,14 +225,15 @@ class BookingController(Controller):
     ) -> WaitlistOut:
         entry = await waitlist.get_entry(session, entry_id, data.secret)
         await waitlist.leave(session, entry)
-        return await waitlist.entry_out(session, entry, secret=True)
+        return await waitlist.entry_out(session, entry, secret=data.secret)
 
     @get("/holds/{hold_id:uuid}", summary="A hold (with its secret)")
     async def get_hold(
         self, session: NamedDependency[AsyncSession], hold_id: FromPath[uuid.UUID], secret: Secret
     ) -> HoldOut:
-        hold = await holds.get_hold(session, hold_id, _require_secret(secret))
-        return holds.hold_out(hold, await holds.ticket_types_of_hold(session, hold))
+        given = _require_secret(secret)
+        hold = await holds.get_hold(session, hold_id, given)
+        return holds.hold_out(hold, given, await holds.ticket_types_of_hold(session, hold))
 
     @post(
         "/holds/{hold_id:uuid}/release",
@@ -243,7 +249,7 @@ class BookingController(Controller):
     ) -> HoldOut:
         hold = await holds.get_hold(session, hold_id, data.secret)
         hold = await endings.release_hold(session, clock, hold)
-        return holds.hold_out(hold, await holds.ticket_types_of_hold(session, hold))
+        return holds.hold_out(hold, data.secret, await holds.ticket_types_of_hold(session, hold))
 
     @post(
         "/holds/{hold_id:uuid}/order",
@@ -276,9 +282,10 @@ class BookingController(Controller):
         number: FromPath[str],
         secret: Secret,
     ) -> OrderOut:
-        order = await orders.get_order_by_number(session, number, secret=_require_secret(secret))
+        given = _require_secret(secret)
+        order = await orders.get_order_by_number(session, number, secret=given)
         items = await orders.items_of(session, order)
-        return orders.order_out(order, items, secret=True, public_url=public_url)
+        return orders.order_out(order, items, secret=given, public_url=public_url)
 
     @get(
         "/orders/{number:str}/calendar.ics",
@@ -293,14 +300,15 @@ class BookingController(Controller):
         number: FromPath[str],
         secret: Secret,
     ) -> Response[bytes]:
-        order = await orders.get_order_by_number(session, number, secret=_require_secret(secret))
+        given = _require_secret(secret)
+        order = await orders.get_order_by_number(session, number, secret=given)
         event = await event_out(session, await _event_of(session, order.event_id), private=True)
         body = order_calendar(
             event,
             stamp=clock.now(),
             number=order.number,
             tickets=order.tickets,
-            link=orders.order_link(public_url, order),
+            link=orders.order_link(public_url, order.number, given),
         )
         return Response(
             body,
@@ -329,7 +337,7 @@ class BookingController(Controller):
                 orders.buyer_may_cancel(order, event, clock.now())
             await orders.cancel(session, clock, order, by="buyer", reason=data.reason)
             items = await orders.items_of(session, order)
-            return orders.order_out(order, items, secret=True, public_url=public_url)
+            return orders.order_out(order, items, secret=secret, public_url=public_url)
 
         return await idempotency.run_in_session(f"buyer:cancel:{number.upper()}", work, OrderOut)
 
@@ -444,9 +452,12 @@ class OrganizerOrdersController(Controller):
         session: NamedDependency[AsyncSession],
         clock: NamedDependency[Clock],
         public_url: NamedDependency[str],
+        platform: NamedDependency[Platform],
         order: NamedDependency[Order],
     ) -> OrderOut:
-        await orders.confirm(session, clock, order, via="organizer", public_url=public_url)
+        await orders.confirm(
+            session, clock, order, via="organizer", public_url=public_url, links=platform.links
+        )
         return orders.order_out(order, await orders.items_of(session, order))
 
     # ---- questions for attendees

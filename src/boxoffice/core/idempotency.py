@@ -15,16 +15,24 @@ nothing. So:
 
 Keys are scoped to the caller (account, or "anonymous" plus the operation) and kept for
 ``RETENTION``; maintenance deletes older ones.
+
+A stored response can hold a secret (an order's link), so the record is sealed by the key
+that made it: the database keeps the key's SHA-256 and the response encrypted (AES-GCM)
+with a key derived from the scope and the Idempotency-Key, which only the client holds. A
+copy of the database opens no stored response; a key should be random (a UUID), as every
+idempotency API asks.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 import msgspec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,10 +54,12 @@ class IdempotencyRecord(Base):
     __tablename__ = "idempotency_record"
 
     scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: SHA-256 of the Idempotency-Key (hex).
     key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH), primary_key=True)
     #: sha256 of the request (operation, target and body): a reused key must match it.
     fingerprint: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
+    #: The response, sealed: a 12-byte nonce, then AES-GCM ciphertext and tag.
     body: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
@@ -89,12 +99,31 @@ _LOOKUP = Prepared(
     )
 )
 _STORE = Prepared(insert(_RECORD))
+_NONCE_BYTES = 12
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _sealer(scope: str, key: str) -> AESGCM:
+    return AESGCM(hashlib.sha256(f"boxoffice/idempotency/v1\0{scope}\0{key}".encode()).digest())
+
+
+def _seal(scope: str, key: str, body: bytes) -> bytes:
+    nonce = os.urandom(_NONCE_BYTES)
+    return nonce + _sealer(scope, key).encrypt(nonce, body, scope.encode())
+
+
+def _open(scope: str, key: str, sealed: bytes) -> bytes:
+    nonce, ciphertext = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
+    return _sealer(scope, key).decrypt(nonce, ciphertext, scope.encode())
 
 
 def _stored(
     connection: Connection, scope: str, key: str, print_: str, result_type: type[T]
 ) -> Outcome[T] | None:
-    record = _LOOKUP.first(connection, {"scope": scope, "key": key})
+    record = _LOOKUP.first(connection, {"scope": scope, "key": _key_hash(key)})
     if record is None:
         return None
     if record.fingerprint != print_:
@@ -102,9 +131,8 @@ def _stored(
             "this Idempotency-Key was already used for a different request; use a new key",
             extra={"key": key},
         )
-    return Outcome(
-        msgspec.json.decode(record.body, type=result_type), record.status_code, replayed=True
-    )
+    body = _open(scope, key, record.body)
+    return Outcome(msgspec.json.decode(body, type=result_type), record.status_code, replayed=True)
 
 
 def _store(
@@ -122,10 +150,10 @@ def _store(
         connection,
         {
             "scope": scope,
-            "key": key,
+            "key": _key_hash(key),
             "fingerprint": print_,
             "status_code": status_code,
-            "body": msgspec.json.encode(result),
+            "body": _seal(scope, key, msgspec.json.encode(result)),
             "created_at": clock.now(),
         },
     )

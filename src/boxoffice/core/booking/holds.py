@@ -6,8 +6,6 @@ wins it gives the seats back (:mod:`~boxoffice.core.booking.endings`).
 
 from __future__ import annotations
 
-import hmac
-import secrets
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -27,17 +25,9 @@ from boxoffice.core.catalog.models import TicketType
 from boxoffice.core.catalog.tickets import current_price, on_sale
 from boxoffice.core.clock import Clock, ensure_utc
 from boxoffice.core.errors import FieldError, NotFound, ValidationFailed
-from boxoffice.core.ids import new_id
+from boxoffice.core.links import Link, secret_matches
 from boxoffice.core.money import Money
 from boxoffice.core.storage.prepared import commit_asynchronously
-
-
-def new_secret() -> str:
-    return secrets.token_urlsafe(18)
-
-
-def same_secret(given: str | None, expected: str) -> bool:
-    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def check_sellable(
@@ -127,6 +117,8 @@ class NewHold(NamedTuple):
     """A hold written but not yet holding seats (see :func:`start_hold`)."""
 
     record: HoldRecord
+    #: The hold's id and the secret of its link (only the hash is in the record).
+    link: Link
     ticket_types: dict[uuid.UUID, SelectionRow]
     quantities: dict[uuid.UUID, int]
     promo_code: str | None
@@ -134,7 +126,8 @@ class NewHold(NamedTuple):
     rows: list[SelectionRow]
 
     def out(self) -> HoldOut:
-        return hold_out(self.record, self.ticket_types, self.promo_code)
+        assert self.link.secret is not None, "a hold answered with must have its secret"
+        return hold_out(self.record, self.link.secret, self.ticket_types, self.promo_code)
 
 
 def place_hold(
@@ -142,6 +135,7 @@ def place_hold(
     clock: Clock,
     event_id: uuid.UUID,
     data: HoldIn,
+    link: Link,
     *,
     durable: bool = False,
 ) -> HoldOut:
@@ -149,7 +143,7 @@ def place_hold(
     for the event and its ticket types, one INSERT, one conditional UPDATE per quota.
     ``durable``: the hold is part of a larger transaction that must wait for the WAL flush
     (a waiting-list offer made while an order is cancelled)."""
-    hold = start_hold(connection, clock, event_id, data, durable=durable)
+    hold = start_hold(connection, clock, event_id, data, link, durable=durable)
     take_seats(connection, hold)
     return hold.out()
 
@@ -159,6 +153,7 @@ def start_hold(
     clock: Clock,
     event_id: uuid.UUID,
     data: HoldIn,
+    link: Link,
     *,
     durable: bool = False,
     status: str = "active",
@@ -199,9 +194,9 @@ def start_hold(
     if any(int(r.taken) + allocations[str(r.quota_id)] > int(r.capacity) for r in rows):
         _refuse(quantities, left, found)
     hold = HoldRecord(
-        id=new_id(),
+        id=link.id,
         event_id=event_id,
-        secret=new_secret(),
+        secret_hash=link.secret_hash,
         status=status,
         items=[
             {
@@ -219,7 +214,7 @@ def start_hold(
         promo_code_id=promo.id if promo else None,
     )
     statements.INSERT_HOLD.defer(connection, hold.as_row())
-    return NewHold(hold, found, quantities, promo.code if promo else None, list(rows))
+    return NewHold(hold, link, found, quantities, promo.code if promo else None, list(rows))
 
 
 def take_seats(connection: Connection, hold: NewHold) -> None:
@@ -250,6 +245,7 @@ def _refuse(
 
 def hold_out(
     hold: Hold | HoldRecord,
+    secret: str,
     ticket_types: Mapping[uuid.UUID, TicketLike],
     promo_code: str | None = None,
 ) -> HoldOut:
@@ -269,7 +265,7 @@ def hold_out(
         )
     return HoldOut(
         id=hold.id,
-        secret=hold.secret,
+        secret=secret,
         event_id=hold.event_id,
         status=hold.status,
         items=lines,
@@ -289,6 +285,6 @@ async def ticket_types_of_hold(session: AsyncSession, hold: Hold) -> dict[uuid.U
 async def get_hold(session: AsyncSession, hold_id: uuid.UUID, secret: str | None) -> Hold:
     """The hold, for the caller who knows its secret (anyone else: 404)."""
     hold = await session.get(Hold, hold_id)
-    if hold is None or not same_secret(secret, hold.secret):
+    if hold is None or not secret_matches(secret, hold.secret_hash):
         raise NotFound(f"no hold {hold_id}")
     return hold

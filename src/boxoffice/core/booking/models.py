@@ -35,8 +35,8 @@ class Hold(Base):
     event_id: Mapped[uuid.UUID] = mapped_column(
         UUIDType, ForeignKey("event.id", ondelete="CASCADE"), index=True
     )
-    #: Proves the caller made the hold (holds are anonymous).
-    secret: Mapped[str] = mapped_column(String(40))
+    #: SHA-256 of the secret that proves the caller made the hold (holds are anonymous).
+    secret_hash: Mapped[str] = mapped_column(String(64))
     #: "active", "ordered", "released" or "expired".
     status: Mapped[str] = mapped_column(String(12))
     #: [{"ticket_type_id": str, "quantity": int}, ...]
@@ -71,8 +71,8 @@ class Order(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=new_id)
     #: Short, unique and random: what buyers quote ("K7Q2M9XW4T").
     number: Mapped[str] = mapped_column(String(16), unique=True)
-    #: The secret in the buyer's order link (no account needed).
-    secret: Mapped[str] = mapped_column(String(40))
+    #: SHA-256 of the secret in the buyer's order link (no account needed).
+    secret_hash: Mapped[str] = mapped_column(String(64))
     event_id: Mapped[uuid.UUID] = mapped_column(
         UUIDType, ForeignKey("event.id", ondelete="RESTRICT")
     )
@@ -244,7 +244,8 @@ class WaitlistEntry(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320))
     quantity: Mapped[int] = mapped_column(Integer)
-    secret: Mapped[str] = mapped_column(String(40))
+    #: SHA-256 of the secret in the entry's link.
+    secret_hash: Mapped[str] = mapped_column(String(64))
     #: "waiting", "offered" or "left"
     status: Mapped[str] = mapped_column(String(10))
     offer_hold_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -39,7 +39,6 @@ from boxoffice.core.booking.entries import (
     OrderRefunded,
 )
 from boxoffice.core.booking.errors import HoldExpired, LimitExceeded, SoldOut
-from boxoffice.core.booking.holds import new_secret, same_secret
 from boxoffice.core.booking.models import BuyerTally, Order, OrderItem
 from boxoffice.core.booking.questions import check_answers
 from boxoffice.core.booking.records import (
@@ -67,6 +66,7 @@ from boxoffice.core.errors import Conflict, FieldError, InvalidTransition, NotFo
 from boxoffice.core.identity.schemas import normalize_email
 from boxoffice.core.ids import new_id
 from boxoffice.core.journal.service import append, append_sync, run_appending
+from boxoffice.core.links import LinkKind, LinkSecrets, secret_matches
 from boxoffice.core.money import Money
 from boxoffice.core.notify.service import queue_message_sync
 from boxoffice.core.pagination import decode_cursor, encode_cursor
@@ -113,8 +113,9 @@ def new_order_number() -> str:
     return "".join(NUMBER_ALPHABET[byte & 31] for byte in secrets.token_bytes(NUMBER_LENGTH))
 
 
-def order_link(public_url: str, order: Order | OrderRecord) -> str:
-    return f"{public_url.rstrip('/')}/orders/{order.number}?secret={order.secret}"
+def order_link(public_url: str, number: str, secret: str) -> str:
+    """The buyer's link to their order (the secret is their proof: keep it private)."""
+    return f"{public_url.rstrip('/')}/orders/{number}?secret={secret}"
 
 
 async def _transition(
@@ -219,7 +220,7 @@ def place_order(
     quota rows (they stay held until the order is paid, cancelled or expires)."""
     now = clock.now()
     taken = statements.TAKE_HOLD.first(connection, {"hold_id": hold_id, "now": now})
-    if taken is None or not same_secret(data.secret, taken.secret):
+    if taken is None or not secret_matches(data.secret, taken.secret_hash):
         _explain_untakeable(connection, hold_id, data.secret)
     assert taken is not None
     context: Sequence[SelectionRow] = statements.SELECTION.execute(
@@ -227,7 +228,9 @@ def place_order(
     ).rows
     placed = _record_order(connection, clock, hold_id, taken, context, data, ordering)
     _confirm_if_free(connection, clock, placed, ordering.public_url)
-    return order_out(placed.order, placed.items, secret=True, public_url=ordering.public_url)
+    return order_out(
+        placed.order, placed.items, secret=placed.secret, public_url=ordering.public_url
+    )
 
 
 def checkout(
@@ -241,23 +244,34 @@ def checkout(
     ``place_order`` do (the hold row records the selection and its locked prices and is
     taken by the order at once). The seats are taken last, so that on PostgreSQL the hot
     quota row stays locked only from its UPDATE to the commit."""
-    hold = holds.start_hold(connection, clock, event_id, data.selection(), status="ordered")
+    hold = holds.start_hold(
+        connection,
+        clock,
+        event_id,
+        data.selection(),
+        ordering.links.new(LinkKind.HOLD),
+        status="ordered",
+    )
     placed = _record_order(
         connection,
         clock,
         hold.record.id,
         hold.record,
         hold.rows,
-        data.order(hold.record.secret),
+        data.order(hold.link.secret or ""),
         ordering,
     )
     holds.take_seats(connection, hold)
     _confirm_if_free(connection, clock, placed, ordering.public_url)
-    return order_out(placed.order, placed.items, secret=True, public_url=ordering.public_url)
+    return order_out(
+        placed.order, placed.items, secret=placed.secret, public_url=ordering.public_url
+    )
 
 
 class _Placed(NamedTuple):
     order: OrderRecord
+    #: The secret of the order's link (only its hash is in the record).
+    secret: str
     items: list[OrderItemRecord]
     event: SelectionRow
 
@@ -311,10 +325,12 @@ def _record_order(
         fee_per_ticket=event.fee_per_ticket_minor,
         platform_fee_bp=ordering.platform_fee_bp,
     )
+    link = ordering.links.new(LinkKind.ORDER)
+    assert link.secret is not None
     order = OrderRecord(
-        id=new_id(),
+        id=link.id,
         number="",
-        secret=new_secret(),
+        secret_hash=link.secret_hash,
         event_id=event_id,
         organization_id=event.organization_id,
         hold_id=hold_id,
@@ -362,7 +378,7 @@ def _record_order(
         ),
         clock,
     )
-    return _Placed(order, order_items, event)
+    return _Placed(order, link.secret, order_items, event)
 
 
 def _confirm_if_free(
@@ -385,14 +401,14 @@ def _confirm_if_free(
         via="free",
         event_title=event.title,
         region=event.region,
-        public_url=public_url,
+        link=order_link(public_url, order.number, placed.secret),
     )
 
 
 def _explain_untakeable(connection: Connection, hold_id: uuid.UUID, secret: str) -> None:
     """Why a hold could not become an order (the transaction is rolled back by the raise)."""
     state = statements.HOLD_STATE.first(connection, {"hold_id": hold_id})
-    if state is None or not same_secret(secret, state.secret):
+    if state is None or not secret_matches(secret, state.secret_hash):
         raise NotFound(f"no hold {hold_id}")
     if state.status == "ordered":
         raise Conflict("this hold is already an order", extra={"rule": "hold_ordered"})
@@ -455,6 +471,7 @@ async def confirm(
     *,
     via: str,
     public_url: str,
+    links: LinkSecrets,
     event: Event | None = None,
 ) -> bool:
     """Confirm a paid (or free) order: held seats become sold. An order that expired before
@@ -496,6 +513,8 @@ async def confirm(
     found = event or await session.get(Event, order.event_id)
     assert found is not None
     title, region = found.title, found.region
+    secret = links.recover(LinkKind.ORDER, order.id, order.secret_hash)
+    link = order_link(public_url, order.number, secret) if secret else None
     await run_appending(
         session,
         lambda connection: _confirmed(
@@ -505,7 +524,7 @@ async def confirm(
             via=via,
             event_title=title,
             region=region,
-            public_url=public_url,
+            link=link,
         ),
     )
     return True
@@ -519,9 +538,11 @@ def _confirmed(
     via: str,
     event_title: str,
     region: str,
-    public_url: str,
+    link: str | None,
 ) -> None:
-    """What follows a confirmation: the journal entry and the buyer's e-mail with the link."""
+    """What follows a confirmation: the journal entry and the buyer's e-mail with the link
+    (``None`` for an order made before link secrets were derived: the e-mail then points to
+    the link the buyer was given when ordering)."""
     append_sync(
         connection,
         OrderConfirmed(
@@ -547,7 +568,11 @@ def _confirmed(
         subject=f"Your order {order.number}: {event_title}",
         text=f"Hello {order.buyer_name},\n\nyour order {order.number} for {event_title} is "
         f"confirmed: {order.tickets} ticket(s), {total.format(order.locale)}.\n\n"
-        f"See or manage it here (keep this link private):\n{order_link(public_url, order)}\n",
+        + (
+            f"See or manage it here (keep this link private):\n{link}\n"
+            if link
+            else "See or manage it with the link you were given when you ordered.\n"
+        ),
     )
 
 
@@ -776,7 +801,7 @@ async def get_order_by_number(
             and order.organization_id == organization_id
             and (event_id is None or order.event_id == event_id)
         )
-        or (organization_id is None and same_secret(secret, order.secret))
+        or (organization_id is None and secret_matches(secret, order.secret_hash))
     )
     if order is None or not allowed:
         raise NotFound(f"no order {number}")
@@ -803,9 +828,11 @@ def order_out(
     order: Order | OrderRecord,
     items: Sequence[OrderItem] | Sequence[OrderItemRecord],
     *,
-    secret: bool = False,
+    secret: str | None = None,
     public_url: str = "",
 ) -> OrderOut:
+    """The order as its buyer (who gave or was just given its ``secret``) or its organizer
+    sees it; only the buyer's view has the link."""
     currency = order.currency
     return OrderOut(
         id=order.id,
@@ -833,8 +860,8 @@ def order_out(
         confirmed_at=ensure_utc(order.confirmed_at) if order.confirmed_at else None,
         cancelled_at=ensure_utc(order.cancelled_at) if order.cancelled_at else None,
         refunded=Money(order.refunded_minor, currency),
-        link=order_link(public_url, order) if secret else None,
-        secret=order.secret if secret else None,
+        link=order_link(public_url, order.number, secret) if secret else None,
+        secret=secret,
     )
 
 

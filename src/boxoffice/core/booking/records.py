@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import msgspec
 
 from boxoffice.core.compliance.region import RegionLookup
+from boxoffice.core.links import LinkSecrets
 
 
 class TicketLike(Protocol):
@@ -87,7 +88,7 @@ class TakenHold(Protocol):
     @property
     def event_id(self) -> uuid.UUID: ...
     @property
-    def secret(self) -> str: ...
+    def secret_hash(self) -> str: ...
     @property
     def items(self) -> list[dict[str, Any]]: ...
     @property
@@ -109,7 +110,7 @@ class HoldRecord(Record, kw_only=True):
 
     id: uuid.UUID
     event_id: uuid.UUID
-    secret: str
+    secret_hash: str
     status: str
     items: list[dict[str, Any]]
     allocations: dict[str, int]
@@ -124,7 +125,7 @@ class OrderRecord(Record, kw_only=True):
 
     id: uuid.UUID
     number: str
-    secret: str
+    secret_hash: str
     event_id: uuid.UUID
     organization_id: uuid.UUID
     hold_id: uuid.UUID
@@ -180,6 +181,8 @@ class Ordering:
     regions: RegionLookup
     #: Where buyers reach the platform (the order link).
     public_url: str
+    #: Makes the secrets of the order's and the hold's links.
+    links: LinkSecrets
     #: The signed-in buyer, if any.
     user_id: uuid.UUID | None = None
     #: What the platform keeps of an order's total, in basis points.

@@ -112,7 +112,7 @@ TAKE_HOLD = Prepared(
     .values(status="ordered")
     .returning(
         hold.c.event_id,
-        hold.c.secret,
+        hold.c.secret_hash,
         hold.c["items"],
         hold.c.allocations,
         hold.c.expires_at,
@@ -120,7 +120,9 @@ TAKE_HOLD = Prepared(
     )
 )
 
-HOLD_STATE = Prepared(select(hold.c.secret, hold.c.status).where(hold.c.id == bindparam("hold_id")))
+HOLD_STATE = Prepared(
+    select(hold.c.secret_hash, hold.c.status).where(hold.c.id == bindparam("hold_id"))
+)
 
 QUESTIONS = Prepared(
     select(

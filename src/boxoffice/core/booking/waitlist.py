@@ -15,12 +15,12 @@ import uuid
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Connection, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.booking.entries import CapacityReleased
 from boxoffice.core.booking.errors import LimitExceeded, NotOnSale, SoldOut
-from boxoffice.core.booking.holds import new_secret, place_hold, same_secret
+from boxoffice.core.booking.holds import start_hold, take_seats
 from boxoffice.core.booking.models import Hold, WaitlistEntry
 from boxoffice.core.booking.schemas import HoldIn, HoldItem, WaitlistIn, WaitlistOut
 from boxoffice.core.catalog.models import TicketType
@@ -28,9 +28,11 @@ from boxoffice.core.catalog.tickets import availability
 from boxoffice.core.clock import Clock, ensure_utc
 from boxoffice.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from boxoffice.core.identity.schemas import normalize_email
+from boxoffice.core.ids import new_id
 from boxoffice.core.journal.dispatcher import Subscriber
 from boxoffice.core.journal.entries import JournalEntry, RecordedEntry, entry_type
 from boxoffice.core.journal.service import append
+from boxoffice.core.links import Link, LinkKind, LinkSecrets, secret_matches
 from boxoffice.core.notify.service import queue_message
 from boxoffice.core.storage import Database
 
@@ -47,7 +49,11 @@ class WaitlistOffered(JournalEntry, frozen=True, kw_only=True):
 
 
 async def join(
-    session: AsyncSession, clock: Clock, event_id: uuid.UUID, data: WaitlistIn
+    session: AsyncSession,
+    clock: Clock,
+    event_id: uuid.UUID,
+    data: WaitlistIn,
+    links: LinkSecrets,
 ) -> WaitlistOut:
     ticket_type = await session.get(TicketType, data.ticket_type_id)
     if (
@@ -72,33 +78,37 @@ async def join(
             f"{left} seats are still available: buy them instead",
             extra={"rule": "not_sold_out", "available": left},
         )
+    link = links.new(LinkKind.WAITLIST_ENTRY)
     entry = WaitlistEntry(
+        id=link.id,
         event_id=event_id,
         ticket_type_id=ticket_type.id,
         name=data.name,
         email=normalize_email(data.email),
         quantity=data.quantity,
-        secret=new_secret(),
+        secret_hash=link.secret_hash,
         status="waiting",
         created_at=clock.now(),
     )
     session.add(entry)
     await session.flush()
-    return await entry_out(session, entry, secret=True)
+    return await entry_out(session, entry, secret=link.secret)
 
 
 async def entry_out(
-    session: AsyncSession, entry: WaitlistEntry, *, secret: bool = False
+    session: AsyncSession, entry: WaitlistEntry, *, secret: str | None = None
 ) -> WaitlistOut:
+    """The entry as the person waiting sees it (``secret``: theirs, given or just made):
+    the offer's hold is opened with the entry's own secret."""
     status, offer = entry.status, None
     if entry.offer_hold_id is not None:
         hold = await session.get(Hold, entry.offer_hold_id)
         if hold is not None:
             status = {"ordered": "claimed", "active": "offered"}.get(hold.status, "lapsed")
-            if status == "offered":
+            if status == "offered" and secret is not None:
                 offer = {
                     "hold_id": str(hold.id),
-                    "secret": hold.secret,
+                    "secret": secret,
                     "expires_at": ensure_utc(hold.expires_at).isoformat(),
                 }
     position = None
@@ -123,14 +133,14 @@ async def entry_out(
         quantity=entry.quantity,
         status=status,
         position=position,
-        offer=offer if secret else None,
-        secret=entry.secret if secret else None,
+        offer=offer,
+        secret=secret,
     )
 
 
 async def get_entry(session: AsyncSession, entry_id: uuid.UUID, secret: str) -> WaitlistEntry:
     entry = await session.get(WaitlistEntry, entry_id)
-    if entry is None or not same_secret(secret, entry.secret):
+    if entry is None or not secret_matches(secret, entry.secret_hash):
         raise NotFound(f"no waiting-list entry {entry_id}")
     return entry
 
@@ -172,21 +182,34 @@ async def _offer_next(
     request = HoldIn(items=[HoldItem(ticket_type_id=ticket_type_id, quantity=head.quantity)])
     try:
         async with session.begin_nested():  # a refusal undoes only this attempt
-            hold = await session.run_sync(
-                lambda sync: place_hold(sync.connection(), clock, event_id, request, durable=True)
+            # The offer's hold opens with the entry's secret: its link is the entry's.
+            link = Link(new_id(), head.secret_hash)
+            hold_id = await session.run_sync(
+                lambda sync: _hold_for(sync.connection(), clock, event_id, request, link)
             )
     except (SoldOut, NotOnSale):
         return False
-    head.status, head.offer_hold_id, head.offered_at = "offered", hold.id, clock.now()
+    head.status, head.offer_hold_id, head.offered_at = "offered", hold_id, clock.now()
     await append(
         session,
-        WaitlistOffered(entry_id=str(head.id), event_id=str(event_id), hold_id=str(hold.id)),
+        WaitlistOffered(entry_id=str(head.id), event_id=str(event_id), hold_id=str(hold_id)),
         clock,
     )
     return True
 
 
-def offer_mail_subscriber(db: Database, clock: Clock, public_url: str) -> Subscriber:
+def _hold_for(
+    connection: Connection, clock: Clock, event_id: uuid.UUID, request: HoldIn, link: Link
+) -> uuid.UUID:
+    """Place an offer's hold (durable: part of the transaction that freed the seats)."""
+    hold = start_hold(connection, clock, event_id, request, link, durable=True)
+    take_seats(connection, hold)
+    return hold.record.id
+
+
+def offer_mail_subscriber(
+    db: Database, clock: Clock, public_url: str, links: LinkSecrets
+) -> Subscriber:
     """E-mail each offer with its claim link (the hold and its secret)."""
 
     async def handle(recorded: RecordedEntry) -> None:
@@ -198,7 +221,12 @@ def offer_mail_subscriber(db: Database, clock: Clock, public_url: str) -> Subscr
             hold = await session.get(Hold, uuid.UUID(offered.hold_id))
             if entry is None or hold is None or hold.status != "active":
                 return
-            link = f"{public_url.rstrip('/')}/holds/{hold.id}?secret={hold.secret}"
+            secret = links.recover(LinkKind.WAITLIST_ENTRY, entry.id, entry.secret_hash)
+            link = (
+                f"{public_url.rstrip('/')}/holds/{hold.id}?secret={secret}"
+                if secret
+                else "the link to your place in the queue"
+            )
             expires = _local(hold.expires_at)
             await queue_message(
                 session,

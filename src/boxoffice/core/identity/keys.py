@@ -1,4 +1,6 @@
-"""Where the access-token signing keys come from."""
+"""Where the platform's keys come from: the secret key (set, or generated once for a single
+machine) and the previous ones still accepted; access tokens are signed with them (HS256)
+or with Ed25519 key files, and buyers' link secrets are derived from them."""
 
 from __future__ import annotations
 
@@ -13,16 +15,18 @@ log = get_logger(__name__)
 GENERATED_KEY_FILE = "secret.key"
 
 
-def signer_from(
-    *, algorithm: str, secret_key: str, previous: str, key_files: str, data_dir: Path
-) -> TokenSigner:
+def platform_keys(*, secret_key: str, previous: str, data_dir: Path) -> list[str]:
+    """The current secret key first, then the previous ones (comma-separated)."""
+    current = secret_key or _generated_secret(data_dir)
+    return [current, *(k.strip() for k in previous.split(",") if k.strip())]
+
+
+def signer_from(*, algorithm: str, keys: list[str], key_files: str) -> TokenSigner:
     if algorithm == "Ed25519":
         return TokenSigner.from_ed25519_files(
             [Path(p.strip()) for p in key_files.split(",") if p.strip()]
         )
-    current = secret_key or _generated_secret(data_dir)
-    older = [k.strip() for k in previous.split(",") if k.strip()]
-    return TokenSigner.from_secrets([current, *older])
+    return TokenSigner.from_secrets(keys)
 
 
 def _generated_secret(data_dir: Path) -> str:

@@ -25,6 +25,7 @@ class OutboundMessage(Base):
     recipient: Mapped[str] = mapped_column(String(320))
     template: Mapped[str] = mapped_column(String(60))
     subject: Mapped[str] = mapped_column(String(300))
+    #: The body, until delivered or failed for good (it can carry a secret link): then "".
     text: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text, default="")
     locale: Mapped[str] = mapped_column(String(LOCALE_LENGTH), default="en")

@@ -102,6 +102,13 @@ async def queue_message(
 ChannelPicker = Callable[[str, str | None], list[NotificationChannel]]
 
 
+def _forget_body(message: OutboundMessage) -> None:
+    """A message's body can carry a secret link (an order, a password reset): once it is
+    delivered, or can never be, the outbox keeps only the delivery log (who, what template,
+    when, through which channel, or why it failed)."""
+    message.text = message.html = ""
+
+
 def delivery_subscriber(db: Database, clock: Clock, pick: ChannelPicker) -> Subscriber:
     """Deliver queued messages through the first channel routing offers that accepts them;
     a temporary failure raises (the dispatcher retries), a permanent one is recorded."""
@@ -132,12 +139,14 @@ def delivery_subscriber(db: Database, clock: Clock, pick: ChannelPicker) -> Subs
                     stored.delivered_at = clock.now()
                     stored.channel = channel.id
                     stored.provider_reference = result.provider_reference[:300]
+                    _forget_body(stored)
                 return
             if result.permanent_failure:
                 async with db.transaction() as session:
                     stored = await session.get(OutboundMessage, message_id)
                     assert stored is not None
                     stored.failed_reason = f"{channel.id}: {result.detail}"[:2000]
+                    _forget_body(stored)
                 log.warning(
                     "notify.permanent_failure",
                     message_id=str(message_id),
