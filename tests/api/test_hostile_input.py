@@ -55,6 +55,31 @@ async def test_malformed_bodies_are_400s(
         assert (await rows(platform), await counts(platform.db, store.quotas["Hall"])) == before
 
 
+async def test_bodies_take_json_types_only(
+    platform: Platform, make_client: Any, clock: ManualClock
+) -> None:
+    """A string where a number or a boolean belongs is refused, naming the field (Litestar's
+    lax conversion took ``"1"`` for 1); the same body with JSON types is taken."""
+    async with make_client(platform) as client:
+        store, headers, base = await organizer_shop(client, platform, clock)
+        checkout = f"/api/v1/events/{store.event.id}/orders"
+        before = await rows(platform), await counts(platform.db, store.quotas["Hall"])
+        item = {"ticket_type_id": str(store.types["Standard"]), "quantity": "1"}
+        buyer = {"name": "Ada", "email": "ada@example.org"}
+        lax = await client.post(checkout, json={"items": [item], "buyer": buyer})
+        assert problem(lax)["errors"] == [
+            {"field": "body.items[0].quantity", "message": "Expected `int`, got `str`"}
+        ]
+        flag = await client.put(
+            base, json=factories.event_body(clock, online="true"), headers=headers
+        )
+        assert problem(flag)["errors"][0]["field"] == "body.online"
+        assert (await rows(platform), await counts(platform.db, store.quotas["Hall"])) == before
+        item["quantity"] = 1
+        strict = await client.post(checkout, json={"items": [item], "buyer": buyer})
+        assert strict.status_code == 201, strict.text
+
+
 async def test_numbers_dates_and_uploads_are_bounded(
     platform: Platform, make_client: Any, clock: ManualClock
 ) -> None:

@@ -13,7 +13,11 @@ from sqlalchemy import select, text
 from boxoffice.core.clock import ManualClock
 from boxoffice.core.journal import JournalEntry, RecordedEntry, append, entry_type
 from boxoffice.core.journal.dispatcher import Dispatcher, DispatcherSettings, Subscriber
-from boxoffice.core.journal.models import JournalDeadLetterRow, JournalEntryRow
+from boxoffice.core.journal.models import (
+    JournalDeadLetterRow,
+    JournalEntryRow,
+    JournalSubscriberRow,
+)
 from boxoffice.core.storage import Database
 
 
@@ -289,3 +293,35 @@ async def test_only_committed_transactions_that_appended_wake_the_dispatcher(
     async with db.read() as session:
         kept = list(await session.scalars(select(JournalEntryRow.type)))
     assert kept == ["CapacityReleased", "CapacityReleased"]
+
+
+async def test_a_cancellation_that_surfaces_as_another_error_still_stops_the_dispatcher(
+    db: Database, clock: ManualClock
+) -> None:
+    """At shutdown the dispatcher's task is cancelled, and the cancellation can land in a
+    handler whose cleanup then fails (an interrupted database connection raises its own
+    error). The dispatcher must stop all the same, not count it as the entry's failure, and
+    give its lease back so another worker delivers the entry."""
+    started = asyncio.Event()
+
+    async def interrupted(entry: RecordedEntry) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            raise RuntimeError("cleanup of the interrupted work failed") from None
+
+    await ping(db, clock, 1)
+    dispatcher = Dispatcher(db, clock, [Subscriber("slow", interrupted)])
+    task = asyncio.create_task(dispatcher.run_forever())
+    await asyncio.wait_for(started.wait(), 10)
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=5)
+    assert done, "the dispatcher kept running after it was cancelled"
+    assert task.cancelled()
+    async with db.read() as session:
+        (state,) = (await session.scalars(select(JournalSubscriberRow))).all()
+    assert (state.attempts, state.last_error) == (0, None), "not the entry's failure"
+    recorder = Recorder()
+    await Dispatcher(db, clock, [Subscriber("slow", recorder)]).run_until_idle()
+    assert recorder.seen == [1], "the lease was given back: the entry is delivered"

@@ -18,6 +18,7 @@ from litestar.static_files import create_static_files_router
 from boxoffice import __version__
 from boxoffice.api.admin import AdminController
 from boxoffice.api.auth import AUTH_DEPENDENCIES
+from boxoffice.api.bodies import StrictRequest
 from boxoffice.api.booking import BookingController, OrganizerOrdersController
 from boxoffice.api.deps import DEPENDENCIES, close_left_open
 from boxoffice.api.events import CategoriesController, EventsController, MediaController
@@ -100,6 +101,7 @@ def create_app(platform: Platform) -> Litestar:
             ),
         ],
         state=State({"platform": platform}),
+        request_class=StrictRequest,
         dependencies={**DEPENDENCIES, **AUTH_DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,
         after_exception=[close_left_open],
