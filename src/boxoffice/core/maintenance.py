@@ -6,11 +6,11 @@ Idempotent; safe to run concurrently."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 from sqlalchemy import delete
 
+from boxoffice.core.background import stop_if_cancelled
 from boxoffice.core.clock import Clock
 from boxoffice.core.idempotency import sweep_idempotency_records
 from boxoffice.core.identity.models import OneTimeToken, SignInAttempt
@@ -38,6 +38,9 @@ async def run_maintenance(db: Database, clock: Clock) -> None:
 
 async def maintain_forever(db: Database, clock: Clock) -> None:
     while True:
-        with contextlib.suppress(Exception):
+        try:
             await run_maintenance(db, clock)
+        except Exception:  # the next round retries
+            stop_if_cancelled()
+            log.exception("maintenance.failed")
         await asyncio.sleep(INTERVAL_SECONDS)

@@ -10,6 +10,7 @@ import asyncio
 
 from sqlalchemy import select
 
+from boxoffice.core.background import stop_if_cancelled
 from boxoffice.core.booking import orders
 from boxoffice.core.booking.endings import end_hold
 from boxoffice.core.booking.models import Hold, Order
@@ -65,5 +66,6 @@ async def sweep_forever(db: Database, clock: Clock, interval: float = INTERVAL_S
             if ended:
                 log.info("booking.swept", ended=ended)
         except Exception:  # keep sweeping; the next round retries
+            stop_if_cancelled()
             log.exception("booking.sweep_failed")
         await asyncio.sleep(interval)

@@ -46,6 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.core.background import stop_if_cancelled
 from boxoffice.core.clock import Clock
 from boxoffice.core.journal.entries import RecordedEntry
 from boxoffice.core.journal.models import (
@@ -155,6 +156,7 @@ class Dispatcher:
             try:
                 await self.run_once()
             except Exception:
+                stop_if_cancelled()
                 log.exception("journal.dispatcher_round_failed")
             self._wake.clear()
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
@@ -312,6 +314,7 @@ class Dispatcher:
                 try:
                     await subscriber.handler(entry)
                 except Exception as error:
+                    stop_if_cancelled()  # shutdown, not the entry's failure
                     if cursor != start:
                         await self._advance(subscriber.name, cursor)
                     await self._failed(subscriber, at, entry, attempts + 1, error)

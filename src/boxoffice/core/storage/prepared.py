@@ -272,7 +272,10 @@ def run_lazily(connection: Connection, work: Callable[[Connection], T]) -> T:
     deferred ones at the end: those then commit by themselves as one statement. Two round
     trips (BEGIN, COMMIT) fewer for a checkout or a hold. Commits when ``work`` returns,
     rolls back when it raises; a connection whose rollback fails is discarded."""
-    lazy = connection.info[LAZY] = _Lazy()
+    # Kept: reaching ``connection.info`` again after an interrupted statement (a task
+    # cancelled mid-query) revalidates the connection and raises, hiding the cancellation.
+    info = connection.info
+    lazy = info[LAZY] = _Lazy()
     try:
         result = work(connection)
         if lazy.begun:
@@ -286,7 +289,7 @@ def run_lazily(connection: Connection, work: Callable[[Connection], T]) -> T:
                 connection.invalidate()
         raise
     finally:
-        connection.info.pop(LAZY, None)
+        info.pop(LAZY, None)
 
 
 def begin_if_lazy(connection: Connection) -> None:
