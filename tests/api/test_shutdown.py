@@ -22,10 +22,8 @@ EXIT_BOUND_SECONDS = 20.0
 
 def test_sigterm_under_load_exits_cleanly_and_in_time(db_url: str, tmp_path: Path) -> None:
     env = demo_environment(db_url, tmp_path / "data")
-    # One worker process: with two, uvicorn's supervisor now and then waits forever for a
-    # worker that never acts on its SIGTERM (seen about once in six runs on a loaded
-    # machine; the worker idles in its event loop): open, see the README.
-    servers = ServerProcesses(1, env, workers=1)
+    # Two worker processes under uvicorn's supervisor, as production runs it.
+    servers = ServerProcesses(1, env, workers=2)
     with servers as (url,):
         event = httpx.get(f"{url}/api/v1/events").json()["items"][0]["id"]
         ticket_type = httpx.get(f"{url}/api/v1/events/{event}/ticket-types").json()[0]["id"]

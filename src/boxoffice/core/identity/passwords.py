@@ -19,8 +19,18 @@ MIN_LENGTH = 10
 MAX_LENGTH = 128
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-#: Verified against when the account does not exist, so both paths cost the same.
-_DUMMY_HASH = _hasher.hash("boxoffice-timing-equalizer")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Verified against when the account does not exist, so both paths cost the same. Made
+    at first use (one argon2 hash, ~0.1 s), not at import: every process, the CLI's too,
+    paid for it at start-up. :func:`warm_up` makes it before the first request."""
+    return _hasher.hash("boxoffice-timing-equalizer")
+
+
+def warm_up() -> None:
+    _dummy_hash()
 
 
 def hash_password(password: str) -> str:
@@ -30,7 +40,7 @@ def hash_password(password: str) -> str:
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """Constant-cost check: an unknown account still pays for one argon2 verification."""
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
