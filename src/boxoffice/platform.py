@@ -24,6 +24,7 @@ from boxoffice.core.links import LinkSecrets
 from boxoffice.core.maintenance import maintain_forever
 from boxoffice.core.media.store import MediaStore
 from boxoffice.core.notify.service import delivery_subscriber
+from boxoffice.core.payments.engine import PaymentEngine
 from boxoffice.core.storage import Database, create_engine
 from boxoffice.logs import get_logger
 from boxoffice.plugins.config import ConfigFileError, load_config
@@ -51,10 +52,25 @@ class Platform:
         )
         #: Derives the secrets in buyers' links (order, hold, waiting-list entry).
         self.links = LinkSecrets(keys)
+        router = self.router
+        #: Payments: starting them, the gateways' word, refunds, reconciliation.
+        self.payments = PaymentEngine(
+            db,
+            clock,
+            gateway=router.providers.payment.get,
+            gateways_for=lambda region, currency, country: router.payment_gateways(
+                region=region, currency=currency, country=country
+            ),
+            public_url=settings.resolved_public_url,
+            links=self.links,
+        )
         self.dispatcher = Dispatcher(
             db,
             clock,
-            _subscribers(db, clock, plugins, self.router, settings.resolved_public_url, self.links),
+            [
+                *_subscribers(db, clock, plugins, router, settings.resolved_public_url, self.links),
+                self.payments.refund_subscriber(),
+            ],
         )
         self.auth_policy = AuthPolicy(
             public_url=settings.resolved_public_url,
@@ -108,11 +124,13 @@ class Platform:
 
     def background_work(self) -> list[Coroutine[Any, Any, None]]:
         """What runs beside the API (or in ``boxoffice worker``): the journal dispatcher, the
-        booking sweeper (lapsed holds and unpaid orders) and housekeeping."""
+        booking sweeper (lapsed holds and unpaid orders), housekeeping and the reconciliation
+        of payments nobody heard of for a while."""
         return [
             self.dispatcher.run_forever(),
             sweep_forever(self.db, self.clock),
             maintain_forever(self.db, self.clock),
+            self.payments.reconcile_forever(),
         ]
 
     async def run_background_work(self, stop: asyncio.Event) -> None:

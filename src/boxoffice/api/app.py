@@ -36,6 +36,7 @@ from boxoffice.api.middleware import (
 )
 from boxoffice.api.openapi import ProblemDocumentedJson
 from boxoffice.api.organizations import OrganizationsController
+from boxoffice.api.payments import PaymentsController
 from boxoffice.api.problems import EXCEPTION_HANDLERS
 from boxoffice.core.identity import passwords
 from boxoffice.logs import configure_logging, get_logger
@@ -89,6 +90,7 @@ def create_app(platform: Platform) -> Litestar:
             AdminController,
             CategoriesController,
             BookingController,
+            PaymentsController,
             OrganizerOrdersController,
         ],
     )

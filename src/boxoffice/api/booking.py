@@ -109,7 +109,7 @@ def _ordering(platform: Platform, user: User | None) -> Ordering:
     )
 
 
-def _require_secret(secret: str | None) -> str:
+def require_secret(secret: str | None) -> str:
     if not secret:
         raise ValidationFailed(
             "give the secret from the hold or order link",
@@ -213,7 +213,7 @@ class BookingController(Controller):
         entry_id: FromPath[uuid.UUID],
         secret: Secret,
     ) -> WaitlistOut:
-        entry = await waitlist.get_entry(session, entry_id, _require_secret(secret))
+        entry = await waitlist.get_entry(session, entry_id, require_secret(secret))
         return await waitlist.entry_out(session, entry, secret=secret)
 
     @post("/waitlist/{entry_id:uuid}/leave", status_code=200, summary="Leave the queue")
@@ -231,7 +231,7 @@ class BookingController(Controller):
     async def get_hold(
         self, session: NamedDependency[AsyncSession], hold_id: FromPath[uuid.UUID], secret: Secret
     ) -> HoldOut:
-        given = _require_secret(secret)
+        given = require_secret(secret)
         hold = await holds.get_hold(session, hold_id, given)
         return holds.hold_out(hold, given, await holds.ticket_types_of_hold(session, hold))
 
@@ -282,7 +282,7 @@ class BookingController(Controller):
         number: FromPath[str],
         secret: Secret,
     ) -> OrderOut:
-        given = _require_secret(secret)
+        given = require_secret(secret)
         order = await orders.get_order_by_number(session, number, secret=given)
         items = await orders.items_of(session, order)
         return orders.order_out(order, items, secret=given, public_url=public_url)
@@ -300,7 +300,7 @@ class BookingController(Controller):
         number: FromPath[str],
         secret: Secret,
     ) -> Response[bytes]:
-        given = _require_secret(secret)
+        given = require_secret(secret)
         order = await orders.get_order_by_number(session, number, secret=given)
         event = await event_out(session, await _event_of(session, order.event_id), private=True)
         body = order_calendar(
@@ -330,7 +330,7 @@ class BookingController(Controller):
         data: JSONBody[CancelIn],
     ) -> Response[OrderOut]:
         async def work(session: AsyncSession) -> OrderOut:
-            secret = _require_secret(data.secret)
+            secret = require_secret(data.secret)
             order = await orders.get_order_by_number(session, number, secret=secret)
             event = await _event_of(session, order.event_id)
             if order.status not in ("cancelled", "refunded"):

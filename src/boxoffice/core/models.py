@@ -36,6 +36,7 @@ from boxoffice.core.journal.models import (
     JournalSubscriberRow,
 )
 from boxoffice.core.notify.models import OutboundMessage
+from boxoffice.core.payments.models import Payment, Refund, WebhookReceipt
 from boxoffice.core.ratelimit import RateLimitWindow
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "OrderItem",
     "Organization",
     "OutboundMessage",
+    "Payment",
     "PromoCode",
     "PromoCodeUse",
     "Question",
@@ -64,8 +66,10 @@ __all__ = [
     "QuotaTicketType",
     "RateLimitWindow",
     "RefreshToken",
+    "Refund",
     "SignInAttempt",
     "TicketType",
     "User",
     "WaitlistEntry",
+    "WebhookReceipt",
 ]

@@ -1,0 +1,102 @@
+"""Paying for an order: the gateways the buyer may choose, starting a payment, and the
+gateways' webhooks.
+
+The buyer proves the order with its secret (as for every buyer's route). A payment started
+twice with the same ``Idempotency-Key`` is the same payment. Webhooks are verified by the
+gateway's plugin (a bad signature is a 400 and changes nothing) and answered 200 once
+applied, redelivered, or about a payment the platform does not know (logged)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.api.booking import Secret, require_secret
+from boxoffice.api.caching import PRIVATE
+from boxoffice.core.booking import orders
+from boxoffice.core.idempotency import check_key
+from boxoffice.core.payments.engine import GatewayOption, PaymentOut
+from boxoffice.logs import get_logger
+from boxoffice.platform import Platform
+
+log = get_logger(__name__)
+GatewayId = Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=r"^[a-z0-9_.-]+$")]
+
+
+class PaymentIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    #: The order's secret (from its link).
+    secret: Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
+    #: One of the order's payment options.
+    gateway: GatewayId
+
+
+class WebhookOut(msgspec.Struct, frozen=True):
+    #: "applied", "ignored", "duplicate" or "unknown_payment" (the last three change nothing).
+    outcome: str
+
+
+class PaymentsController(Controller):
+    cache_control = PRIVATE
+    path = "/"
+    tags = ["payments"]
+
+    @get("/orders/{number:str}/payment-options", summary="The ways the buyer may pay, best first")
+    async def payment_options(
+        self,
+        session: NamedDependency[AsyncSession],
+        platform: NamedDependency[Platform],
+        number: FromPath[str],
+        secret: Secret,
+    ) -> list[GatewayOption]:
+        order = await orders.get_order_by_number(session, number, secret=require_secret(secret))
+        return await platform.payments.options(session, order)
+
+    @get("/orders/{number:str}/payments", summary="The order's payment attempts")
+    async def payments(
+        self,
+        session: NamedDependency[AsyncSession],
+        platform: NamedDependency[Platform],
+        number: FromPath[str],
+        secret: Secret,
+    ) -> list[PaymentOut]:
+        order = await orders.get_order_by_number(session, number, secret=require_secret(secret))
+        return await platform.payments.payments_of(session, order)
+
+    @post(
+        "/orders/{number:str}/payments",
+        status_code=201,
+        summary="Pay what is due through one of the payment options",
+    )
+    async def start_payment(
+        self,
+        request: Request[Any, Any, Any],
+        platform: NamedDependency[Platform],
+        number: FromPath[str],
+        data: JSONBody[PaymentIn],
+    ) -> PaymentOut:
+        key = request.headers.get("idempotency-key")
+        async with platform.db.read() as session:
+            order = await orders.get_order_by_number(session, number, secret=data.secret)
+        return await platform.payments.start(
+            order.id, data.gateway, check_key(key) if key is not None else None
+        )
+
+    @post(
+        "/payments/webhooks/{gateway:str}",
+        status_code=200,
+        summary="A payment gateway's notification (verified by its plugin)",
+    )
+    async def webhook(
+        self,
+        request: Request[Any, Any, Any],
+        platform: NamedDependency[Platform],
+        gateway: FromPath[str],
+    ) -> WebhookOut:
+        outcome = await platform.payments.webhook(gateway, request.headers, await request.body())
+        log.info("payments.webhook", gateway=gateway, outcome=outcome)
+        return WebhookOut(outcome)

@@ -1,0 +1,651 @@
+"""The payment engine: money moves exactly once, whatever the gateway says and when.
+
+- A payment is recorded (``created``, committed) *before* the gateway is asked, with an
+  idempotency key derived from its id: a process killed between the two leaves a record the
+  reconciliation finds, and asking again can never charge twice.
+- The gateway's word (its answer, a webhook, a status fetched by reconciliation) is applied
+  by :meth:`PaymentEngine.apply` in one transaction with the order: only moves forward
+  (:mod:`~boxoffice.core.payments.states`); a webhook redelivered is recognised by its event
+  id and changes nothing.
+- An order is confirmed only by succeeded payments covering its total. A payment that
+  succeeds for an order that is already paid, cancelled, or expired with its seats sold
+  meanwhile is refunded automatically (a ``RefundRequested`` entry: a journal subscriber asks
+  the gateway, at least once, idempotently) and the buyer is told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+
+import msgspec
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.core.background import stop_if_cancelled
+from boxoffice.core.booking import orders
+from boxoffice.core.booking.errors import SoldOut
+from boxoffice.core.booking.models import Order
+from boxoffice.core.booking.orders import OrderStatus
+from boxoffice.core.catalog.models import Event
+from boxoffice.core.clock import Clock, ensure_utc
+from boxoffice.core.errors import (
+    BoxofficeError,
+    Conflict,
+    FieldError,
+    NotFound,
+    ProviderUnavailable,
+    ValidationFailed,
+)
+from boxoffice.core.idempotency import IdempotencyKeyReused
+from boxoffice.core.identity.tokens import hash_secret
+from boxoffice.core.journal.dispatcher import Subscriber
+from boxoffice.core.journal.entries import RecordedEntry
+from boxoffice.core.journal.service import append
+from boxoffice.core.links import LinkSecrets
+from boxoffice.core.money import Money
+from boxoffice.core.notify.service import queue_message
+from boxoffice.core.payments.entries import (
+    PaymentChanged,
+    PaymentCreated,
+    RefundChanged,
+    RefundRequested,
+)
+from boxoffice.core.payments.gateway import (
+    GatewayCapability,
+    PaymentGateway,
+    PaymentRequest,
+    PaymentResult,
+    PaymentStatus,
+    RefundRequest,
+)
+from boxoffice.core.payments.models import Payment, Refund, WebhookReceipt
+from boxoffice.core.payments.states import FROM_GATEWAY, OPEN, PaymentState, RefundState, may_move
+from boxoffice.core.storage import Database
+from boxoffice.logs import get_logger
+
+log = get_logger(__name__)
+
+#: A gateway call that takes longer has failed (the payment stays to be reconciled).
+GATEWAY_TIMEOUT_SECONDS = 20.0
+#: Open payments untouched this long are looked up at their gateway.
+RECONCILE_AFTER = timedelta(minutes=2)
+RECONCILE_INTERVAL_SECONDS = 60.0
+#: How long a deferred payment (bank transfer) keeps the order's seats, unless the gateway
+#: says otherwise (its ``payment_deadline``).
+DEFAULT_DEFERRED_DEADLINE = timedelta(days=3)
+
+#: The gateway with this id, if it is loaded.
+GatewayById = Callable[[str], PaymentGateway | None]
+#: (region, currency, buyer country) -> the gateways routing allows, best first; raises
+#: :class:`~boxoffice.core.errors.ProviderUnavailable` when none can take the payment.
+GatewaysFor = Callable[[str | None, str, str | None], list[PaymentGateway]]
+
+
+class NoGateway(Conflict):
+    slug = "no-payment-gateway"
+    title = "No payment gateway takes this currency here"
+
+
+class OrderNotPayable(Conflict):
+    slug = "order-not-payable"
+    title = "This order cannot be paid now"
+
+
+class GatewayUnavailable(ProviderUnavailable):
+    slug = "gateway-unavailable"
+    title = "The payment gateway did not answer"
+
+
+class PaymentOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    gateway: str
+    status: str
+    amount: Money
+    redirect_url: str = ""
+    #: For the buyer's browser to finish the payment (e.g. Stripe's client secret); only in
+    #: the answer that started the payment, never stored.
+    client_secret: str = ""
+    instructions: str = ""
+    failure_reason: str = ""
+
+
+class GatewayOption(msgspec.Struct, kw_only=True):
+    id: str
+    display_name: str
+    capabilities: list[str]
+
+
+def payment_out(payment: Payment, client_secret: str = "") -> PaymentOut:
+    return PaymentOut(
+        id=payment.id,
+        gateway=payment.gateway,
+        status=payment.status,
+        amount=Money(payment.amount_minor, payment.currency),
+        redirect_url=payment.redirect_url,
+        client_secret=client_secret,
+        instructions=payment.instructions,
+        failure_reason=payment.failure_reason,
+    )
+
+
+class PaymentEngine:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        gateway: GatewayById,
+        gateways_for: GatewaysFor,
+        *,
+        public_url: str,
+        links: LinkSecrets,
+    ) -> None:
+        self.db, self.clock = db, clock
+        self._gateway, self._gateways_for = gateway, gateways_for
+        self.public_url, self.links = public_url, links
+
+    # ---- choosing and starting
+
+    def _allowed(self, event: Event, order: Order) -> list[PaymentGateway]:
+        try:
+            return self._gateways_for(event.region, order.currency, order.buyer_country or None)
+        except ProviderUnavailable as error:
+            raise NoGateway(
+                f"no payment gateway takes {order.currency} in region {event.region}"
+                + (f" for a buyer in {order.buyer_country}" if order.buyer_country else ""),
+                extra={"currency": order.currency, "region": event.region},
+            ) from error
+
+    async def options(self, session: AsyncSession, order: Order) -> list[GatewayOption]:
+        """The gateways the buyer may choose for ``order``, best first."""
+        event = await session.get(Event, order.event_id)
+        assert event is not None
+        return [
+            GatewayOption(id=g.id, display_name=g.display_name, capabilities=sorted(g.capabilities))
+            for g in self._allowed(event, order)
+        ]
+
+    async def start(
+        self, order_id: uuid.UUID, gateway_id: str, request_key: str | None = None
+    ) -> PaymentOut:
+        """Pay what is due on a pending order through ``gateway_id`` (one routing allows).
+        ``request_key`` (the buyer's Idempotency-Key): the same request again gets the same
+        payment (asked of the gateway again with the same key, so nothing is charged twice
+        and the buyer's browser gets what it needs to finish once more)."""
+        payment_id, request, gateway = await self._record_attempt(
+            order_id, gateway_id, hash_secret(request_key) if request_key else None
+        )
+        try:
+            async with asyncio.timeout(GATEWAY_TIMEOUT_SECONDS):
+                result = await gateway.create_payment(request)
+        except BoxofficeError as refusal:  # the gateway refused it: nothing was charged
+            await self._fail(payment_id, refusal.detail)
+            raise
+        except Exception as error:  # no answer: it may exist there; reconciliation asks again
+            log.warning("payments.create_failed", gateway=gateway_id, error=type(error).__name__)
+            raise GatewayUnavailable(
+                f"{gateway.display_name} did not answer; try again or choose another way to pay",
+                extra={"gateway": gateway_id, "retry_after": 5},
+            ) from error
+        async with self.db.transaction() as session:
+            payment = await self._locked(session, payment_id)
+            await self._record_answer(session, payment, gateway, result)
+            return payment_out(payment, result.client_secret)
+
+    async def _record_attempt(
+        self, order_id: uuid.UUID, gateway_id: str, request_key: str | None
+    ) -> tuple[uuid.UUID, PaymentRequest, PaymentGateway]:
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            order = await session.get(Order, order_id, with_for_update=True)
+            if order is None:
+                raise NotFound(f"no order {order_id}")
+            event = await session.get(Event, order.event_id)
+            assert event is not None
+            earlier = (
+                await session.scalar(
+                    select(Payment).where(
+                        Payment.order_id == order.id, Payment.request_key == request_key
+                    )
+                )
+                if request_key
+                else None
+            )
+            if earlier is not None:
+                return self._repeat(earlier, order, event, gateway_id)
+            if order.status != OrderStatus.PENDING or (
+                order.expires_at is not None and now >= ensure_utc(order.expires_at)
+            ):
+                raise OrderNotPayable(
+                    f"the order is {order.status}: nothing is due",
+                    extra={"status": order.status},
+                )
+            allowed = self._allowed(event, order)
+            gateway = next((g for g in allowed if g.id == gateway_id), None)
+            if gateway is None:
+                raise ValidationFailed(
+                    f"{gateway_id!r} is not offered for this order",
+                    errors=[FieldError("gateway", "one of " + ", ".join(g.id for g in allowed))],
+                )
+            due = order.total_minor - await _succeeded_minor(session, order.id)
+            if due <= 0:
+                raise OrderNotPayable("the order is paid already", extra={"status": "paid"})
+            payment = Payment(
+                order_id=order.id,
+                gateway=gateway.id,
+                status=PaymentState.CREATED,
+                amount_minor=due,
+                currency=order.currency,
+                request_key=request_key,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(payment)
+            await session.flush()
+            await append(
+                session,
+                PaymentCreated(
+                    payment_id=str(payment.id),
+                    order_id=str(order.id),
+                    gateway=gateway.id,
+                    amount_minor=due,
+                    currency=order.currency,
+                ),
+                self.clock,
+            )
+            return payment.id, self._request(payment, order, event), gateway
+
+    def _repeat(
+        self, earlier: Payment, order: Order, event: Event, gateway_id: str
+    ) -> tuple[uuid.UUID, PaymentRequest, PaymentGateway]:
+        gateway = self._gateway(earlier.gateway)
+        if earlier.gateway != gateway_id or gateway is None:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key started a payment through another gateway; use a new key"
+            )
+        return earlier.id, self._request(earlier, order, event), gateway
+
+    def _request(self, payment: Payment, order: Order, event: Event | None) -> PaymentRequest:
+        """What the gateway is asked (the same each time for one payment)."""
+        order_page = f"{self.public_url.rstrip('/')}/orders/{order.number}"
+        return PaymentRequest(
+            payment_id=str(payment.id),
+            order_reference=order.number,
+            amount=Money(payment.amount_minor, payment.currency),
+            idempotency_key=f"boxoffice-payment-{payment.id}",
+            buyer_email=order.buyer_email,
+            buyer_country=order.buyer_country,
+            description=f"{event.title if event else 'Tickets'}: order {order.number}"[:200],
+            return_url=order_page,
+            cancel_url=order_page,
+        )
+
+    async def _record_answer(
+        self,
+        session: AsyncSession,
+        payment: Payment,
+        gateway: PaymentGateway,
+        result: PaymentResult,
+    ) -> None:
+        payment.provider_reference = result.provider_reference[:200]
+        payment.redirect_url = result.redirect_url
+        payment.instructions = result.instructions
+        await self._move(session, payment, FROM_GATEWAY[result.status], source="answer")
+        if GatewayCapability.DEFERRED in gateway.capabilities:
+            await self._extend_deadline(session, payment, gateway)
+
+    async def _extend_deadline(
+        self, session: AsyncSession, payment: Payment, gateway: PaymentGateway
+    ) -> None:
+        """A deferred payment (bank transfer) keeps the order's seats longer than a hold."""
+        deadline = getattr(gateway, "payment_deadline", None) or DEFAULT_DEFERRED_DEADLINE
+        order = await session.get(Order, payment.order_id, with_for_update=True)
+        assert order is not None
+        extended = self.clock.now() + deadline
+        if order.status == OrderStatus.PENDING and (
+            order.expires_at is None or ensure_utc(order.expires_at) < extended
+        ):
+            order.expires_at = extended
+
+    async def _fail(self, payment_id: uuid.UUID, reason: str) -> None:
+        async with self.db.transaction() as session:
+            payment = await self._locked(session, payment_id)
+            payment.failure_reason = reason[:2000]
+            await self._move(session, payment, PaymentState.FAILED, source="answer")
+
+    # ---- the gateway's word
+
+    async def webhook(self, gateway_id: str, headers: Mapping[str, str], body: bytes) -> str:
+        """Verify and apply a gateway's notification; the outcome, for the log and the reply:
+        "applied", "ignored", "duplicate" or "unknown_payment" (nothing changed)."""
+        gateway = self._gateway(gateway_id)
+        if gateway is None:
+            raise NotFound(f"no payment gateway {gateway_id!r}")
+        event = await gateway.parse_webhook(headers, body)  # WebhookRejected: 400
+        if event is None:
+            return "ignored"
+        try:
+            async with self.db.transaction() as session:
+                seen = await session.get(WebhookReceipt, (gateway_id, event.provider_event_id))
+                if seen is not None:
+                    return "duplicate"
+                payment = await session.scalar(
+                    select(Payment)
+                    .where(
+                        Payment.gateway == gateway_id,
+                        Payment.provider_reference == event.provider_reference,
+                    )
+                    .with_for_update()
+                )
+                if payment is None:
+                    log.warning(
+                        "payments.webhook_for_unknown_payment",
+                        gateway=gateway_id,
+                        reference=event.provider_reference,
+                    )
+                    return "unknown_payment"
+                session.add(
+                    WebhookReceipt(
+                        gateway=gateway_id,
+                        provider_event_id=event.provider_event_id[:200],
+                        payment_id=payment.id,
+                        received_at=self.clock.now(),
+                    )
+                )
+                await session.flush()  # a concurrent copy of this event waits here, then fails
+                await self._apply(session, payment, event.status, source="webhook")
+                return "applied"
+        except IntegrityError:
+            return "duplicate"
+
+    async def _apply(
+        self, session: AsyncSession, payment: Payment, status: PaymentStatus, *, source: str
+    ) -> None:
+        await self._move(session, payment, FROM_GATEWAY[status], source=source)
+        if status == PaymentStatus.REFUNDED:
+            await self._refunded_at_gateway(session, payment)
+
+    async def _move(
+        self, session: AsyncSession, payment: Payment, target: PaymentState, *, source: str
+    ) -> bool:
+        before = PaymentState(payment.status)
+        if not may_move(before, target):
+            return False
+        now = self.clock.now()
+        payment.status, payment.updated_at = target, now
+        if target == PaymentState.SUCCEEDED:
+            payment.succeeded_at = now
+        await session.flush()
+        await append(
+            session,
+            PaymentChanged(
+                payment_id=str(payment.id),
+                order_id=str(payment.order_id),
+                gateway=payment.gateway,
+                before=before,
+                after=target,
+                source=source,
+            ),
+            self.clock,
+        )
+        if target == PaymentState.SUCCEEDED:
+            await self._settle(session, payment)
+        return True
+
+    async def _settle(self, session: AsyncSession, payment: Payment) -> None:
+        """Money arrived: confirm the order once it is covered, or give the money back."""
+        order = await session.get(Order, payment.order_id, with_for_update=True)
+        assert order is not None
+        if order.status == OrderStatus.CONFIRMED:
+            await self._refund(session, payment, payment.amount_minor, "duplicate", order)
+            return
+        if order.status not in (OrderStatus.PENDING, OrderStatus.EXPIRED):
+            await self._refund(session, payment, payment.amount_minor, "order_closed", order)
+            return
+        if await _succeeded_minor(session, order.id) < order.total_minor:
+            return  # partly paid: the rest is still due
+        try:
+            async with session.begin_nested():
+                await orders.confirm(
+                    session,
+                    self.clock,
+                    order,
+                    via="payment",
+                    public_url=self.public_url,
+                    links=self.links,
+                )
+        except SoldOut:
+            await session.refresh(order)
+            await self._refund(session, payment, payment.amount_minor, "seats_gone", order)
+
+    async def _refund(
+        self, session: AsyncSession, payment: Payment, amount_minor: int, reason: str, order: Order
+    ) -> Refund:
+        now = self.clock.now()
+        refund = Refund(
+            payment_id=payment.id,
+            order_id=payment.order_id,
+            status=RefundState.PENDING,
+            amount_minor=amount_minor,
+            currency=payment.currency,
+            reason=reason,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(refund)
+        await session.flush()
+        await append(
+            session,
+            RefundRequested(
+                payment_id=str(payment.id),
+                order_id=str(payment.order_id),
+                gateway=payment.gateway,
+                refund_id=str(refund.id),
+                amount_minor=amount_minor,
+                currency=payment.currency,
+                reason=reason,
+            ),
+            self.clock,
+        )
+        if reason in _TOLD:
+            amount = Money(amount_minor, payment.currency).format(order.locale)
+            await queue_message(
+                session,
+                self.clock,
+                kind="email",
+                to=order.buyer_email,
+                template=f"payment-refunded-{reason}",
+                locale=order.locale,
+                subject=f"Your payment for order {order.number} is refunded",
+                text=f"Hello {order.buyer_name},\n\n{_TOLD[reason]}\n\n"
+                f"We are refunding {amount} to the way you paid; it can take a few days to "
+                "show.\n",
+            )
+        return refund
+
+    async def _refunded_at_gateway(self, session: AsyncSession, payment: Payment) -> None:
+        """The gateway says the money went back (its dashboard, or our own refund's
+        notification): record what our records do not already say."""
+        recorded = int(
+            await session.scalar(
+                select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+                    Refund.payment_id == payment.id, Refund.status != RefundState.FAILED
+                )
+            )
+            or 0
+        )
+        if recorded >= payment.amount_minor:
+            return
+        order = await session.get(Order, payment.order_id, with_for_update=True)
+        assert order is not None
+        refund = await self._refund(
+            session, payment, payment.amount_minor - recorded, "gateway", order
+        )
+        refund.status = RefundState.SUCCEEDED  # made there already: nothing to ask
+        if order.status == OrderStatus.CONFIRMED:
+            tickets = [item.id for item in await orders.items_of(session, order)]
+            await orders.refund_tickets(
+                session, self.clock, order, tickets, by="gateway", reason="refunded at gateway"
+            )
+
+    # ---- refunds and reconciliation
+
+    def refund_subscriber(self) -> Subscriber:
+        """Make each requested refund at its gateway (retried by the dispatcher on failure;
+        the refund's id is the gateway's idempotency key, so a retry refunds once)."""
+
+        async def handle(recorded: RecordedEntry) -> None:
+            requested = recorded.decode()
+            if not isinstance(requested, RefundRequested):
+                return
+            async with self.db.read() as session:
+                refund = await session.get(Refund, uuid.UUID(requested.refund_id))
+                payment = await session.get(Payment, uuid.UUID(requested.payment_id))
+            if refund is None or payment is None or refund.status != RefundState.PENDING:
+                return
+            gateway = self._gateway(payment.gateway)
+            if gateway is None:
+                raise ProviderUnavailable(f"gateway {payment.gateway} is not loaded")
+            try:
+                async with asyncio.timeout(GATEWAY_TIMEOUT_SECONDS):
+                    result = await gateway.refund(
+                        RefundRequest(
+                            refund_id=str(refund.id),
+                            provider_reference=payment.provider_reference,
+                            amount=Money(refund.amount_minor, refund.currency),
+                            idempotency_key=f"boxoffice-refund-{refund.id}",
+                            reason=refund.reason,
+                        )
+                    )
+            except BoxofficeError as refusal:
+                await self._refund_ended(refund.id, RefundState.FAILED, "", refusal.detail)
+                return
+            if result.succeeded:
+                await self._refund_ended(
+                    refund.id, RefundState.SUCCEEDED, result.provider_reference, ""
+                )
+
+        return Subscriber(
+            name="payments:refunds",
+            handler=handle,
+            types=frozenset({RefundRequested.__name__}),
+        )
+
+    async def _refund_ended(
+        self, refund_id: uuid.UUID, state: RefundState, reference: str, reason: str
+    ) -> None:
+        async with self.db.transaction() as session:
+            refund = await session.get(Refund, refund_id, with_for_update=True)
+            if refund is None or refund.status != RefundState.PENDING:
+                return
+            refund.status, refund.updated_at = state, self.clock.now()
+            refund.provider_reference, refund.failure_reason = reference[:200], reason[:2000]
+            payment = await session.get(Payment, refund.payment_id)
+            assert payment is not None
+            await append(
+                session,
+                RefundChanged(
+                    payment_id=str(payment.id),
+                    order_id=str(refund.order_id),
+                    gateway=payment.gateway,
+                    refund_id=str(refund.id),
+                    after=state,
+                ),
+                self.clock,
+            )
+            if state == RefundState.FAILED:
+                log.error("payments.refund_failed", refund_id=str(refund_id), reason=reason)
+
+    async def reconcile(self) -> int:
+        """Ask the gateways about open payments nobody heard of for a while; returns how many
+        moved. A payment whose creation got no answer is created again with the same
+        idempotency key (the gateway returns the one it made, or makes it now)."""
+        async with self.db.read() as session:
+            stale = list(
+                await session.scalars(
+                    select(Payment)
+                    .where(
+                        Payment.status.in_(list(OPEN)),
+                        Payment.updated_at < self.clock.now() - RECONCILE_AFTER,
+                    )
+                    .order_by(Payment.updated_at)
+                    .limit(100)
+                )
+            )
+        moved = 0
+        for payment in stale:
+            gateway = self._gateway(payment.gateway)
+            if gateway is None or GatewayCapability.DEFERRED in gateway.capabilities:
+                continue
+            try:
+                moved += await self._reconcile_one(payment, gateway)
+            except Exception as error:  # the next round tries again
+                log.warning(
+                    "payments.reconcile_failed",
+                    payment_id=str(payment.id),
+                    error=type(error).__name__,
+                )
+        return moved
+
+    async def _reconcile_one(self, stale: Payment, gateway: PaymentGateway) -> int:
+        if not stale.provider_reference:
+            async with self.db.read() as session:
+                order = await session.get(Order, stale.order_id)
+                assert order is not None
+                request = self._request(stale, order, await session.get(Event, order.event_id))
+            async with asyncio.timeout(GATEWAY_TIMEOUT_SECONDS):
+                result = await gateway.create_payment(request)
+            async with self.db.transaction() as session:
+                payment = await self._locked(session, stale.id)
+                await self._record_answer(session, payment, gateway, result)
+                return 1
+        async with asyncio.timeout(GATEWAY_TIMEOUT_SECONDS):
+            status = await gateway.fetch_status(stale.provider_reference)
+        async with self.db.transaction() as session:
+            payment = await self._locked(session, stale.id)
+            before = payment.status
+            await self._apply(session, payment, status, source="reconciliation")
+            if payment.status == before:
+                payment.updated_at = self.clock.now()  # asked: not again until it is stale
+            return int(payment.status != before)
+
+    async def reconcile_forever(self) -> None:
+        while True:
+            try:
+                await self.reconcile()
+            except Exception:
+                stop_if_cancelled()
+                log.exception("payments.reconcile_round_failed")
+            await asyncio.sleep(RECONCILE_INTERVAL_SECONDS)
+
+    async def _locked(self, session: AsyncSession, payment_id: uuid.UUID) -> Payment:
+        payment = await session.get(Payment, payment_id, with_for_update=True)
+        assert payment is not None
+        return payment
+
+    async def payments_of(self, session: AsyncSession, order: Order) -> list[PaymentOut]:
+        rows = await session.scalars(
+            select(Payment).where(Payment.order_id == order.id).order_by(Payment.created_at)
+        )
+        return [payment_out(p) for p in rows]
+
+
+#: What the buyer is told when their payment is refunded automatically.
+_TOLD = {
+    "seats_gone": "your payment arrived after your order had expired, and its seats were "
+    "sold meanwhile, so the order could not be confirmed.",
+    "duplicate": "your order was paid twice; the second payment is not needed.",
+    "order_closed": "your payment arrived for an order that was cancelled.",
+}
+
+
+async def _succeeded_minor(session: AsyncSession, order_id: uuid.UUID) -> int:
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
+            Payment.order_id == order_id, Payment.status == PaymentState.SUCCEEDED
+        )
+    )
+    return int(total or 0)
