@@ -8,15 +8,25 @@ suite uses them under the short names below.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import stamina
 
 from boxoffice.core.clock import ManualClock
+from boxoffice.core.resilience import ATTEMPTS
 from boxoffice.core.storage import Database
 from boxoffice.testing.plugin import MakeClient, MakePlatform
 
 pytest_plugins = ["boxoffice.testing.plugin", "pytester"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _retries_without_waiting() -> Iterator[None]:
+    """Provider calls are retried as in production, without the backoff's sleeps."""
+    with stamina.set_testing(True, attempts=ATTEMPTS):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ from boxoffice.core.maintenance import maintain_forever
 from boxoffice.core.media.store import MediaStore
 from boxoffice.core.notify.service import delivery_subscriber
 from boxoffice.core.payments.engine import PaymentEngine
+from boxoffice.core.resilience import ProviderCalls
 from boxoffice.core.storage import Database, create_engine
 from boxoffice.logs import get_logger
 from boxoffice.plugins.config import ConfigFileError, load_config
@@ -53,16 +54,19 @@ class Platform:
         #: Derives the secrets in buyers' links (order, hold, waiting-list entry).
         self.links = LinkSecrets(keys)
         router = self.router
+        #: Timeouts, retries and a circuit breaker per provider.
+        self.calls = calls = ProviderCalls()
         #: Payments: starting them, the gateways' word, refunds, reconciliation.
         self.payments = PaymentEngine(
             db,
             clock,
             gateway=router.providers.payment.get,
             gateways_for=lambda region, currency, country: router.payment_gateways(
-                region=region, currency=currency, country=country
+                region=region, currency=currency, country=country, available=calls.available
             ),
             public_url=settings.resolved_public_url,
             links=self.links,
+            calls=calls,
         )
         self.dispatcher = Dispatcher(
             db,

@@ -73,10 +73,11 @@ class Paying:
             f"{self.base}/payment-options", params={"secret": self.order["secret"]}
         )
 
-    async def start(self, gateway: str = "acmepay", key: str | None = None) -> Any:
+    async def start(self, gateway: str | None = "acmepay", key: str | None = None) -> Any:
+        body = {"secret": self.order["secret"]} | ({"gateway": gateway} if gateway else {})
         return await self.client.post(
             f"{self.base}/payments",
-            json={"secret": self.order["secret"], "gateway": gateway},
+            json=body,
             headers={"idempotency-key": key} if key else {},
         )
 
@@ -337,3 +338,49 @@ async def test_a_deferred_payment_keeps_the_seats_longer(
         await sweep_until_done(platform.db, clock)
         assert await paying.status() == "expired"
         assert await counts(platform.db, store.quotas["Hall"]) == (10, 0, 0)
+
+
+class Down(AcmePay):
+    """A gateway whose API fails every call (an outage)."""
+
+    calls = 0
+
+    async def create_payment(self, request: PaymentRequest) -> PaymentResult:
+        self.calls += 1
+        raise ConnectionError("connection refused")
+
+
+async def test_an_outage_opens_the_breaker_and_the_next_gateway_takes_over(
+    make_platform: factories.MakePlatform, make_client: Any, clock: ManualClock
+) -> None:
+    plugin = AcmePayPlugin()
+    plugin.gateway = Down()
+    platform = make_platform([("acmepay", plugin)], config=CONFIG, entry_points=True)
+    store = await shop(platform.db, clock)
+    async with make_client(platform) as client:
+        order = await Buyer(client, store).buy(Standard=1)
+        paying = Paying(client, order)
+        for _ in range(2):  # three tries each: the fifth failure opens the breaker
+            assert (await paying.start()).status_code == 503
+        assert plugin.gateway.calls == 5, "tried until the breaker opened, then not again"
+        assert platform.calls.state("acmepay") == "opened"
+        options = (await paying.options()).json()
+        assert [o["id"] for o in options] == ["offline"], "routing skips an open breaker"
+        fallback = await paying.start(gateway=None)
+        assert fallback.status_code == 201, fallback.text
+        assert fallback.json()["gateway"] == "offline"
+        assert plugin.gateway.calls == 5
+        ready = (await client.get("/health/ready")).json()
+        assert ready["providers"]["payment:acmepay"] == {
+            "state": "down",
+            "detail": "",
+            "breaker": "opened",
+        }
+        assert await paying.status() == "pending", "no money, no confirmation"
+    async with platform.db.read() as session:
+        attempts = (await session.scalars(select(Payment).order_by(Payment.created_at))).all()
+    assert [(p.gateway, p.status) for p in attempts] == [
+        ("acmepay", "created"),
+        ("acmepay", "created"),
+        ("offline", "requires_action"),
+    ], "unanswered attempts stay for reconciliation"

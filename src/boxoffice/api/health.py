@@ -23,6 +23,8 @@ PROVIDER_CHECK_TIMEOUT = 2.0
 class Check(msgspec.Struct):
     state: HealthState
     detail: str = ""
+    #: The provider's circuit breaker: "closed", "opened" (calls paused) or "half-opened".
+    breaker: str = "closed"
 
 
 class Readiness(msgspec.Struct):
@@ -58,7 +60,7 @@ class HealthController(Controller):
         providers = [(k, i, p) for k, i, p in platform.plugins.providers.all() if k != "region"]
         results = await asyncio.gather(*(_check(p.health()) for _, _, p in providers))
         checks = {
-            f"{kind}:{pid}": result
+            f"{kind}:{pid}": _with_breaker(result, platform.calls.state(pid))
             for (kind, pid, _), result in zip(providers, results, strict=True)
         }
         status = database.state
@@ -66,13 +68,22 @@ class HealthController(Controller):
         if caller is None or caller.platform_role != "admin":
             # Details name server paths, hosts and buckets: for platform admins only.
             database = Check(database.state)
-            checks = {name: Check(check.state) for name, check in checks.items()}
+            checks = {
+                name: Check(check.state, breaker=check.breaker) for name, check in checks.items()
+            }
         if status is HealthState.UP and any(c.state is not HealthState.UP for c in checks.values()):
             status = HealthState.DEGRADED
         code = 503 if status is HealthState.DOWN else 200
         return Response(
             Readiness(status=status, database=database, providers=checks), status_code=code
         )
+
+
+def _with_breaker(check: Check, breaker: str) -> Check:
+    """A provider whose breaker is open is down for routing, whatever its probe says."""
+    if breaker == "opened":
+        return Check(HealthState.DOWN, check.detail or "circuit breaker open", breaker)
+    return Check(check.state, check.detail, breaker)
 
 
 async def _check(probe: Awaitable[object]) -> Check:

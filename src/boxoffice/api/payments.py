@@ -31,8 +31,9 @@ GatewayId = Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=r"^
 class PaymentIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     #: The order's secret (from its link).
     secret: Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
-    #: One of the order's payment options.
-    gateway: GatewayId
+    #: One of the order's payment options; without it, the first that takes the payment
+    #: (one that refuses it or cannot be reached passes it to the next).
+    gateway: GatewayId | None = None
 
 
 class WebhookOut(msgspec.Struct, frozen=True):

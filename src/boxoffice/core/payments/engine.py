@@ -19,6 +19,7 @@ import asyncio
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
+from functools import partial
 
 import msgspec
 from sqlalchemy import func, select
@@ -64,13 +65,12 @@ from boxoffice.core.payments.gateway import (
 )
 from boxoffice.core.payments.models import Payment, Refund, WebhookReceipt
 from boxoffice.core.payments.states import FROM_GATEWAY, OPEN, PaymentState, RefundState, may_move
+from boxoffice.core.resilience import ProviderCalls
 from boxoffice.core.storage import Database
 from boxoffice.logs import get_logger
 
 log = get_logger(__name__)
 
-#: A gateway call that takes longer has failed (the payment stays to be reconciled).
-GATEWAY_TIMEOUT_SECONDS = 20.0
 #: Open payments untouched this long are looked up at their gateway.
 RECONCILE_AFTER = timedelta(minutes=2)
 RECONCILE_INTERVAL_SECONDS = 60.0
@@ -142,8 +142,10 @@ class PaymentEngine:
         *,
         public_url: str,
         links: LinkSecrets,
+        calls: ProviderCalls | None = None,
     ) -> None:
         self.db, self.clock = db, clock
+        self.calls = calls or ProviderCalls()
         self._gateway, self._gateways_for = gateway, gateways_for
         self.public_url, self.links = public_url, links
 
@@ -169,34 +171,59 @@ class PaymentEngine:
         ]
 
     async def start(
-        self, order_id: uuid.UUID, gateway_id: str, request_key: str | None = None
+        self, order_id: uuid.UUID, gateway_id: str | None, request_key: str | None = None
     ) -> PaymentOut:
-        """Pay what is due on a pending order through ``gateway_id`` (one routing allows).
-        ``request_key`` (the buyer's Idempotency-Key): the same request again gets the same
-        payment (asked of the gateway again with the same key, so nothing is charged twice
-        and the buyer's browser gets what it needs to finish once more)."""
-        payment_id, request, gateway = await self._record_attempt(
-            order_id, gateway_id, hash_secret(request_key) if request_key else None
-        )
-        try:
-            async with asyncio.timeout(GATEWAY_TIMEOUT_SECONDS):
-                result = await gateway.create_payment(request)
-        except BoxofficeError as refusal:  # the gateway refused it: nothing was charged
-            await self._fail(payment_id, refusal.detail)
-            raise
-        except Exception as error:  # no answer: it may exist there; reconciliation asks again
-            log.warning("payments.create_failed", gateway=gateway_id, error=type(error).__name__)
-            raise GatewayUnavailable(
-                f"{gateway.display_name} did not answer; try again or choose another way to pay",
-                extra={"gateway": gateway_id, "retry_after": 5},
-            ) from error
-        async with self.db.transaction() as session:
-            payment = await self._locked(session, payment_id)
-            await self._record_answer(session, payment, gateway, result)
-            return payment_out(payment, result.client_secret)
+        """Pay what is due on a pending order through ``gateway_id`` (one routing allows) or,
+        without one, through the first gateway that takes it: one whose breaker is open is
+        skipped by routing, one that refuses the payment (a currency, a country) or cannot be
+        reached at once passes it to the next. ``request_key`` (the buyer's Idempotency-Key):
+        the same request again gets the same payment (asked of the gateway again with the
+        same key, so nothing is charged twice and the buyer's browser gets what it needs to
+        finish once more)."""
+        key = hash_secret(request_key) if request_key else None
+        tried: set[str] = set()
+        while True:
+            payment_id, request, gateway = await self._record_attempt(
+                order_id, gateway_id, key, tried
+            )
+            try:
+                result = await self.calls.call(
+                    gateway.id, partial(gateway.create_payment, request), idempotent=True
+                )
+            except BoxofficeError as refusal:  # refused (or paused): nothing was charged
+                await self._fail(payment_id, refusal.detail)
+                tried.add(gateway.id)
+                if gateway_id is None and await self._has_another(order_id, tried):
+                    continue
+                raise
+            except Exception as error:  # no answer: it may exist there; reconciliation asks
+                log.warning(
+                    "payments.create_failed", gateway=gateway.id, error=type(error).__name__
+                )
+                raise GatewayUnavailable(
+                    f"{gateway.display_name} did not answer; try again or choose another way "
+                    "to pay",
+                    extra={"gateway": gateway.id, "retry_after": 5},
+                ) from error
+            async with self.db.transaction() as session:
+                payment = await self._locked(session, payment_id)
+                await self._record_answer(session, payment, gateway, result)
+                return payment_out(payment, result.client_secret)
+
+    async def _has_another(self, order_id: uuid.UUID, tried: set[str]) -> bool:
+        async with self.db.read() as session:
+            order = await session.get(Order, order_id)
+            assert order is not None
+            event = await session.get(Event, order.event_id)
+            assert event is not None
+            return any(g.id not in tried for g in self._allowed(event, order))
 
     async def _record_attempt(
-        self, order_id: uuid.UUID, gateway_id: str, request_key: str | None
+        self,
+        order_id: uuid.UUID,
+        gateway_id: str | None,
+        request_key: str | None,
+        tried: set[str],
     ) -> tuple[uuid.UUID, PaymentRequest, PaymentGateway]:
         now = self.clock.now()
         async with self.db.transaction() as session:
@@ -214,8 +241,11 @@ class PaymentEngine:
                 if request_key
                 else None
             )
-            if earlier is not None:
+            if earlier is not None and earlier.gateway not in tried:
                 return self._repeat(earlier, order, event, gateway_id)
+            if earlier is not None:  # fell back from it: the key moves to the next attempt
+                earlier.request_key = None
+                await session.flush()
             if order.status != OrderStatus.PENDING or (
                 order.expires_at is not None and now >= ensure_utc(order.expires_at)
             ):
@@ -224,7 +254,14 @@ class PaymentEngine:
                     extra={"status": order.status},
                 )
             allowed = self._allowed(event, order)
-            gateway = next((g for g in allowed if g.id == gateway_id), None)
+            gateway = next(
+                (
+                    g
+                    for g in allowed
+                    if g.id == gateway_id or (gateway_id is None and g.id not in tried)
+                ),
+                None,
+            )
             if gateway is None:
                 raise ValidationFailed(
                     f"{gateway_id!r} is not offered for this order",
@@ -259,10 +296,10 @@ class PaymentEngine:
             return payment.id, self._request(payment, order, event), gateway
 
     def _repeat(
-        self, earlier: Payment, order: Order, event: Event, gateway_id: str
+        self, earlier: Payment, order: Order, event: Event, gateway_id: str | None
     ) -> tuple[uuid.UUID, PaymentRequest, PaymentGateway]:
         gateway = self._gateway(earlier.gateway)
-        if earlier.gateway != gateway_id or gateway is None:
+        if gateway_id not in (None, earlier.gateway) or gateway is None:
             raise IdempotencyKeyReused(
                 "this Idempotency-Key started a payment through another gateway; use a new key"
             )
@@ -324,7 +361,9 @@ class PaymentEngine:
         gateway = self._gateway(gateway_id)
         if gateway is None:
             raise NotFound(f"no payment gateway {gateway_id!r}")
-        event = await gateway.parse_webhook(headers, body)  # WebhookRejected: 400
+        event = await self.calls.call(  # WebhookRejected: 400
+            gateway.id, partial(gateway.parse_webhook, headers, body), idempotent=False
+        )
         if event is None:
             return "ignored"
         try:
@@ -509,17 +548,19 @@ class PaymentEngine:
             gateway = self._gateway(payment.gateway)
             if gateway is None:
                 raise ProviderUnavailable(f"gateway {payment.gateway} is not loaded")
+            request = RefundRequest(
+                refund_id=str(refund.id),
+                provider_reference=payment.provider_reference,
+                amount=Money(refund.amount_minor, refund.currency),
+                idempotency_key=f"boxoffice-refund-{refund.id}",
+                reason=refund.reason,
+            )
             try:
-                async with asyncio.timeout(GATEWAY_TIMEOUT_SECONDS):
-                    result = await gateway.refund(
-                        RefundRequest(
-                            refund_id=str(refund.id),
-                            provider_reference=payment.provider_reference,
-                            amount=Money(refund.amount_minor, refund.currency),
-                            idempotency_key=f"boxoffice-refund-{refund.id}",
-                            reason=refund.reason,
-                        )
-                    )
+                result = await self.calls.call(
+                    gateway.id, partial(gateway.refund, request), idempotent=True
+                )
+            except ProviderUnavailable:
+                raise  # paused: the dispatcher tries again later
             except BoxofficeError as refusal:
                 await self._refund_ended(refund.id, RefundState.FAILED, "", refusal.detail)
                 return
@@ -596,14 +637,17 @@ class PaymentEngine:
                 order = await session.get(Order, stale.order_id)
                 assert order is not None
                 request = self._request(stale, order, await session.get(Event, order.event_id))
-            async with asyncio.timeout(GATEWAY_TIMEOUT_SECONDS):
-                result = await gateway.create_payment(request)
+            result = await self.calls.call(
+                gateway.id, partial(gateway.create_payment, request), idempotent=True
+            )
             async with self.db.transaction() as session:
                 payment = await self._locked(session, stale.id)
                 await self._record_answer(session, payment, gateway, result)
                 return 1
-        async with asyncio.timeout(GATEWAY_TIMEOUT_SECONDS):
-            status = await gateway.fetch_status(stale.provider_reference)
+        reference = stale.provider_reference
+        status = await self.calls.call(
+            gateway.id, partial(gateway.fetch_status, reference), idempotent=True
+        )
         async with self.db.transaction() as session:
             payment = await self._locked(session, stale.id)
             before = payment.status
