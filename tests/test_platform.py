@@ -86,16 +86,22 @@ async def test_readiness_is_degraded_when_a_provider_is_down(
         ready = await client.get("/health/ready", headers=auth(admin))
     assert anyone.status_code == 200
     assert anyone.json()["status"] == "degraded"
-    assert anyone.json()["providers"]["payment:slow"] == {"state": "down", "detail": ""}
+    assert anyone.json()["providers"]["payment:slow"] == {
+        "state": "down",
+        "detail": "",
+        "breaker": "closed",
+    }
     assert "/" not in anyone.text.replace("/health", ""), "no server path for anyone"
     body = ready.json()
     assert body["status"] == "degraded"
     assert body["providers"]["payment:slow"] == {
         "state": "down",
         "detail": "health check timed out",
+        "breaker": "closed",
     }
     assert body["providers"]["payment:broken"] == {
         "state": "down",
         "detail": "health check failed: ConnectionError",
+        "breaker": "closed",
     }
     assert str(platform.settings.data_dir) in body["providers"]["notification:log"]["detail"]

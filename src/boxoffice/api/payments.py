@@ -8,6 +8,7 @@ applied, redelivered, or about a payment the platform does not know (logged)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 import msgspec
@@ -34,6 +35,20 @@ class PaymentIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     #: One of the order's payment options; without it, the first that takes the payment
     #: (one that refuses it or cannot be reached passes it to the next).
     gateway: GatewayId | None = None
+
+
+class CompleteIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    #: The order's secret (from its link).
+    secret: Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
+    #: What the gateway handed the buyer's browser (e.g. Razorpay Checkout's
+    #: ``razorpay_payment_id``, ``razorpay_order_id`` and ``razorpay_signature``).
+    params: Annotated[
+        dict[
+            Annotated[str, msgspec.Meta(max_length=100)],
+            Annotated[str, msgspec.Meta(max_length=2000)],
+        ],
+        msgspec.Meta(max_length=20),
+    ] = {}
 
 
 class WebhookOut(msgspec.Struct, frozen=True):
@@ -86,6 +101,22 @@ class PaymentsController(Controller):
         return await platform.payments.start(
             order.id, data.gateway, check_key(key) if key is not None else None
         )
+
+    @post(
+        "/orders/{number:str}/payments/{payment_id:uuid}/complete",
+        status_code=200,
+        summary="The buyer is back from the gateway: verify and finish the payment",
+    )
+    async def complete_payment(
+        self,
+        platform: NamedDependency[Platform],
+        number: FromPath[str],
+        payment_id: FromPath[uuid.UUID],
+        data: JSONBody[CompleteIn],
+    ) -> PaymentOut:
+        async with platform.db.read() as session:
+            order = await orders.get_order_by_number(session, number, secret=data.secret)
+        return await platform.payments.complete(order.id, payment_id, data.params)
 
     @post(
         "/payments/webhooks/{gateway:str}",

@@ -56,6 +56,7 @@ from boxoffice.core.payments.entries import (
     RefundRequested,
 )
 from boxoffice.core.payments.gateway import (
+    CompletesPayments,
     GatewayCapability,
     PaymentGateway,
     PaymentRequest,
@@ -352,6 +353,28 @@ class PaymentEngine:
             payment = await self._locked(session, payment_id)
             payment.failure_reason = reason[:2000]
             await self._move(session, payment, PaymentState.FAILED, source="answer")
+
+    async def complete(
+        self, order_id: uuid.UUID, payment_id: uuid.UUID, params: Mapping[str, str]
+    ) -> PaymentOut:
+        """The buyer came back from the gateway (a redirect, a checkout's answer): the gateway
+        verifies what they bring and finishes the payment if it must; the result is applied
+        like a webhook's. Gateways that need nothing of the kind answer with the payment."""
+        async with self.db.read() as session:
+            payment = await session.get(Payment, payment_id)
+        if payment is None or payment.order_id != order_id:
+            raise NotFound(f"no payment {payment_id} for this order")
+        gateway = self._gateway(payment.gateway)
+        if isinstance(gateway, CompletesPayments) and payment.provider_reference:
+            reference = payment.provider_reference
+            status = await self.calls.call(
+                payment.gateway, partial(gateway.complete, reference, params), idempotent=False
+            )
+            async with self.db.transaction() as session:
+                locked = await self._locked(session, payment_id)
+                await self._apply(session, locked, status, source="return")
+                return payment_out(locked)
+        return payment_out(payment)
 
     # ---- the gateway's word
 

@@ -138,6 +138,18 @@ class PaymentGateway(Protocol):
     async def health(self) -> ProviderHealth: ...
 
 
+@runtime_checkable
+class CompletesPayments(Protocol):
+    """A gateway whose buyer comes back to the platform with something to check or finish:
+    Razorpay Checkout's signed payment id, PayPal's approval (the order is then captured).
+    ``POST /orders/{number}/payments/{id}/complete`` hands ``params`` to it."""
+
+    async def complete(self, provider_reference: str, params: Mapping[str, str]) -> PaymentStatus:
+        """Verify ``params`` (a forgery raises :class:`~boxoffice.core.errors.WebhookRejected`),
+        finish the payment if the provider needs it, and say where it is now."""
+        ...
+
+
 def supports(gateway: PaymentGateway, currency: str, country: str | None) -> bool:
     """Whether ``gateway`` accepts ``currency`` for a buyer in ``country`` (``None``: unknown)."""
     if gateway.currencies is not None and currency not in gateway.currencies:
