@@ -31,7 +31,9 @@ from boxoffice.core.notify.channel import (
     undeliverable_reason,
 )
 from boxoffice.core.payments.gateway import (
+    CompletesPayments,
     GatewayCapability,
+    PaymentAttempt,
     PaymentGateway,
     PaymentRequest,
     PaymentResult,
@@ -49,6 +51,7 @@ __all__ = [
     "BoxofficeError",
     "Bulkhead",
     "Clock",
+    "CompletesPayments",
     "ComplianceRegion",
     "ConfigurationError",
     "Conflict",
@@ -64,6 +67,7 @@ __all__ = [
     "Money",
     "NotFound",
     "NotificationChannel",
+    "PaymentAttempt",
     "PaymentGateway",
     "PaymentRequest",
     "PaymentResult",

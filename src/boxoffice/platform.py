@@ -67,7 +67,9 @@ class Platform:
             public_url=settings.resolved_public_url,
             links=self.links,
             calls=calls,
+            risk=lambda attempt: plugins.hook.assess_payment_risk(attempt=attempt),
         )
+        self.limit_exempt_keys = _exempt_keys(settings.limit_exempt_keys)
         self.dispatcher = Dispatcher(
             db,
             clock,
@@ -148,6 +150,16 @@ class Platform:
 
     async def close(self) -> None:
         await self.db.close()
+
+
+def _exempt_keys(listed: str) -> list[str]:
+    keys = [key.strip() for key in listed.split(",") if key.strip()]
+    if any(len(key) < 32 for key in keys):
+        raise ConfigurationError(
+            "BOXOFFICE_LIMIT_EXEMPT_KEYS: each key needs 32 characters or more",
+            errors=[FieldError("limit_exempt_keys", "at least 32 characters each")],
+        )
+    return keys
 
 
 #: How long background work may take to stop at shutdown before it is abandoned.

@@ -64,6 +64,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: per client address: behind a proxy on another host, name it here, or every client
     #: shares the proxy's address (and its limits).
     trusted_proxies: str = "127.0.0.1"
+    #: Holds (and one-request checkouts) one client address may place per 10 minutes:
+    #: a bot holding every seat with many holds ("seat spinning") is refused (429).
+    holds_per_client: Annotated[int, msgspec.Meta(ge=1)] = 60
+    #: Payment attempts per 10 minutes, per buyer e-mail and per client address (card
+    #: testing).
+    payment_attempts_per_buyer: Annotated[int, msgspec.Meta(ge=1)] = 10
+    payment_attempts_per_client: Annotated[int, msgspec.Meta(ge=1)] = 30
+    #: Keys (comma-separated, 32+ characters) that exempt a client from those limits when
+    #: sent as the ``Boxoffice-Limit-Exempt`` header: a load test, a box-office terminal.
+    limit_exempt_keys: str = ""
     #: ``serve --workers N``: seconds a worker process may take to start before the server
     #: gives up on it and starts another (uvicorn's own default, 5, restarted workers in a
     #: loop on a busy machine before they could finish starting).

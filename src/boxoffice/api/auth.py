@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from litestar import Request
@@ -58,6 +59,19 @@ async def admin_of(principal: NamedDependency[Principal]) -> User:
 
 def client_ip(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
+
+
+#: The header that exempts a client from velocity limits (a key from
+#: ``BOXOFFICE_LIMIT_EXEMPT_KEYS``: a load test, a box-office terminal).
+EXEMPT_HEADER = "boxoffice-limit-exempt"
+
+
+def limits_apply(request: Request[Any, Any, Any], platform: Platform) -> bool:
+    """Whether velocity limits count this request (not when it presents an exempt key)."""
+    given = request.headers.get(EXEMPT_HEADER)
+    return not (
+        given and any(hmac.compare_digest(given, key) for key in platform.limit_exempt_keys)
+    )
 
 
 AUTH_DEPENDENCIES = {

@@ -15,9 +15,10 @@ from typing import Annotated, Any, TypeVar
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from boxoffice.api.auth import caller_of, client_ip
+from boxoffice.api.auth import caller_of, client_ip, limits_apply
 from boxoffice.api.caching import PRIVATE
 from boxoffice.api.deps import Idempotency, needs
 from boxoffice.api.middleware import SMALL_RESPONSE
@@ -50,7 +51,7 @@ from boxoffice.core.errors import FieldError, ValidationFailed
 from boxoffice.core.identity.models import User
 from boxoffice.core.identity.permissions import Permission
 from boxoffice.core.links import LinkKind
-from boxoffice.core.ratelimit import Limit, RateLimited, hit, retry_after
+from boxoffice.core.ratelimit import Limit, RateLimited, count_in, hit, retry_after
 from boxoffice.platform import Platform
 
 T = TypeVar("T")
@@ -96,6 +97,30 @@ async def _guarding_codes(
         if wrong_promo or wrong_access:
             await hit(platform.db, platform.clock, key, CODE_GUESSES, "wrong codes")
         raise
+
+
+#: The window of the per-client hold limit (``BOXOFFICE_HOLDS_PER_CLIENT``).
+HOLD_WINDOW = timedelta(minutes=10)
+
+
+def _counting_holds(
+    request: Request[Any, Any, Any], platform: Platform, work: Callable[[Connection], T]
+) -> Callable[[Connection], T]:
+    """``work`` (which places a hold), counted against the client address's holds in the
+    same transaction: a bot holding every seat with many holds is refused (429). Exempt
+    clients and refused work count nothing."""
+    if not limits_apply(request, platform):
+        return work
+    key = f"holds:{client_ip(request)}"
+    limit = Limit(platform.settings.holds_per_client, HOLD_WINDOW)
+    clock = platform.clock
+
+    def counted(connection: Connection) -> T:
+        result = work(connection)
+        count_in(connection, clock, key, limit, "holds from your network")
+        return result
+
+    return counted
 
 
 def _ordering(platform: Platform, user: User | None) -> Ordering:
@@ -146,8 +171,12 @@ class BookingController(Controller):
             data,
             lambda: idempotency.run(
                 scope,
-                lambda connection: holds.place_hold(
-                    connection, clock, event_id, data, links.new(LinkKind.HOLD)
+                _counting_holds(
+                    request,
+                    platform,
+                    lambda connection: holds.place_hold(
+                        connection, clock, event_id, data, links.new(LinkKind.HOLD)
+                    ),
                 ),
                 HoldOut,
                 status_code=201,
@@ -177,7 +206,11 @@ class BookingController(Controller):
             data,
             lambda: idempotency.run(
                 _scope(request, user, "checkout", event_id),
-                lambda connection: orders.checkout(connection, clock, event_id, data, ordering),
+                _counting_holds(
+                    request,
+                    platform,
+                    lambda connection: orders.checkout(connection, clock, event_id, data, ordering),
+                ),
                 OrderOut,
                 status_code=201,
             ),

@@ -17,11 +17,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice.api.auth import client_ip, limits_apply
 from boxoffice.api.booking import Secret, require_secret
 from boxoffice.api.caching import PRIVATE
 from boxoffice.core.booking import orders
 from boxoffice.core.idempotency import check_key
-from boxoffice.core.payments.engine import GatewayOption, PaymentOut
+from boxoffice.core.payments.engine import Client, GatewayOption, PaymentOut
 from boxoffice.logs import get_logger
 from boxoffice.platform import Platform
 
@@ -98,8 +99,14 @@ class PaymentsController(Controller):
         key = request.headers.get("idempotency-key")
         async with platform.db.read() as session:
             order = await orders.get_order_by_number(session, number, secret=data.secret)
+        limited = limits_apply(request, platform)
+        client = Client(
+            address=client_ip(request),
+            per_buyer=platform.settings.payment_attempts_per_buyer if limited else None,
+            per_address=platform.settings.payment_attempts_per_client if limited else None,
+        )
         return await platform.payments.start(
-            order.id, data.gateway, check_key(key) if key is not None else None
+            order.id, data.gateway, check_key(key) if key is not None else None, client
         )
 
     @post(

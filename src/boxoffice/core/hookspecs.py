@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from boxoffice.core.journal.entries import RecordedEntry
     from boxoffice.core.media.store import MediaStore
     from boxoffice.core.notify.channel import NotificationChannel
-    from boxoffice.core.payments.gateway import PaymentGateway
+    from boxoffice.core.payments.gateway import PaymentAttempt, PaymentGateway
     from boxoffice.core.search.backend import SearchBackend
     from boxoffice.core.storage import Database
 
@@ -150,6 +150,16 @@ def register_media_stores(context: PluginContext) -> Sequence[MediaStore]:
     """Return the stores that keep uploaded pictures (:class:`boxoffice.MediaStore`):
     a local directory, an S3-compatible bucket... ``[media] store`` picks one. Conformance
     suite: :class:`boxoffice.testing.MediaStoreConformance`."""
+    raise NotImplementedError
+
+
+@hookspec
+def assess_payment_risk(attempt: PaymentAttempt) -> str | None:
+    """Look at a payment about to be started (:class:`boxoffice.PaymentAttempt`: amount,
+    gateway, buyer, client address, earlier attempts) and return a reason to refuse it, or
+    ``None`` to let it go. Every implementation is asked; any reason refuses the attempt
+    (403 ``payment-refused``, the reason logged, a generic message to the buyer). Runs in
+    the request: keep it quick (a lookup, not a remote call), and never raise."""
     raise NotImplementedError
 
 

@@ -7,9 +7,10 @@ stateless processes on one database enforce one limit. Windows expire and are sw
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, NoReturn
 
 import msgspec
-from sqlalchemy import Integer, String, delete, select
+from sqlalchemy import Connection, Integer, String, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from boxoffice.core.clock import Clock
 from boxoffice.core.errors import BoxofficeError
 from boxoffice.core.storage import LIKE_ESCAPE, Base, Database, UTCDateTime, prefix_pattern
+from boxoffice.core.storage.prepared import Prepared
 
 
 class RateLimitWindow(Base):
@@ -67,6 +69,47 @@ async def hit(db: Database, clock: Clock, key: str, limit: Limit, what: str) -> 
     if count > limit.requests:
         retry_after = max(1, int((start + limit.per - now).total_seconds()))
         raise RateLimited(f"too many {what}; try again in {retry_after} seconds", retry_after)
+
+
+def _counting(dialect: str) -> Any:
+    """Count one more in the window unless it is full (no row changed: refused)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(RateLimitWindow)
+    limit = bindparam("limit", type_=Integer())
+    return statement.on_conflict_do_update(
+        index_elements=["key", "window_start"],
+        set_={"count": RateLimitWindow.count + 1},
+        where=RateLimitWindow.count < limit,
+    )
+
+
+_COUNT = Prepared(_counting)
+
+
+def count_in(connection: Connection, clock: Clock, key: str, limit: Limit, what: str) -> None:
+    """:func:`hit` inside the caller's own work (``Database.run``, or a session's
+    connection): one conditional upsert, deferred so that on PostgreSQL it rides with the
+    work's own writes; past the limit the whole work is refused (:class:`RateLimited`), and
+    a refused request is not counted."""
+    now = clock.now()
+    start = _window_start(now, limit.per)
+
+    def refuse() -> NoReturn:
+        retry_after = max(1, int((start + limit.per - now).total_seconds()))
+        raise RateLimited(f"too many {what}; try again in {retry_after} seconds", retry_after)
+
+    _COUNT.defer(
+        connection,
+        {
+            "key": key[:200],
+            "window_start": start,
+            "count": 1,
+            "expires_at": start + limit.per,
+            "limit": limit.requests,
+        },
+        expect=1,
+        otherwise=refuse,
+    )
 
 
 async def retry_after(db: Database, clock: Clock, key: str, limit: Limit) -> int | None:

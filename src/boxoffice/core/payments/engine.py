@@ -25,6 +25,7 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from boxoffice.core.background import stop_if_cancelled
 from boxoffice.core.booking import orders
@@ -37,6 +38,7 @@ from boxoffice.core.errors import (
     BoxofficeError,
     Conflict,
     FieldError,
+    Forbidden,
     NotFound,
     ProviderUnavailable,
     ValidationFailed,
@@ -58,6 +60,7 @@ from boxoffice.core.payments.entries import (
 from boxoffice.core.payments.gateway import (
     CompletesPayments,
     GatewayCapability,
+    PaymentAttempt,
     PaymentGateway,
     PaymentRequest,
     PaymentResult,
@@ -66,6 +69,7 @@ from boxoffice.core.payments.gateway import (
 )
 from boxoffice.core.payments.models import Payment, Refund, WebhookReceipt
 from boxoffice.core.payments.states import FROM_GATEWAY, OPEN, PaymentState, RefundState, may_move
+from boxoffice.core.ratelimit import Limit, count_in
 from boxoffice.core.resilience import ProviderCalls
 from boxoffice.core.storage import Database
 from boxoffice.logs import get_logger
@@ -99,6 +103,28 @@ class OrderNotPayable(Conflict):
 class GatewayUnavailable(ProviderUnavailable):
     slug = "gateway-unavailable"
     title = "The payment gateway did not answer"
+
+
+class PaymentRefused(Forbidden):
+    slug = "payment-refused"
+    title = "This payment cannot be made"
+
+
+#: A window of payment attempts (per buyer e-mail, per client address).
+ATTEMPT_WINDOW = timedelta(minutes=10)
+
+
+class Client(msgspec.Struct, frozen=True, kw_only=True):
+    """Who starts a payment, for velocity limits and risk checks."""
+
+    address: str
+    #: Per-buyer and per-address attempts per :data:`ATTEMPT_WINDOW`; ``None``: exempt.
+    per_buyer: int | None = None
+    per_address: int | None = None
+
+
+#: An attempt -> a reason to refuse it from each risk check (plugins), ``None`` to allow.
+RiskChecks = Callable[[PaymentAttempt], list[str | None]]
 
 
 class PaymentOut(msgspec.Struct, kw_only=True):
@@ -144,9 +170,11 @@ class PaymentEngine:
         public_url: str,
         links: LinkSecrets,
         calls: ProviderCalls | None = None,
+        risk: RiskChecks | None = None,
     ) -> None:
         self.db, self.clock = db, clock
         self.calls = calls or ProviderCalls()
+        self._risk = risk or (lambda attempt: [])
         self._gateway, self._gateways_for = gateway, gateways_for
         self.public_url, self.links = public_url, links
 
@@ -172,7 +200,11 @@ class PaymentEngine:
         ]
 
     async def start(
-        self, order_id: uuid.UUID, gateway_id: str | None, request_key: str | None = None
+        self,
+        order_id: uuid.UUID,
+        gateway_id: str | None,
+        request_key: str | None = None,
+        client: Client | None = None,
     ) -> PaymentOut:
         """Pay what is due on a pending order through ``gateway_id`` (one routing allows) or,
         without one, through the first gateway that takes it: one whose breaker is open is
@@ -185,7 +217,7 @@ class PaymentEngine:
         tried: set[str] = set()
         while True:
             payment_id, request, gateway = await self._record_attempt(
-                order_id, gateway_id, key, tried
+                order_id, gateway_id, key, tried, client or Client(address="unknown")
             )
             try:
                 result = await self.calls.call(
@@ -225,6 +257,7 @@ class PaymentEngine:
         gateway_id: str | None,
         request_key: str | None,
         tried: set[str],
+        client: Client,
     ) -> tuple[uuid.UUID, PaymentRequest, PaymentGateway]:
         now = self.clock.now()
         async with self.db.transaction() as session:
@@ -271,6 +304,8 @@ class PaymentEngine:
             due = order.total_minor - await _succeeded_minor(session, order.id)
             if due <= 0:
                 raise OrderNotPayable("the order is paid already", extra={"status": "paid"})
+            if not tried:  # a fallback within one request is not another attempt
+                await self._check_attempt(session, order, gateway, due, client)
             payment = Payment(
                 order_id=order.id,
                 gateway=gateway.id,
@@ -295,6 +330,50 @@ class PaymentEngine:
                 self.clock,
             )
             return payment.id, self._request(payment, order, event), gateway
+
+    async def _check_attempt(
+        self,
+        session: AsyncSession,
+        order: Order,
+        gateway: PaymentGateway,
+        due: int,
+        client: Client,
+    ) -> None:
+        """Velocity limits (shared by every process: counted in the database with the
+        attempt) and the risk checks of plugins."""
+        counted = [
+            (f"pay:buyer:{order.buyer_email}", client.per_buyer, "payment attempts for you"),
+            (f"pay:client:{client.address}", client.per_address, "payment attempts from here"),
+        ]
+        for key, allowed, what in counted:
+            if allowed is not None:
+                limit = Limit(allowed, ATTEMPT_WINDOW)
+                await session.run_sync(self._count, key, limit, what)
+        earlier = int(
+            await session.scalar(
+                select(func.count()).select_from(Payment).where(Payment.order_id == order.id)
+            )
+            or 0
+        )
+        attempt = PaymentAttempt(
+            order_reference=order.number,
+            amount=Money(due, order.currency),
+            gateway=gateway.id,
+            buyer_email=order.buyer_email,
+            buyer_country=order.buyer_country,
+            client_address=client.address,
+            earlier_attempts=earlier,
+        )
+        reasons = [reason for reason in self._risk(attempt) if reason]
+        if reasons:
+            log.warning("payments.refused_by_risk_check", order=order.number, reasons=reasons)
+            raise PaymentRefused(
+                "this payment cannot be made; contact the organizer",
+                extra={"rule": "risk_check"},
+            )
+
+    def _count(self, sync: Session, key: str, limit: Limit, what: str) -> None:
+        count_in(sync.connection(), self.clock, key, limit, what)
 
     def _repeat(
         self, earlier: Payment, order: Order, event: Event, gateway_id: str | None

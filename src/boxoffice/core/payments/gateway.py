@@ -150,6 +150,21 @@ class CompletesPayments(Protocol):
         ...
 
 
+class PaymentAttempt(msgspec.Struct, frozen=True, kw_only=True):
+    """A payment about to be started, for risk checks (``assess_payment_risk``)."""
+
+    order_reference: str
+    amount: Money
+    gateway: str
+    buyer_email: str
+    #: ISO 3166 alpha-2, when known.
+    buyer_country: str
+    #: The client's address as the platform sees it (behind trusted proxies: the real one).
+    client_address: str
+    #: Attempts already made for this order.
+    earlier_attempts: int
+
+
 def supports(gateway: PaymentGateway, currency: str, country: str | None) -> bool:
     """Whether ``gateway`` accepts ``currency`` for a buyer in ``country`` (``None``: unknown)."""
     if gateway.currencies is not None and currency not in gateway.currencies:
