@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/flash_sale.py [--engine sqlite|postgresql|both] [--buyers 200]
                                          [--capacity 1000] [--demand 2000] [--workers N]
-                                         [--flow checkout|two-step]
+                                         [--flow checkout|two-step] [--pay stripe]
 
 For each engine: a fresh database (SQLite file; or a throwaway PostgreSQL server with its
 durable defaults, fsync on) with one published event whose single ticket type sells from one
@@ -18,6 +18,14 @@ page); it shares the machine's two cores with the server, so the server gets les
 whole machine (the CPU each side used is printed). Before the sale the server sells
 ``WARM_UP_PURCHASES`` tickets for another event (a real server has been selling before the
 flash sale starts: pooled connections, prepared statements and code paths are warm).
+
+Every buyer comes from an address of their own (``X-Forwarded-For`` from the loopback
+proxy the server trusts), so the per-client hold limit is counted on every purchase, as in a
+real sale. ``--pay stripe`` runs each purchase through to a confirmed order: the checkout,
+then ``POST /orders/{number}/payments`` (the server creates a PaymentIntent at a local fake
+of Stripe's API through the real SDK), the buyer paying at the fake, and the fake's signed
+``payment_intent.succeeded`` webhook delivered to the server; a purchase then counts when its
+order is confirmed, and the confirmed orders are read back from the database.
 
 Prints purchases per second (over the time until the last purchase), refusals, p50/p95/p99
 latency of a purchase and of a refusal, peak RSS per server process, and the oversell count
@@ -55,19 +63,28 @@ from boxoffice.core.storage import Database, create_engine
 from boxoffice.migrations import upgrade
 from boxoffice.regions.eu import EuropeanUnion
 from boxoffice.testing import PostgresServer, ServerProcesses, find_postgres_bindir
+from boxoffice.testing.fakes import FakeStripe
 
 PLUGINS = """
 [regions]
 enabled = ["eu"]
 
 [[routing.payments]]
-providers = ["offline"]
+providers = ["{gateway}"]
 
 [[routing.notifications]]
 kind = "email"
 providers = ["log"]
 """
 
+
+STRIPE = """
+[providers.stripe]
+secret_key = "env:STRIPE_SECRET_KEY"
+webhook_secret = "env:STRIPE_WEBHOOK_SECRET"
+api_base = "env:STRIPE_API_BASE"
+"""
+FAKE_STRIPE_KEY = "sk_test_flash_sale_benchmark"
 
 #: Purchases for another event before the sale: the server has been selling for a while
 #: (connections pooled and their statements prepared, code paths warm), as a real one has.
@@ -143,10 +160,16 @@ class _Connections:
         for _ in range(count):
             self.idle.append(await asyncio.open_connection(self.host, self.port))
 
-    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-        payload = json.dumps(body).encode()
+    async def post(
+        self,
+        path: str,
+        body: dict[str, Any] | bytes,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         request = (
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n{extra}"
             f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
             "\r\n"
         ).encode() + payload
@@ -179,6 +202,7 @@ async def _buyers(
     concurrency: int,
     flow: str,
     start_at: float,
+    stripe_url: str = "",
 ) -> list[tuple[str, float, float]]:
     """Run ``count`` buyers, ``concurrency`` at a time: (outcome, ended, latency ms)."""
     results: list[tuple[str, float, float]] = []
@@ -186,25 +210,58 @@ async def _buyers(
     clients = {base: _Connections(base) for base in urls}
     for client in clients.values():
         await client.open(min(concurrency, count) // len(clients) + 1)
+    stripe = _Connections(stripe_url) if stripe_url else None
+    if stripe is not None:
+        await stripe.open(min(concurrency, count) // 4 + 1)
     await asyncio.sleep(max(0.0, start_at - time.time()))  # all client processes start together
     items = [{"ticket_type_id": ticket_id, "quantity": 1}]
 
     async def buy(client: _Connections, index: int) -> str:
         buyer = {"name": "Fan", "email": f"fan{index}@example.org"}
+        address = {"X-Forwarded-For": f"10.{index >> 16 & 255}.{index >> 8 & 255}.{index & 255}"}
         if flow == "checkout":
-            status, _ = await client.post(
-                f"/api/v1/events/{event_id}/orders", {"items": items, "buyer": buyer}
+            status, order = await client.post(
+                f"/api/v1/events/{event_id}/orders", {"items": items, "buyer": buyer}, address
             )
-            return (
-                "purchase" if status == 201 else "sold-out" if status == 409 else f"error {status}"
+        else:
+            status, hold = await client.post(
+                f"/api/v1/events/{event_id}/holds", {"items": items}, address
             )
-        status, hold = await client.post(f"/api/v1/events/{event_id}/holds", {"items": items})
+            if status != 201:
+                return "sold-out" if status == 409 else f"error {status}"
+            status, order = await client.post(
+                f"/api/v1/holds/{hold['id']}/order",
+                {"secret": hold["secret"], "buyer": buyer},
+                address,
+            )
         if status != 201:
             return "sold-out" if status == 409 else f"error {status}"
-        status, _ = await client.post(
-            f"/api/v1/holds/{hold['id']}/order", {"secret": hold["secret"], "buyer": buyer}
+        if stripe is None:
+            return "purchase"
+        return await pay(client, order, address)
+
+    async def pay(client: _Connections, order: dict[str, Any], address: dict[str, str]) -> str:
+        """Through to a confirmed order: the payment, the buyer paying, Stripe's webhook."""
+        assert stripe is not None
+        status, payment = await client.post(
+            f"/api/v1/orders/{order['number']}/payments",
+            {"secret": order["secret"], "gateway": "stripe"},
+            address,
         )
-        return "purchase" if status == 201 else f"error {status}"
+        if status != 201:
+            return f"error {status} (payment)"
+        intent = payment["client_secret"].split("_secret_")[0]
+        status, event = await stripe.post(
+            f"/_fake/pay/{intent}", b"", {"Authorization": f"Bearer {FAKE_STRIPE_KEY}"}
+        )
+        if status != 200:
+            return f"error {status} (stripe)"
+        status, told = await client.post(
+            "/api/v1/payments/webhooks/stripe",
+            event["body"].encode(),
+            {"Stripe-Signature": event["headers"]["stripe-signature"]},
+        )
+        return "purchase" if status == 200 and told["outcome"] == "applied" else f"error {status}"
 
     async def buyer(index: int) -> None:
         async with gate:
@@ -216,17 +273,19 @@ async def _buyers(
     await asyncio.gather(*[buyer(first + i) for i in range(count)])
     for client in clients.values():
         client.close()
+    if stripe is not None:
+        stripe.close()
     return results
 
 
 def _client_process(
-    args: tuple[list[str], str, str, int, int, int, str, float],
+    args: tuple[list[str], str, str, int, int, int, str, float, str],
 ) -> tuple[list[Any], float]:
     """One load-generator process: its results and the CPU seconds it used."""
-    urls, event_id, ticket_id, first, count, concurrency, flow, start_at = args
+    urls, event_id, ticket_id, first, count, concurrency, flow, start_at, stripe_url = args
     began = time.process_time()
     results = asyncio.run(
-        _buyers(urls, event_id, ticket_id, first, count, concurrency, flow, start_at)
+        _buyers(urls, event_id, ticket_id, first, count, concurrency, flow, start_at, stripe_url)
     )
     return results, time.process_time() - began
 
@@ -259,7 +318,9 @@ def _quantiles(values: list[float]) -> str:
     return f"p50 {q[49]:.0f}  p95 {q[94]:.0f}  p99 {q[98]:.0f}  max {max(values):.0f}"
 
 
-async def _oversold(url: str, quota_id: str) -> tuple[int, int, int, int]:
+async def _oversold(url: str, quota_id: str) -> tuple[int, int, int, int, int]:
+    """The quota's capacity, sold and held counts, the tickets ordered, and the orders
+    confirmed, read back from the database."""
     import uuid
 
     db = Database(create_engine(url))
@@ -271,13 +332,19 @@ async def _oversold(url: str, quota_id: str) -> tuple[int, int, int, int]:
                 Order.event_id == quota.event_id
             )
         )
+        confirmed = await session.scalar(
+            select(func.count())
+            .select_from(Order)
+            .where(Order.event_id == quota.event_id, Order.status == "confirmed")
+        )
     await db.close()
-    return quota.capacity, quota.sold, quota.held, int(tickets or 0)
+    return quota.capacity, quota.sold, quota.held, int(tickets or 0), int(confirmed or 0)
 
 
 def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"boxoffice-flash-{engine}-"))
     postgres = None
+    fake: FakeStripe | None = None
     if engine == "postgresql":
         bindir = find_postgres_bindir()
         if bindir is None:
@@ -294,7 +361,14 @@ def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
             seed(url, args.capacity)
         )
         plugins = workdir / "plugins.toml"
-        plugins.write_text(PLUGINS)
+        paying = args.pay == "stripe"
+        plugins.write_text(
+            (STRIPE if paying else "")
+            + PLUGINS.replace("{gateway}", "stripe" if paying else "offline")
+        )
+        if paying:
+            fake = FakeStripe(api_key=FAKE_STRIPE_KEY)
+            fake.start()
         env = {
             "BOXOFFICE_DATABASE_URL": url,
             "BOXOFFICE_DATA_DIR": str(workdir),
@@ -302,6 +376,12 @@ def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
             "BOXOFFICE_LOG_LEVEL": "WARNING",
             "BOXOFFICE_SECRET_KEY": "flash-sale-benchmark-secret-key-0123456789",
         }
+        if fake is not None:
+            env |= {
+                "STRIPE_SECRET_KEY": fake.api_key,
+                "STRIPE_WEBHOOK_SECRET": fake.webhook_secret,
+                "STRIPE_API_BASE": fake.url,
+            }
         servers = ServerProcesses(1, env, workers=workers)
         with servers as urls:
             # Warm up: a few reads, then purchases for the other event, 40 at a time so that
@@ -319,6 +399,7 @@ def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
                     40,
                     args.flow,
                     time.time(),
+                    fake.url if fake is not None else "",
                 )
             )
             if any(outcome != "purchase" for outcome, _, _ in warm):
@@ -336,6 +417,7 @@ def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
                     max(1, args.buyers // clients),
                     args.flow,
                     start_at,
+                    fake.url if fake is not None else "",
                 )
                 for i in range(clients)
             ]
@@ -349,7 +431,7 @@ def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
         purchases = [r for r in results if r[0] == "purchase"]
         refusals = [r for r in results if r[0] == "sold-out"]
         errors = [r for r in results if r[0].startswith("error")]
-        capacity, sold, held, ordered = asyncio.run(_oversold(url, quota_id))
+        capacity, sold, held, ordered, confirmed = asyncio.run(_oversold(url, quota_id))
         oversold = max(0, sold + held - capacity, ordered - capacity)
         return {
             "engine": engine,
@@ -362,10 +444,14 @@ def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
             "oversold": oversold,
             "held": held,
             "ordered": ordered,
+            "confirmed": confirmed,
+            "paying": paying,
             "server_cpu": server_cpu,
             "client_cpu": client_cpu,
         }
     finally:
+        if fake is not None:
+            fake.stop()
         if postgres is not None:
             postgres.stop()
 
@@ -384,11 +470,19 @@ def main() -> None:
         default="checkout",
         help="one request (POST /events/{id}/orders) or a hold then its order",
     )
+    parser.add_argument(
+        "--pay",
+        choices=["none", "stripe"],
+        default="none",
+        help="stripe: every purchase through to a confirmed order (payment and webhook)",
+    )
     args = parser.parse_args()
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     print(
         f"flash sale: {args.demand} buyers, {args.buyers} at once, quota of {args.capacity}, "
-        f"1 ticket each, {args.flow} flow; {datetime.now(UTC):%Y-%m-%d}"
+        f"1 ticket each, {args.flow} flow"
+        + (", paid with Stripe (a local fake) to confirmation" if args.pay == "stripe" else "")
+        + f"; {datetime.now(UTC):%Y-%m-%d}"
     )
     for engine in engines:
         report = run(engine, args)
@@ -402,7 +496,9 @@ def main() -> None:
             f"  purchases {len(purchases)}  refusals {len(refusals)}  "
             f"errors {len(report['errors'])}  oversold {report['oversold']}"
         )
-        print(f"  purchases/s {rate:.0f}")
+        print(f"  {'confirmed orders' if report['paying'] else 'purchases'}/s {rate:.0f}")
+        if report["paying"]:
+            print(f"  confirmed orders in the database: {report['confirmed']}")
         print(f"  purchase latency ms: {_quantiles([r[2] for r in purchases])}")
         print(f"  refusal latency ms:  {_quantiles([r[2] for r in refusals])}")
         print(f"  peak RSS MB per server process: {rss}")
@@ -416,6 +512,9 @@ def main() -> None:
             statistics.quantiles([r[2] for r in purchases], n=100)[98] if len(purchases) > 1 else 0
         )
         verdict = rate >= 500 and p99 < 500 and max(report["rss"].values()) < 300
+        if report["paying"] and report["confirmed"] != len(purchases):
+            print(f"  MISMATCH: {len(purchases)} purchases seen, {report['confirmed']} confirmed")
+            verdict = False
         print(
             f"  targets (>= 500/s, p99 < 500 ms, RSS < 300 MB, 0 oversold): "
             f"{'met' if verdict and report['oversold'] == 0 else 'NOT met'}"

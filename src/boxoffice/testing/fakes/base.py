@@ -31,6 +31,11 @@ class FakeServer:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' clients expect
+            # Headers and body leave in two writes: without this, Nagle's algorithm holds
+            # the body until the client's delayed ACK (~40 ms a request).
+            disable_nagle_algorithm = True
+
             def _serve(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""

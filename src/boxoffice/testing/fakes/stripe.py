@@ -100,6 +100,14 @@ class FakeStripe(FakeServer):
         return reply
 
     def _route(self, method: str, path: str, params: dict[str, str]) -> Reply:
+        if method == "POST" and path.startswith("/_fake/pay/"):
+            # For load tests in other processes: the buyer pays; the answer is the webhook
+            # Stripe would send (headers and body), for the caller to deliver.
+            intent = self.intents.get(path.rsplit("/", 1)[1])
+            if intent is None:
+                return _error(404, "invalid_request_error", "No such payment_intent")
+            headers, body = self.webhook("payment_intent.succeeded", self.pay(intent["id"]))
+            return Reply(200, {"headers": headers, "body": body.decode()})
         if method == "POST" and path == "/v1/payment_intents":
             return self._create_intent(params)
         if method == "GET" and path.startswith("/v1/payment_intents/"):
