@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boxoffice.api.auth import client_ip, limits_apply
 from boxoffice.api.booking import Secret, require_secret
 from boxoffice.api.caching import PRIVATE
+from boxoffice.api.middleware import SMALL_RESPONSE
 from boxoffice.core.booking import orders
 from boxoffice.core.idempotency import check_key
 from boxoffice.core.payments.engine import Client, GatewayOption, PaymentOut
@@ -87,6 +88,7 @@ class PaymentsController(Controller):
     @post(
         "/orders/{number:str}/payments",
         status_code=201,
+        opt=SMALL_RESPONSE,
         summary="Pay what is due through one of the payment options",
     )
     async def start_payment(
@@ -128,6 +130,7 @@ class PaymentsController(Controller):
     @post(
         "/payments/webhooks/{gateway:str}",
         status_code=200,
+        opt=SMALL_RESPONSE,
         summary="A payment gateway's notification (verified by its plugin)",
     )
     async def webhook(

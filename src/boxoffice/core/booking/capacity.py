@@ -58,12 +58,15 @@ async def sell_held(session: AsyncSession, allocations: Allocations) -> None:
 async def resell(session: AsyncSession, allocations: Allocations) -> uuid.UUID | None:
     """Take seats as sold directly, if there is room (a payment arrived after its order had
     expired); return the first quota without room."""
+    return await session.run_sync(lambda sync: resell_sync(sync.connection(), allocations))
+
+
+def resell_sync(connection: Connection, allocations: Allocations) -> uuid.UUID | None:
     for quota_id, seats in _ordered(allocations):
-        result: CursorResult[tuple[()]] = await session.execute(  # type: ignore[assignment]
+        result: CursorResult[tuple[()]] = connection.execute(
             update(Quota)
             .where(Quota.id == quota_id, Quota.sold + Quota.held + seats <= Quota.capacity)
             .values(sold=Quota.sold + seats)
-            .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:
             return quota_id

@@ -29,6 +29,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from boxoffice.core.booking import capacity, holds, pricing, promos, statements
 from boxoffice.core.booking.entries import (
@@ -65,7 +66,7 @@ from boxoffice.core.compliance.region import RegionLookup, TaxRate, require_regi
 from boxoffice.core.errors import Conflict, FieldError, InvalidTransition, NotFound, RuleViolated
 from boxoffice.core.identity.schemas import normalize_email
 from boxoffice.core.ids import new_id
-from boxoffice.core.journal.service import append, append_sync, run_appending
+from boxoffice.core.journal.service import append, append_sync, run_appending_in_session
 from boxoffice.core.links import LinkKind, LinkSecrets, secret_matches
 from boxoffice.core.money import Money
 from boxoffice.core.notify.service import queue_message_sync
@@ -127,6 +128,13 @@ async def _transition(
 ) -> bool:
     """Move ``order`` to ``target`` if it is still in the status we loaded; returns whether
     this call did it. An impossible transition is refused with a clear error."""
+    return await session.run_sync(lambda sync: _transition_sync(sync, order, target, now, **values))
+
+
+def _transition_sync(
+    session: Session, order: Order, target: OrderStatus, now: datetime, **values: Any
+) -> bool:
+    """:func:`_transition` in a synchronous session."""
     source = OrderStatus(order.status)
     if target not in TRANSITIONS[source]:
         allowed = ", ".join(sorted(TRANSITIONS[source])) or "none (final)"
@@ -134,7 +142,7 @@ async def _transition(
             f"an order that is {source} cannot become {target}; allowed next: {allowed}",
             extra={"from": str(source), "to": str(target)},
         )
-    result: CursorResult[tuple[()]] = await session.execute(  # type: ignore[assignment]
+    result: CursorResult[tuple[()]] = session.execute(  # type: ignore[assignment]
         update(Order)
         .where(Order.id == order.id, Order.status == source)
         .values(status=target, updated_at=now, **values)
@@ -476,56 +484,75 @@ async def confirm(
 ) -> bool:
     """Confirm a paid (or free) order: held seats become sold. An order that expired before
     its payment arrived takes its seats again if they are still free; if not, ``SoldOut`` is
-    raised and the caller must refund (by hand, until payments land). Returns whether this call
-    confirmed it (``False``: it already was)."""
+    raised and the caller must refund. Returns whether this call confirmed it (``False``: it
+    already was)."""
+    return await run_appending_in_session(
+        session,
+        lambda sync: confirm_sync(
+            sync, clock, order, via=via, public_url=public_url, links=links, event=event
+        ),
+    )
+
+
+def confirm_sync(
+    session: Session,
+    clock: Clock,
+    order: Order,
+    *,
+    via: str,
+    public_url: str,
+    links: LinkSecrets,
+    event: Event | None = None,
+) -> bool:
+    """:func:`confirm` in a synchronous session (the payment engine's writes run in one,
+    inside ``Database.run``)."""
     now = clock.now()
+    connection = session.connection()
     if order.status == OrderStatus.CONFIRMED:
         return False
     if order.status == OrderStatus.EXPIRED:
-        blocked = await capacity.resell(session, order.allocations)
+        blocked = capacity.resell_sync(connection, order.allocations)
         if blocked is not None:
             raise SoldOut(
                 "the order expired and its seats were sold meanwhile; it is refunded",
                 extra={"rule": "capacity", "order": order.number},
             )
-        if not await _transition(
+        if not _transition_sync(
             session, order, OrderStatus.CONFIRMED, now, confirmed_at=now, expires_at=None
         ):
             raise Conflict("the order changed meanwhile; look at it again")
         if order.promo_code_id is not None:  # its use went back at expiry: take it again
-            await session.execute(promos.TAKE, {"promo_id": order.promo_code_id})
-        event = event or await session.get(Event, order.event_id)
+            session.execute(promos.TAKE, {"promo_id": order.promo_code_id})
+        event = event or session.get(Event, order.event_id)
         assert event is not None
-        limit, email, tickets = event.max_tickets_per_buyer, order.buyer_email, order.tickets
-        await session.run_sync(
-            lambda sync: count_for_buyer(sync.connection(), order.event_id, limit, email, tickets)
+        count_for_buyer(
+            connection,
+            order.event_id,
+            event.max_tickets_per_buyer,
+            order.buyer_email,
+            order.tickets,
         )
     else:
-        if not await _transition(
+        if not _transition_sync(
             session, order, OrderStatus.CONFIRMED, now, confirmed_at=now, expires_at=None
         ):
-            await session.refresh(order)
+            session.refresh(order)
             return False
-        await capacity.sell_held(session, order.allocations)
-    await _tickets_become(
+        capacity.sell_held_sync(connection, order.allocations)
+    _tickets_become_sync(
         session, order, TicketStatus.VALID, TicketStatus.PENDING, TicketStatus.EXPIRED
     )
-    found = event or await session.get(Event, order.event_id)
+    found = event or session.get(Event, order.event_id)
     assert found is not None
-    title, region = found.title, found.region
     secret = links.recover(LinkKind.ORDER, order.id, order.secret_hash)
-    link = order_link(public_url, order.number, secret) if secret else None
-    await run_appending(
-        session,
-        lambda connection: _confirmed(
-            connection,
-            clock,
-            order,
-            via=via,
-            event_title=title,
-            region=region,
-            link=link,
-        ),
+    _confirmed(
+        connection,
+        clock,
+        order,
+        via=via,
+        event_title=found.title,
+        region=found.region,
+        link=order_link(public_url, order.number, secret) if secret else None,
     )
     return True
 
@@ -658,7 +685,13 @@ async def _tickets_become(
     session: AsyncSession, order: Order, status: TicketStatus, *sources: TicketStatus
 ) -> None:
     """The order's tickets in one of ``sources`` take ``status`` with their order."""
-    await session.execute(
+    await session.run_sync(lambda sync: _tickets_become_sync(sync, order, status, *sources))
+
+
+def _tickets_become_sync(
+    session: Session, order: Order, status: TicketStatus, *sources: TicketStatus
+) -> None:
+    session.execute(
         update(OrderItem)
         .where(OrderItem.order_id == order.id, OrderItem.status.in_(sources))
         .values(status=status)

@@ -53,6 +53,19 @@ async def append(session: AsyncSession, entry: JournalEntry, clock: Clock) -> No
     await run_appending(session, lambda connection: append_sync(connection, entry, clock))
 
 
+async def run_appending_in_session(session: AsyncSession, work: Callable[[Session], T]) -> T:
+    """:func:`run_appending` for ``work`` written against the synchronous ORM session."""
+
+    def run(sync: Session) -> T:
+        try:
+            return work(sync)
+        finally:
+            if sync.connection().info.pop(APPENDED, False):
+                sync.info[APPENDED] = True
+
+    return await session.run_sync(run)
+
+
 async def run_appending(session: AsyncSession, work: Callable[[Connection], T]) -> T:
     """Run synchronous ``work`` (which may append entries) in ``session``'s transaction. The
     session, not the pooled connection (whose ``info`` outlives the transaction), remembers

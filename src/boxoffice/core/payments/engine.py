@@ -20,9 +20,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from functools import partial
+from typing import TypeVar
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -47,10 +48,10 @@ from boxoffice.core.idempotency import IdempotencyKeyReused
 from boxoffice.core.identity.tokens import hash_secret
 from boxoffice.core.journal.dispatcher import Subscriber
 from boxoffice.core.journal.entries import RecordedEntry
-from boxoffice.core.journal.service import append
+from boxoffice.core.journal.service import append_sync, run_appending_in_session
 from boxoffice.core.links import LinkSecrets
 from boxoffice.core.money import Money
-from boxoffice.core.notify.service import queue_message
+from boxoffice.core.notify.service import queue_message_sync
 from boxoffice.core.payments.entries import (
     PaymentChanged,
     PaymentCreated,
@@ -72,9 +73,11 @@ from boxoffice.core.payments.states import FROM_GATEWAY, OPEN, PaymentState, Ref
 from boxoffice.core.ratelimit import Limit, count_in
 from boxoffice.core.resilience import ProviderCalls
 from boxoffice.core.storage import Database
+from boxoffice.core.storage.prepared import begin_if_lazy
 from boxoffice.logs import get_logger
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 #: Open payments untouched this long are looked up at their gateway.
 RECONCILE_AFTER = timedelta(minutes=2)
@@ -238,10 +241,18 @@ class PaymentEngine:
                     "to pay",
                     extra={"gateway": gateway.id, "retry_after": 5},
                 ) from error
-            async with self.db.transaction() as session:
-                payment = await self._locked(session, payment_id)
-                await self._record_answer(session, payment, gateway, result)
-                return payment_out(payment, result.client_secret)
+            return await self._write(partial(self._answered, payment_id, gateway, result))
+
+    def _answered(
+        self,
+        payment_id: uuid.UUID,
+        gateway: PaymentGateway,
+        result: PaymentResult,
+        session: Session,
+    ) -> PaymentOut:
+        payment = self._locked(session, payment_id)
+        self._record_answer(session, payment, gateway, result)
+        return payment_out(payment, result.client_secret)
 
     async def _has_another(self, order_id: uuid.UUID, tried: set[str]) -> bool:
         async with self.db.read() as session:
@@ -260,14 +271,15 @@ class PaymentEngine:
         client: Client,
     ) -> tuple[uuid.UUID, PaymentRequest, PaymentGateway]:
         now = self.clock.now()
-        async with self.db.transaction() as session:
-            order = await session.get(Order, order_id, with_for_update=True)
+
+        def attempt(session: Session) -> tuple[uuid.UUID, PaymentRequest, PaymentGateway]:
+            order = session.get(Order, order_id, with_for_update=True)
             if order is None:
                 raise NotFound(f"no order {order_id}")
-            event = await session.get(Event, order.event_id)
+            event = session.get(Event, order.event_id)
             assert event is not None
             earlier = (
-                await session.scalar(
+                session.scalar(
                     select(Payment).where(
                         Payment.order_id == order.id, Payment.request_key == request_key
                     )
@@ -279,7 +291,7 @@ class PaymentEngine:
                 return self._repeat(earlier, order, event, gateway_id)
             if earlier is not None:  # fell back from it: the key moves to the next attempt
                 earlier.request_key = None
-                await session.flush()
+                session.flush()
             if order.status != OrderStatus.PENDING or (
                 order.expires_at is not None and now >= ensure_utc(order.expires_at)
             ):
@@ -301,11 +313,11 @@ class PaymentEngine:
                     f"{gateway_id!r} is not offered for this order",
                     errors=[FieldError("gateway", "one of " + ", ".join(g.id for g in allowed))],
                 )
-            due = order.total_minor - await _succeeded_minor(session, order.id)
+            due = order.total_minor - _succeeded_minor(session, order.id)
             if due <= 0:
                 raise OrderNotPayable("the order is paid already", extra={"status": "paid"})
             if not tried:  # a fallback within one request is not another attempt
-                await self._check_attempt(session, order, gateway, due, client)
+                self._check_attempt(session, order, gateway, due, client)
             payment = Payment(
                 order_id=order.id,
                 gateway=gateway.id,
@@ -317,9 +329,9 @@ class PaymentEngine:
                 updated_at=now,
             )
             session.add(payment)
-            await session.flush()
-            await append(
-                session,
+            session.flush()
+            append_sync(
+                session.connection(),
                 PaymentCreated(
                     payment_id=str(payment.id),
                     order_id=str(order.id),
@@ -331,9 +343,11 @@ class PaymentEngine:
             )
             return payment.id, self._request(payment, order, event), gateway
 
-    async def _check_attempt(
+        return await self._write(attempt)
+
+    def _check_attempt(
         self,
-        session: AsyncSession,
+        session: Session,
         order: Order,
         gateway: PaymentGateway,
         due: int,
@@ -348,9 +362,9 @@ class PaymentEngine:
         for key, allowed, what in counted:
             if allowed is not None:
                 limit = Limit(allowed, ATTEMPT_WINDOW)
-                await session.run_sync(self._count, key, limit, what)
+                count_in(session.connection(), self.clock, key, limit, what)
         earlier = int(
-            await session.scalar(
+            session.scalar(
                 select(func.count()).select_from(Payment).where(Payment.order_id == order.id)
             )
             or 0
@@ -371,9 +385,6 @@ class PaymentEngine:
                 "this payment cannot be made; contact the organizer",
                 extra={"rule": "risk_check"},
             )
-
-    def _count(self, sync: Session, key: str, limit: Limit, what: str) -> None:
-        count_in(sync.connection(), self.clock, key, limit, what)
 
     def _repeat(
         self, earlier: Payment, order: Order, event: Event, gateway_id: str | None
@@ -400,9 +411,9 @@ class PaymentEngine:
             cancel_url=order_page,
         )
 
-    async def _record_answer(
+    def _record_answer(
         self,
-        session: AsyncSession,
+        session: Session,
         payment: Payment,
         gateway: PaymentGateway,
         result: PaymentResult,
@@ -410,16 +421,14 @@ class PaymentEngine:
         payment.provider_reference = result.provider_reference[:200]
         payment.redirect_url = result.redirect_url
         payment.instructions = result.instructions
-        await self._move(session, payment, FROM_GATEWAY[result.status], source="answer")
+        self._move(session, payment, FROM_GATEWAY[result.status], source="answer")
         if GatewayCapability.DEFERRED in gateway.capabilities:
-            await self._extend_deadline(session, payment, gateway)
+            self._extend_deadline(session, payment, gateway)
 
-    async def _extend_deadline(
-        self, session: AsyncSession, payment: Payment, gateway: PaymentGateway
-    ) -> None:
+    def _extend_deadline(self, session: Session, payment: Payment, gateway: PaymentGateway) -> None:
         """A deferred payment (bank transfer) keeps the order's seats longer than a hold."""
         deadline = getattr(gateway, "payment_deadline", None) or DEFAULT_DEFERRED_DEADLINE
-        order = await session.get(Order, payment.order_id, with_for_update=True)
+        order = session.get(Order, payment.order_id, with_for_update=True)
         assert order is not None
         extended = self.clock.now() + deadline
         if order.status == OrderStatus.PENDING and (
@@ -428,10 +437,12 @@ class PaymentEngine:
             order.expires_at = extended
 
     async def _fail(self, payment_id: uuid.UUID, reason: str) -> None:
-        async with self.db.transaction() as session:
-            payment = await self._locked(session, payment_id)
+        def fail(session: Session) -> None:
+            payment = self._locked(session, payment_id)
             payment.failure_reason = reason[:2000]
-            await self._move(session, payment, PaymentState.FAILED, source="answer")
+            self._move(session, payment, PaymentState.FAILED, source="answer")
+
+        await self._write(fail)
 
     async def complete(
         self, order_id: uuid.UUID, payment_id: uuid.UUID, params: Mapping[str, str]
@@ -449,10 +460,13 @@ class PaymentEngine:
             status = await self.calls.call(
                 payment.gateway, partial(gateway.complete, reference, params), idempotent=False
             )
-            async with self.db.transaction() as session:
-                locked = await self._locked(session, payment_id)
-                await self._apply(session, locked, status, source="return")
+
+            def applied(session: Session, orders_to_refund: list[Order]) -> PaymentOut:
+                locked = self._locked(session, payment_id)
+                self._apply(session, locked, status, "return", orders_to_refund)
                 return payment_out(locked)
+
+            return await self._applying(status, applied)
         return payment_out(payment)
 
     # ---- the gateway's word
@@ -468,49 +482,104 @@ class PaymentEngine:
         )
         if event is None:
             return "ignored"
+        received = event
+
+        def apply(session: Session, orders_to_refund: list[Order]) -> str:
+            seen = session.get(WebhookReceipt, (gateway_id, received.provider_event_id))
+            if seen is not None:
+                return "duplicate"
+            payment = session.scalar(
+                select(Payment)
+                .where(
+                    Payment.gateway == gateway_id,
+                    Payment.provider_reference == received.provider_reference,
+                )
+                .with_for_update()
+            )
+            if payment is None:
+                log.warning(
+                    "payments.webhook_for_unknown_payment",
+                    gateway=gateway_id,
+                    reference=received.provider_reference,
+                )
+                return "unknown_payment"
+            session.add(
+                WebhookReceipt(
+                    gateway=gateway_id,
+                    provider_event_id=received.provider_event_id[:200],
+                    payment_id=payment.id,
+                    received_at=self.clock.now(),
+                )
+            )
+            session.flush()  # a concurrent copy of this event waits here, then fails
+            self._apply(session, payment, received.status, "webhook", orders_to_refund)
+            return "applied"
+
         try:
-            async with self.db.transaction() as session:
-                seen = await session.get(WebhookReceipt, (gateway_id, event.provider_event_id))
-                if seen is not None:
-                    return "duplicate"
-                payment = await session.scalar(
-                    select(Payment)
-                    .where(
-                        Payment.gateway == gateway_id,
-                        Payment.provider_reference == event.provider_reference,
-                    )
-                    .with_for_update()
-                )
-                if payment is None:
-                    log.warning(
-                        "payments.webhook_for_unknown_payment",
-                        gateway=gateway_id,
-                        reference=event.provider_reference,
-                    )
-                    return "unknown_payment"
-                session.add(
-                    WebhookReceipt(
-                        gateway=gateway_id,
-                        provider_event_id=event.provider_event_id[:200],
-                        payment_id=payment.id,
-                        received_at=self.clock.now(),
-                    )
-                )
-                await session.flush()  # a concurrent copy of this event waits here, then fails
-                await self._apply(session, payment, event.status, source="webhook")
-                return "applied"
+            return await self._applying(received.status, apply)
         except IntegrityError:
             return "duplicate"
 
-    async def _apply(
-        self, session: AsyncSession, payment: Payment, status: PaymentStatus, *, source: str
-    ) -> None:
-        await self._move(session, payment, FROM_GATEWAY[status], source=source)
-        if status == PaymentStatus.REFUNDED:
-            await self._refunded_at_gateway(session, payment)
+    async def _applying(
+        self, status: PaymentStatus, work: Callable[[Session, list[Order]], T]
+    ) -> T:
+        """Apply the gateway's word in one write transaction. The common case runs through
+        :meth:`_write` (``Database.run``). Money given back at the gateway also refunds the
+        order's tickets, whose code is asynchronous: that rare case runs in a session
+        transaction, the tickets refunded in the same transaction."""
+        if status is not PaymentStatus.REFUNDED:
 
-    async def _move(
-        self, session: AsyncSession, payment: Payment, target: PaymentState, *, source: str
+            def plain(session: Session) -> T:
+                orders_to_refund: list[Order] = []
+                result = work(session, orders_to_refund)
+                assert not orders_to_refund, "only a REFUNDED status refunds tickets"
+                return result
+
+            return await self._write(plain)
+        async with self.db.transaction() as session:
+            orders_to_refund: list[Order] = []
+            result = await run_appending_in_session(
+                session, lambda sync: work(sync, orders_to_refund)
+            )
+            for order in orders_to_refund:
+                tickets = [item.id for item in await orders.items_of(session, order)]
+                await orders.refund_tickets(
+                    session, self.clock, order, tickets, by="gateway", reason="refunded at gateway"
+                )
+            return result
+
+    async def _write(self, work: Callable[[Session], T]) -> T:
+        """``work`` in one write transaction through ``Database.run``, in a synchronous ORM
+        session on its connection: on SQLite the writer thread runs it (group commit, and no
+        turn of the event loop while it holds the write lock: awaiting each statement of an
+        async session there let a busy loop stretch the lock to milliseconds); on PostgreSQL
+        one greenlet, the transaction begun at once (its locking reads need one)."""
+
+        def run(connection: Connection) -> T:
+            begin_if_lazy(connection)
+            with Session(bind=connection, expire_on_commit=False) as session:
+                result = work(session)
+                session.flush()
+                return result
+
+        return await self.db.run(run)
+
+    def _apply(
+        self,
+        session: Session,
+        payment: Payment,
+        status: PaymentStatus,
+        source: str,
+        orders_to_refund: list[Order],
+    ) -> None:
+        self._move(session, payment, FROM_GATEWAY[status], source=source)
+        if status == PaymentStatus.REFUNDED:
+            order = self._refunded_at_gateway(session, payment)
+            if order is not None:
+                orders_to_refund.append(order)
+
+    def _move(
+        self, session: Session, payment: Payment, target: PaymentState, *, source: str
     ) -> bool:
         before = PaymentState(payment.status)
         if not may_move(before, target):
@@ -519,9 +588,9 @@ class PaymentEngine:
         payment.status, payment.updated_at = target, now
         if target == PaymentState.SUCCEEDED:
             payment.succeeded_at = now
-        await session.flush()
-        await append(
-            session,
+        session.flush()
+        append_sync(
+            session.connection(),
             PaymentChanged(
                 payment_id=str(payment.id),
                 order_id=str(payment.order_id),
@@ -533,24 +602,26 @@ class PaymentEngine:
             self.clock,
         )
         if target == PaymentState.SUCCEEDED:
-            await self._settle(session, payment)
+            self._settle(session, payment)
         return True
 
-    async def _settle(self, session: AsyncSession, payment: Payment) -> None:
+    def _settle(self, session: Session, payment: Payment) -> None:
         """Money arrived: confirm the order once it is covered, or give the money back."""
-        order = await session.get(Order, payment.order_id, with_for_update=True)
+        order = session.get(Order, payment.order_id, with_for_update=True)
         assert order is not None
         if order.status == OrderStatus.CONFIRMED:
-            await self._refund(session, payment, payment.amount_minor, "duplicate", order)
+            self._refund(session, payment, payment.amount_minor, "duplicate", order)
             return
         if order.status not in (OrderStatus.PENDING, OrderStatus.EXPIRED):
-            await self._refund(session, payment, payment.amount_minor, "order_closed", order)
+            self._refund(session, payment, payment.amount_minor, "order_closed", order)
             return
-        if await _succeeded_minor(session, order.id) < order.total_minor:
+        if _succeeded_minor(session, order.id) < order.total_minor:
             return  # partly paid: the rest is still due
         try:
-            async with session.begin_nested():
-                await orders.confirm(
+            # A savepoint: an expired order re-takes its seats quota by quota, and one
+            # without room undoes those already taken.
+            with session.begin_nested():
+                orders.confirm_sync(
                     session,
                     self.clock,
                     order,
@@ -559,11 +630,10 @@ class PaymentEngine:
                     links=self.links,
                 )
         except SoldOut:
-            await session.refresh(order)
-            await self._refund(session, payment, payment.amount_minor, "seats_gone", order)
+            self._refund(session, payment, payment.amount_minor, "seats_gone", order)
 
-    async def _refund(
-        self, session: AsyncSession, payment: Payment, amount_minor: int, reason: str, order: Order
+    def _refund(
+        self, session: Session, payment: Payment, amount_minor: int, reason: str, order: Order
     ) -> Refund:
         now = self.clock.now()
         refund = Refund(
@@ -577,9 +647,9 @@ class PaymentEngine:
             updated_at=now,
         )
         session.add(refund)
-        await session.flush()
-        await append(
-            session,
+        session.flush()
+        append_sync(
+            session.connection(),
             RefundRequested(
                 payment_id=str(payment.id),
                 order_id=str(payment.order_id),
@@ -593,8 +663,8 @@ class PaymentEngine:
         )
         if reason in _TOLD:
             amount = Money(amount_minor, payment.currency).format(order.locale)
-            await queue_message(
-                session,
+            queue_message_sync(
+                session.connection(),
                 self.clock,
                 kind="email",
                 to=order.buyer_email,
@@ -607,11 +677,12 @@ class PaymentEngine:
             )
         return refund
 
-    async def _refunded_at_gateway(self, session: AsyncSession, payment: Payment) -> None:
+    def _refunded_at_gateway(self, session: Session, payment: Payment) -> Order | None:
         """The gateway says the money went back (its dashboard, or our own refund's
-        notification): record what our records do not already say."""
+        notification): record what our records do not already say; returns the order if its
+        tickets are to be refunded with it."""
         recorded = int(
-            await session.scalar(
+            session.scalar(
                 select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
                     Refund.payment_id == payment.id, Refund.status != RefundState.FAILED
                 )
@@ -619,18 +690,12 @@ class PaymentEngine:
             or 0
         )
         if recorded >= payment.amount_minor:
-            return
-        order = await session.get(Order, payment.order_id, with_for_update=True)
+            return None
+        order = session.get(Order, payment.order_id, with_for_update=True)
         assert order is not None
-        refund = await self._refund(
-            session, payment, payment.amount_minor - recorded, "gateway", order
-        )
+        refund = self._refund(session, payment, payment.amount_minor - recorded, "gateway", order)
         refund.status = RefundState.SUCCEEDED  # made there already: nothing to ask
-        if order.status == OrderStatus.CONFIRMED:
-            tickets = [item.id for item in await orders.items_of(session, order)]
-            await orders.refund_tickets(
-                session, self.clock, order, tickets, by="gateway", reason="refunded at gateway"
-            )
+        return order if order.status == OrderStatus.CONFIRMED else None
 
     # ---- refunds and reconciliation
 
@@ -680,16 +745,16 @@ class PaymentEngine:
     async def _refund_ended(
         self, refund_id: uuid.UUID, state: RefundState, reference: str, reason: str
     ) -> None:
-        async with self.db.transaction() as session:
-            refund = await session.get(Refund, refund_id, with_for_update=True)
+        def end(session: Session) -> None:
+            refund = session.get(Refund, refund_id, with_for_update=True)
             if refund is None or refund.status != RefundState.PENDING:
                 return
             refund.status, refund.updated_at = state, self.clock.now()
             refund.provider_reference, refund.failure_reason = reference[:200], reason[:2000]
-            payment = await session.get(Payment, refund.payment_id)
+            payment = session.get(Payment, refund.payment_id)
             assert payment is not None
-            await append(
-                session,
+            append_sync(
+                session.connection(),
                 RefundChanged(
                     payment_id=str(payment.id),
                     order_id=str(refund.order_id),
@@ -699,8 +764,10 @@ class PaymentEngine:
                 ),
                 self.clock,
             )
-            if state == RefundState.FAILED:
-                log.error("payments.refund_failed", refund_id=str(refund_id), reason=reason)
+
+        await self._write(end)
+        if state == RefundState.FAILED:
+            log.error("payments.refund_failed", refund_id=str(refund_id), reason=reason)
 
     async def reconcile(self) -> int:
         """Ask the gateways about open payments nobody heard of for a while; returns how many
@@ -742,21 +809,26 @@ class PaymentEngine:
             result = await self.calls.call(
                 gateway.id, partial(gateway.create_payment, request), idempotent=True
             )
-            async with self.db.transaction() as session:
-                payment = await self._locked(session, stale.id)
-                await self._record_answer(session, payment, gateway, result)
+
+            def answer(session: Session) -> int:
+                self._record_answer(session, self._locked(session, stale.id), gateway, result)
                 return 1
+
+            return await self._write(answer)
         reference = stale.provider_reference
         status = await self.calls.call(
             gateway.id, partial(gateway.fetch_status, reference), idempotent=True
         )
-        async with self.db.transaction() as session:
-            payment = await self._locked(session, stale.id)
+
+        def apply(session: Session, orders_to_refund: list[Order]) -> int:
+            payment = self._locked(session, stale.id)
             before = payment.status
-            await self._apply(session, payment, status, source="reconciliation")
+            self._apply(session, payment, status, "reconciliation", orders_to_refund)
             if payment.status == before:
                 payment.updated_at = self.clock.now()  # asked: not again until it is stale
             return int(payment.status != before)
+
+        return await self._applying(status, apply)
 
     async def reconcile_forever(self) -> None:
         while True:
@@ -767,8 +839,8 @@ class PaymentEngine:
                 log.exception("payments.reconcile_round_failed")
             await asyncio.sleep(RECONCILE_INTERVAL_SECONDS)
 
-    async def _locked(self, session: AsyncSession, payment_id: uuid.UUID) -> Payment:
-        payment = await session.get(Payment, payment_id, with_for_update=True)
+    def _locked(self, session: Session, payment_id: uuid.UUID) -> Payment:
+        payment = session.get(Payment, payment_id, with_for_update=True)
         assert payment is not None
         return payment
 
@@ -788,8 +860,8 @@ _TOLD = {
 }
 
 
-async def _succeeded_minor(session: AsyncSession, order_id: uuid.UUID) -> int:
-    total = await session.scalar(
+def _succeeded_minor(session: Session, order_id: uuid.UUID) -> int:
+    total = session.scalar(
         select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
             Payment.order_id == order_id, Payment.status == PaymentState.SUCCEEDED
         )
