@@ -22,7 +22,7 @@ from boxoffice.core.payments.gateway import PaymentRequest, PaymentResult
 from boxoffice.core.payments.models import Payment, Refund
 from boxoffice.platform import Platform
 from tests import factories
-from tests.booking.helpers import Buyer, assert_books_balance, counts, shop
+from tests.booking.helpers import Buyer, assert_books_balance, counts, organizer_shop, shop
 from tests.identity.helpers import mail_to
 from tests.testing.reference import AcmePay
 
@@ -384,3 +384,22 @@ async def test_an_outage_opens_the_breaker_and_the_next_gateway_takes_over(
         ("acmepay", "created"),
         ("offline", "requires_action"),
     ], "unanswered attempts stay for reconciliation"
+
+
+async def test_an_organizer_marking_a_transfer_paid_settles_its_payment(
+    platform: Platform, make_client: Any, clock: ManualClock
+) -> None:
+    async with make_client(platform) as client:
+        store, headers, base = await organizer_shop(client, platform, clock)
+        order = await Buyer(client, store).buy(Standard=1)
+        paying = Paying(client, order)
+        assert (await paying.start(gateway="offline")).status_code == 201
+        paid = await client.post(f"{base}/orders/{order['number']}/mark-paid", headers=headers)
+        assert paid.status_code == 200, paid.text
+        assert paid.json()["status"] == "confirmed"
+        listed = await client.get(f"{paying.base}/payments", params={"secret": order["secret"]})
+        assert [(p["gateway"], p["status"]) for p in listed.json()] == [("offline", "succeeded")]
+        again = await client.post(f"{base}/orders/{order['number']}/mark-paid", headers=headers)
+        assert again.json()["status"] == "confirmed", "marking it twice changes nothing"
+        assert await counts(platform.db, store.quotas["Hall"]) == (10, 1, 0)
+        assert await refunds(platform) == []

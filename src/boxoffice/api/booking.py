@@ -478,7 +478,8 @@ class OrganizerOrdersController(Controller):
         "/orders/{number:str}/mark-paid",
         status_code=200,
         opt=needs(Permission.ORDERS_MANAGE),
-        summary="Confirm an order paid outside the platform (bank transfer, door)",
+        summary="Confirm an order paid outside the platform (bank transfer, door); its open "
+        "bank-transfer payment, if any, succeeds with it",
     )
     async def mark_paid(
         self,
@@ -488,9 +489,11 @@ class OrganizerOrdersController(Controller):
         platform: NamedDependency[Platform],
         order: NamedDependency[Order],
     ) -> OrderOut:
-        await orders.confirm(
-            session, clock, order, via="organizer", public_url=public_url, links=platform.links
-        )
+        if not await platform.payments.paid_by_hand(session, order):
+            await orders.confirm(
+                session, clock, order, via="organizer", public_url=public_url, links=platform.links
+            )
+        await session.refresh(order)
         return orders.order_out(order, await orders.items_of(session, order))
 
     # ---- questions for attendees

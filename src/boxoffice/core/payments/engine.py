@@ -469,6 +469,26 @@ class PaymentEngine:
             return await self._applying(status, applied)
         return payment_out(payment)
 
+    async def paid_by_hand(self, session: AsyncSession, order: Order) -> bool:
+        """An organizer says the money of a deferred payment (a bank transfer) arrived: the
+        order's newest open payment through a deferred gateway succeeds, which confirms the
+        order (in ``session``'s transaction). ``False``: the order has no such payment."""
+
+        def settle(sync: Session) -> bool:
+            open_payments = sync.scalars(
+                select(Payment)
+                .where(Payment.order_id == order.id, Payment.status.in_(list(OPEN)))
+                .order_by(Payment.created_at.desc())
+                .with_for_update()
+            )
+            for payment in open_payments:
+                gateway = self._gateway(payment.gateway)
+                if gateway is not None and GatewayCapability.DEFERRED in gateway.capabilities:
+                    return self._move(sync, payment, PaymentState.SUCCEEDED, source="organizer")
+            return False
+
+        return await run_appending_in_session(session, settle)
+
     # ---- the gateway's word
 
     async def webhook(self, gateway_id: str, headers: Mapping[str, str], body: bytes) -> str:
