@@ -248,3 +248,32 @@ async def test_a_second_stripe_payment_is_refunded_at_stripe(
     assert [(r["payment_intent"], r["amount"]) for r in fake.refunds.values()] == [
         (intents[1], 2500)
     ]
+
+
+async def test_a_refund_stripe_fails_to_make_is_made_later_and_once(
+    platform: Platform, make_client: Any, clock: Any, fake: FakeStripe
+) -> None:
+    """Stripe down when the platform gives a second payment back: the refund waits (the
+    dispatcher retries it with backoff) and is made exactly once when Stripe answers."""
+    store = await shop(platform.db, clock)
+    async with make_client(platform) as client:
+        order = await Buyer(client, store).buy(Standard=1)
+        base = f"/api/v1/orders/{order['number']}"
+        intents = []
+        for _ in range(2):
+            started = await client.post(
+                f"{base}/payments", json={"secret": order["secret"], "gateway": "stripe"}
+            )
+            intents.append(started.json()["client_secret"].split("_secret_")[0])
+        for intent_id in intents:
+            headers, body = fake.webhook("payment_intent.succeeded", fake.pay(intent_id))
+            await client.post("/api/v1/payments/webhooks/stripe", content=body, headers=headers)
+        fake.fail_next(3)  # every try of the first round
+        await platform.dispatcher.run_until_idle()
+        assert fake.refunds == {}, "Stripe was down: nothing refunded yet"
+        clock.advance(minutes=5)
+        await platform.dispatcher.run_until_idle()
+        await platform.dispatcher.run_until_idle()
+    assert [(r["payment_intent"], r["amount"]) for r in fake.refunds.values()] == [
+        (intents[1], 2500)
+    ]

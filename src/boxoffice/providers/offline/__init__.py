@@ -7,6 +7,7 @@ marks it paid. Refunds are likewise made by a person and confirmed by the organi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 
 import msgspec
 
@@ -38,6 +39,8 @@ class OfflineOptions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     instructions: str = "Pay {amount} quoting the reference {reference}."
     #: Limit to these currencies; empty means any.
     currencies: list[str] = []
+    #: How long an order paid this way keeps its seats after the payment is started.
+    payment_deadline_hours: int = msgspec.field(default=72)
 
 
 class OfflineGateway:
@@ -53,6 +56,8 @@ class OfflineGateway:
         self.currencies: frozenset[str] | None = (
             frozenset(self.options.currencies) if self.options.currencies else None
         )
+        #: Read by the payment engine for deferred gateways.
+        self.payment_deadline = timedelta(hours=self.options.payment_deadline_hours)
 
     async def create_payment(self, request: PaymentRequest) -> PaymentResult:
         currency = request.amount.currency
