@@ -93,6 +93,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         proxy_headers=True,
         forwarded_allow_ips=settings.trusted_proxies,
         timeout_worker_healthcheck=settings.worker_start_timeout,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )
     return 0
 

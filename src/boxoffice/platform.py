@@ -76,6 +76,7 @@ class Platform:
             [
                 *_subscribers(db, clock, plugins, router, settings.resolved_public_url, self.links),
                 self.payments.refund_subscriber(),
+                self.payments.money_back_subscriber(),
             ],
         )
         self.auth_policy = AuthPolicy(

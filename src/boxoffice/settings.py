@@ -78,6 +78,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: gives up on it and starts another (uvicorn's own default, 5, restarted workers in a
     #: loop on a busy machine before they could finish starting).
     worker_start_timeout: Annotated[int, msgspec.Meta(ge=1, le=600)] = 60
+    #: Seconds the requests in flight at SIGTERM may take to finish before they are
+    #: cancelled (uvicorn waits for them, and for open connections to close, without a
+    #: bound otherwise: a worker could wait forever on a connection that never closed).
+    shutdown_timeout: Annotated[int, msgspec.Meta(ge=1, le=600)] = 5
 
     @property
     def resolved_public_url(self) -> str:

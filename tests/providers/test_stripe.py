@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 
 import msgspec
 import pytest
+from sqlalchemy import text
 
 from boxoffice.core.errors import NotFound, RuleViolated, WebhookRejected
 from boxoffice.core.money import Money
@@ -22,7 +23,7 @@ from boxoffice.providers.stripe import StripeGateway, StripeOptions, stripe_amou
 from boxoffice.testing import PaymentGatewayConformance
 from boxoffice.testing.fakes import FakeStripe
 from tests import factories
-from tests.booking.helpers import Buyer, assert_books_balance, shop
+from tests.booking.helpers import Buyer, assert_books_balance, organizer_shop, shop
 from tests.identity.helpers import mail_to
 
 
@@ -277,3 +278,42 @@ async def test_a_refund_stripe_fails_to_make_is_made_later_and_once(
     assert [(r["payment_intent"], r["amount"]) for r in fake.refunds.values()] == [
         (intents[1], 2500)
     ]
+
+
+async def test_an_organizers_refund_goes_back_through_stripe_once(
+    platform: Platform, make_client: Any, clock: Any, fake: FakeStripe
+) -> None:
+    """The organizer refunds one ticket of a paid order, then cancels the rest: each amount
+    is refunded at Stripe once, even when the journal delivers the entries again."""
+    async with make_client(platform) as client:
+        store, headers, base = await organizer_shop(client, platform, clock)
+        order = await Buyer(client, store).buy(Standard=2)
+        started = await client.post(
+            f"/api/v1/orders/{order['number']}/payments",
+            json={"secret": order["secret"], "gateway": "stripe"},
+        )
+        intent = started.json()["client_secret"].split("_secret_")[0]
+        hook_headers, body = fake.webhook("payment_intent.succeeded", fake.pay(intent))
+        await client.post("/api/v1/payments/webhooks/stripe", content=body, headers=hook_headers)
+        first = order["tickets"][0]["id"]
+        refunded = await client.post(
+            f"{base}/orders/{order['number']}/refund", json={"ticket_ids": [first]}, headers=headers
+        )
+        assert refunded.status_code == 200, refunded.text
+        await platform.dispatcher.run_until_idle()
+        cancelled = await client.post(
+            f"{base}/orders/{order['number']}/cancel", json={"reason": "ops"}, headers=headers
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        await platform.dispatcher.run_until_idle()
+    assert sorted(r["amount"] for r in fake.refunds.values()) == [2500, 2500]
+    assert {r["payment_intent"] for r in fake.refunds.values()} == {intent}
+    async with platform.db.transaction() as session:  # the journal delivers them again
+        await session.execute(
+            text(
+                "UPDATE journal_subscriber SET txid = 0, position = 0 "
+                "WHERE name = 'payments:money-back'"
+            )
+        )
+    await platform.dispatcher.run_until_idle()
+    assert len(fake.refunds) == 2, "refunded once each"

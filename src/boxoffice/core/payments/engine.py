@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from boxoffice.core.background import stop_if_cancelled
 from boxoffice.core.booking import orders
+from boxoffice.core.booking.entries import OrderCancelled, OrderRefunded
 from boxoffice.core.booking.errors import SoldOut
 from boxoffice.core.booking.models import Order
 from boxoffice.core.booking.orders import OrderStatus
@@ -761,6 +762,69 @@ class PaymentEngine:
             handler=handle,
             types=frozenset({RefundRequested.__name__}),
         )
+
+    def money_back_subscriber(self) -> Subscriber:
+        """An order refunded or cancelled with money to give back (by its organizer, its
+        buyer, or the event's cancellation): the amount is refunded through the gateways
+        that took it, newest payment first, as refunds of their own that the refund
+        subscriber makes. A redelivered entry finds its refunds and asks for nothing more.
+        Orders paid outside the platform (marked paid with no payment) are refunded by hand."""
+
+        async def handle(recorded: RecordedEntry) -> None:
+            entry = recorded.decode()
+            if not isinstance(entry, OrderRefunded | OrderCancelled):
+                return
+            if entry.refund_minor <= 0 or entry.by == "gateway":
+                return  # nothing paid, or the money went back at the gateway already
+            reason = "order_refunded" if isinstance(entry, OrderRefunded) else "order_cancelled"
+            await self._write(
+                partial(
+                    self._give_back,
+                    uuid.UUID(entry.order_id),
+                    entry.refund_minor,
+                    reason,
+                    recorded.entry_id,
+                )
+            )
+
+        return Subscriber(
+            name="payments:money-back",
+            handler=handle,
+            types=frozenset({OrderRefunded.__name__, OrderCancelled.__name__}),
+        )
+
+    def _give_back(
+        self, order_id: uuid.UUID, amount: int, reason: str, cause: uuid.UUID, session: Session
+    ) -> None:
+        if session.scalar(select(Refund.id).where(Refund.cause_entry_id == cause).limit(1)):
+            return  # this entry was handled already
+        order = session.get(Order, order_id)
+        assert order is not None
+        paid = session.scalars(
+            select(Payment)
+            .where(Payment.order_id == order_id, Payment.status == PaymentState.SUCCEEDED)
+            .order_by(Payment.succeeded_at.desc())
+            .with_for_update()
+        ).all()
+        left = amount
+        for payment in paid:
+            given = int(
+                session.scalar(
+                    select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+                        Refund.payment_id == payment.id, Refund.status != RefundState.FAILED
+                    )
+                )
+                or 0
+            )
+            take = min(left, payment.amount_minor - given)
+            if take > 0:
+                refund = self._refund(session, payment, take, reason, order)
+                refund.cause_entry_id = cause
+                left -= take
+            if left == 0:
+                return
+        if left > 0 and paid:
+            log.error("payments.refund_exceeds_payments", order=order.number, unrefunded_minor=left)
 
     async def _refund_ended(
         self, refund_id: uuid.UUID, state: RefundState, reference: str, reason: str

@@ -53,6 +53,7 @@ class Refund(Base):
     """Money given back for a payment: ``pending`` → ``succeeded`` | ``failed``."""
 
     __tablename__ = "payment_refund"
+    __table_args__ = (UniqueConstraint("cause_entry_id", "payment_id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=new_id)
     payment_id: Mapped[uuid.UUID] = mapped_column(
@@ -65,10 +66,15 @@ class Refund(Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(CurrencyCode())
     #: Why: "seats_gone" (paid after expiry, sold meanwhile), "duplicate" (the order was
-    #: paid already), "order_closed" (cancelled or expired for good), "organizer", "buyer".
+    #: paid already), "order_closed" (cancelled or expired for good), "order_refunded" and
+    #: "order_cancelled" (by the organizer, the buyer, or the event's cancellation),
+    #: "gateway" (made at the gateway).
     reason: Mapped[str] = mapped_column(String(40))
     provider_reference: Mapped[str] = mapped_column(String(200), default="")
     failure_reason: Mapped[str] = mapped_column(Text, default="")
+    #: The journal entry that asked for it (an order refunded or cancelled by a person):
+    #: that entry, delivered again, finds it and asks for nothing more.
+    cause_entry_id: Mapped[uuid.UUID | None] = mapped_column(UUIDType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -82,8 +82,14 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=40), nullable=False),
         sa.Column("provider_reference", sa.String(length=200), nullable=False),
         sa.Column("failure_reason", sa.Text(), nullable=False),
+        sa.Column("cause_entry_id", sa.Uuid(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.UniqueConstraint(
+            "cause_entry_id",
+            "payment_id",
+            name=op.f("uq_payment_refund_cause_entry_id_payment_id"),
+        ),
         sa.ForeignKeyConstraint(
             ["order_id"],
             ["booking_order.id"],
