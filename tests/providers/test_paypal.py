@@ -171,3 +171,40 @@ async def test_a_purchase_paid_with_paypal(
         captures = fake.orders[paypal_order]["purchase_units"][0]["payments"]["captures"]
         assert len(captures) == 1, "captured once"
     await assert_books_balance(platform.db)
+
+
+async def test_paypal_down_at_capture_is_captured_later_once(
+    platform: Platform, make_client: Any, clock: Any, fake: FakePayPal
+) -> None:
+    """The buyer comes back while PayPal fails: no confirmation without the money; the
+    reconciliation captures the approved order later, once."""
+    store = await shop(platform.db, clock)
+    async with make_client(platform) as client:
+        order = await Buyer(client, store).buy(Standard=1)
+        base, secret = f"/api/v1/orders/{order['number']}", order["secret"]
+        payment = (
+            await client.post(f"{base}/payments", json={"secret": secret, "gateway": "paypal"})
+        ).json()
+        paypal_order = payment["redirect_url"].rsplit("token=", 1)[1]
+        fake.approve(paypal_order)
+        fake.fail_next(50)
+        back = await client.post(
+            f"{base}/payments/{payment['id']}/complete",
+            json={"secret": secret, "params": {"token": paypal_order}},
+        )
+        assert back.status_code == 503, back.text
+        assert (await client.get(base, params={"secret": secret})).json()["status"] == "pending"
+        related = {"related_ids": {"order_id": paypal_order}}
+        headers, body = fake.webhook(
+            "PAYMENT.CAPTURE.COMPLETED", {"id": "CAP-Y", "supplementary_data": related}
+        )
+        unverified = await client.post(
+            "/api/v1/payments/webhooks/paypal", content=body, headers=headers
+        )
+        assert unverified.status_code == 503, "PayPal cannot verify it now: it retries later"
+        fake.fail_next(0)
+        clock.advance(minutes=3)
+        assert await platform.payments.reconcile() == 1
+        assert (await client.get(base, params={"secret": secret})).json()["status"] == "confirmed"
+        captures = fake.orders[paypal_order]["purchase_units"][0]["payments"]["captures"]
+        assert len(captures) == 1

@@ -188,3 +188,25 @@ async def test_a_purchase_in_rupees_paid_with_razorpay(
         assert told.json()["outcome"] == "applied"
         assert (await client.get(base, params={"secret": secret})).json()["status"] == "confirmed"
     await assert_books_balance(platform.db)
+
+
+async def test_razorpay_down_mid_flow_never_makes_a_second_order(
+    platform: Platform, make_client: Any, clock: Any, fake: FakeRazorpay
+) -> None:
+    """Razorpay fails while the payment is created (every try): the attempt stays for the
+    reconciliation, which finds or makes the order by its receipt — one Razorpay order."""
+    store = await shop(platform.db, clock, currency="INR", country="IN", timezone="Asia/Kolkata")
+    async with make_client(platform) as client:
+        order = await Buyer(client, store).buy(Standard=1)
+        base, secret = f"/api/v1/orders/{order['number']}", order["secret"]
+        fake.fail_next(3)
+        lost = await client.post(f"{base}/payments", json={"secret": secret, "gateway": "razorpay"})
+        assert lost.status_code == 503, lost.text
+        clock.advance(minutes=3)
+        assert await platform.payments.reconcile() == 1
+        (razorpay_order,) = fake.orders
+        fake.pay(razorpay_order)
+        clock.advance(minutes=3)
+        assert await platform.payments.reconcile() == 1
+        assert (await client.get(base, params={"secret": secret})).json()["status"] == "confirmed"
+        assert len(fake.orders) == 1

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from functools import partial
 from typing import TypeVar
@@ -458,8 +458,8 @@ class PaymentEngine:
         gateway = self._gateway(payment.gateway)
         if isinstance(gateway, CompletesPayments) and payment.provider_reference:
             reference = payment.provider_reference
-            status = await self.calls.call(
-                payment.gateway, partial(gateway.complete, reference, params), idempotent=False
+            status = await self._asking(
+                gateway, partial(gateway.complete, reference, params), idempotent=False
             )
 
             def applied(session: Session, orders_to_refund: list[Order]) -> PaymentOut:
@@ -498,8 +498,8 @@ class PaymentEngine:
         gateway = self._gateway(gateway_id)
         if gateway is None:
             raise NotFound(f"no payment gateway {gateway_id!r}")
-        event = await self.calls.call(  # WebhookRejected: 400
-            gateway.id, partial(gateway.parse_webhook, headers, body), idempotent=False
+        event = await self._asking(  # WebhookRejected: 400
+            gateway, partial(gateway.parse_webhook, headers, body), idempotent=False
         )
         if event is None:
             return "ignored"
@@ -540,6 +540,22 @@ class PaymentEngine:
             return await self._applying(received.status, apply)
         except IntegrityError:
             return "duplicate"
+
+    async def _asking(
+        self, gateway: PaymentGateway, call: Callable[[], Awaitable[T]], *, idempotent: bool
+    ) -> T:
+        """A gateway call made for a request: a refusal is the gateway's answer; a failure
+        (no answer, its 5xx) is a 503 with Retry-After, never a 500, and changes nothing."""
+        try:
+            return await self.calls.call(gateway.id, call, idempotent=idempotent)
+        except BoxofficeError:
+            raise
+        except Exception as error:
+            log.warning("payments.gateway_failed", gateway=gateway.id, error=type(error).__name__)
+            raise GatewayUnavailable(
+                f"{gateway.display_name} did not answer; try again in a moment",
+                extra={"gateway": gateway.id, "retry_after": 5},
+            ) from error
 
     async def _applying(
         self, status: PaymentStatus, work: Callable[[Session, list[Order]], T]
