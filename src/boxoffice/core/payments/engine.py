@@ -670,7 +670,13 @@ class PaymentEngine:
             self._refund(session, payment, payment.amount_minor, "seats_gone", order)
 
     def _refund(
-        self, session: Session, payment: Payment, amount_minor: int, reason: str, order: Order
+        self,
+        session: Session,
+        payment: Payment,
+        amount_minor: int,
+        reason: str,
+        order: Order,
+        cause: uuid.UUID | None = None,
     ) -> Refund:
         now = self.clock.now()
         refund = Refund(
@@ -680,6 +686,7 @@ class PaymentEngine:
             amount_minor=amount_minor,
             currency=payment.currency,
             reason=reason,
+            cause_entry_id=cause,
             created_at=now,
             updated_at=now,
         )
@@ -718,14 +725,7 @@ class PaymentEngine:
         """The gateway says the money went back (its dashboard, or our own refund's
         notification): record what our records do not already say; returns the order if its
         tickets are to be refunded with it."""
-        recorded = int(
-            session.scalar(
-                select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
-                    Refund.payment_id == payment.id, Refund.status != RefundState.FAILED
-                )
-            )
-            or 0
-        )
+        recorded = _refunded_minor(session, payment.id)
         if recorded >= payment.amount_minor:
             return None
         order = session.get(Order, payment.order_id, with_for_update=True)
@@ -824,18 +824,10 @@ class PaymentEngine:
         ).all()
         left = amount
         for payment in paid:
-            given = int(
-                session.scalar(
-                    select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
-                        Refund.payment_id == payment.id, Refund.status != RefundState.FAILED
-                    )
-                )
-                or 0
-            )
+            given = _refunded_minor(session, payment.id)
             take = min(left, payment.amount_minor - given)
             if take > 0:
-                refund = self._refund(session, payment, take, reason, order)
-                refund.cause_entry_id = cause
+                self._refund(session, payment, take, reason, order, cause)
                 left -= take
             if left == 0:
                 return
@@ -958,6 +950,16 @@ _TOLD = {
     "duplicate": "your order was paid twice; the second payment is not needed.",
     "order_closed": "your payment arrived for an order that was cancelled.",
 }
+
+
+def _refunded_minor(session: Session, payment_id: uuid.UUID) -> int:
+    """What is given back of a payment, or on its way (refunds that did not fail)."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+            Refund.payment_id == payment_id, Refund.status != RefundState.FAILED
+        )
+    )
+    return int(total or 0)
 
 
 def _succeeded_minor(session: Session, order_id: uuid.UUID) -> int:
