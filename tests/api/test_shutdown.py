@@ -22,10 +22,9 @@ EXIT_BOUND_SECONDS = 20.0
 
 def test_sigterm_under_load_exits_cleanly_and_in_time(db_url: str, tmp_path: Path) -> None:
     env = demo_environment(db_url, tmp_path / "data")
-    # One worker process. With two under uvicorn's supervisor a shutdown still hung now and
-    # then on a loaded machine (the last time after the fix for swallowed cancellations;
-    # since then serve bounds the wait for in-flight requests): open, see the README.
-    servers = ServerProcesses(1, env, workers=1)
+    # Two worker processes under uvicorn's supervisor: the signal reaches the supervisor,
+    # which stops both workers and waits for them.
+    servers = ServerProcesses(1, env, workers=2)
     with servers as (url,):
         event = httpx.get(f"{url}/api/v1/events").json()["items"][0]["id"]
         ticket_type = httpx.get(f"{url}/api/v1/events/{event}/ticket-types").json()[0]["id"]

@@ -403,3 +403,67 @@ async def test_an_organizer_marking_a_transfer_paid_settles_its_payment(
         assert again.json()["status"] == "confirmed", "marking it twice changes nothing"
         assert await counts(platform.db, store.quotas["Hall"]) == (10, 1, 0)
         assert await refunds(platform) == []
+
+
+@pytest.mark.parametrize(
+    ("event_hours", "starts_in", "kept_for"),
+    [
+        (None, timedelta(days=10), timedelta(hours=72)),  # the offline gateway's own deadline
+        (24, timedelta(days=10), timedelta(hours=24)),  # the event's, when it sets one
+        (None, timedelta(hours=30), timedelta(hours=30)),  # never past the start
+    ],
+)
+async def test_a_deferred_payment_keeps_the_seats_until_its_deadline_then_returns_them_once(
+    platform: Platform,
+    make_client: Any,
+    clock: ManualClock,
+    event_hours: int | None,
+    starts_in: timedelta,
+    kept_for: timedelta,
+) -> None:
+    starts = clock.now() + starts_in
+    store = await shop(
+        platform.db,
+        clock,
+        deferred_payment_hours=event_hours,
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=3),
+    )
+    async with make_client(platform) as client:
+        order = await Buyer(client, store).buy(Standard=2)
+        paying = Paying(client, order)
+        started = await paying.start(gateway="offline")
+        assert started.status_code == 201, started.text
+        assert started.json()["instructions"], "how to pay by transfer"
+        seen = await client.get(paying.base, params={"secret": order["secret"]})
+        expires = seen.json()["expires_at"]
+        assert expires == (clock.now() + kept_for).isoformat().replace("+00:00", "Z")
+        clock.advance(kept_for - timedelta(minutes=1))
+        await sweep_until_done(platform.db, clock)
+        assert await paying.status() == "pending", "the seats wait for the transfer"
+        assert await counts(platform.db, store.quotas["Hall"]) == (10, 0, 2)
+        clock.advance(minutes=2)
+        await sweep_until_done(platform.db, clock)
+        await sweep_until_done(platform.db, clock)
+        assert await paying.status() == "expired"
+        assert await counts(platform.db, store.quotas["Hall"]) == (10, 0, 0), "returned once"
+    await assert_books_balance(platform.db)
+
+
+async def test_an_event_deferred_payment_deadline_is_bounded_and_shown(
+    platform: Platform, make_client: Any, clock: ManualClock
+) -> None:
+    async with make_client(platform) as client:
+        _, headers, base = await organizer_shop(client, platform, clock, deferred_payment_hours=48)
+        seen = await client.get(base, headers=headers)
+        assert seen.json()["deferred_payment_hours"] == 48
+        keep = set(factories.draft(clock).__struct_fields__)
+        body = {k: v for k, v in seen.json().items() if k in keep and v is not None}
+        refused = await client.put(base, json=body | {"deferred_payment_hours": 0}, headers=headers)
+        assert refused.status_code == 400, refused.text
+        assert "deferred_payment_hours" in refused.text
+        changed = await client.put(
+            base, json=body | {"deferred_payment_hours": 12}, headers=headers
+        )
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["deferred_payment_hours"] == 12

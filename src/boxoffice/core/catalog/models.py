@@ -68,6 +68,8 @@ class Event(Base):
     fee_per_ticket_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     #: How long a buyer's selection holds seats before it lapses.
     hold_ttl_seconds: Mapped[int] = mapped_column(Integer, default=600)
+    #: A deferred payment's deadline for this event (else the gateway's), in hours.
+    deferred_payment_hours: Mapped[int | None] = mapped_column(Integer)
     #: Tickets one buyer (by e-mail) may have in live orders for this event; None: no limit.
     max_tickets_per_buyer: Mapped[int | None] = mapped_column(Integer)
     #: The start date in the event's own zone ("YYYY-MM-DD"), so "events on 1 May" can mean

@@ -50,6 +50,9 @@ class EventDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     refund_policy: Annotated[str, msgspec.Meta(max_length=5000)] = ""
     refund_deadline_hours: Annotated[int, msgspec.Meta(ge=0, le=24 * 365)] | None = None
     hold_ttl_seconds: Annotated[int, msgspec.Meta(ge=60, le=3600)] = 600
+    #: How long an order paid by a deferred method (bank transfer) keeps its seats; unset:
+    #: the gateway's own deadline. Never past the event's start.
+    deferred_payment_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 60)] | None = None
     #: The organizer's booking fee per ticket, in the event currency's minor units.
     fee_per_ticket_minor: Annotated[int, msgspec.Meta(ge=0, le=MAX_MINOR)] = 0
     max_tickets_per_buyer: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
@@ -116,6 +119,7 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
     refund_policy: str = ""
     refund_deadline_hours: int | None = None
     hold_ttl_seconds: int = 600
+    deferred_payment_hours: int | None = None
     fee_per_ticket_minor: int = 0
     max_tickets_per_buyer: int | None = None
     #: Kilometres from the search point, in searches around a point.
@@ -164,6 +168,7 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
             refund_policy=event.refund_policy,
             refund_deadline_hours=event.refund_deadline_hours,
             hold_ttl_seconds=event.hold_ttl_seconds,
+            deferred_payment_hours=event.deferred_payment_hours,
             max_tickets_per_buyer=event.max_tickets_per_buyer,
             fee_per_ticket_minor=event.fee_per_ticket_minor,
             series_id=event.series_id,

@@ -87,6 +87,15 @@ RECONCILE_INTERVAL_SECONDS = 60.0
 #: says otherwise (its ``payment_deadline``).
 DEFAULT_DEFERRED_DEADLINE = timedelta(days=3)
 
+
+def deferred_deadline(event: Event, gateway: PaymentGateway) -> timedelta:
+    """How long after it starts a deferred payment keeps the order's seats."""
+    if event.deferred_payment_hours:
+        return timedelta(hours=event.deferred_payment_hours)
+    deadline = getattr(gateway, "payment_deadline", None)
+    return deadline if isinstance(deadline, timedelta) else DEFAULT_DEFERRED_DEADLINE
+
+
 #: The gateway with this id, if it is loaded.
 GatewayById = Callable[[str], PaymentGateway | None]
 #: (region, currency, buyer country) -> the gateways routing allows, best first; raises
@@ -427,11 +436,15 @@ class PaymentEngine:
             self._extend_deadline(session, payment, gateway)
 
     def _extend_deadline(self, session: Session, payment: Payment, gateway: PaymentGateway) -> None:
-        """A deferred payment (bank transfer) keeps the order's seats longer than a hold."""
-        deadline = getattr(gateway, "payment_deadline", None) or DEFAULT_DEFERRED_DEADLINE
+        """A deferred payment (bank transfer) keeps the order's seats longer than a hold: the
+        event's ``deferred_payment_hours`` if the organizer set it, else the gateway's
+        ``payment_deadline``, never past the event's start."""
         order = session.get(Order, payment.order_id, with_for_update=True)
         assert order is not None
-        extended = self.clock.now() + deadline
+        event = session.get(Event, order.event_id)
+        assert event is not None
+        extended = self.clock.now() + deferred_deadline(event, gateway)
+        extended = min(extended, ensure_utc(event.starts_at))
         if order.status == OrderStatus.PENDING and (
             order.expires_at is None or ensure_utc(order.expires_at) < extended
         ):
