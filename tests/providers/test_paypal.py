@@ -208,3 +208,29 @@ async def test_paypal_down_at_capture_is_captured_later_once(
         assert (await client.get(base, params={"secret": secret})).json()["status"] == "confirmed"
         captures = fake.orders[paypal_order]["purchase_units"][0]["payments"]["captures"]
         assert len(captures) == 1
+
+
+async def test_a_buyer_who_approved_and_never_came_back_is_captured_on_the_webhook(
+    platform: Platform, make_client: Any, clock: Any, fake: FakePayPal
+) -> None:
+    """PayPal says the order was approved (the buyer closed the tab before coming back): the
+    platform captures it at once, and the capture's own webhook changes nothing more."""
+    store = await shop(platform.db, clock)
+    async with make_client(platform) as client:
+        order = await Buyer(client, store).buy(Standard=1)
+        base, secret = f"/api/v1/orders/{order['number']}", order["secret"]
+        payment = (
+            await client.post(f"{base}/payments", json={"secret": secret, "gateway": "paypal"})
+        ).json()
+        paypal_order = payment["redirect_url"].rsplit("token=", 1)[1]
+        fake.approve(paypal_order)
+        headers, body = fake.webhook("CHECKOUT.ORDER.APPROVED", {"id": paypal_order})
+        told = await client.post("/api/v1/payments/webhooks/paypal", content=body, headers=headers)
+        assert told.json()["outcome"] == "applied"
+        assert (await client.get(base, params={"secret": secret})).json()["status"] == "confirmed"
+        again = await client.post("/api/v1/payments/webhooks/paypal", content=body, headers=headers)
+        assert again.json()["outcome"] == "duplicate"
+        captures = fake.orders[paypal_order]["purchase_units"][0]["payments"]["captures"]
+        assert len(captures) == 1, "captured once"
+        assert await platform.payments.reconcile() == 0, "nothing left open"
+    await assert_books_balance(platform.db)

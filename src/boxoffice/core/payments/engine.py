@@ -517,6 +517,7 @@ class PaymentEngine:
         if event is None:
             return "ignored"
         received = event
+        applied_to: list[uuid.UUID] = []
 
         def apply(session: Session, orders_to_refund: list[Order]) -> str:
             seen = session.get(WebhookReceipt, (gateway_id, received.provider_event_id))
@@ -547,12 +548,33 @@ class PaymentEngine:
             )
             session.flush()  # a concurrent copy of this event waits here, then fails
             self._apply(session, payment, received.status, "webhook", orders_to_refund)
+            applied_to.append(payment.id)
             return "applied"
 
         try:
-            return await self._applying(received.status, apply)
+            outcome = await self._applying(received.status, apply)
         except IntegrityError:
             return "duplicate"
+        if received.status is PaymentStatus.AUTHORIZED and applied_to:
+            await self._finish_authorized(applied_to[0], gateway)
+        return outcome
+
+    async def _finish_authorized(self, payment_id: uuid.UUID, gateway: PaymentGateway) -> None:
+        """The buyer approved at the gateway (PayPal's ``CHECKOUT.ORDER.APPROVED``) and may
+        never come back to the platform: the payment is finished now, as the reconciliation
+        would (``fetch_status`` captures what the gateway needs captured). A failure leaves
+        it to the reconciliation; the webhook itself was applied."""
+        try:
+            async with self.db.read() as session:
+                payment = await session.get(Payment, payment_id)
+            if payment is not None and payment.status in OPEN:
+                await self._reconcile_one(payment, gateway)
+        except Exception as error:
+            log.warning(
+                "payments.finish_after_webhook_failed",
+                payment_id=str(payment_id),
+                error=type(error).__name__,
+            )
 
     async def _asking(
         self, gateway: PaymentGateway, call: Callable[[], Awaitable[T]], *, idempotent: bool

@@ -12,9 +12,10 @@ verified by PayPal's verification API, and refunds of the capture, full or parti
 The buyer is sent to the payment's ``redirect_url``; PayPal sends them back to the order page
 with ``token`` (the PayPal order id), which the page posts to
 ``/api/v1/orders/{number}/payments/{id}/complete``: the platform then captures the order. A
-buyer who approved but never came back is captured by the reconciliation (an approved order
-is captured when its status is fetched) or on the ``CHECKOUT.ORDER.APPROVED`` webhook's
-follow-up. Webhook events used: ``PAYMENT.CAPTURE.COMPLETED``, ``PAYMENT.CAPTURE.DENIED``,
+buyer who approved but never came back is captured when the ``CHECKOUT.ORDER.APPROVED``
+webhook arrives (the engine fetches the status of a payment a webhook calls authorized, and
+an approved order is captured when its status is fetched), or else by the reconciliation.
+Webhook events used: ``PAYMENT.CAPTURE.COMPLETED``, ``PAYMENT.CAPTURE.DENIED``,
 ``PAYMENT.CAPTURE.REFUNDED``, ``CHECKOUT.ORDER.APPROVED``.
 
 The SDK is synchronous: calls run in worker threads behind a per-provider limit, with the
