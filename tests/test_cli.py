@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +234,33 @@ def test_plugins_check_refuses_a_missing_file_and_reports_every_shape_problem(
         f"{several}:10: whatever: unknown key",
     ):
         assert line in err, err
+
+
+SDKS = ("stripe", "razorpay", "paypalserversdk")
+
+
+def _imported_sdks(env: Path, plugins_file: Path, environ: dict[str, str]) -> set[str]:
+    """The payment SDKs a fresh ``boxoffice plugins check`` process imports."""
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "boxoffice", "plugins", "check"],
+        env={**os.environ, **environ, "BOXOFFICE_PLUGINS_FILE": str(plugins_file)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    modules = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines()}
+    return {sdk for sdk in SDKS if sdk in modules}
+
+
+def test_a_payment_sdk_is_imported_only_when_its_gateway_is_configured(env: Path) -> None:
+    """Each SDK costs every process tens of MB: a deployment that does not use Stripe,
+    Razorpay or PayPal never imports them."""
+    assert _imported_sdks(env, ROOT / "plugins.toml", {}) == set()
+    with_stripe = env / "stripe.toml"
+    with_stripe.write_text(
+        (ROOT / "plugins.toml").read_text()
+        + '\n[providers.stripe]\nsecret_key = "sk_test_x"\nwebhook_secret = "whsec_x"\n'
+    )
+    assert _imported_sdks(env, with_stripe, {}) == {"stripe"}

@@ -15,7 +15,8 @@ from boxoffice.core.errors import RuleViolated, WebhookRejected
 from boxoffice.core.money import Money
 from boxoffice.core.payments.gateway import PaymentRequest, PaymentResult, PaymentStatus
 from boxoffice.platform import Platform
-from boxoffice.providers.paypal import PayPalGateway, PayPalOptions, paypal_value
+from boxoffice.providers.paypal import PayPalOptions, paypal_value
+from boxoffice.providers.paypal.gateway import PayPalGateway
 from boxoffice.testing import PaymentGatewayConformance
 from boxoffice.testing.fakes.paypal import FakePayPal
 from tests import factories

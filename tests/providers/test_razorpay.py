@@ -21,7 +21,8 @@ from boxoffice.core.payments.gateway import (
     RefundRequest,
 )
 from boxoffice.platform import Platform
-from boxoffice.providers.razorpay import RazorpayGateway, RazorpayOptions
+from boxoffice.providers.razorpay import RazorpayOptions
+from boxoffice.providers.razorpay.gateway import RazorpayGateway
 from boxoffice.testing import PaymentGatewayConformance
 from boxoffice.testing.fakes.razorpay import FakeRazorpay
 from tests import factories

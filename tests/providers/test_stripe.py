@@ -19,7 +19,8 @@ from boxoffice.core.errors import NotFound, RuleViolated, WebhookRejected
 from boxoffice.core.money import Money
 from boxoffice.core.payments.gateway import PaymentRequest, PaymentResult, PaymentStatus
 from boxoffice.platform import Platform
-from boxoffice.providers.stripe import StripeGateway, StripeOptions, stripe_amount
+from boxoffice.providers.stripe import StripeOptions, stripe_amount
+from boxoffice.providers.stripe.gateway import StripeGateway
 from boxoffice.testing import PaymentGatewayConformance
 from boxoffice.testing.fakes import FakeStripe
 from tests import factories
