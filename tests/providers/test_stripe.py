@@ -318,3 +318,68 @@ async def test_an_organizers_refund_goes_back_through_stripe_once(
         )
     await platform.dispatcher.run_until_idle()
     assert len(fake.refunds) == 2, "refunded once each"
+
+
+@pytest.mark.parametrize("broken", ["create_down", "create_answer_lost", "status_down"])
+async def test_stripe_failing_at_any_step_never_confirms_without_money_or_charges_twice(
+    platform: Platform, make_client: Any, clock: Any, fake: FakeStripe, broken: str
+) -> None:
+    """Stripe fails at one step of a purchase — down when the payment is created, the
+    PaymentIntent made but its answer lost, down when the platform asks how the payment
+    went (the webhook never came) — and the buyer retries as a browser would, with the same
+    Idempotency-Key. At every point: the order is confirmed only once Stripe holds its
+    money; in the end exactly one PaymentIntent is charged, once, for the order's total."""
+    store = await shop(platform.db, clock)
+    async with make_client(platform) as client:
+        order = await Buyer(client, store).buy(Standard=2)
+        base, secret = f"/api/v1/orders/{order['number']}", {"secret": order["secret"]}
+
+        async def start() -> Any:
+            return await client.post(
+                f"{base}/payments",
+                json={"secret": order["secret"], "gateway": "stripe"},
+                headers={"idempotency-key": "checkout-1"},
+            )
+
+        async def status() -> str:
+            found: str = (await client.get(base, params=secret)).json()["status"]
+            return found
+
+        if broken == "create_down":
+            fake.fail_next(100)
+        if broken == "create_answer_lost":
+            fake.lose_next_answers(3)  # every try of the first request
+        first = await start()
+        if broken in ("create_down", "create_answer_lost"):
+            assert first.status_code == 503, first.text
+            assert first.headers["retry-after"]
+            assert await status() == "pending"
+            fake.fail_next(0)
+            first = await start()  # the buyer tries again
+        assert first.status_code == 201, first.text
+        intent = first.json()["client_secret"].split("_secret_")[0]
+        assert len(fake.intents) == 1, "one PaymentIntent, however often it was asked for"
+
+        fake.pay(intent)  # Stripe.js confirms the card in the browser
+        assert await status() == "pending", "paid at Stripe, not yet heard of: not confirmed"
+        if broken == "status_down":  # the webhook is lost; Stripe is down when asked
+            fake.fail_next(100)
+            clock.advance(minutes=3)
+            assert await platform.payments.reconcile() == 0
+            assert await status() == "pending"
+            fake.fail_next(0)
+            clock.advance(minutes=3)
+            assert await platform.payments.reconcile() == 1
+        else:
+            headers, body = fake.webhook("payment_intent.succeeded", fake.intents[intent])
+            told = await client.post(
+                "/api/v1/payments/webhooks/stripe", content=body, headers=headers
+            )
+            assert told.status_code == 200, told.text
+        assert await status() == "confirmed"
+        assert (await start()).json()["id"] == first.json()["id"], "a late retry: the same one"
+        await platform.dispatcher.run_until_idle()
+        charged = [i for i in fake.intents.values() if i["status"] == "succeeded"]
+        assert [(i["id"], i["amount_received"]) for i in charged] == [(intent, 5000)]
+        assert fake.refunds == {}
+    await assert_books_balance(platform.db)

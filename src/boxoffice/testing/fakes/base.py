@@ -18,15 +18,21 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+_OUTAGE = Reply(500, {"error": {"type": "api_error", "message": "outage"}})
+
+
 class FakeServer:
     """Subclasses implement :meth:`handle`; ``url`` is where the SDK is pointed.
 
-    ``fail_next(n)`` makes the next ``n`` requests fail with a 500 (an outage), and
-    ``requests`` records every request (method, path, headers, body) for assertions."""
+    ``fail_next(n)`` makes the next ``n`` requests fail with a 500 (an outage);
+    ``lose_next_answers(n)`` carries out the next ``n`` requests and then answers 500, as
+    when the provider did the work but its answer never arrived (the case idempotency keys
+    are for); ``requests`` records every request (method, path, headers, body)."""
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
         self._failures = 0
+        self._lost_answers = 0
         self._lock = threading.Lock()
         fake = self
 
@@ -46,10 +52,11 @@ class FakeServer:
                     if failing:
                         fake._failures -= 1
                     reply = (
-                        Reply(500, {"error": {"type": "api_error", "message": "outage"}})
-                        if failing
-                        else fake.handle(self.command, self.path, headers, body)
+                        _OUTAGE if failing else fake.handle(self.command, self.path, headers, body)
                     )
+                    if not failing and fake._lost_answers > 0:
+                        fake._lost_answers -= 1
+                        reply = _OUTAGE
                 payload = json.dumps(reply.body).encode()
                 self.send_response(reply.status)
                 self.send_header("content-type", "application/json")
@@ -75,6 +82,10 @@ class FakeServer:
     def fail_next(self, count: int) -> None:
         with self._lock:
             self._failures = count
+
+    def lose_next_answers(self, count: int) -> None:
+        with self._lock:
+            self._lost_answers = count
 
     def start(self) -> FakeServer:
         self._thread.start()
