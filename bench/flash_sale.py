@@ -39,7 +39,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
 import statistics
 import tempfile
 import time
@@ -48,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from measure import cpu_seconds, rss_mb
 from sqlalchemy import func, select
 
 from boxoffice.core.booking.models import Order
@@ -290,27 +290,6 @@ def _client_process(
     return results, time.process_time() - began
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except FileNotFoundError:
-        pass
-    return 0.0
-
-
 def _quantiles(values: list[float]) -> str:
     if len(values) < 2:
         return "n/a"
@@ -421,11 +400,11 @@ def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
                 )
                 for i in range(clients)
             ]
-            cpu_before = sum(_cpu_seconds(pid) for pid in servers.pids())
+            cpu_before = sum(cpu_seconds(pid) for pid in servers.pids())
             with multiprocessing.get_context("spawn").Pool(clients) as pool:
                 batches = pool.map(_client_process, jobs)
-            server_cpu = sum(_cpu_seconds(pid) for pid in servers.pids()) - cpu_before
-            rss = {pid: _rss_mb(pid) for pid in servers.pids()}
+            server_cpu = sum(cpu_seconds(pid) for pid in servers.pids()) - cpu_before
+            rss = {pid: rss_mb(pid) for pid in servers.pids()}
         results = [r for batch, _ in batches for r in batch]
         client_cpu = sum(cpu for _, cpu in batches)
         purchases = [r for r in results if r[0] == "purchase"]

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from measure import rss_mb
 from sqlalchemy import insert
 
 from boxoffice.core.catalog.models import Event, Quota, QuotaTicketType, TicketType
@@ -194,14 +195,6 @@ async def seed(url: str, count: int) -> None:
         print(f"  seeded {min(count, start + batch):>7} events", end="\r", flush=True)
     print()
     await db.close()
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def main() -> None:

@@ -68,6 +68,12 @@ def test_sigterm_under_load_exits_cleanly_and_in_time(db_url: str, tmp_path: Pat
     assert took < EXIT_BOUND_SECONDS, f"took {took:.1f} s to exit"
     # uvicorn shuts down gracefully, then raises the signal it caught again: -SIGTERM.
     assert code in (0, -signal.SIGTERM), log[-3000:]
+    # A request still running when the wait for requests ends (BOXOFFICE_SHUTDOWN_TIMEOUT;
+    # on a starved machine a request can take that long) is cancelled and logged with its
+    # traceback: that is the bound doing its work, not trouble.
+    log = "\n".join(
+        line for line in log.splitlines() if "timeout graceful shutdown exceeded" not in line
+    )
     for trouble in ("Traceback", "connection is closed", "did_not_stop", "unhandled_error"):
         at = log.find(trouble)
         assert at < 0, log[max(0, at - 2500) : at + 2500]

@@ -17,10 +17,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("event") as batch_op:
-        batch_op.add_column(sa.Column("deferred_payment_hours", sa.Integer(), nullable=True))
+    # A plain ADD COLUMN (SQLite has it): a batch operation would copy the event table, which
+    # the tables that reference it forbid once they hold rows.
+    op.add_column("event", sa.Column("deferred_payment_hours", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("event") as batch_op:
-        batch_op.drop_column("deferred_payment_hours")
+    op.drop_column("event", "deferred_payment_hours")  # SQLite 3.35+ drops a column in place
