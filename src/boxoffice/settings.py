@@ -82,6 +82,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: cancelled (uvicorn waits for them, and for open connections to close, without a
     #: bound otherwise: a worker could wait forever on a connection that never closed).
     shutdown_timeout: Annotated[int, msgspec.Meta(ge=1, le=600)] = 5
+    #: Seconds a public read (event list, event page, ticket types and availability,
+    #: categories) is answered from this process's memory; a change made in another process
+    #: shows within this time (an organizer's change in this one at once). 0: no cache.
+    read_cache_seconds: Annotated[float, msgspec.Meta(ge=0, le=60)] = 1.0
 
     @property
     def resolved_public_url(self) -> str:

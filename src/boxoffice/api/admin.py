@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.api.caching import PRIVATE
+from boxoffice.api.readcache import invalidating_public_reads
 from boxoffice.core.catalog import categories
 from boxoffice.core.catalog.categories import category_out
 from boxoffice.core.catalog.schemas import CategoryIn, CategoryOut
@@ -23,6 +24,8 @@ from boxoffice.core.identity.schemas import PlatformRoleIn, ProfileOut, StatsOut
 
 class AdminController(Controller):
     cache_control = PRIVATE
+    # Their writes change what the public reads show: shown at once in this process.
+    middleware = [invalidating_public_reads]
     path = "/admin"
     tags = ["admin"]
 

@@ -38,6 +38,7 @@ from boxoffice.api.openapi import ProblemDocumentedJson
 from boxoffice.api.organizations import OrganizationsController
 from boxoffice.api.payments import PaymentsController
 from boxoffice.api.problems import EXCEPTION_HANDLERS
+from boxoffice.api.readcache import PublicReadCache
 from boxoffice.core.identity import passwords
 from boxoffice.logs import configure_logging, get_logger
 from boxoffice.migrations import ensure_migrated
@@ -105,7 +106,16 @@ def create_app(platform: Platform) -> Litestar:
                 cache_control=CacheControlHeader(max_age=86_400, public=True),
             ),
         ],
-        state=State({"platform": platform}),
+        state=State(
+            {
+                "platform": platform,
+                "read_cache": PublicReadCache(
+                    platform.settings.read_cache_seconds,
+                    # The platform's clock: a time that tests can move.
+                    now=lambda: platform.clock.now().timestamp(),
+                ),
+            }
+        ),
         request_class=StrictRequest,
         dependencies={**DEPENDENCIES, **AUTH_DEPENDENCIES},
         exception_handlers=EXCEPTION_HANDLERS,

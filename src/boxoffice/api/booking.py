@@ -22,6 +22,7 @@ from boxoffice.api.auth import caller_of, client_ip, limits_apply
 from boxoffice.api.caching import PRIVATE
 from boxoffice.api.deps import Idempotency, needs
 from boxoffice.api.middleware import SMALL_RESPONSE
+from boxoffice.api.readcache import invalidating_public_reads
 from boxoffice.core.booking import endings, holds, orders, promos, questions, waitlist
 from boxoffice.core.booking.models import Order
 from boxoffice.core.booking.promos import PromoCodeRefused
@@ -398,6 +399,7 @@ class OrganizerOrdersController(Controller):
     names its permission; ``event`` and ``order`` are loaded once the caller may act."""
 
     cache_control = PRIVATE
+    middleware = [invalidating_public_reads]
     path = "/organizations/{org_id:uuid}/events/{event_id:uuid}"
     tags = ["organizations"]
     dependencies = {"order": Provide(order_of)}

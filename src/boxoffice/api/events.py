@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.api.caching import cacheable
 from boxoffice.api.deps import READ_ONLY
+from boxoffice.api.readcache import PUBLIC_READ, public_read_cache
 from boxoffice.core.catalog.calendar import event_calendar
 from boxoffice.core.catalog.categories import category_out, list_categories
 from boxoffice.core.catalog.schemas import (
@@ -39,7 +40,12 @@ class EventsController(Controller):
     path = "/events"
     tags = ["events"]
 
-    @get("/", summary="Published upcoming events: filter, search and sort")
+    @get(
+        "/",
+        summary="Published upcoming events: filter, search and sort",
+        opt=PUBLIC_READ,
+        middleware=[public_read_cache],
+    )
     async def list_events(
         self,
         request: Request[Any, Any, Any],
@@ -108,7 +114,12 @@ class EventsController(Controller):
     ) -> EventPage:
         return await list_public_events(session, clock, data, search_backend)
 
-    @get("/{event_id:uuid}", summary="One published event")
+    @get(
+        "/{event_id:uuid}",
+        summary="One published event",
+        opt=PUBLIC_READ,
+        middleware=[public_read_cache],
+    )
     async def get_event(
         self,
         request: Request[Any, Any, Any],
@@ -138,7 +149,12 @@ class EventsController(Controller):
             headers={"content-disposition": f'attachment; filename="{event.slug}.ics"'},
         )
 
-    @get("/{event_id:uuid}/ticket-types", summary="What is on sale (access codes unlock more)")
+    @get(
+        "/{event_id:uuid}/ticket-types",
+        summary="What is on sale (access codes unlock more)",
+        opt=PUBLIC_READ,
+        middleware=[public_read_cache],
+    )
     async def ticket_types(
         self,
         request: Request[Any, Any, Any],
@@ -157,7 +173,12 @@ class CategoriesController(Controller):
     path = "/categories"
     tags = ["events"]
 
-    @get("/", summary="Event categories, named in the requested locale")
+    @get(
+        "/",
+        summary="Event categories, named in the requested locale",
+        opt=PUBLIC_READ,
+        middleware=[public_read_cache],
+    )
     async def categories(
         self,
         request: Request[Any, Any, Any],

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.api.caching import PRIVATE
 from boxoffice.api.deps import needs
+from boxoffice.api.readcache import invalidating_public_reads
 from boxoffice.core.catalog import tickets
 from boxoffice.core.catalog.lifecycle import EventStatus
 from boxoffice.core.catalog.media import add_event_image, image_out, remove_event_image
@@ -144,6 +145,8 @@ def series_out(
 
 class OrganizationsController(Controller):
     cache_control = PRIVATE
+    # Their writes change what the public reads show: shown at once in this process.
+    middleware = [invalidating_public_reads]
     path = "/organizations"
     tags = ["organizations"]
 
