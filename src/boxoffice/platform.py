@@ -18,7 +18,7 @@ from boxoffice.core.compliance.region import ComplianceRegion
 from boxoffice.core.errors import ConfigurationError, FieldError, ProviderUnavailable
 from boxoffice.core.identity.accounts import AuthPolicy
 from boxoffice.core.identity.keys import platform_keys, signer_from
-from boxoffice.core.journal.dispatcher import Dispatcher, Subscriber
+from boxoffice.core.journal.dispatcher import Dispatcher, DispatcherSettings, Subscriber
 from boxoffice.core.journal.entries import RecordedEntry
 from boxoffice.core.links import LinkSecrets
 from boxoffice.core.maintenance import maintain_forever
@@ -78,7 +78,11 @@ class Platform:
                 self.payments.refund_subscriber(),
                 self.payments.money_back_subscriber(),
             ],
+            DispatcherSettings(idle_interval=settings.journal_idle_seconds),
         )
+        # An API process beside a `boxoffice worker` wakes the worker's dispatcher (SQLite
+        # cannot: one process per file is its supported shape, see docs/ops.md).
+        self.dispatcher.notifies_others = not settings.run_dispatcher and db.dialect == "postgresql"
         self.auth_policy = AuthPolicy(
             public_url=settings.resolved_public_url,
             access_ttl=timedelta(minutes=settings.access_token_minutes),

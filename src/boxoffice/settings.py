@@ -43,6 +43,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     db_write_slots: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 3
     #: Run the journal dispatcher (background deliveries) in this process.
     run_dispatcher: bool = True
+    #: An idle dispatcher sleeps until a commit in this process or (PostgreSQL) a NOTIFY
+    #: from another wakes it, and at most this many seconds: how late a delivery can be
+    #: when a wake-up is missed (another process's commit on SQLite).
+    journal_idle_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
     #: Where people reach the platform; links in e-mails start with it.
     public_url: str = ""
     #: Signs access tokens (HS256, 32+ characters). Empty: a key is generated once and kept

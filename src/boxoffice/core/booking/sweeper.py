@@ -7,20 +7,27 @@ releases its seats; on PostgreSQL they also skip each other's rows (``SKIP LOCKE
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from boxoffice.core.background import stop_if_cancelled
 from boxoffice.core.booking import orders
 from boxoffice.core.booking.endings import end_hold
 from boxoffice.core.booking.models import Hold, Order
-from boxoffice.core.clock import Clock
+from boxoffice.core.clock import Clock, ensure_utc
 from boxoffice.core.storage import Database
 from boxoffice.logs import get_logger
 
 log = get_logger(__name__)
 BATCH = 200
+#: After a failed round, the next one.
 INTERVAL_SECONDS = 1.0
+#: The longest the sweeper sleeps: shorter than the shortest hold (60 s), so one placed by
+#: another process, which cannot wake this one, is still ended on time.
+LONGEST_SLEEP_SECONDS = 20.0
+#: Past a deadline before the round that ends it (its clock and the database's agree).
+DEADLINE_SLACK_SECONDS = 0.05
 
 
 async def sweep_expired(db: Database, clock: Clock) -> int:
@@ -59,13 +66,35 @@ async def sweep_until_done(db: Database, clock: Clock) -> int:
     return total
 
 
-async def sweep_forever(db: Database, clock: Clock, interval: float = INTERVAL_SECONDS) -> None:
+async def next_deadline(db: Database) -> datetime | None:
+    """When the next active hold or pending order runs out of time, if any will."""
+    async with db.read() as session:
+        holds = await session.scalar(
+            select(func.min(Hold.expires_at)).where(Hold.status == "active")
+        )
+        unpaid = await session.scalar(
+            select(func.min(Order.expires_at)).where(Order.status == "pending")
+        )
+    found = [ensure_utc(moment) for moment in (holds, unpaid) if moment is not None]
+    return min(found, default=None)
+
+
+async def sweep_forever(
+    db: Database, clock: Clock, longest_sleep: float = LONGEST_SLEEP_SECONDS
+) -> None:
+    """Sweep, then sleep until the next deadline — at most ``longest_sleep``, so a hold
+    placed by another process (at least a minute long) is seen well before it runs out."""
     while True:
+        wait = longest_sleep
         try:
             ended = await sweep_until_done(db, clock)
             if ended:
                 log.info("booking.swept", ended=ended)
+            deadline = await next_deadline(db)
+            if deadline is not None:
+                wait = (deadline - clock.now()).total_seconds() + DEADLINE_SLACK_SECONDS
         except Exception:  # keep sweeping; the next round retries
             stop_if_cancelled()
             log.exception("booking.sweep_failed")
-        await asyncio.sleep(interval)
+            wait = INTERVAL_SECONDS
+        await asyncio.sleep(min(longest_sleep, max(INTERVAL_SECONDS / 10, wait)))

@@ -84,6 +84,9 @@ class Cursor(NamedTuple):
 
 
 _ENTRY = table_of(JournalEntryRow)
+#: The PostgreSQL channel that wakes the dispatchers of every process: a process that
+#: appends entries but runs no dispatcher of its own notifies it after its commits.
+WAKE_CHANNEL = "boxoffice_journal"
 #: Transactions with a smaller id than this have all ended (PostgreSQL).
 _OLDEST_OPEN = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
 
@@ -95,7 +98,13 @@ class DispatcherSettings(msgspec.Struct, frozen=True):
     base_delay: timedelta = timedelta(seconds=1)
     max_delay: timedelta = timedelta(minutes=10)
     lease: timedelta = timedelta(seconds=60)
+    #: After a round that delivered entries, the next one comes this soon at the latest.
     poll_interval: float = 1.0
+    #: With nothing delivered, the dispatcher sleeps until woken — by a commit in this
+    #: process, a ``NOTIFY`` from another (PostgreSQL), or a retry coming due — and at most
+    #: this long, to catch up on a wake-up it missed (another process's commit on SQLite, a
+    #: listening connection that broke, a lease another process left behind).
+    idle_interval: float = 30.0
     #: After a commit wakes it, the dispatcher waits this long before its round, so that one
     #: round serves the entries of many transactions: under load (hundreds of orders a
     #: second) a round per commit cost more than the commits themselves.
@@ -116,6 +125,13 @@ class Dispatcher:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._subscribers: dict[str, Subscriber] = {}
         self._wake = asyncio.Event()
+        #: When a retry this process scheduled comes due (event loop time), if one is.
+        self._retry_due: float | None = None
+        #: Set where entries are appended but this dispatcher does not run (an API process
+        #: beside a ``boxoffice worker``): commits wake the other processes' dispatchers.
+        self.notifies_others = False
+        self._notifying: asyncio.Task[None] | None = None
+        self._notify_again = False
         self._cursors_made: set[str] = set()
         for subscriber in subscribers:
             self.subscribe(subscriber)
@@ -133,6 +149,26 @@ class Dispatcher:
     def _on_commit(self, info: CommitInfo) -> None:
         if info.pop(APPENDED, False):
             self._wake.set()
+            if self.notifies_others:
+                self._notify_soon()
+
+    def _notify_soon(self) -> None:
+        """One ``NOTIFY`` at a time: commits while one is under way ask for one more."""
+        if self._notifying is not None and not self._notifying.done():
+            self._notify_again = True
+            return
+        self._notifying = asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        while True:
+            self._notify_again = False
+            try:
+                await self.db.notify(WAKE_CHANNEL)
+            except Exception as error:  # the others catch up by polling
+                stop_if_cancelled()
+                log.warning("journal.notify_failed", error=type(error).__name__)
+            if not self._notify_again:
+                return
 
     async def run_once(self) -> int:
         """Serve every subscriber once; returns how many entries were handed to handlers."""
@@ -152,20 +188,42 @@ class Dispatcher:
         return total
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                stop_if_cancelled()
-                log.exception("journal.dispatcher_round_failed")
-            self._wake.clear()
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
-            # cancellation that arrives as the wait ends, and the loop would never stop.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.poll_interval):
-                    await self._wake.wait()
-            if self._wake.is_set():
-                await asyncio.sleep(self.settings.gather_delay)
+        async with self.db.listening(WAKE_CHANNEL, self._wake.set):
+            while True:
+                delivered = 0
+                self._retry_due_now()
+                try:
+                    delivered = await self.run_once()
+                except Exception:
+                    stop_if_cancelled()
+                    log.exception("journal.dispatcher_round_failed")
+                self._wake.clear()
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that arrives as the wait ends, and the loop would never stop.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._next_round_in(delivered)):
+                        await self._wake.wait()
+                if self._wake.is_set():
+                    await asyncio.sleep(self.settings.gather_delay)
+
+    def _next_round_in(self, delivered: int) -> float:
+        """Seconds to wait (unless woken) before the next round."""
+        if delivered:
+            return self.settings.poll_interval
+        wait = self.settings.idle_interval
+        if self._retry_due is not None:
+            wait = min(wait, max(0.0, self._retry_due - asyncio.get_running_loop().time()))
+        return wait
+
+    def _retry_due_now(self) -> None:
+        """A round is starting: a retry due by now is served by it."""
+        if self._retry_due is not None and self._retry_due <= asyncio.get_running_loop().time():
+            self._retry_due = None
+
+    def _retry_in(self, delay: timedelta) -> None:
+        due = asyncio.get_running_loop().time() + delay.total_seconds()
+        if self._retry_due is None or due < self._retry_due:
+            self._retry_due = due
 
     async def _ensure_cursor(self, subscriber: Subscriber) -> None:
         if subscriber.name in self._cursors_made:
@@ -379,9 +437,11 @@ class Dispatcher:
                     attempt=attempts,
                     error=message,
                 )
+                delay = self._backoff(attempts)
+                self._retry_in(delay)
                 values = {
                     "attempts": attempts,
-                    "next_attempt_at": now + self._backoff(attempts),
+                    "next_attempt_at": now + delay,
                     "last_error": message,
                 }
             await session.execute(

@@ -25,10 +25,11 @@ Same code, same SQL, both engines.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -83,6 +84,36 @@ class Database:
         """Run ``callback(info)`` after each committed write transaction with its session's
         (or connection's) ``info`` dict (e.g. wake the dispatcher when entries were appended)."""
         self._after_commit.append(callback)
+
+    @asynccontextmanager
+    async def listening(self, channel: str, callback: Callable[[], None]) -> AsyncIterator[None]:
+        """PostgreSQL: call ``callback()`` on each ``NOTIFY channel`` from any process while
+        the block runs (a connection of its own, out of the pool, holds the ``LISTEN``).
+        Elsewhere nothing is heard: callers also poll, slowly, to catch up on a missed one."""
+        if self.dialect != "postgresql":
+            yield
+            return
+        async with self.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+
+            def heard(*_: object) -> None:
+                callback()
+
+            await driver.add_listener(channel, heard)
+            try:
+                yield
+            finally:
+                with contextlib.suppress(Exception):  # the connection may be gone already
+                    await driver.remove_listener(channel, heard)
+
+    async def notify(self, channel: str) -> None:
+        """PostgreSQL: wake the processes :meth:`listening` on ``channel``."""
+        if self.dialect != "postgresql":
+            return
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
+            await connection.commit()
 
     def _writer_lock(self) -> asyncio.Lock | None:
         if self.dialect != "sqlite":
