@@ -34,12 +34,14 @@ import msgspec
 from sqlalchemy import (
     and_,
     case,
+    exists,
     func,
     insert,
     null,
     or_,
     select,
     text,
+    true,
     tuple_,
     type_coerce,
     update,
@@ -189,11 +191,12 @@ class Dispatcher:
 
     async def run_forever(self) -> None:
         async with self.db.listening(WAKE_CHANNEL, self._wake.set):
+            woken = True  # the first round serves whatever is there
             while True:
                 delivered = 0
-                self._retry_due_now()
                 try:
-                    delivered = await self.run_once()
+                    if self._retry_due_now() or woken or await self._anything_new():
+                        delivered = await self.run_once()
                 except Exception:
                     stop_if_cancelled()
                     log.exception("journal.dispatcher_round_failed")
@@ -203,8 +206,35 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._next_round_in(delivered)):
                         await self._wake.wait()
-                if self._wake.is_set():
+                woken = self._wake.is_set()
+                if woken:
                     await asyncio.sleep(self.settings.gather_delay)
+
+    async def _anything_new(self) -> bool:
+        """Whether any entry lies past the furthest-behind cursor: one read, where a round
+        is a lease, a read and a release per subscriber (what an idle poll would cost)."""
+        async with self.db.read() as session:
+            return bool(await session.scalar(self._anything_new_query()))
+
+    def _anything_new_query(self) -> Any:
+        entry, cursor = _ENTRY.c, JournalSubscriberRow
+        if self.db.dialect != "postgresql":
+            lowest = select(func.min(cursor.position)).scalar_subquery()
+            return select(exists().where(entry.position > lowest))
+        behind = (
+            select(cursor.txid, cursor.position)
+            .order_by(cursor.txid, cursor.position)
+            .limit(1)
+            .subquery()
+        )
+        return select(
+            exists()
+            .select_from(_ENTRY.join(behind, true()))
+            .where(
+                tuple_(entry.txid, entry.position) > tuple_(behind.c.txid, behind.c.position),
+                entry.txid < _OLDEST_OPEN,
+            )
+        )
 
     def _next_round_in(self, delivered: int) -> float:
         """Seconds to wait (unless woken) before the next round."""
@@ -215,10 +245,13 @@ class Dispatcher:
             wait = min(wait, max(0.0, self._retry_due - asyncio.get_running_loop().time()))
         return wait
 
-    def _retry_due_now(self) -> None:
-        """A round is starting: a retry due by now is served by it."""
+    def _retry_due_now(self) -> bool:
+        """Whether a retry this process scheduled is due (the round about to start serves
+        it)."""
         if self._retry_due is not None and self._retry_due <= asyncio.get_running_loop().time():
             self._retry_due = None
+            return True
+        return False
 
     def _retry_in(self, delay: timedelta) -> None:
         due = asyncio.get_running_loop().time() + delay.total_seconds()
