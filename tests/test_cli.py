@@ -95,6 +95,15 @@ def test_serve_migrates_a_new_sqlite_file_and_loads_the_demo(
     assert "database schema is current; demo data already present" in capsys.readouterr().err
 
 
+def test_serve_on_sqlite_runs_one_process_and_says_why(
+    env: Path, no_server: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["serve", "--workers", "4"]) == 0
+    assert "serving with one process, not 4: SQLite takes one process" in capsys.readouterr().err
+    assert no_server[0]["workers"] == 1
+    assert no_server[0]["http"].__name__ == "NoDelayHttpToolsProtocol"
+
+
 def test_migrate_and_demo_on_both_engines(
     env: Path, empty_db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

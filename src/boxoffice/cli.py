@@ -76,6 +76,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     note = asyncio.run(_prepare(settings, demo=args.demo))
     import uvicorn
 
+    from boxoffice.api.serving import NoDelayHttpToolsProtocol
+
+    workers = args.workers
+    if workers > 1 and settings.resolved_database_url.startswith("sqlite"):
+        print(
+            f"boxoffice: serving with one process, not {workers}: SQLite takes one process "
+            "per database file (its single writer groups the writes that arrive together; "
+            "more processes only take turns at the file lock, slower for writes, and one "
+            "process answers thousands of reads a second from its read cache). For several "
+            "processes use PostgreSQL (docs/ops.md).",
+            file=sys.stderr,
+        )
+        workers = 1
     print(f"boxoffice {__version__}: {note}", file=sys.stderr)
     print(
         f"boxoffice: serving on http://{settings.host}:{settings.port}  "
@@ -87,7 +100,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         factory=True,
         host=settings.host,
         port=settings.port,
-        workers=args.workers,
+        workers=workers,
+        http=NoDelayHttpToolsProtocol,
         log_config=None,
         access_log=False,
         proxy_headers=True,

@@ -22,8 +22,8 @@ EXIT_BOUND_SECONDS = 20.0
 
 def test_sigterm_under_load_exits_cleanly_and_in_time(db_url: str, tmp_path: Path) -> None:
     env = demo_environment(db_url, tmp_path / "data")
-    # Two worker processes under uvicorn's supervisor: the signal reaches the supervisor,
-    # which stops both workers and waits for them.
+    # Two worker processes under uvicorn's supervisor on PostgreSQL (the signal reaches the
+    # supervisor, which stops both and waits for them); SQLite serves with one process.
     servers = ServerProcesses(1, env, workers=2)
     with servers as (url,):
         event = httpx.get(f"{url}/api/v1/events").json()["items"][0]["id"]
