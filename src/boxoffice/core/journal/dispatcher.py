@@ -190,25 +190,29 @@ class Dispatcher:
         return total
 
     async def run_forever(self) -> None:
-        async with self.db.listening(WAKE_CHANNEL, self._wake.set):
-            woken = True  # the first round serves whatever is there
-            while True:
-                delivered = 0
-                try:
-                    if self._retry_due_now() or woken or await self._anything_new():
-                        delivered = await self.run_once()
-                except Exception:
-                    stop_if_cancelled()
-                    log.exception("journal.dispatcher_round_failed")
-                self._wake.clear()
-                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
-                # cancellation that arrives as the wait ends, and the loop would never stop.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._next_round_in(delivered)):
-                        await self._wake.wait()
-                woken = self._wake.is_set()
-                if woken:
-                    await asyncio.sleep(self.settings.gather_delay)
+        while True:  # listening again after the database connection it used broke
+            async with self.db.listening(WAKE_CHANNEL, self._wake.set) as listening:
+                woken = True  # the first round serves whatever is there (or was missed)
+                while True:
+                    delivered = 0
+                    try:
+                        if self._retry_due_now() or woken or await self._anything_new():
+                            delivered = await self.run_once()
+                    except Exception:
+                        stop_if_cancelled()
+                        log.exception("journal.dispatcher_round_failed")
+                    self._wake.clear()
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                    # cancellation that arrives as the wait ends, and the loop would never
+                    # stop.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self._next_round_in(delivered)):
+                            await self._wake.wait()
+                    woken = self._wake.is_set()
+                    if woken:
+                        await asyncio.sleep(self.settings.gather_delay)
+                    if not listening.alive():
+                        break
 
     async def _anything_new(self) -> bool:
         """Whether any entry lies past the furthest-behind cursor: one read, where a round

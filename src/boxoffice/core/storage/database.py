@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
@@ -43,7 +43,21 @@ from boxoffice.logs import get_logger
 
 log = get_logger(__name__)
 
+
+async def _quietly(work: Callable[[], Awaitable[object]]) -> None:
+    """Run ``work``, ignoring its failure (a listening connection may be gone already)."""
+    with contextlib.suppress(Exception):
+        await work()
+
+
 T = TypeVar("T")
+
+
+class Listening:
+    """What :meth:`Database.listening` hands back: whether it still hears."""
+
+    def __init__(self, alive: Callable[[], bool]) -> None:
+        self.alive = alive
 
 
 class Database:
@@ -86,26 +100,33 @@ class Database:
         self._after_commit.append(callback)
 
     @asynccontextmanager
-    async def listening(self, channel: str, callback: Callable[[], None]) -> AsyncIterator[None]:
+    async def listening(
+        self, channel: str, callback: Callable[[], None]
+    ) -> AsyncIterator[Listening]:
         """PostgreSQL: call ``callback()`` on each ``NOTIFY channel`` from any process while
         the block runs (a connection of its own, out of the pool, holds the ``LISTEN``).
-        Elsewhere nothing is heard: callers also poll, slowly, to catch up on a missed one."""
+        Elsewhere nothing is heard. When the database cannot be reached, or the connection
+        breaks later (a restart), the :class:`Listening` says so: listen again. Callers also
+        poll, slowly, to catch up on what they missed meanwhile."""
         if self.dialect != "postgresql":
-            yield
+            yield Listening(lambda: True)
             return
-        async with self.engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            driver: Any = raw.driver_connection
-
-            def heard(*_: object) -> None:
-                callback()
-
-            await driver.add_listener(channel, heard)
+        async with contextlib.AsyncExitStack() as stack:
             try:
-                yield
-            finally:
-                with contextlib.suppress(Exception):  # the connection may be gone already
-                    await driver.remove_listener(channel, heard)
+                connection = await stack.enter_async_context(self.engine.connect())
+                raw = await connection.get_raw_connection()
+                driver: Any = raw.driver_connection
+
+                def heard(*_: object) -> None:
+                    callback()
+
+                await driver.add_listener(channel, heard)
+                stack.push_async_callback(_quietly, lambda: driver.remove_listener(channel, heard))
+            except Exception as error:  # the database is down: poll until it is back
+                log.warning("db.listen_failed", channel=channel, error=type(error).__name__)
+                yield Listening(lambda: False)
+                return
+            yield Listening(lambda: not driver.is_closed())
 
     async def notify(self, channel: str) -> None:
         """PostgreSQL: wake the processes :meth:`listening` on ``channel``."""
