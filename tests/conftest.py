@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import stamina
+from sqlalchemy import event as sqlalchemy_event
 
 from boxoffice.core.clock import ManualClock
 from boxoffice.core.resilience import ATTEMPTS
 from boxoffice.core.storage import Database
+from boxoffice.platform import Platform
 from boxoffice.testing.plugin import MakeClient, MakePlatform
 
 pytest_plugins = ["boxoffice.testing.plugin", "pytester"]
@@ -73,3 +76,18 @@ def make_client(boxoffice_client: MakeClient) -> MakeClient:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def statements(platform: Platform) -> Iterator[list[str]]:
+    """Every SQL statement the test's platform runs on its database (``platform`` is the
+    test module's own fixture)."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    engine = platform.db.engine.sync_engine
+    sqlalchemy_event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    sqlalchemy_event.remove(engine, "before_cursor_execute", record)

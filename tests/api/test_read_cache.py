@@ -6,11 +6,9 @@ ever comes out of it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import update
 
 from boxoffice.core.catalog.models import Event, TicketType
@@ -33,20 +31,6 @@ def event_body(seen: dict[str, Any], clock: ManualClock, **changes: Any) -> dict
 @pytest.fixture
 def platform(make_platform: factories.MakePlatform) -> Platform:
     return make_platform(config=factories.PLUGINS_TOML, entry_points=True)
-
-
-@pytest.fixture
-def statements(platform: Platform) -> Iterator[list[str]]:
-    """Every SQL statement the platform's database runs."""
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(str(args[2]))
-
-    engine = platform.db.engine.sync_engine
-    sqlalchemy_event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    sqlalchemy_event.remove(engine, "before_cursor_execute", record)
 
 
 async def test_public_reads_come_from_memory_within_their_bound(

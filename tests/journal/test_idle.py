@@ -11,14 +11,12 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select, update
 
 from boxoffice.core.booking.models import Hold
@@ -34,19 +32,6 @@ from tests.servers import demo_environment
 @pytest.fixture
 def platform(make_platform: factories.MakePlatform) -> Platform:
     return make_platform(config=factories.PLUGINS_TOML, entry_points=True)
-
-
-@pytest.fixture
-def statements(platform: Platform) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(str(args[2]))
-
-    engine = platform.db.engine.sync_engine
-    sqlalchemy_event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    sqlalchemy_event.remove(engine, "before_cursor_execute", record)
 
 
 async def test_idle_background_work_runs_no_statement_until_work_arrives(
