@@ -27,6 +27,7 @@ from boxoffice.core.notify.service import delivery_subscriber
 from boxoffice.core.payments.engine import PaymentEngine
 from boxoffice.core.resilience import ProviderCalls
 from boxoffice.core.storage import Database, create_engine
+from boxoffice.core.tickets.credentials import TicketKeys
 from boxoffice.logs import get_logger
 from boxoffice.plugins.config import ConfigFileError, load_config
 from boxoffice.plugins.manager import PluginSet, load_plugins
@@ -53,6 +54,8 @@ class Platform:
         )
         #: Derives the secrets in buyers' links (order, hold, waiting-list entry).
         self.links = LinkSecrets(keys)
+        #: Signs the credentials tickets carry (their QR codes), a key per event.
+        self.ticket_keys = TicketKeys(keys)
         router = self.router
         #: Timeouts, retries and a circuit breaker per provider.
         self.calls = calls = ProviderCalls()

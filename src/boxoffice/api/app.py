@@ -39,6 +39,7 @@ from boxoffice.api.organizations import OrganizationsController
 from boxoffice.api.payments import PaymentsController
 from boxoffice.api.problems import EXCEPTION_HANDLERS
 from boxoffice.api.readcache import PublicReadCache
+from boxoffice.api.tickets import TicketsController
 from boxoffice.core.identity import passwords
 from boxoffice.logs import configure_logging, get_logger
 from boxoffice.migrations import ensure_migrated
@@ -93,6 +94,7 @@ def create_app(platform: Platform) -> Litestar:
             BookingController,
             PaymentsController,
             OrganizerOrdersController,
+            TicketsController,
         ],
     )
     return Litestar(

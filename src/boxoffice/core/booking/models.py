@@ -143,6 +143,9 @@ class OrderItem(Base):
     #: ``orders.TicketStatus``: "pending" until paid, "valid", "cancelled", "expired",
     #: "refunded" (with its order, or a partial refund)
     status: Mapped[str] = mapped_column(String(10), default="valid")
+    #: The ticket's credential version (``core/tickets/credentials.py``): a reissue raises
+    #: it, and the credentials of earlier versions are refused.
+    credential_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class BuyerTally(Base):

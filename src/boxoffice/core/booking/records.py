@@ -171,6 +171,7 @@ class OrderItemRecord(Record, kw_only=True):
     total_minor: int
     quota_ids: list[str]
     status: str
+    credential_version: int = 1
 
 
 @dataclass(frozen=True, slots=True)

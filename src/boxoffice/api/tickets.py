@@ -1,0 +1,112 @@
+"""Tickets for their holders (by the order's secret link, or by the ticket's own signed
+credential) and the event's public keys for scanners."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+import msgspec
+import segno
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.api.booking import Secret, require_secret
+from boxoffice.api.caching import PRIVATE
+from boxoffice.api.deps import needs
+from boxoffice.core.booking import orders
+from boxoffice.core.booking.schemas import SecretIn
+from boxoffice.core.catalog.models import Event
+from boxoffice.core.clock import Clock
+from boxoffice.core.identity.permissions import Permission
+from boxoffice.core.tickets.service import TicketPass, TicketView, passes_of, reissue, ticket_view
+from boxoffice.platform import Platform
+
+#: Where the ticket pages live (the links in a ticket pass).
+PREFIX = "/api/v1"
+
+
+class TicketKeysOut(msgspec.Struct, frozen=True, kw_only=True):
+    """What a scanner needs to check this event's tickets offline."""
+
+    event_id: uuid.UUID
+    algorithm: str = "Ed25519"
+    #: Raw 32-byte public keys, base64url; a credential signed by any of them is genuine.
+    keys: list[str]
+
+
+class TicketsController(Controller):
+    path = "/"
+    tags = ["tickets"]
+    cache_control = PRIVATE
+
+    @get("/orders/{number:str}/tickets", summary="The order's tickets with their credentials")
+    async def tickets_of_order(
+        self,
+        session: NamedDependency[AsyncSession],
+        platform: NamedDependency[Platform],
+        number: FromPath[str],
+        secret: Secret,
+    ) -> list[TicketPass]:
+        order = await orders.get_order_by_number(session, number, secret=require_secret(secret))
+        return await passes_of(session, platform.ticket_keys, order, PREFIX)
+
+    @post(
+        "/orders/{number:str}/tickets/{ticket_id:uuid}/reissue",
+        status_code=200,
+        summary="A new credential for a ticket; the old one is refused from now on",
+    )
+    async def reissue_ticket(
+        self,
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+        platform: NamedDependency[Platform],
+        number: FromPath[str],
+        ticket_id: FromPath[uuid.UUID],
+        data: JSONBody[SecretIn],
+    ) -> TicketPass:
+        order = await orders.get_order_by_number(session, number, secret=data.secret)
+        return await reissue(session, clock, platform.ticket_keys, order, ticket_id, PREFIX)
+
+    @get("/tickets/{credential:str}", summary="The ticket a credential opens (its QR code)")
+    async def ticket(
+        self,
+        session: NamedDependency[AsyncSession],
+        platform: NamedDependency[Platform],
+        credential: FromPath[str],
+    ) -> TicketView:
+        return await ticket_view(session, platform.ticket_keys, credential)
+
+    @get(
+        "/tickets/{credential:str}/qr.svg",
+        media_type="image/svg+xml",
+        summary="The ticket's QR code (it carries the credential)",
+    )
+    async def ticket_qr(
+        self,
+        session: NamedDependency[AsyncSession],
+        platform: NamedDependency[Platform],
+        credential: FromPath[str],
+    ) -> Response[bytes]:
+        await ticket_view(session, platform.ticket_keys, credential)  # 404 unless current
+        return Response(qr_svg(credential), media_type="image/svg+xml")
+
+    @get(
+        "/organizations/{org_id:uuid}/events/{event_id:uuid}/ticket-keys",
+        opt=needs(Permission.CHECKIN),
+        summary="The event's public keys, for scanners that check tickets offline",
+    )
+    async def ticket_keys(
+        self, platform: NamedDependency[Platform], event: NamedDependency[Event]
+    ) -> TicketKeysOut:
+        keys = platform.ticket_keys.public_keys(event.id)
+        return TicketKeysOut(
+            event_id=event.id, keys=[base64.urlsafe_b64encode(k).decode() for k in keys]
+        )
+
+
+def qr_svg(credential: str) -> bytes:
+    """The credential as a QR code (error correction M: readable with a scratched screen)."""
+    return segno.make(credential, error="m", micro=False).svg_inline(scale=4).encode()

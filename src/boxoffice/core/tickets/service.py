@@ -1,0 +1,154 @@
+"""Tickets as their holders see them: the signed credential of each ticket of an order, the
+public ticket page a credential opens, and reissuing a ticket (a new credential; the old one
+is refused from then on)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import msgspec
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.core.booking.models import Order, OrderItem
+from boxoffice.core.booking.orders import TicketStatus
+from boxoffice.core.catalog.models import Event, TicketType
+from boxoffice.core.clock import Clock, ensure_utc
+from boxoffice.core.errors import Conflict, NotFound
+from boxoffice.core.journal.service import append
+from boxoffice.core.tickets.credentials import TicketKeys
+from boxoffice.core.tickets.entries import TicketReissued
+
+
+class TicketPass(msgspec.Struct, frozen=True, kw_only=True):
+    """One ticket of an order, for its holder: the credential its QR code carries (only
+    while the ticket is valid)."""
+
+    id: uuid.UUID
+    attendee_name: str
+    status: str
+    #: The signed credential; ``None`` unless the ticket is valid (unpaid, cancelled...).
+    credential: str | None = None
+    #: The public ticket page and its QR code (paths under the API), when there is one.
+    page: str | None = None
+    qr: str | None = None
+
+
+class TicketView(msgspec.Struct, frozen=True, kw_only=True):
+    """The public ticket page: what the door and the holder need to see."""
+
+    ticket_id: uuid.UUID
+    status: str
+    attendee_name: str
+    ticket_type: str
+    event_id: uuid.UUID
+    event_title: str
+    starts_at: datetime
+    #: ``starts_at`` in the event's own zone.
+    starts_at_local: str
+    timezone: str
+    venue_name: str
+    address: str
+    city: str
+    online: bool
+    #: The credential's version (a reissue makes a new one).
+    version: int
+
+
+def _pass(keys: TicketKeys, event_id: uuid.UUID, item: OrderItem, prefix: str) -> TicketPass:
+    if item.status != TicketStatus.VALID:
+        return TicketPass(id=item.id, attendee_name=item.attendee_name, status=item.status)
+    credential = keys.credential(event_id, item.id, item.credential_version)
+    return TicketPass(
+        id=item.id,
+        attendee_name=item.attendee_name,
+        status=item.status,
+        credential=credential,
+        page=f"{prefix}/tickets/{credential}",
+        qr=f"{prefix}/tickets/{credential}/qr.svg",
+    )
+
+
+async def passes_of(
+    session: AsyncSession, keys: TicketKeys, order: Order, prefix: str
+) -> list[TicketPass]:
+    items = await session.scalars(
+        select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.position)
+    )
+    return [_pass(keys, order.event_id, item, prefix) for item in items]
+
+
+async def reissue(
+    session: AsyncSession,
+    clock: Clock,
+    keys: TicketKeys,
+    order: Order,
+    ticket_id: uuid.UUID,
+    prefix: str,
+) -> TicketPass:
+    """A new credential for a valid ticket (a lost phone, a forwarded e-mail): the old one
+    is refused from now on, by the server and by scanners that fetch the list again."""
+    item = await session.get(OrderItem, ticket_id)
+    if item is None or item.order_id != order.id:
+        raise NotFound(f"no ticket {ticket_id} in this order")
+    if item.status != TicketStatus.VALID:
+        raise Conflict(f"only a valid ticket can be reissued; this one is {item.status}")
+    version = item.credential_version + 1
+    if version > 0xFFFF:
+        raise Conflict("this ticket was reissued too many times; ask the organizer")
+    await session.execute(
+        update(OrderItem).where(OrderItem.id == item.id).values(credential_version=version)
+    )
+    item.credential_version = version
+    await append(
+        session,
+        TicketReissued(
+            order_id=str(order.id),
+            event_id=str(order.event_id),
+            ticket_id=str(item.id),
+            version=version,
+        ),
+        clock,
+    )
+    return _pass(keys, order.event_id, item, prefix)
+
+
+async def ticket_view(session: AsyncSession, keys: TicketKeys, credential: str) -> TicketView:
+    """The ticket a credential opens. A forged, foreign or superseded credential is a 404
+    (a reissued ticket's old credential says so)."""
+    claim = keys.verify(credential)
+    if claim is None:
+        raise NotFound("no such ticket")
+    row = (
+        await session.execute(
+            select(OrderItem, TicketType.name, Event)
+            .join(TicketType, TicketType.id == OrderItem.ticket_type_id)
+            .join(Order, Order.id == OrderItem.order_id)
+            .join(Event, Event.id == Order.event_id)
+            .where(OrderItem.id == claim.ticket_id, Event.id == claim.event_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("no such ticket")
+    item, type_name, event = row
+    if item.credential_version != claim.version:
+        raise NotFound("this ticket was reissued: use its newest link")
+    starts = ensure_utc(event.starts_at)
+    return TicketView(
+        ticket_id=item.id,
+        status=item.status,
+        attendee_name=item.attendee_name,
+        ticket_type=type_name,
+        event_id=event.id,
+        event_title=event.title,
+        starts_at=starts,
+        starts_at_local=starts.astimezone(ZoneInfo(event.timezone)).isoformat(),
+        timezone=event.timezone,
+        venue_name=event.venue_name,
+        address=event.address,
+        city=event.city,
+        online=event.online,
+        version=claim.version,
+    )
