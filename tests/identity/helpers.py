@@ -95,3 +95,24 @@ def client_addresses(app: Any) -> Any:
         await app(scope, receive, send)
 
     return wrapped
+
+
+async def invite_and_join(
+    client: Any, platform: Platform, owner: dict[str, str], org_id: str, email: str, role: str
+) -> dict[str, Any]:
+    """``email`` signs up and joins the organization as ``role`` (``owner``: the inviter's
+    auth headers); their tokens."""
+    sent = await client.post(
+        f"/api/v1/organizations/{org_id}/invitations",
+        headers=owner,
+        json={"email": email, "role": role},
+    )
+    assert sent.status_code == 201, sent.text
+    tokens = await sign_up(client, platform, email)
+    token = await link_token(platform, email, "organization-invitation")
+    joined = await client.post(
+        "/api/v1/organizations/invitations/accept", headers=auth(tokens), json={"token": token}
+    )
+    assert joined.status_code == 200, joined.text
+    assert joined.json()["role"] == role
+    return tokens

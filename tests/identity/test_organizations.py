@@ -9,31 +9,19 @@ import pytest
 from boxoffice.core.clock import ManualClock
 from boxoffice.platform import Platform
 from tests import factories
-from tests.identity.helpers import auth, link_token, organization, sign_in, sign_up
+from tests.identity.helpers import (
+    auth,
+    invite_and_join,
+    link_token,
+    organization,
+    sign_in,
+    sign_up,
+)
 
 
 @pytest.fixture
 def platform(make_platform: factories.MakePlatform) -> Platform:
     return make_platform(config=factories.PLUGINS_TOML, entry_points=True)
-
-
-async def invite_and_join(
-    client: Any, platform: Platform, owner: dict[str, Any], org_id: str, email: str, role: str
-) -> dict[str, Any]:
-    sent = await client.post(
-        f"/api/v1/organizations/{org_id}/invitations",
-        headers=auth(owner),
-        json={"email": email, "role": role},
-    )
-    assert sent.status_code == 201, sent.text
-    tokens = await sign_up(client, platform, email)
-    token = await link_token(platform, email, "organization-invitation")
-    joined = await client.post(
-        "/api/v1/organizations/invitations/accept", headers=auth(tokens), json={"token": token}
-    )
-    assert joined.status_code == 200, joined.text
-    assert joined.json()["role"] == role
-    return tokens
 
 
 async def test_owner_creates_invites_and_roles_are_enforced(
@@ -44,10 +32,14 @@ async def test_owner_creates_invites_and_roles_are_enforced(
         org = await organization(client, owner, "acme")
         assert org["role"] == "owner"
         org_id = org["id"]
-        staff = await invite_and_join(client, platform, owner, org_id, "sam@example.org", "staff")
-        admin = await invite_and_join(client, platform, owner, org_id, "ann@example.org", "admin")
+        staff = await invite_and_join(
+            client, platform, auth(owner), org_id, "sam@example.org", "staff"
+        )
+        admin = await invite_and_join(
+            client, platform, auth(owner), org_id, "ann@example.org", "admin"
+        )
         checkin = await invite_and_join(
-            client, platform, owner, org_id, "cat@example.org", "checkin"
+            client, platform, auth(owner), org_id, "cat@example.org", "checkin"
         )
         members = (
             await client.get(f"/api/v1/organizations/{org_id}/members", headers=auth(staff))

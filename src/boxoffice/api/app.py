@@ -20,6 +20,7 @@ from boxoffice.api.admin import AdminController
 from boxoffice.api.auth import AUTH_DEPENDENCIES
 from boxoffice.api.bodies import StrictRequest
 from boxoffice.api.booking import BookingController, OrganizerOrdersController
+from boxoffice.api.checkin import CheckinController
 from boxoffice.api.deps import DEPENDENCIES, close_left_open
 from boxoffice.api.events import CategoriesController, EventsController, MediaController
 from boxoffice.api.health import HealthController
@@ -95,6 +96,7 @@ def create_app(platform: Platform) -> Litestar:
             PaymentsController,
             OrganizerOrdersController,
             TicketsController,
+            CheckinController,
         ],
     )
     return Litestar(

@@ -17,6 +17,7 @@ from boxoffice.core.catalog.models import (
     QuotaTicketType,
     TicketType,
 )
+from boxoffice.core.checkin.models import Checkin, CheckinList
 from boxoffice.core.idempotency import IdempotencyRecord
 from boxoffice.core.identity.models import (
     ApiKey,
@@ -44,6 +45,8 @@ __all__ = [
     "AuthSession",
     "BuyerTally",
     "Category",
+    "Checkin",
+    "CheckinList",
     "Event",
     "ExternalIdentity",
     "Hold",

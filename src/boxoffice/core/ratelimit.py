@@ -11,14 +11,19 @@ from typing import Any, NoReturn
 
 import msgspec
 from sqlalchemy import Connection, Integer, String, bindparam, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from boxoffice.core.clock import Clock
 from boxoffice.core.errors import BoxofficeError
-from boxoffice.core.storage import LIKE_ESCAPE, Base, Database, UTCDateTime, prefix_pattern
+from boxoffice.core.storage import (
+    LIKE_ESCAPE,
+    Base,
+    Database,
+    UTCDateTime,
+    conflict_insert,
+    prefix_pattern,
+)
 from boxoffice.core.storage.prepared import Prepared
 
 
@@ -56,8 +61,7 @@ async def hit(db: Database, clock: Clock, key: str, limit: Limit, what: str) -> 
     """Count one request against ``key``; raise :class:`RateLimited` past the limit."""
     now = clock.now()
     start = _window_start(now, limit.per)
-    insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
-    values = insert(RateLimitWindow).values(
+    values = conflict_insert(db.dialect, RateLimitWindow).values(
         key=key[:200], window_start=start, count=1, expires_at=start + limit.per
     )
     statement = values.on_conflict_do_update(
@@ -73,8 +77,7 @@ async def hit(db: Database, clock: Clock, key: str, limit: Limit, what: str) -> 
 
 def _counting(dialect: str) -> Any:
     """Count one more in the window unless it is full (no row changed: refused)."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(RateLimitWindow)
+    statement = conflict_insert(dialect, RateLimitWindow)
     limit = bindparam("limit", type_=Integer())
     return statement.on_conflict_do_update(
         index_elements=["key", "window_start"],

@@ -6,14 +6,11 @@ types, so the queries read all of the event's and the code picks the requested o
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Insert, Integer, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from boxoffice.core.booking.models import BuyerTally, Hold, Order, OrderItem, Question
 from boxoffice.core.catalog.models import Event, Quota, QuotaTicketType, TicketType
-from boxoffice.core.storage import UTCDateTime, table_of
+from boxoffice.core.storage import UTCDateTime, conflict_insert, table_of
 from boxoffice.core.storage.prepared import Prepared
 
 event = table_of(Event)
@@ -151,14 +148,8 @@ CONFIRM_PENDING = Prepared(
 )
 
 
-def _dialect_insert(dialect: str, table: Any) -> Any:
-    """INSERT with ON CONFLICT: both engines speak it, each with its own construct (the
-    two classes share no base that declares ``on_conflict_*``, hence ``Any``)."""
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
 def _tally_upsert(dialect: str) -> Insert:
-    statement = _dialect_insert(dialect, table_of(BuyerTally))
+    statement = conflict_insert(dialect, table_of(BuyerTally))
     tally, excluded = statement.table.c, statement.excluded
     limit = bindparam("limit", type_=Integer())
     upsert: Insert = statement.on_conflict_do_update(

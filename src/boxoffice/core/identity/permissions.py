@@ -37,14 +37,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CHECKIN,
         }
     ),
-    Role.CHECKIN: frozenset(
-        {
-            Permission.ORG_READ,
-            Permission.EVENTS_READ,
-            Permission.ORDERS_READ,
-            Permission.CHECKIN,
-        }
-    ),
+    # Door staff scan tickets and see the lists' counts; orders and attendees' answers are
+    # not theirs to read (a scan shows the attendee's name and ticket type, no more).
+    Role.CHECKIN: frozenset({Permission.ORG_READ, Permission.EVENTS_READ, Permission.CHECKIN}),
 }
 
 #: Scopes an API key may carry: everything but managing people and keys.

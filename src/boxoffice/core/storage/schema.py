@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import JSON, DateTime, MetaData, String, Table, TypeDecorator, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
@@ -78,3 +78,12 @@ def prefix_pattern(text: str) -> str:
 def table_of(model: type[DeclarativeBase]) -> Table:
     """A model's table, for Core statements (hot paths build them once, at import)."""
     return cast(Table, model.__table__)
+
+
+def conflict_insert(dialect: str, table: Any) -> Any:
+    """``INSERT`` that can say what happens ``ON CONFLICT``: both engines speak it, each with
+    its own construct (the two classes share no base that declares ``on_conflict_*``, hence
+    ``Any``)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)

@@ -1,0 +1,78 @@
+"""Check-in at the door: an event's lists (with live counts) and scans. Staff with the
+``checkin`` role may use these and nothing that shows orders or attendees' answers."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.api.caching import PRIVATE
+from boxoffice.api.deps import needs
+from boxoffice.core.catalog.models import Event
+from boxoffice.core.checkin.service import (
+    CheckinListIn,
+    CheckinListOut,
+    ScanIn,
+    ScanOut,
+    create_list,
+    get_list,
+    lists_of,
+    scan,
+)
+from boxoffice.core.clock import Clock
+from boxoffice.core.identity.permissions import Permission
+from boxoffice.core.identity.principal import Principal
+from boxoffice.platform import Platform
+
+
+class CheckinController(Controller):
+    path = "/organizations/{org_id:uuid}/events/{event_id:uuid}/checkin-lists"
+    tags = ["check-in"]
+    cache_control = PRIVATE
+
+    @post("/", opt=needs(Permission.EVENTS_WRITE), summary="A check-in list for an entrance")
+    async def create_checkin_list(
+        self,
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+        event: NamedDependency[Event],
+        data: JSONBody[CheckinListIn],
+    ) -> CheckinListOut:
+        return await create_list(session, clock, event, data)
+
+    @get("/", opt=needs(Permission.CHECKIN), summary="The event's lists with live counts")
+    async def checkin_lists(
+        self, session: NamedDependency[AsyncSession], event: NamedDependency[Event]
+    ) -> list[CheckinListOut]:
+        return await lists_of(session, event)
+
+    @post(
+        "/{list_id:uuid}/scans",
+        status_code=200,
+        opt=needs(Permission.CHECKIN),
+        summary="Scan a ticket: valid (let in), already used (when, where), or why not",
+    )
+    async def scan_ticket(
+        self,
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        event: NamedDependency[Event],
+        list_id: FromPath[uuid.UUID],
+        data: JSONBody[ScanIn],
+    ) -> ScanOut:
+        checkin_list = await get_list(session, event, list_id)
+        return await scan(
+            session,
+            clock,
+            platform.ticket_keys,
+            checkin_list,
+            data.credential,
+            gate=data.gate,
+            by_user_id=principal.user.id if principal.user is not None else None,
+        )

@@ -1,0 +1,212 @@
+"""Check-in at the door on both engines: one scan answers everything (valid, already used
+with when and where, unknown, wrong event, wrong list, refunded, cancelled, not yet valid),
+a ticket is let in once however many scanners scan it at the same moment, the lists count
+live, and door staff can do nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from boxoffice.core.clock import ManualClock
+from boxoffice.platform import Platform
+from tests import factories
+from tests.booking.helpers import Buyer, organizer_shop, shop
+from tests.identity.helpers import auth, invite_and_join
+
+
+@pytest.fixture
+def platform(make_platform: factories.MakePlatform) -> Platform:
+    return make_platform(config=factories.PLUGINS_TOML, entry_points=True)
+
+
+async def credentials(client: Any, order: dict[str, Any]) -> list[str]:
+    passes = await client.get(
+        f"/api/v1/orders/{order['number']}/tickets", params={"secret": order["secret"]}
+    )
+    return [p["credential"] for p in passes.json()]
+
+
+async def test_a_scan_answers_everything_the_door_needs(
+    platform: Platform, make_client: Any, clock: ManualClock
+) -> None:
+    async with make_client(platform) as client:
+        store, headers, base = await organizer_shop(
+            client,
+            platform,
+            clock,
+            types={"Free": 0, "VIP": 0, "Paid": 2500},
+            quotas={"Hall": (20, ["Free", "VIP", "Paid"])},
+        )
+        main = await client.post(
+            f"{base}/checkin-lists", json={"name": "Main door"}, headers=headers
+        )
+        assert main.status_code == 201, main.text
+        vip_door = await client.post(
+            f"{base}/checkin-lists",
+            json={"name": "VIP door", "ticket_type_ids": [str(store.types["VIP"])]},
+            headers=headers,
+        )
+        later = await client.post(
+            f"{base}/checkin-lists",
+            json={
+                "name": "After party",
+                "opens_at": (clock.now() + timedelta(minutes=8)).isoformat(),
+            },
+            headers=headers,
+        )
+        bad = await client.post(
+            f"{base}/checkin-lists",
+            json={"name": "Odd", "ticket_type_ids": [str(uuid.uuid4())]},
+            headers=headers,
+        )
+        assert bad.status_code == 400, bad.text
+
+        async def scan(list_: Any, credential: str, gate: str = "north") -> dict[str, Any]:
+            scanned = await client.post(
+                f"{base}/checkin-lists/{list_.json()['id']}/scans",
+                json={"credential": credential, "gate": gate},
+                headers=headers,
+            )
+            assert scanned.status_code == 200, scanned.text
+            result: dict[str, Any] = scanned.json()
+            return result
+
+        buyer = Buyer(client, store)
+        free_order = await buyer.buy(Free=2)
+        first, second = await credentials(client, free_order)
+        valid = await scan(main, first)
+        assert (valid["result"], valid["ticket"]["ticket_type"]) == ("valid", "Free")
+        clock.advance(minutes=5)
+        again = await scan(main, first, gate="south")
+        assert again["result"] == "already_used"
+        assert again["first_gate"] == "north"
+        assert again["first_scanned_at"] == (
+            clock.now() - timedelta(minutes=5)
+        ).isoformat().replace("+00:00", "Z")
+        assert (await scan(vip_door, second))["result"] == "wrong_list"
+        assert (await scan(later, second))["result"] == "not_yet_valid"
+        clock.advance(minutes=3)  # (access tokens last 15 minutes)
+        assert (await scan(later, second))["result"] == "valid", "the doors opened"
+
+        vip = (await credentials(client, await buyer.buy(VIP=1)))[0]
+        assert (await scan(vip_door, vip))["result"] == "valid"
+
+        unpaid = await buyer.buy(Paid=1)
+        (item,) = unpaid["tickets"]
+        pending = platform.ticket_keys.credential(store.event.id, uuid.UUID(item["id"]), 1)
+        assert (await scan(main, pending))["result"] == "not_yet_valid"
+
+        refunded_order = await buyer.buy(Free=2)
+        kept, gone = await credentials(client, refunded_order)
+        refunded = await client.post(
+            f"{base}/orders/{refunded_order['number']}/refund",
+            json={"ticket_ids": [refunded_order["tickets"][1]["id"]]},
+            headers=headers,
+        )
+        assert refunded.status_code == 200, refunded.text
+        assert (await scan(main, gone))["result"] == "refunded"
+        cancelled_order = await buyer.buy(Free=1)
+        (doomed,) = await credentials(client, cancelled_order)
+        cancelled = await client.post(
+            f"{base}/orders/{cancelled_order['number']}/cancel",
+            json={"reason": "duplicate"},
+            headers=headers,
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        assert (await scan(main, doomed))["result"] == "cancelled"
+
+        reissued = await client.post(
+            f"/api/v1/orders/{refunded_order['number']}/tickets/"
+            f"{refunded_order['tickets'][0]['id']}/reissue",
+            json={"secret": refunded_order["secret"]},
+        )
+        old = await scan(main, kept)
+        assert (old["result"], old["detail"]) == (
+            "unknown",
+            "an old code: this ticket was reissued",
+        )
+        assert (await scan(main, reissued.json()["credential"]))["result"] == "valid"
+
+        other = await shop(platform.db, clock, types={"Free": 0}, quotas={"Hall": (5, ["Free"])})
+        elsewhere = (await credentials(client, await Buyer(client, other).buy(Free=1)))[0]
+        assert (await scan(main, elsewhere))["result"] == "wrong_event"
+        assert (await scan(main, "not-a-ticket"))["result"] == "unknown"
+        forged = first[:-4] + ("AAAA" if not first.endswith("AAAA") else "BBBB")
+        assert (await scan(main, forged))["result"] == "unknown"
+
+        lists = (await client.get(f"{base}/checkin-lists", headers=headers)).json()
+        counts = {entry["name"]: (entry["checked_in"], entry["expected"]) for entry in lists}
+        # Valid tickets now: 2 + 1 VIP + 1 (kept, reissued); the refunded and the cancelled
+        # ones and the unpaid one do not count.
+        assert counts == {"Main door": (2, 4), "VIP door": (1, 1), "After party": (1, 4)}
+
+
+async def test_a_ticket_scanned_at_the_same_moment_by_many_scanners_is_let_in_once(
+    platform: Platform, make_client: Any, clock: ManualClock
+) -> None:
+    async with make_client(platform) as client:
+        store, headers, base = await organizer_shop(
+            client, platform, clock, types={"Free": 0}, quotas={"Hall": (5, ["Free"])}
+        )
+        door = (
+            await client.post(f"{base}/checkin-lists", json={"name": "Door"}, headers=headers)
+        ).json()
+        (credential,) = await credentials(client, await Buyer(client, store).buy(Free=1))
+        scans = await asyncio.gather(
+            *(
+                client.post(
+                    f"{base}/checkin-lists/{door['id']}/scans",
+                    json={"credential": credential, "gate": f"gate-{i}"},
+                    headers=headers,
+                )
+                for i in range(8)
+            )
+        )
+        results = [s.json()["result"] for s in scans]
+        assert sorted(results) == ["already_used"] * 7 + ["valid"], results
+        winner = results.index("valid")
+        assert {s.json()["first_gate"] for s in scans if s.json()["result"] != "valid"} == {
+            f"gate-{winner}"
+        }
+
+
+async def test_door_staff_scan_and_count_and_nothing_else(
+    platform: Platform, make_client: Any, clock: ManualClock
+) -> None:
+    async with make_client(platform) as client:
+        store, headers, base = await organizer_shop(
+            client, platform, clock, types={"Free": 0}, quotas={"Hall": (5, ["Free"])}
+        )
+        org_id = base.split("/")[4]
+        door_staff = auth(
+            await invite_and_join(client, platform, headers, org_id, "door@example.org", "checkin")
+        )
+        door = (
+            await client.post(f"{base}/checkin-lists", json={"name": "Door"}, headers=headers)
+        ).json()
+        order = await Buyer(client, store).buy(Free=1)
+        (credential,) = await credentials(client, order)
+        scanned = await client.post(
+            f"{base}/checkin-lists/{door['id']}/scans",
+            json={"credential": credential},
+            headers=door_staff,
+        )
+        assert scanned.json()["result"] == "valid"
+        assert scanned.json()["ticket"]["attendee_name"]
+        listed = await client.get(f"{base}/checkin-lists", headers=door_staff)
+        assert listed.json()[0]["checked_in"] == 1
+        keys = await client.get(f"{base}/ticket-keys", headers=door_staff)
+        assert keys.status_code == 200
+        for method, path, body in [
+            ("GET", f"{base}/orders/{order['number']}", None),
+            ("GET", f"{base}/orders", None),
+            ("POST", f"{base}/checkin-lists", {"name": "x"}),
+            ("POST", f"{base}/orders/{order['number']}/cancel", {"reason": "x"}),
+        ]:
+            refused = await client.request(method, path, headers=door_staff, json=body)
+            assert refused.status_code == 403, (method, path, refused.text)
