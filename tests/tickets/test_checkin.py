@@ -6,13 +6,16 @@ live, and door staff can do nothing else."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from boxoffice.core.clock import ManualClock
+from boxoffice.core.tickets.credentials import read_claim, verify_offline
 from boxoffice.platform import Platform
 from tests import factories
 from tests.booking.helpers import Buyer, organizer_shop, shop
@@ -210,3 +213,69 @@ async def test_door_staff_scan_and_count_and_nothing_else(
         ]:
             refused = await client.request(method, path, headers=door_staff, json=body)
             assert refused.status_code == 403, (method, path, refused.text)
+
+
+async def test_a_scanner_works_offline_and_its_scans_are_reconciled(
+    platform: Platform, make_client: Any, clock: ManualClock
+) -> None:
+    """The scanner downloads the list and the keys, checks tickets without the network,
+    then uploads; a ticket let in at two doors meanwhile keeps its earliest entry, and the
+    repeat is reported."""
+    async with make_client(platform) as client:
+        store, headers, base = await organizer_shop(
+            client, platform, clock, types={"Free": 0}, quotas={"Hall": (10, ["Free"])}
+        )
+        door = (
+            await client.post(f"{base}/checkin-lists", json={"name": "Door"}, headers=headers)
+        ).json()
+        order = await Buyer(client, store).buy(Free=3)
+        one, two, three = await credentials(client, order)
+        online_first = await client.post(
+            f"{base}/checkin-lists/{door['id']}/scans",
+            json={"credential": three, "gate": "online"},
+            headers=headers,
+        )
+        assert online_first.json()["result"] == "valid"
+
+        offline = await client.get(f"{base}/checkin-lists/{door['id']}/offline", headers=headers)
+        assert offline.status_code == 200, offline.text
+        pack = offline.json()
+        keys = [
+            Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(k)) for k in pack["keys"]
+        ]
+        tickets = {t["id"]: t for t in pack["tickets"]}
+        for credential in (one, two, three):  # what the scanner checks on its own
+            claim = read_claim(credential)
+            assert claim is not None
+            assert verify_offline(credential, keys)
+            assert tickets[str(claim.ticket_id)]["version"] == claim.version
+        assert tickets[str(read_claim(three).ticket_id)]["checked_in_at"]  # type: ignore[union-attr]
+
+        earlier = clock.now() - timedelta(minutes=10)
+        uploaded = await client.post(
+            f"{base}/checkin-lists/{door['id']}/offline-scans",
+            json={
+                "scans": [
+                    {"credential": one, "scanned_at": clock.now().isoformat(), "gate": "east"},
+                    {"credential": two, "scanned_at": earlier.isoformat(), "gate": "west"},
+                    {"credential": one, "scanned_at": earlier.isoformat(), "gate": "west"},
+                    {"credential": three, "scanned_at": earlier.isoformat(), "gate": "west"},
+                ]
+            },
+            headers=headers,
+        )
+        assert uploaded.status_code == 200, uploaded.text
+        answers = uploaded.json()
+        assert [a["result"] for a in answers] == ["already_used", "valid", "valid", "already_used"]
+        assert answers[0]["first_gate"] == "west", "the earlier entry is the one kept"
+        assert answers[3]["detail"] == "let in twice: this earlier offline scan is kept"
+        assert answers[3]["repeated_gate"] == "online"
+        lists = (await client.get(f"{base}/checkin-lists", headers=headers)).json()
+        assert (lists[0]["checked_in"], lists[0]["expected"]) == (3, 3)
+
+        naive = await client.post(
+            f"{base}/checkin-lists/{door['id']}/offline-scans",
+            json={"scans": [{"credential": one, "scanned_at": "2030-01-01T10:00:00"}]},
+            headers=headers,
+        )
+        assert naive.status_code == 400, naive.text

@@ -16,11 +16,14 @@ from boxoffice.core.catalog.models import Event
 from boxoffice.core.checkin.service import (
     CheckinListIn,
     CheckinListOut,
+    OfflineList,
+    OfflineScansIn,
     ScanIn,
     ScanOut,
     create_list,
     get_list,
     lists_of,
+    offline_list,
     scan,
 )
 from boxoffice.core.clock import Clock
@@ -76,3 +79,53 @@ class CheckinController(Controller):
             gate=data.gate,
             by_user_id=principal.user.id if principal.user is not None else None,
         )
+
+    @get(
+        "/{list_id:uuid}/offline",
+        opt=needs(Permission.CHECKIN),
+        summary="Everything a scanner needs to check tickets without the network",
+    )
+    async def offline(
+        self,
+        session: NamedDependency[AsyncSession],
+        platform: NamedDependency[Platform],
+        event: NamedDependency[Event],
+        list_id: FromPath[uuid.UUID],
+    ) -> OfflineList:
+        return await offline_list(
+            session, platform.ticket_keys, await get_list(session, event, list_id)
+        )
+
+    @post(
+        "/{list_id:uuid}/offline-scans",
+        status_code=200,
+        opt=needs(Permission.CHECKIN),
+        summary="Upload the scans a scanner made offline: each answered as if scanned then",
+    )
+    async def upload_offline_scans(
+        self,
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+        platform: NamedDependency[Platform],
+        principal: NamedDependency[Principal],
+        event: NamedDependency[Event],
+        list_id: FromPath[uuid.UUID],
+        data: JSONBody[OfflineScansIn],
+    ) -> list[ScanOut]:
+        checkin_list = await get_list(session, event, list_id)
+        by = principal.user.id if principal.user is not None else None
+        answers: dict[int, ScanOut] = {}
+        # Earliest first, so that of two offline entries of one ticket the earlier is kept;
+        # answered in the order they were sent.
+        for index, made in sorted(enumerate(data.scans), key=lambda pair: pair[1].scanned_at):
+            answers[index] = await scan(
+                session,
+                clock,
+                platform.ticket_keys,
+                checkin_list,
+                made.credential,
+                gate=made.gate,
+                by_user_id=by,
+                scanned_at=made.scanned_at,
+            )
+        return [answers[index] for index in range(len(data.scans))]

@@ -3,7 +3,6 @@ credential) and the event's public keys for scanners."""
 
 from __future__ import annotations
 
-import base64
 import uuid
 
 import msgspec
@@ -101,10 +100,7 @@ class TicketsController(Controller):
     async def ticket_keys(
         self, platform: NamedDependency[Platform], event: NamedDependency[Event]
     ) -> TicketKeysOut:
-        keys = platform.ticket_keys.public_keys(event.id)
-        return TicketKeysOut(
-            event_id=event.id, keys=[base64.urlsafe_b64encode(k).decode() for k in keys]
-        )
+        return TicketKeysOut(event_id=event.id, keys=platform.ticket_keys.published_keys(event.id))
 
 
 def qr_svg(credential: str) -> bytes:

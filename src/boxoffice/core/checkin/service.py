@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.booking.models import Order, OrderItem
@@ -84,6 +84,9 @@ class ScanOut(msgspec.Struct, frozen=True, kw_only=True):
     #: For ``already_used``: when and where it was first let in.
     first_scanned_at: datetime | None = None
     first_gate: str | None = None
+    #: For an offline scan that turned out earlier than the entry on record: that entry.
+    repeated_at: datetime | None = None
+    repeated_gate: str | None = None
 
 
 async def create_list(
@@ -175,9 +178,11 @@ async def scan(
     *,
     gate: str = "",
     by_user_id: uuid.UUID | None = None,
+    scanned_at: datetime | None = None,
 ) -> ScanOut:
     """Check a scanned credential against ``checkin_list`` and let the ticket in if it may
-    enter (see the module's docstring for the answers)."""
+    enter (see the module's docstring for the answers). ``scanned_at``: when a scanner that
+    was offline let it in (the upload comes later); the earliest entry is the one kept."""
     claim = keys.verify(credential)
     if claim is None:
         forged = read_claim(credential) is not None
@@ -209,7 +214,7 @@ async def scan(
         checkin_list.ticket_type_ids
     ):
         return ScanOut(result="wrong_list", detail="not let in at this entrance", ticket=ticket)
-    now = clock.now()
+    now = min(ensure_utc(scanned_at), clock.now()) if scanned_at else clock.now()
     if checkin_list.opens_at is not None and now < ensure_utc(checkin_list.opens_at):
         return ScanOut(result="not_yet_valid", detail="the doors are not open yet", ticket=ticket)
     statement = conflict_insert(session.get_bind().dialect.name, Checkin).values(
@@ -228,10 +233,106 @@ async def scan(
         return ScanOut(result="valid", detail="let in", ticket=ticket)
     first = await session.get(Checkin, (checkin_list.id, item.id), populate_existing=True)
     assert first is not None  # the conflict was with it
+    if scanned_at is not None and now < ensure_utc(first.scanned_at):
+        # An offline scanner let it in earlier than the entry on record: keep the earliest
+        # (the counts stay right; the later scan is the one reported as the repeat).
+        later_at, later_gate = ensure_utc(first.scanned_at), first.gate
+        await session.execute(
+            update(Checkin)
+            .where(Checkin.list_id == checkin_list.id, Checkin.ticket_id == item.id)
+            .values(scanned_at=now, gate=gate[:120], by_user_id=by_user_id)
+        )
+        return ScanOut(
+            result="already_used",
+            detail="let in twice: this earlier offline scan is kept",
+            ticket=ticket,
+            first_scanned_at=now,
+            first_gate=gate[:120],
+            repeated_at=later_at,
+            repeated_gate=later_gate,
+        )
     return ScanOut(
         result="already_used",
         detail="already let in",
         ticket=ticket,
         first_scanned_at=ensure_utc(first.scanned_at),
         first_gate=first.gate,
+    )
+
+
+class OfflineTicket(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    #: The credential version that is current (older ones were reissued away).
+    version: int
+    status: str
+    attendee_name: str
+    ticket_type: str
+    #: When it was let in through this list, if it was.
+    checked_in_at: datetime | None = None
+
+
+class OfflineList(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a scanner needs to work without the network: the event's public keys
+    (check the signature), every ticket the list could meet (check version, status, type,
+    and who is in already)."""
+
+    checkin_list: CheckinListOut
+    algorithm: str = "Ed25519"
+    keys: list[str]
+    tickets: list[OfflineTicket]
+
+
+class OfflineScan(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    credential: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    #: When the scanner let the ticket in (it had no network then).
+    scanned_at: datetime
+    gate: Annotated[SingleLine, msgspec.Meta(max_length=120)] = ""
+
+
+class OfflineScansIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    scans: Annotated[list[OfflineScan], msgspec.Meta(min_length=1, max_length=5000)]
+
+    def __post_init__(self) -> None:
+        naive = [i for i, made in enumerate(self.scans) if made.scanned_at.tzinfo is None]
+        if naive:
+            raise ValidationFailed(
+                "give each scan's time with its offset",
+                errors=[
+                    FieldError(f"scans[{i}].scanned_at", "add an offset, e.g. Z") for i in naive
+                ],
+            )
+
+
+async def offline_list(
+    session: AsyncSession, keys: TicketKeys, checkin_list: CheckinList
+) -> OfflineList:
+    query = (
+        select(OrderItem, TicketType.name, Checkin.scanned_at)
+        .join(Order, Order.id == OrderItem.order_id)
+        .join(TicketType, TicketType.id == OrderItem.ticket_type_id)
+        .outerjoin(
+            Checkin,
+            (Checkin.ticket_id == OrderItem.id) & (Checkin.list_id == checkin_list.id),
+        )
+        .where(Order.event_id == checkin_list.event_id)
+        .order_by(OrderItem.id)
+    )
+    if checkin_list.ticket_type_ids:
+        types = [uuid.UUID(t) for t in checkin_list.ticket_type_ids]
+        query = query.where(OrderItem.ticket_type_id.in_(types))
+    tickets = [
+        OfflineTicket(
+            id=item.id,
+            version=item.credential_version,
+            status=item.status,
+            attendee_name=item.attendee_name,
+            ticket_type=type_name,
+            checked_in_at=ensure_utc(at) if at else None,
+        )
+        for item, type_name, at in await session.execute(query)
+    ]
+    return OfflineList(
+        checkin_list=await _list_out(session, checkin_list),
+        keys=keys.published_keys(checkin_list.event_id),
+        tickets=tickets,
     )

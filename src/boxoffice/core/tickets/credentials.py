@@ -70,6 +70,10 @@ class TicketKeys:
             for root in self._roots
         ]
 
+    def published_keys(self, event_id: uuid.UUID) -> list[str]:
+        """:meth:`public_keys` as scanners get them: base64url."""
+        return [base64.urlsafe_b64encode(key).decode() for key in self.public_keys(event_id)]
+
     def credential(self, event_id: uuid.UUID, ticket_id: uuid.UUID, version: int) -> str:
         payload = _PAYLOAD.pack(_FORMAT, event_id.bytes, ticket_id.bytes, version)
         signature = self._private(self._roots[0], event_id).sign(payload)
