@@ -44,6 +44,7 @@ from boxoffice.core.payments.gateway import (
 )
 from boxoffice.core.providers import Bulkhead, HealthState, ProviderHealth
 from boxoffice.core.search.backend import SearchBackend, SearchDocument, SearchHit, query_terms
+from boxoffice.core.tickets.formats import TicketDocument, TicketFormat
 
 __version__ = "0.1.0"
 
@@ -84,6 +85,8 @@ __all__ = [
     "SearchHit",
     "SystemClock",
     "TaxRate",
+    "TicketDocument",
+    "TicketFormat",
     "ValidationFailed",
     "WebhookEvent",
     "WebhookRejected",

@@ -163,6 +163,7 @@ async def test_health(platform: Platform, make_client: Any) -> None:
             "notification:log",
             "search:dbsearch",
             "media:localstore",
+            "ticket_format:pdf",
         }
 
 

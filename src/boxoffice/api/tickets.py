@@ -16,12 +16,18 @@ from boxoffice.api.booking import Secret, require_secret
 from boxoffice.api.caching import PRIVATE
 from boxoffice.api.deps import needs
 from boxoffice.core.booking import orders
+from boxoffice.core.booking.orders import TicketStatus
 from boxoffice.core.booking.schemas import SecretIn
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.clock import Clock
+from boxoffice.core.errors import Conflict, NotFound, ProviderUnavailable
 from boxoffice.core.identity.permissions import Permission
+from boxoffice.core.tickets.formats import TicketDocument
 from boxoffice.core.tickets.service import TicketPass, TicketView, passes_of, reissue, ticket_view
+from boxoffice.logs import get_logger
 from boxoffice.platform import Platform
+
+log = get_logger(__name__)
 
 #: Where the ticket pages live (the links in a ticket pass).
 PREFIX = "/api/v1"
@@ -50,7 +56,8 @@ class TicketsController(Controller):
         secret: Secret,
     ) -> list[TicketPass]:
         order = await orders.get_order_by_number(session, number, secret=require_secret(secret))
-        return await passes_of(session, platform.ticket_keys, order, PREFIX)
+        formats = sorted(platform.plugins.providers.ticket_format)
+        return await passes_of(session, platform.ticket_keys, order, PREFIX, formats)
 
     @post(
         "/orders/{number:str}/tickets/{ticket_id:uuid}/reissue",
@@ -67,7 +74,10 @@ class TicketsController(Controller):
         data: JSONBody[SecretIn],
     ) -> TicketPass:
         order = await orders.get_order_by_number(session, number, secret=data.secret)
-        return await reissue(session, clock, platform.ticket_keys, order, ticket_id, PREFIX)
+        formats = sorted(platform.plugins.providers.ticket_format)
+        return await reissue(
+            session, clock, platform.ticket_keys, order, ticket_id, PREFIX, formats
+        )
 
     @get("/tickets/{credential:str}", summary="The ticket a credential opens (its QR code)")
     async def ticket(
@@ -91,6 +101,38 @@ class TicketsController(Controller):
     ) -> Response[bytes]:
         await ticket_view(session, platform.ticket_keys, credential)  # 404 unless current
         return Response(qr_svg(credential), media_type="image/svg+xml")
+
+    @get(
+        "/tickets/{credential:str}/formats/{format_id:str}",
+        summary="The ticket as a file: PDF, or a format a plugin adds",
+        media_type="application/octet-stream",
+    )
+    async def ticket_file(
+        self,
+        session: NamedDependency[AsyncSession],
+        platform: NamedDependency[Platform],
+        credential: FromPath[str],
+        format_id: FromPath[str],
+    ) -> Response[bytes]:
+        view = await ticket_view(session, platform.ticket_keys, credential)  # 404 unless current
+        drawer = platform.plugins.providers.ticket_format.get(format_id)
+        if drawer is None:
+            raise NotFound(f"no ticket format {format_id!r} here")
+        if view.status != TicketStatus.VALID:
+            raise Conflict(f"this ticket is {view.status}: nothing to print")
+        try:
+            data = await drawer.render(TicketDocument(ticket=view, credential=credential))
+        except Exception as error:  # a plugin's bug is its outage, not a 500 of ours
+            log.exception("tickets.format_failed", format=format_id)
+            raise ProviderUnavailable(
+                f"the {drawer.display_name} could not be drawn; try again or another format"
+            ) from error
+        name = f"ticket-{view.ticket_id}.{drawer.extension}"
+        return Response(
+            data,
+            media_type=drawer.media_type,
+            headers={"content-disposition": f'attachment; filename="{name}"'},
+        )
 
     @get(
         "/organizations/{org_id:uuid}/events/{event_id:uuid}/ticket-keys",

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from boxoffice.core.payments.gateway import PaymentAttempt, PaymentGateway
     from boxoffice.core.search.backend import SearchBackend
     from boxoffice.core.storage import Database
+    from boxoffice.core.tickets.formats import TicketFormat
 
 PROJECT = "boxoffice"
 
@@ -150,6 +151,14 @@ def register_media_stores(context: PluginContext) -> Sequence[MediaStore]:
     """Return the stores that keep uploaded pictures (:class:`boxoffice.MediaStore`):
     a local directory, an S3-compatible bucket... ``[media] store`` picks one. Conformance
     suite: :class:`boxoffice.testing.MediaStoreConformance`."""
+    raise NotImplementedError
+
+
+@hookspec
+def register_ticket_formats(context: PluginContext) -> Sequence[TicketFormat]:
+    """Return the ticket formats this plugin draws (:class:`boxoffice.TicketFormat`): the
+    bundled ``pdf``, a wallet pass... Each one is offered for every valid ticket at
+    ``GET /api/v1/tickets/{credential}/formats/<id>``."""
     raise NotImplementedError
 
 

@@ -27,6 +27,7 @@ from boxoffice.core.notify.channel import NotificationChannel
 from boxoffice.core.payments.gateway import PaymentGateway, supports
 from boxoffice.core.search.backend import SearchBackend
 from boxoffice.core.storage import Database
+from boxoffice.core.tickets.formats import TicketFormat
 from boxoffice.plugins.config import (
     KeyPath,
     LoadedConfig,
@@ -47,6 +48,7 @@ KINDS: dict[str, tuple[str, type[Any]]] = {
     "search": ("register_search_backends", SearchBackend),
     "identity": ("register_identity_providers", IdentityProvider),
     "media": ("register_media_stores", MediaStore),
+    "ticket_format": ("register_ticket_formats", TicketFormat),
 }
 
 
@@ -69,6 +71,7 @@ class Providers(msgspec.Struct):
     search: dict[str, SearchBackend] = {}
     identity: dict[str, IdentityProvider] = {}
     media: dict[str, MediaStore] = {}
+    ticket_format: dict[str, TicketFormat] = {}
     #: "kind:id" -> the plugin that registered it
     origin: dict[str, str] = {}
 

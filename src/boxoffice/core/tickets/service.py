@@ -5,6 +5,7 @@ is refused from then on)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -34,6 +35,8 @@ class TicketPass(msgspec.Struct, frozen=True, kw_only=True):
     #: The public ticket page and its QR code (paths under the API), when there is one.
     page: str | None = None
     qr: str | None = None
+    #: The ticket as files, by format id ("pdf", and what plugins add): download paths.
+    downloads: dict[str, str] = {}
 
 
 class TicketView(msgspec.Struct, frozen=True, kw_only=True):
@@ -57,27 +60,31 @@ class TicketView(msgspec.Struct, frozen=True, kw_only=True):
     version: int
 
 
-def _pass(keys: TicketKeys, event_id: uuid.UUID, item: OrderItem, prefix: str) -> TicketPass:
+def _pass(
+    keys: TicketKeys, event_id: uuid.UUID, item: OrderItem, prefix: str, formats: Sequence[str]
+) -> TicketPass:
     if item.status != TicketStatus.VALID:
         return TicketPass(id=item.id, attendee_name=item.attendee_name, status=item.status)
     credential = keys.credential(event_id, item.id, item.credential_version)
+    page = f"{prefix}/tickets/{credential}"
     return TicketPass(
         id=item.id,
         attendee_name=item.attendee_name,
         status=item.status,
         credential=credential,
-        page=f"{prefix}/tickets/{credential}",
-        qr=f"{prefix}/tickets/{credential}/qr.svg",
+        page=page,
+        qr=f"{page}/qr.svg",
+        downloads={format_id: f"{page}/formats/{format_id}" for format_id in formats},
     )
 
 
 async def passes_of(
-    session: AsyncSession, keys: TicketKeys, order: Order, prefix: str
+    session: AsyncSession, keys: TicketKeys, order: Order, prefix: str, formats: Sequence[str]
 ) -> list[TicketPass]:
     items = await session.scalars(
         select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.position)
     )
-    return [_pass(keys, order.event_id, item, prefix) for item in items]
+    return [_pass(keys, order.event_id, item, prefix, formats) for item in items]
 
 
 async def reissue(
@@ -87,6 +94,7 @@ async def reissue(
     order: Order,
     ticket_id: uuid.UUID,
     prefix: str,
+    formats: Sequence[str],
 ) -> TicketPass:
     """A new credential for a valid ticket (a lost phone, a forwarded e-mail): the old one
     is refused from now on, by the server and by scanners that fetch the list again."""
@@ -112,7 +120,7 @@ async def reissue(
         ),
         clock,
     )
-    return _pass(keys, order.event_id, item, prefix)
+    return _pass(keys, order.event_id, item, prefix, formats)
 
 
 async def ticket_view(session: AsyncSession, keys: TicketKeys, credential: str) -> TicketView:
