@@ -148,3 +148,49 @@ def test_credentials_drawn_before_a_key_rotation_still_verify() -> None:
     assert after.public_keys(event)[1] == before.public_keys(event)[0]
     assert after.credential(event, ticket, 3) != drawn, "new tickets are signed with the new key"
     assert TicketKeys(["unrelated-key-0123456789abcdefghijklmn"]).verify(drawn) is None
+
+
+async def test_a_ticket_changes_hands_where_the_event_allows_it(
+    platform: Platform, make_client: Any, clock: ManualClock
+) -> None:
+    async with make_client(platform) as client:
+        store, headers, base = await organizer_shop(
+            client, platform, clock, types={"Free": 0}, quotas={"Hall": (10, ["Free"])}
+        )
+        order = await Buyer(client, store).buy(Free=2)
+        tickets = f"/api/v1/orders/{order['number']}/tickets"
+        old, _ = (await client.get(tickets, params={"secret": order["secret"]})).json()
+        body = {
+            "secret": order["secret"],
+            "attendee_name": "Grace Hopper",
+            "attendee_email": "Grace@Example.org",
+        }
+        refused = await client.post(f"{tickets}/{old['id']}/transfer", json=body)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["rule"] == "tickets_transferable"
+
+        seen = (await client.get(base, headers=headers)).json()
+        fields = set(factories.draft(clock).__struct_fields__)
+        allowed = {k: v for k, v in seen.items() if k in fields and v is not None}
+        changed = await client.put(
+            base, json=allowed | {"tickets_transferable": True}, headers=headers
+        )
+        assert changed.status_code == 200, changed.text
+        moved = await client.post(f"{tickets}/{old['id']}/transfer", json=body)
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["attendee_name"] == "Grace Hopper"
+        assert (await client.get(old["page"])).status_code == 404, "the old holder's code"
+        page = (await client.get(moved.json()["page"])).json()
+        assert (page["attendee_name"], page["version"]) == ("Grace Hopper", 2)
+        organizer_view = (
+            await client.get(f"{base}/orders/{order['number']}", headers=headers)
+        ).json()
+        moved_ticket = next(t for t in organizer_view["tickets"] if t["id"] == old["id"])
+        assert moved_ticket["attendee_email"] == "grace@example.org"
+        bad = await client.post(
+            f"{tickets}/{old['id']}/transfer", json=body | {"attendee_email": "nobody"}
+        )
+        assert bad.status_code == 400, bad.text
+    async with platform.db.read() as session:
+        types = list(await session.scalars(select(JournalEntryRow.type)))
+    assert types.count("TicketTransferred") == 1

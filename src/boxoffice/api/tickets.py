@@ -23,7 +23,15 @@ from boxoffice.core.clock import Clock
 from boxoffice.core.errors import Conflict, NotFound, ProviderUnavailable
 from boxoffice.core.identity.permissions import Permission
 from boxoffice.core.tickets.formats import TicketDocument
-from boxoffice.core.tickets.service import TicketPass, TicketView, passes_of, reissue, ticket_view
+from boxoffice.core.tickets.service import (
+    TicketPass,
+    TicketView,
+    TransferIn,
+    passes_of,
+    reissue,
+    ticket_view,
+    transfer,
+)
 from boxoffice.logs import get_logger
 from boxoffice.platform import Platform
 
@@ -77,6 +85,26 @@ class TicketsController(Controller):
         formats = sorted(platform.plugins.providers.ticket_format)
         return await reissue(
             session, clock, platform.ticket_keys, order, ticket_id, PREFIX, formats
+        )
+
+    @post(
+        "/orders/{number:str}/tickets/{ticket_id:uuid}/transfer",
+        status_code=200,
+        summary="Pass a ticket on to someone else, where the event allows it",
+    )
+    async def transfer_ticket(
+        self,
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+        platform: NamedDependency[Platform],
+        number: FromPath[str],
+        ticket_id: FromPath[uuid.UUID],
+        data: JSONBody[TransferIn],
+    ) -> TicketPass:
+        order = await orders.get_order_by_number(session, number, secret=data.secret)
+        formats = sorted(platform.plugins.providers.ticket_format)
+        return await transfer(
+            session, clock, platform.ticket_keys, order, ticket_id, data, PREFIX, formats
         )
 
     @get("/tickets/{credential:str}", summary="The ticket a credential opens (its QR code)")

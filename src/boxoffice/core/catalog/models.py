@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from boxoffice.core.ids import new_id
@@ -70,6 +71,10 @@ class Event(Base):
     hold_ttl_seconds: Mapped[int] = mapped_column(Integer, default=600)
     #: A deferred payment's deadline for this event (else the gateway's), in hours.
     deferred_payment_hours: Mapped[int | None] = mapped_column(Integer)
+    #: Holders may transfer their tickets to someone else.
+    tickets_transferable: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa_false()
+    )
     #: Tickets one buyer (by e-mail) may have in live orders for this event; None: no limit.
     max_tickets_per_buyer: Mapped[int | None] = mapped_column(Integer)
     #: The start date in the event's own zone ("YYYY-MM-DD"), so "events on 1 May" can mean

@@ -53,6 +53,9 @@ class EventDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     #: How long an order paid by a deferred method (bank transfer) keeps its seats; unset:
     #: the gateway's own deadline. Never past the event's start.
     deferred_payment_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 60)] | None = None
+    #: Ticket holders may pass a ticket on to someone else (a new name and e-mail, a new
+    #: credential; the old one stops working).
+    tickets_transferable: bool = False
     #: The organizer's booking fee per ticket, in the event currency's minor units.
     fee_per_ticket_minor: Annotated[int, msgspec.Meta(ge=0, le=MAX_MINOR)] = 0
     max_tickets_per_buyer: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
@@ -120,6 +123,7 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
     refund_deadline_hours: int | None = None
     hold_ttl_seconds: int = 600
     deferred_payment_hours: int | None = None
+    tickets_transferable: bool = False
     fee_per_ticket_minor: int = 0
     max_tickets_per_buyer: int | None = None
     #: Kilometres from the search point, in searches around a point.
@@ -169,6 +173,7 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
             refund_deadline_hours=event.refund_deadline_hours,
             hold_ttl_seconds=event.hold_ttl_seconds,
             deferred_payment_hours=event.deferred_payment_hours,
+            tickets_transferable=event.tickets_transferable,
             max_tickets_per_buyer=event.max_tickets_per_buyer,
             fee_per_ticket_minor=event.fee_per_ticket_minor,
             series_id=event.series_id,

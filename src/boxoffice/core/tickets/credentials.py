@@ -37,6 +37,8 @@ _PURPOSE = b"boxoffice/ticket-keys/v1"
 _FORMAT = 1
 _PAYLOAD = struct.Struct(">B16s16sH")
 _SIGNATURE_BYTES = 64
+#: The highest version a ticket's credential can reach (16 bits in the payload).
+MAX_VERSION = 0xFFFF
 #: The characters a credential has (for the API's schema): 99 bytes in base64url.
 CREDENTIAL_LENGTH = 132
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -15,12 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.booking.models import Order, OrderItem
 from boxoffice.core.booking.orders import TicketStatus
+from boxoffice.core.booking.schemas import Name
 from boxoffice.core.catalog.models import Event, TicketType
 from boxoffice.core.clock import Clock, ensure_utc
-from boxoffice.core.errors import Conflict, NotFound
+from boxoffice.core.errors import Conflict, NotFound, RuleViolated
+from boxoffice.core.identity.schemas import normalize_email
 from boxoffice.core.journal.service import append
-from boxoffice.core.tickets.credentials import TicketKeys
-from boxoffice.core.tickets.entries import TicketReissued
+from boxoffice.core.tickets.credentials import MAX_VERSION, TicketKeys
+from boxoffice.core.tickets.entries import TicketReissued, TicketTransferred
 
 
 class TicketPass(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,6 +90,13 @@ async def passes_of(
     return [_pass(keys, order.event_id, item, prefix, formats) for item in items]
 
 
+class TransferIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    secret: Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
+    #: Who holds the ticket from now on.
+    attendee_name: Name
+    attendee_email: Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
+
+
 async def reissue(
     session: AsyncSession,
     clock: Clock,
@@ -98,29 +108,75 @@ async def reissue(
 ) -> TicketPass:
     """A new credential for a valid ticket (a lost phone, a forwarded e-mail): the old one
     is refused from now on, by the server and by scanners that fetch the list again."""
-    item = await session.get(OrderItem, ticket_id)
-    if item is None or item.order_id != order.id:
-        raise NotFound(f"no ticket {ticket_id} in this order")
-    if item.status != TicketStatus.VALID:
-        raise Conflict(f"only a valid ticket can be reissued; this one is {item.status}")
-    version = item.credential_version + 1
-    if version > 0xFFFF:
-        raise Conflict("this ticket was reissued too many times; ask the organizer")
-    await session.execute(
-        update(OrderItem).where(OrderItem.id == item.id).values(credential_version=version)
-    )
-    item.credential_version = version
+    item = await _next_version(session, order, ticket_id, "reissued")
     await append(
         session,
         TicketReissued(
             order_id=str(order.id),
             event_id=str(order.event_id),
             ticket_id=str(item.id),
-            version=version,
+            version=item.credential_version,
         ),
         clock,
     )
     return _pass(keys, order.event_id, item, prefix, formats)
+
+
+async def transfer(
+    session: AsyncSession,
+    clock: Clock,
+    keys: TicketKeys,
+    order: Order,
+    ticket_id: uuid.UUID,
+    data: TransferIn,
+    prefix: str,
+    formats: Sequence[str],
+) -> TicketPass:
+    """The ticket passes to someone else, where the event allows it: their name and e-mail,
+    a new credential (the old holder's stops working)."""
+    event = await session.get(Event, order.event_id)
+    if event is None or not event.tickets_transferable:
+        raise RuleViolated(
+            "this event's tickets cannot be transferred", extra={"rule": "tickets_transferable"}
+        )
+    email = normalize_email(data.attendee_email, field="attendee_email")
+    item = await _next_version(session, order, ticket_id, "transferred")
+    await session.execute(
+        update(OrderItem)
+        .where(OrderItem.id == item.id)
+        .values(attendee_name=data.attendee_name, attendee_email=email)
+    )
+    item.attendee_name, item.attendee_email = data.attendee_name, email
+    await append(
+        session,
+        TicketTransferred(
+            order_id=str(order.id),
+            event_id=str(order.event_id),
+            ticket_id=str(item.id),
+            version=item.credential_version,
+        ),
+        clock,
+    )
+    return _pass(keys, order.event_id, item, prefix, formats)
+
+
+async def _next_version(
+    session: AsyncSession, order: Order, ticket_id: uuid.UUID, doing: str
+) -> OrderItem:
+    """The order's valid ticket ``ticket_id`` with its credential version raised."""
+    item = await session.get(OrderItem, ticket_id, with_for_update=True)
+    if item is None or item.order_id != order.id:
+        raise NotFound(f"no ticket {ticket_id} in this order")
+    if item.status != TicketStatus.VALID:
+        raise Conflict(f"only a valid ticket can be {doing}; this one is {item.status}")
+    version = item.credential_version + 1
+    if version > MAX_VERSION:
+        raise Conflict(f"this ticket was {doing} too many times; ask the organizer")
+    await session.execute(
+        update(OrderItem).where(OrderItem.id == item.id).values(credential_version=version)
+    )
+    item.credential_version = version
+    return item
 
 
 async def ticket_view(session: AsyncSession, keys: TicketKeys, credential: str) -> TicketView:
