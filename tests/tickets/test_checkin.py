@@ -279,3 +279,50 @@ async def test_a_scanner_works_offline_and_its_scans_are_reconciled(
             headers=headers,
         )
         assert naive.status_code == 400, naive.text
+
+
+async def test_exit_scans_and_reentry(
+    platform: Platform, make_client: Any, clock: ManualClock
+) -> None:
+    async with make_client(platform) as client:
+        store, headers, base = await organizer_shop(
+            client, platform, clock, types={"Free": 0}, quotas={"Hall": (5, ["Free"])}
+        )
+        festival = (
+            await client.post(
+                f"{base}/checkin-lists", json={"name": "Festival", "reentry": True}, headers=headers
+            )
+        ).json()
+        concert = (
+            await client.post(f"{base}/checkin-lists", json={"name": "Concert"}, headers=headers)
+        ).json()
+        (credential,) = await credentials(client, await Buyer(client, store).buy(Free=1))
+
+        async def scan(list_: dict[str, Any], direction: str) -> str:
+            answer = await client.post(
+                f"{base}/checkin-lists/{list_['id']}/scans",
+                json={"credential": credential, "direction": direction},
+                headers=headers,
+            )
+            assert answer.status_code == 200, answer.text
+            result: str = answer.json()["result"]
+            return result
+
+        assert await scan(festival, "exit") == "not_inside"
+        assert await scan(festival, "entry") == "valid"
+        assert await scan(festival, "entry") == "already_used", "inside already"
+        assert await scan(festival, "exit") == "exited"
+        lists = {
+            x["name"]: x
+            for x in (await client.get(f"{base}/checkin-lists", headers=headers)).json()
+        }
+        assert (lists["Festival"]["checked_in"], lists["Festival"]["inside"]) == (1, 0)
+        assert await scan(festival, "entry") == "valid", "back in"
+        assert await scan(concert, "entry") == "valid"
+        assert await scan(concert, "exit") == "exited"
+        assert await scan(concert, "entry") == "already_used", "no re-entry on this list"
+        lists = {
+            x["name"]: x
+            for x in (await client.get(f"{base}/checkin-lists", headers=headers)).json()
+        }
+        assert (lists["Festival"]["inside"], lists["Concert"]["inside"]) == (1, 0)

@@ -78,6 +78,7 @@ class CheckinController(Controller):
             data.credential,
             gate=data.gate,
             by_user_id=principal.user.id if principal.user is not None else None,
+            direction=data.direction,
         )
 
     @get(

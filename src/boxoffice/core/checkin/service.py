@@ -39,7 +39,10 @@ ScanResult = Literal[
     "refunded",
     "cancelled",
     "not_yet_valid",
+    "exited",
+    "not_inside",
 ]
+Direction = Literal["entry", "exit"]
 
 
 class CheckinListIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -50,6 +53,8 @@ class CheckinListIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     )
     #: When the doors open (scans before are refused as not yet valid).
     opens_at: datetime | None = None
+    #: Whether a ticket scanned out (``direction: exit``) may come in again.
+    reentry: bool = False
 
 
 class CheckinListOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,8 +63,11 @@ class CheckinListOut(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     ticket_type_ids: list[uuid.UUID]
     opens_at: datetime | None
-    #: Live counts: tickets let in through this list, and valid tickets it takes.
+    reentry: bool
+    #: Live counts: tickets let in through this list, those inside now, and the valid
+    #: tickets it takes.
     checked_in: int
+    inside: int
     expected: int
 
 
@@ -68,6 +76,8 @@ class ScanIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     credential: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     #: Where the scan happens (shown when the ticket is scanned again elsewhere).
     gate: Annotated[SingleLine, msgspec.Meta(max_length=120)] = ""
+    #: ``exit``: the holder goes out (on a list with re-entry they may come back in).
+    direction: Direction = "entry"
 
 
 class ScannedTicket(msgspec.Struct, frozen=True, kw_only=True):
@@ -116,6 +126,7 @@ async def create_list(
         name=data.name,
         ticket_type_ids=sorted({str(t) for t in data.ticket_type_ids}),
         opens_at=ensure_utc(data.opens_at) if data.opens_at else None,
+        reentry=data.reentry,
         created_at=clock.now(),
     )
     session.add(checkin_list)
@@ -140,9 +151,13 @@ async def get_list(session: AsyncSession, event: Event, list_id: uuid.UUID) -> C
 
 
 async def _list_out(session: AsyncSession, checkin_list: CheckinList) -> CheckinListOut:
-    checked_in = await session.scalar(
-        select(func.count()).select_from(Checkin).where(Checkin.list_id == checkin_list.id)
-    )
+    checked_in, inside = (
+        await session.execute(
+            select(func.count(), func.count().filter(Checkin.inside)).where(
+                Checkin.list_id == checkin_list.id
+            )
+        )
+    ).one()
     expected = select(func.count()).select_from(OrderItem).join(Order)
     expected = expected.where(
         Order.event_id == checkin_list.event_id, OrderItem.status == TicketStatus.VALID
@@ -156,7 +171,9 @@ async def _list_out(session: AsyncSession, checkin_list: CheckinList) -> Checkin
         name=checkin_list.name,
         ticket_type_ids=[uuid.UUID(t) for t in checkin_list.ticket_type_ids],
         opens_at=ensure_utc(checkin_list.opens_at) if checkin_list.opens_at else None,
+        reentry=checkin_list.reentry,
         checked_in=int(checked_in or 0),
+        inside=int(inside or 0),
         expected=int(await session.scalar(expected) or 0),
     )
 
@@ -179,6 +196,7 @@ async def scan(
     gate: str = "",
     by_user_id: uuid.UUID | None = None,
     scanned_at: datetime | None = None,
+    direction: Direction = "entry",
 ) -> ScanOut:
     """Check a scanned credential against ``checkin_list`` and let the ticket in if it may
     enter (see the module's docstring for the answers). ``scanned_at``: when a scanner that
@@ -217,6 +235,17 @@ async def scan(
     now = min(ensure_utc(scanned_at), clock.now()) if scanned_at else clock.now()
     if checkin_list.opens_at is not None and now < ensure_utc(checkin_list.opens_at):
         return ScanOut(result="not_yet_valid", detail="the doors are not open yet", ticket=ticket)
+    where = (Checkin.list_id == checkin_list.id) & (Checkin.ticket_id == item.id)
+    if direction == "exit":
+        left = await session.execute(
+            update(Checkin)
+            .where(where, Checkin.inside)
+            .values(inside=False)
+            .returning(Checkin.gate)
+        )
+        if left.first() is not None:
+            return ScanOut(result="exited", detail="gone out", ticket=ticket)
+        return ScanOut(result="not_inside", detail="not inside: nothing to scan out", ticket=ticket)
     statement = conflict_insert(session.get_bind().dialect.name, Checkin).values(
         list_id=checkin_list.id,
         ticket_id=item.id,
@@ -231,6 +260,21 @@ async def scan(
     )
     if inserted.first() is not None:
         return ScanOut(result="valid", detail="let in", ticket=ticket)
+    if checkin_list.reentry:
+        back = await session.execute(
+            update(Checkin)
+            .where(where, ~Checkin.inside)
+            .values(
+                inside=True,
+                entries=Checkin.entries + 1,
+                scanned_at=now,
+                gate=gate[:120],
+                by_user_id=by_user_id,
+            )
+            .returning(Checkin.entries)
+        )
+        if back.first() is not None:
+            return ScanOut(result="valid", detail="let in again", ticket=ticket)
     first = await session.get(Checkin, (checkin_list.id, item.id), populate_existing=True)
     assert first is not None  # the conflict was with it
     if scanned_at is not None and now < ensure_utc(first.scanned_at):
