@@ -64,7 +64,7 @@ class TicketsController(Controller):
         secret: Secret,
     ) -> list[TicketPass]:
         order = await orders.get_order_by_number(session, number, secret=require_secret(secret))
-        formats = sorted(platform.plugins.providers.ticket_format)
+        formats = _formats(platform)
         return await passes_of(session, platform.ticket_keys, order, PREFIX, formats)
 
     @post(
@@ -82,7 +82,7 @@ class TicketsController(Controller):
         data: JSONBody[SecretIn],
     ) -> TicketPass:
         order = await orders.get_order_by_number(session, number, secret=data.secret)
-        formats = sorted(platform.plugins.providers.ticket_format)
+        formats = _formats(platform)
         return await reissue(
             session, clock, platform.ticket_keys, order, ticket_id, PREFIX, formats
         )
@@ -102,7 +102,7 @@ class TicketsController(Controller):
         data: JSONBody[TransferIn],
     ) -> TicketPass:
         order = await orders.get_order_by_number(session, number, secret=data.secret)
-        formats = sorted(platform.plugins.providers.ticket_format)
+        formats = _formats(platform)
         return await transfer(
             session, clock, platform.ticket_keys, order, ticket_id, data, PREFIX, formats
         )
@@ -171,6 +171,11 @@ class TicketsController(Controller):
         self, platform: NamedDependency[Platform], event: NamedDependency[Event]
     ) -> TicketKeysOut:
         return TicketKeysOut(event_id=event.id, keys=platform.ticket_keys.published_keys(event.id))
+
+
+def _formats(platform: Platform) -> list[str]:
+    """The ticket formats offered for download (their ids)."""
+    return sorted(platform.plugins.providers.ticket_format)
 
 
 def qr_svg(credential: str) -> bytes:

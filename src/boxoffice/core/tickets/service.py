@@ -11,7 +11,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.booking.models import Order, OrderItem
@@ -108,17 +108,7 @@ async def reissue(
 ) -> TicketPass:
     """A new credential for a valid ticket (a lost phone, a forwarded e-mail): the old one
     is refused from now on, by the server and by scanners that fetch the list again."""
-    item = await _next_version(session, order, ticket_id, "reissued")
-    await append(
-        session,
-        TicketReissued(
-            order_id=str(order.id),
-            event_id=str(order.event_id),
-            ticket_id=str(item.id),
-            version=item.credential_version,
-        ),
-        clock,
-    )
+    item = await _next_version(session, clock, order, ticket_id, TicketReissued)
     return _pass(keys, order.event_id, item, prefix, formats)
 
 
@@ -140,16 +130,32 @@ async def transfer(
             "this event's tickets cannot be transferred", extra={"rule": "tickets_transferable"}
         )
     email = normalize_email(data.attendee_email, field="attendee_email")
-    item = await _next_version(session, order, ticket_id, "transferred")
-    await session.execute(
-        update(OrderItem)
-        .where(OrderItem.id == item.id)
-        .values(attendee_name=data.attendee_name, attendee_email=email)
-    )
+    item = await _next_version(session, clock, order, ticket_id, TicketTransferred)
     item.attendee_name, item.attendee_email = data.attendee_name, email
+    return _pass(keys, order.event_id, item, prefix, formats)
+
+
+async def _next_version(
+    session: AsyncSession,
+    clock: Clock,
+    order: Order,
+    ticket_id: uuid.UUID,
+    entry: type[TicketReissued | TicketTransferred],
+) -> OrderItem:
+    """The order's valid ticket ``ticket_id`` with its credential version raised, and the
+    ``entry`` that says so journaled (the change is flushed with the transaction)."""
+    doing = "reissued" if entry is TicketReissued else "transferred"
+    item = await session.get(OrderItem, ticket_id, with_for_update=True)
+    if item is None or item.order_id != order.id:
+        raise NotFound(f"no ticket {ticket_id} in this order")
+    if item.status != TicketStatus.VALID:
+        raise Conflict(f"only a valid ticket can be {doing}; this one is {item.status}")
+    if item.credential_version >= MAX_VERSION:
+        raise Conflict(f"this ticket was {doing} too many times; ask the organizer")
+    item.credential_version += 1
     await append(
         session,
-        TicketTransferred(
+        entry(
             order_id=str(order.id),
             event_id=str(order.event_id),
             ticket_id=str(item.id),
@@ -157,25 +163,6 @@ async def transfer(
         ),
         clock,
     )
-    return _pass(keys, order.event_id, item, prefix, formats)
-
-
-async def _next_version(
-    session: AsyncSession, order: Order, ticket_id: uuid.UUID, doing: str
-) -> OrderItem:
-    """The order's valid ticket ``ticket_id`` with its credential version raised."""
-    item = await session.get(OrderItem, ticket_id, with_for_update=True)
-    if item is None or item.order_id != order.id:
-        raise NotFound(f"no ticket {ticket_id} in this order")
-    if item.status != TicketStatus.VALID:
-        raise Conflict(f"only a valid ticket can be {doing}; this one is {item.status}")
-    version = item.credential_version + 1
-    if version > MAX_VERSION:
-        raise Conflict(f"this ticket was {doing} too many times; ask the organizer")
-    await session.execute(
-        update(OrderItem).where(OrderItem.id == item.id).values(credential_version=version)
-    )
-    item.credential_version = version
     return item
 
 
