@@ -9,6 +9,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from boxoffice.core.booking.notices import (
+    broadcast_subscriber,
+    event_notice_subscriber,
+    remind_forever,
+)
 from boxoffice.core.booking.subscribers import event_cancellation_subscriber
 from boxoffice.core.booking.sweeper import sweep_forever
 from boxoffice.core.booking.waitlist import offer_mail_subscriber
@@ -23,11 +28,13 @@ from boxoffice.core.journal.entries import RecordedEntry
 from boxoffice.core.links import LinkSecrets
 from boxoffice.core.maintenance import maintain_forever
 from boxoffice.core.media.store import MediaStore
-from boxoffice.core.notify.service import delivery_subscriber
+from boxoffice.core.notify.service import Notifier
 from boxoffice.core.payments.engine import PaymentEngine
 from boxoffice.core.resilience import ProviderCalls
 from boxoffice.core.storage import Database, create_engine
 from boxoffice.core.tickets.credentials import TicketKeys
+from boxoffice.core.tickets.formats import TicketFormat
+from boxoffice.core.tickets.messages import OrderMessages
 from boxoffice.logs import get_logger
 from boxoffice.plugins.config import ConfigFileError, load_config
 from boxoffice.plugins.manager import PluginSet, load_plugins
@@ -73,10 +80,28 @@ class Platform:
             risk=lambda attempt: plugins.hook.assess_payment_risk(attempt=attempt),
         )
         self.limit_exempt_keys = _exempt_keys(settings.limit_exempt_keys)
+        order_messages = OrderMessages(
+            db,
+            clock,
+            links=self.links,
+            ticket_keys=self.ticket_keys,
+            public_url=settings.resolved_public_url,
+            ticket_format=self.attached_ticket_format,
+        )
+        #: Renders and delivers the outbox; retries what failed for now.
+        self.notifier = Notifier(
+            db,
+            clock,
+            lambda kind, region: router.notification_channels(kind=kind, region=region),
+            links=self.links,
+            public_url=settings.resolved_public_url,
+            makers=order_messages.makers(),
+        )
         self.dispatcher = Dispatcher(
             db,
             clock,
             [
+                self.notifier.subscriber(),
                 *_subscribers(db, clock, plugins, router, settings.resolved_public_url, self.links),
                 self.payments.refund_subscriber(),
                 self.payments.money_back_subscriber(),
@@ -132,19 +157,28 @@ class Platform:
         except ProviderUnavailable:
             return None
 
+    def attached_ticket_format(self) -> TicketFormat | None:
+        """The format tickets are attached to confirmation e-mails in: ``pdf`` when it is
+        installed, else the first format there is (``None``: the e-mail links to them)."""
+        formats = self.plugins.providers.ticket_format
+        return formats.get("pdf") or next(iter(formats.values()), None)
+
     def region_or_none(self, region_id: str) -> ComplianceRegion | None:
         """The enabled region pack ``region_id`` (tax, compliance), or ``None``."""
         return self.router.region_or_none(region_id)
 
     def background_work(self) -> list[Coroutine[Any, Any, None]]:
         """What runs beside the API (or in ``boxoffice worker``): the journal dispatcher, the
-        booking sweeper (lapsed holds and unpaid orders), housekeeping and the reconciliation
-        of payments nobody heard of for a while."""
+        booking sweeper (lapsed holds and unpaid orders), housekeeping, the reconciliation
+        of payments nobody heard of for a while, the retries of messages and the day-before
+        reminders."""
         return [
             self.dispatcher.run_forever(),
             sweep_forever(self.db, self.clock),
             maintain_forever(self.db, self.clock),
             self.payments.reconcile_forever(),
+            self.notifier.retry_forever(),
+            remind_forever(self.db, self.clock),
         ]
 
     async def run_background_work(self, stop: asyncio.Event) -> None:
@@ -240,10 +274,9 @@ def _subscribers(
     links: LinkSecrets,
 ) -> list[Subscriber]:
     subscribers: list[Subscriber] = [
-        delivery_subscriber(
-            db, clock, lambda kind, region: router.notification_channels(kind=kind, region=region)
-        ),
         event_cancellation_subscriber(db, clock),
+        event_notice_subscriber(db, clock),
+        broadcast_subscriber(db, clock),
         offer_mail_subscriber(db, clock, public_url, links),
     ]
     backend = router.search_backend()

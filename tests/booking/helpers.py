@@ -130,14 +130,19 @@ class Buyer:
 
 
 async def organizer_shop(
-    client: Any, platform: Any, clock: Clock, email: str = "boss@example.org", **kwargs: Any
+    client: Any,
+    platform: Any,
+    clock: Clock,
+    email: str = "boss@example.org",
+    smtp: Any = None,
+    **kwargs: Any,
 ) -> tuple[Shop, dict[str, str], str]:
     """A shop in an organization whose owner signed up over HTTP: (shop, auth headers, base
     URL of the event's organizer routes)."""
     from boxoffice.core.identity.models import Organization
     from tests.identity.helpers import auth, organization, sign_up
 
-    tokens = await sign_up(client, platform, email)
+    tokens = await sign_up(client, platform, email, smtp=smtp)
     org_id = (await organization(client, tokens, email.split("@")[0]))["id"]
     async with platform.db.read() as session:
         org = await session.get(Organization, uuid.UUID(org_id))

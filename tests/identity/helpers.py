@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from boxoffice.platform import Platform
+from boxoffice.testing.smtp import SmtpReceiver
 
 PASSWORD = "correct horse battery staple"
 
@@ -36,23 +37,41 @@ async def mail_to(
     ]
 
 
-async def link_token(platform: Platform, address: str, template: str) -> str:
-    messages = await mail_to(platform, address, template)
-    assert messages, f"no {template} message to {address}"
-    match = re.search(r"token=(\S+)", messages[-1]["text"])
-    assert match, messages[-1]["text"]
+async def link_token(
+    platform: Platform, address: str, template: str, smtp: SmtpReceiver | None = None
+) -> str:
+    """The token in the newest ``template`` message to ``address``: from the ``log``
+    channel's files, or from what ``smtp`` received when the platform sends e-mail there."""
+    if smtp is None:
+        messages = await mail_to(platform, address, template)
+        assert messages, f"no {template} message to {address}"
+        text = messages[-1]["text"]
+    else:
+        await platform.dispatcher.run_until_idle()
+        received = smtp.received(address)
+        assert received, f"no message to {address}"
+        body = received[-1].get_body(("plain",))
+        assert body is not None
+        text = str(body.get_content())
+    match = re.search(r"token=(\S+)", text)
+    assert match, text
     return unquote(match.group(1))
 
 
 async def sign_up(
-    client: Any, platform: Platform, email: str, password: str = PASSWORD, **extra: Any
+    client: Any,
+    platform: Platform,
+    email: str,
+    password: str = PASSWORD,
+    smtp: SmtpReceiver | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """Register, verify, sign in: the tokens."""
     response = await client.post(
         "/api/v1/auth/register", json={"email": email, "password": password, **extra}
     )
     assert response.status_code == 202, response.text
-    token = await link_token(platform, email.lower(), "verify-email")
+    token = await link_token(platform, email.lower(), "verify-email", smtp)
     verified = await client.post("/api/v1/auth/verify-email", json={"token": token})
     assert verified.status_code == 200, verified.text
     return await sign_in(client, email, password)

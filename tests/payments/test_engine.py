@@ -185,7 +185,7 @@ async def test_money_that_arrives_after_the_seats_were_sold_goes_back(
         assert await paying.status() == "expired", "never oversold"
         assert await refunds(platform) == [("seats_gone", 2500, "succeeded")]
         assert acme.gateway.payments[reference]["refunded"] == 2500, "refunded at the gateway"
-        (told,) = await mail_to(platform, "late@example.org", "payment-refunded-seats_gone")
+        (told,) = await mail_to(platform, "late@example.org", "payment-refunded")
         assert "sold meanwhile" in told["text"]
         assert await counts(platform.db, store.quotas["Hall"]) == (1, 0, 1), "quick holds it"
     await assert_books_balance(platform.db)

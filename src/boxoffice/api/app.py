@@ -35,6 +35,11 @@ from boxoffice.api.middleware import (
     reject_nul_middleware,
     request_id_middleware,
 )
+from boxoffice.api.notifications import (
+    BroadcastsController,
+    MessageLogController,
+    UnsubscribeController,
+)
 from boxoffice.api.openapi import ProblemDocumentedJson
 from boxoffice.api.organizations import OrganizationsController
 from boxoffice.api.payments import PaymentsController
@@ -97,6 +102,9 @@ def create_app(platform: Platform) -> Litestar:
             OrganizerOrdersController,
             TicketsController,
             CheckinController,
+            BroadcastsController,
+            UnsubscribeController,
+            MessageLogController,
         ],
     )
     return Litestar(

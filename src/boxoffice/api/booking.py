@@ -487,14 +487,11 @@ class OrganizerOrdersController(Controller):
         self,
         session: NamedDependency[AsyncSession],
         clock: NamedDependency[Clock],
-        public_url: NamedDependency[str],
         platform: NamedDependency[Platform],
         order: NamedDependency[Order],
     ) -> OrderOut:
         if not await platform.payments.paid_by_hand(session, order):
-            await orders.confirm(
-                session, clock, order, via="organizer", public_url=public_url, links=platform.links
-            )
+            await orders.confirm(session, clock, order, via="organizer")
         await session.refresh(order)
         return orders.order_out(order, await orders.items_of(session, order))
 

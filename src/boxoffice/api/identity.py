@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
@@ -38,6 +39,7 @@ from boxoffice.core.identity.schemas import (
     TokenPair,
 )
 from boxoffice.core.identity.service import get_user, organizations_of
+from boxoffice.core.notify.preferences import set_marketing
 from boxoffice.core.ratelimit import Limit, RateLimited, hit, retry_after
 from boxoffice.platform import Platform
 
@@ -232,6 +234,11 @@ class MeController(Controller):
     ) -> ProfileOut:
         fresh = await get_user(session, user.id, for_update=True)
         accounts.update_profile(fresh, data, clock.now())
+        if not isinstance(data.marketing_consent, msgspec.UnsetType):
+            # The latest word about marketing wins, from the profile or an unsubscribe link.
+            await set_marketing(
+                session, clock, fresh.email, allowed=data.marketing_consent, source="account"
+            )
         return accounts.profile_of(fresh)
 
     @get("/organizations", summary="The organizations I belong to, with my role")

@@ -35,6 +35,8 @@ class LinkKind(StrEnum):
     ORDER = "order"
     HOLD = "hold"
     WAITLIST_ENTRY = "waitlist"
+    #: The one-click unsubscribe link of an e-mail address (its "id" is the address).
+    UNSUBSCRIBE = "unsubscribe"
 
 
 def secret_hash(secret: str) -> str:
@@ -83,7 +85,15 @@ class LinkSecrets:
                 return secret
         return None
 
+    def for_address(self, kind: LinkKind, address: str) -> str:
+        """The secret of a link about an address rather than a row (unsubscribing it)."""
+        return _derive(self._keys[0], kind, address)
 
-def _derive(key: bytes, kind: LinkKind, id_: uuid.UUID) -> str:
+    def address_matches(self, kind: LinkKind, address: str, given: str) -> bool:
+        """Whether ``given`` is the secret of ``address``'s link under any configured key."""
+        return any(hmac.compare_digest(_derive(key, kind, address), given) for key in self._keys)
+
+
+def _derive(key: bytes, kind: LinkKind, id_: uuid.UUID | str) -> str:
     mac = hmac.new(key, f"{kind}:{id_}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac[:_SECRET_BYTES]).decode()

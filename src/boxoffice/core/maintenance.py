@@ -1,6 +1,6 @@
 """Housekeeping every API or worker process runs now and then: planner statistics are kept
 current, expired rate-limit windows, sign-in attempts, one-time tokens and idempotency records are
-deleted.
+deleted, and failed messages kept for a manual retry forget their data.
 Idempotent; safe to run concurrently."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from boxoffice.core.background import stop_if_cancelled
 from boxoffice.core.clock import Clock
 from boxoffice.core.idempotency import sweep_idempotency_records
 from boxoffice.core.identity.models import OneTimeToken, SignInAttempt
+from boxoffice.core.notify.service import forget_failed_data
 from boxoffice.core.ratelimit import sweep
 from boxoffice.core.storage import Database
 from boxoffice.logs import get_logger
@@ -29,6 +30,7 @@ async def run_maintenance(db: Database, clock: Clock) -> None:
     await db.optimize()
     await sweep(db, clock)
     await sweep_idempotency_records(db, clock)
+    await forget_failed_data(db, clock)
     async with db.transaction() as session:
         await session.execute(delete(SignInAttempt).where(SignInAttempt.expires_at < now))
         await session.execute(

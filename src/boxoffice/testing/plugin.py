@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from litestar.testing import AsyncTestClient
 
     from boxoffice.platform import Platform
+    from boxoffice.testing.smtp import SmtpReceiver
 
 #: ``boxoffice_platform(plugins=..., config=...)``: see :func:`boxoffice_platform`.
 MakePlatform = Callable[..., "Platform"]
@@ -180,6 +181,17 @@ async def boxoffice_platform(
     yield build
     for platform in built:
         await platform.close()
+
+
+@pytest.fixture
+def boxoffice_smtp() -> Iterator[SmtpReceiver]:
+    """A real SMTP server on a loopback port (:class:`boxoffice.testing.smtp.SmtpReceiver`):
+    point ``[providers.smtp]`` at ``boxoffice_smtp.port`` with ``tls = "none"`` and read
+    what arrived with ``boxoffice_smtp.received()``. Needs ``aiosmtpd``."""
+    from boxoffice.testing.smtp import SmtpReceiver
+
+    with SmtpReceiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture

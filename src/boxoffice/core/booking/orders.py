@@ -67,9 +67,9 @@ from boxoffice.core.errors import Conflict, FieldError, InvalidTransition, NotFo
 from boxoffice.core.identity.schemas import normalize_email
 from boxoffice.core.ids import new_id
 from boxoffice.core.journal.service import append, append_sync, run_appending_in_session
-from boxoffice.core.links import LinkKind, LinkSecrets, secret_matches
+from boxoffice.core.links import LinkKind, secret_matches
 from boxoffice.core.money import Money
-from boxoffice.core.notify.service import queue_message_sync
+from boxoffice.core.notify.service import queue_message, queue_message_sync
 from boxoffice.core.pagination import decode_cursor, encode_cursor
 from boxoffice.core.storage.prepared import commit_asynchronously
 
@@ -112,6 +112,10 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 def new_order_number() -> str:
     # 32 letters: each random byte's low five bits pick one uniformly (256 = 8 * 32).
     return "".join(NUMBER_ALPHABET[byte & 31] for byte in secrets.token_bytes(NUMBER_LENGTH))
+
+
+#: Who cancels the orders of a cancelled event (their buyers get the event's notice).
+EVENT_CANCELLED = "event-cancelled"
 
 
 def order_link(public_url: str, number: str, secret: str) -> str:
@@ -348,7 +352,7 @@ def _record_order(
         buyer_name=data.buyer.name,
         buyer_email=email,
         buyer_country=data.buyer.country or "",
-        locale=data.buyer.locale,
+        locale=data.buyer.locale or "",
         currency=event.event_currency,
         subtotal_minor=breakdown.subtotal.minor,
         discount_minor=breakdown.discount.minor,
@@ -402,15 +406,7 @@ def _confirm_if_free(
     statements.CONFIRM_PENDING.execute(connection, {"order_id": order.id, "now": now})
     order.status, order.confirmed_at, order.expires_at = OrderStatus.CONFIRMED, now, None
     capacity.sell_held_sync(connection, order.allocations)
-    _confirmed(
-        connection,
-        clock,
-        order,
-        via="free",
-        event_title=event.title,
-        region=event.region,
-        link=order_link(public_url, order.number, placed.secret),
-    )
+    _confirmed(connection, clock, order, via="free", region=event.region)
 
 
 def _explain_untakeable(connection: Connection, hold_id: uuid.UUID, secret: str) -> None:
@@ -478,8 +474,6 @@ async def confirm(
     order: Order,
     *,
     via: str,
-    public_url: str,
-    links: LinkSecrets,
     event: Event | None = None,
 ) -> bool:
     """Confirm a paid (or free) order: held seats become sold. An order that expired before
@@ -488,9 +482,7 @@ async def confirm(
     already was)."""
     return await run_appending_in_session(
         session,
-        lambda sync: confirm_sync(
-            sync, clock, order, via=via, public_url=public_url, links=links, event=event
-        ),
+        lambda sync: confirm_sync(sync, clock, order, via=via, event=event),
     )
 
 
@@ -500,8 +492,6 @@ def confirm_sync(
     order: Order,
     *,
     via: str,
-    public_url: str,
-    links: LinkSecrets,
     event: Event | None = None,
 ) -> bool:
     """:func:`confirm` in a synchronous session (the payment engine's writes run in one,
@@ -544,16 +534,7 @@ def confirm_sync(
     )
     found = event or session.get(Event, order.event_id)
     assert found is not None
-    secret = links.recover(LinkKind.ORDER, order.id, order.secret_hash)
-    _confirmed(
-        connection,
-        clock,
-        order,
-        via=via,
-        event_title=found.title,
-        region=found.region,
-        link=order_link(public_url, order.number, secret) if secret else None,
-    )
+    _confirmed(connection, clock, order, via=via, region=found.region)
     return True
 
 
@@ -563,13 +544,10 @@ def _confirmed(
     order: Order | OrderRecord,
     *,
     via: str,
-    event_title: str,
     region: str,
-    link: str | None,
 ) -> None:
-    """What follows a confirmation: the journal entry and the buyer's e-mail with the link
-    (``None`` for an order made before link secrets were derived: the e-mail then points to
-    the link the buyer was given when ordering)."""
+    """What follows a confirmation: the journal entry and the buyer's e-mail (its text,
+    tickets and link are made when it is sent: :mod:`boxoffice.core.tickets.messages`)."""
     append_sync(
         connection,
         OrderConfirmed(
@@ -583,7 +561,6 @@ def _confirmed(
         ),
         clock,
     )
-    total = Money(order.total_minor, order.currency)
     queue_message_sync(
         connection,
         clock,
@@ -592,14 +569,7 @@ def _confirmed(
         template="order-confirmed",
         locale=order.locale,
         region=region,
-        subject=f"Your order {order.number}: {event_title}",
-        text=f"Hello {order.buyer_name},\n\nyour order {order.number} for {event_title} is "
-        f"confirmed: {order.tickets} ticket(s), {total.format(order.locale)}.\n\n"
-        + (
-            f"See or manage it here (keep this link private):\n{link}\n"
-            if link
-            else "See or manage it with the link you were given when you ordered.\n"
-        ),
+        context={"order_id": str(order.id)},
     )
 
 
@@ -649,6 +619,16 @@ async def cancel(
         ),
         clock,
     )
+    if source == OrderStatus.CONFIRMED:  # an unpaid order's buyer is told nothing new
+        await queue_message(
+            session,
+            clock,
+            kind="email",
+            to=order.buyer_email,
+            template="event-cancelled" if by == EVENT_CANCELLED else "order-cancelled",
+            locale=order.locale,
+            context={"order_id": str(order.id), "paid": paid > 0},
+        )
     await _released(session, clock, order, why=f"order cancelled by {by}")
     return True
 

@@ -57,7 +57,8 @@ class Buyer(Strict, frozen=True, kw_only=True):
     name: Name
     email: EmailText
     country: CountryCode | None = None
-    locale: Locale = "en"
+    #: The buyer's language for messages; unset: the event's language, then English.
+    locale: Locale | None = None
 
     def __post_init__(self) -> None:
         if self.country is not None:

@@ -45,7 +45,7 @@ def event_cancellation_subscriber(db: Database, clock: Clock) -> Subscriber:
                         session,
                         clock,
                         order,
-                        by="event-cancelled",
+                        by=orders.EVENT_CANCELLED,
                         reason="the event was cancelled",
                     )
             if len(batch) < BATCH:

@@ -12,7 +12,6 @@ people behind it, so nobody is overtaken by someone wanting fewer seats.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import ClassVar
 
 from sqlalchemy import Connection, func, select, tuple_
@@ -23,7 +22,8 @@ from boxoffice.core.booking.errors import LimitExceeded, NotOnSale, SoldOut
 from boxoffice.core.booking.holds import start_hold, take_seats
 from boxoffice.core.booking.models import Hold, WaitlistEntry
 from boxoffice.core.booking.schemas import HoldIn, HoldItem, WaitlistIn, WaitlistOut
-from boxoffice.core.catalog.models import TicketType
+from boxoffice.core.catalog.facts import event_facts
+from boxoffice.core.catalog.models import Event, TicketType
 from boxoffice.core.catalog.tickets import availability
 from boxoffice.core.clock import Clock, ensure_utc
 from boxoffice.core.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -227,23 +227,25 @@ def offer_mail_subscriber(
                 if secret
                 else "the link to your place in the queue"
             )
-            expires = _local(hold.expires_at)
+            event = await session.get(Event, entry.event_id)
+            assert event is not None
             await queue_message(
                 session,
                 clock,
                 kind="email",
                 to=entry.email,
                 template="waitlist-offer",
-                subject="Seats are free for you",
-                text=f"Hello {entry.name},\n\n{entry.quantity} seat(s) you waited for are held "
-                f"for you until {expires} (UTC). Claim them here:\n{link}\n\n"
-                "If you do not, they pass to the next person in line.",
+                locale=event.language,
+                region=event.region,
+                context={
+                    "name": entry.name,
+                    "quantity": entry.quantity,
+                    "event": event_facts(event),
+                    "expires_at": ensure_utc(hold.expires_at).isoformat(),
+                    "link": link,
+                },
             )
 
     return Subscriber(
         name="booking:waitlist-offers", handler=handle, types=frozenset({WaitlistOffered.__name__})
     )
-
-
-def _local(moment: datetime) -> str:
-    return ensure_utc(moment).strftime("%Y-%m-%d %H:%M")

@@ -30,3 +30,6 @@ class EventStatusChanged(_EventEntry, frozen=True, kw_only=True):
 @entry_type
 class EventUpdated(_EventEntry, frozen=True, kw_only=True):
     """The event's details changed (search re-indexes it)."""
+
+    #: The fields whose value changed (attendees hear of a new time or place).
+    changed: tuple[str, ...] = ()

@@ -87,6 +87,8 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The start time the day-before reminders were queued for (a new start reminds again).
+    reminded_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class EventSeries(Base):

@@ -158,11 +158,19 @@ async def update_event(
         select(Event.id).where(Event.organization_id == organization_id, Event.slug == draft.slug)
     ):
         raise Conflict(f"this organization has an event with the slug {draft.slug!r} already")
+    changed = []
     for name, value in (await _columns(session, draft)).items():
+        current = getattr(event, name)
+        if (ensure_utc(current) if isinstance(current, datetime) else current) != value:
+            changed.append(name)
         setattr(event, name, value)
     event.updated_at = clock.now()
     await append(
-        session, EventUpdated(event_id=str(event.id), organization_id=str(organization_id)), clock
+        session,
+        EventUpdated(
+            event_id=str(event.id), organization_id=str(organization_id), changed=tuple(changed)
+        ),
+        clock,
     )
     return event
 

@@ -175,10 +175,11 @@ async def _send_verification(
         to=user.email,
         template=VERIFY,
         locale=user.locale,
-        subject="Confirm your e-mail address",
-        text=f"Hello {user.name or user.email},\n\nconfirm your address for boxoffice:\n{link}\n\n"
-        f"The link works once and expires in {int(policy.verify_ttl.total_seconds() // 3600)}"
-        " hours. If you did not sign up, ignore this message.",
+        context={
+            "name": user.name or user.email,
+            "link": link,
+            "hours": int(policy.verify_ttl.total_seconds() // 3600),
+        },
     )
 
 
@@ -203,9 +204,8 @@ async def register(
             kind="email",
             to=email,
             template="already-registered",
-            subject="You already have a boxoffice account",
-            text="Someone (hopefully you) tried to sign up with this address, which already "
-            "has an account. Sign in, or reset your password if you forgot it.",
+            locale=data.locale,
+            context={},
         )
         return None
     now = clock.now()
@@ -451,10 +451,7 @@ async def request_password_reset(
         to=user.email,
         template=RESET,
         locale=user.locale,
-        subject="Reset your boxoffice password",
-        text=f"Reset your password here:\n{link}\n\nThe link works once and expires in "
-        f"{int(policy.reset_ttl.total_seconds() // 60)} minutes. If you did not ask for "
-        "it, ignore this message: your password stays as it is.",
+        context={"link": link, "minutes": int(policy.reset_ttl.total_seconds() // 60)},
     )
 
 

@@ -187,10 +187,13 @@ async def invite(
         kind="email",
         to=address,
         template="organization-invitation",
-        subject=f"You are invited to {organization.name} on boxoffice",
-        text=f"{inviter.name or inviter.email} invited you to join {organization.name} as "
-        f"{target}.\nAccept (sign in or create an account with this address first):\n"
-        f"{link}\n\nThe invitation expires in 7 days.",
+        locale=inviter.locale,
+        context={
+            "inviter": inviter.name or inviter.email,
+            "organization": organization.name,
+            "role": target,
+            "link": link,
+        },
     )
     await append(
         session,

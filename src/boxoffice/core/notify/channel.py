@@ -10,6 +10,14 @@ import msgspec
 from boxoffice.core.providers import ProviderHealth
 
 
+class Attachment(msgspec.Struct, frozen=True):
+    """A file sent with a message (a PDF ticket, a calendar entry)."""
+
+    filename: str
+    content_type: str  # "application/pdf", "text/calendar; method=PUBLISH"
+    content: bytes
+
+
 class Message(msgspec.Struct, frozen=True):
     """One message to one recipient, already rendered in the recipient's locale."""
 
@@ -22,6 +30,11 @@ class Message(msgspec.Struct, frozen=True):
     locale: str = "en"
     #: A name for what this message is ("order-confirmed"), for logs and templates.
     template: str = ""
+    #: "transactional" or "marketing" (a channel may route or label them differently).
+    purpose: str = "transactional"
+    #: Extra headers an e-mail channel adds (RFC 8058 ``List-Unsubscribe`` on marketing).
+    headers: dict[str, str] = {}
+    attachments: tuple[Attachment, ...] = ()
 
 
 class DeliveryResult(msgspec.Struct, frozen=True):

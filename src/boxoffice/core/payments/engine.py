@@ -675,7 +675,26 @@ class PaymentEngine:
         )
         if target == PaymentState.SUCCEEDED:
             self._settle(session, payment)
+        elif target == PaymentState.FAILED:
+            self._tell_failed(session, payment)
         return True
+
+    def _tell_failed(self, session: Session, payment: Payment) -> None:
+        """The buyer's payment failed while their order still waits: say so, with the link
+        to try again (once per payment)."""
+        order = session.get(Order, payment.order_id)
+        if order is None or order.status != OrderStatus.PENDING:
+            return
+        queue_message_sync(
+            session.connection(),
+            self.clock,
+            kind="email",
+            to=order.buyer_email,
+            template="payment-failed",
+            locale=order.locale,
+            context={"order_id": str(order.id)},
+            dedupe_key=f"payment-failed:{payment.id}",
+        )
 
     def _settle(self, session: Session, payment: Payment) -> None:
         """Money arrived: confirm the order once it is covered, or give the money back."""
@@ -693,14 +712,7 @@ class PaymentEngine:
             # A savepoint: an expired order re-takes its seats quota by quota, and one
             # without room undoes those already taken.
             with session.begin_nested():
-                orders.confirm_sync(
-                    session,
-                    self.clock,
-                    order,
-                    via="payment",
-                    public_url=self.public_url,
-                    links=self.links,
-                )
+                orders.confirm_sync(session, self.clock, order, via="payment")
         except SoldOut:
             self._refund(session, payment, payment.amount_minor, "seats_gone", order)
 
@@ -740,20 +752,19 @@ class PaymentEngine:
             ),
             self.clock,
         )
-        if reason in _TOLD:
-            amount = Money(amount_minor, payment.currency).format(order.locale)
-            queue_message_sync(
-                session.connection(),
-                self.clock,
-                kind="email",
-                to=order.buyer_email,
-                template=f"payment-refunded-{reason}",
-                locale=order.locale,
-                subject=f"Your payment for order {order.number} is refunded",
-                text=f"Hello {order.buyer_name},\n\n{_TOLD[reason]}\n\n"
-                f"We are refunding {amount} to the way you paid; it can take a few days to "
-                "show.\n",
-            )
+        queue_message_sync(
+            session.connection(),
+            self.clock,
+            kind="email",
+            to=order.buyer_email,
+            template="payment-refunded",
+            locale=order.locale,
+            context={
+                "order_id": str(order.id),
+                "reason": reason,
+                "amount": {"minor": amount_minor, "currency": payment.currency},
+            },
+        )
         return refund
 
     def _refunded_at_gateway(self, session: Session, payment: Payment) -> Order | None:
@@ -979,12 +990,6 @@ class PaymentEngine:
 
 
 #: What the buyer is told when their payment is refunded automatically.
-_TOLD = {
-    "seats_gone": "your payment arrived after your order had expired, and its seats were "
-    "sold meanwhile, so the order could not be confirmed.",
-    "duplicate": "your order was paid twice; the second payment is not needed.",
-    "order_closed": "your payment arrived for an order that was cancelled.",
-}
 
 
 def _refunded_minor(session: Session, payment_id: uuid.UUID) -> int:

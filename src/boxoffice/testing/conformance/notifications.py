@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import msgspec
 import pytest
 
 from boxoffice.core.notify.channel import DeliveryResult, Message, NotificationChannel
@@ -86,9 +87,9 @@ class NotificationChannelConformance(ConformanceSuite):
     ) -> None:
         kind = sorted(channel.kinds)[0]
         message = self.message(kind, self.recipient(kind))
-        values = {"to": message.to, "subject": message.subject}
-        values[field] += "\r\nBcc: victim@example.org"
-        forged = Message(message_id=message.message_id, kind=kind, text=message.text, **values)
+        forged = msgspec.structs.replace(
+            message, **{field: getattr(message, field) + "\r\nBcc: victim@example.org"}
+        )
         result = await channel.send(forged)
         assert not result.delivered, f"a line break in {field} must not reach the provider"
         assert result.permanent_failure, "and it is not worth retrying"

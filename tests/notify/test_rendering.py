@@ -1,0 +1,125 @@
+"""Templates and catalogs: every template renders in every language we ship, every
+translatable string has a translation in each catalog (the test lists what is missing),
+and the locale falls back from region to language to English."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from boxoffice.core.notify.rendering import (
+    Renderer,
+    available_locales,
+    messages_in_templates,
+    pick_locale,
+    translations,
+)
+
+EVENT = {
+    "title": "Jazz <Night>",
+    "starts_at": "2027-03-04T18:30:00+00:00",
+    "timezone": "Europe/Paris",
+    "venue_name": "Le Duc",
+    "address": "42 rue des Lombards",
+    "city": "Paris",
+    "online": False,
+}
+ORDER = {
+    "name": "Ana",
+    "number": "B7K2M9Q4XZ",
+    "event": EVENT,
+    "tickets": 2,
+    "total": {"minor": 2500, "currency": "EUR"},
+    "link": "https://tickets.example/orders/B7K2M9Q4XZ?secret=abc",
+}
+#: Data as each template gets it when it is sent.
+SAMPLES: dict[str, dict[str, Any]] = {
+    "verify-email": {"name": "Ana", "link": "https://t.example/v?token=x", "hours": 48},
+    "reset-password": {"link": "https://t.example/r?token=x", "minutes": 60},
+    "already-registered": {},
+    "organization-invitation": {
+        "inviter": "Bo",
+        "organization": "Jazz Club",
+        "role": "staff",
+        "link": "https://t.example/i?token=x",
+    },
+    "order-confirmed": ORDER,
+    "order-cancelled": {**ORDER, "paid": True},
+    "payment-failed": ORDER,
+    "payment-refunded": {
+        **ORDER,
+        "reason": "duplicate",
+        "amount": {"minor": 1250, "currency": "EUR"},
+    },
+    "event-changed": ORDER,
+    "event-postponed": ORDER,
+    "event-cancelled": ORDER,
+    "event-reminder": ORDER,
+    "waitlist-offer": {
+        "name": "Ana",
+        "quantity": 2,
+        "event": EVENT,
+        "expires_at": "2027-03-01T10:00:00+00:00",
+        "link": "https://t.example/holds/1?secret=x",
+    },
+    "broadcast": {
+        "subject": "Doors at 7",
+        "body": "Bring your ticket.",
+        "event": EVENT,
+        "organizer": "Jazz Club",
+        "unsubscribe": "https://t.example/u",
+    },
+    "prerendered": {"subject": "Hi", "text": "Hello", "html": ""},
+}
+
+
+def test_every_template_has_sample_data() -> None:
+    assert sorted(SAMPLES) == Renderer().names()
+
+
+@pytest.mark.parametrize("locale", sorted(available_locales()))
+@pytest.mark.parametrize("template", sorted(SAMPLES))
+def test_every_template_renders_in_every_language(template: str, locale: str) -> None:
+    rendered = Renderer().render(template, locale, SAMPLES[template])
+    assert rendered.subject
+    assert "\n" not in rendered.subject
+    assert rendered.text.strip(), "every message has a plain-text part"
+    if template != "prerendered":
+        assert rendered.html.startswith("<!DOCTYPE html>")
+        assert "Jazz <Night>" not in rendered.html, "the HTML part escapes what it shows"
+    for value in ("link", "unsubscribe"):
+        if value in SAMPLES[template]:
+            assert SAMPLES[template][value] in rendered.text
+
+
+@pytest.mark.parametrize("locale", sorted(available_locales() - {"en"}))
+def test_each_catalog_translates_every_string(locale: str) -> None:
+    catalog = translations(locale)
+    missing = sorted(
+        {message for message in messages_in_templates() if catalog.gettext(message) == message}
+    )
+    assert missing == [], f"{locale} lacks translations for: {missing}"
+
+
+def test_the_locale_falls_back_from_region_to_language_to_english() -> None:
+    assert pick_locale("fr-CA") == "fr"
+    assert pick_locale("fr_FR", "de") == "fr"
+    assert pick_locale("ja", "fr") == "fr"
+    assert pick_locale(None, "", "sv") == "en"
+    assert pick_locale() == "en"
+
+
+@pytest.mark.parametrize(
+    ("locale", "amount", "shown"),
+    [
+        ("fr", {"minor": 1250, "currency": "EUR"}, "12,50 €"),
+        ("en", {"minor": 1250, "currency": "EUR"}, "€12.50"),
+        ("en", {"minor": 1250, "currency": "JPY"}, "¥1,250"),
+        ("fr", {"minor": 1250, "currency": "BHD"}, "1,250 BHD"),
+    ],
+)
+def test_money_is_shown_the_recipients_way(locale: str, amount: dict[str, Any], shown: str) -> None:
+    data = {**SAMPLES["payment-refunded"], "amount": amount}
+    text = Renderer().render("payment-refunded", locale, data).text
+    assert shown in text.replace("\u00a0", " ").replace("\u202f", " ")
