@@ -155,6 +155,19 @@ def test_plugins_list_and_check(env: Path, capsys: pytest.CaptureFixture[str]) -
     assert "payment      offline" in out
 
 
+def test_plugins_check_warns_when_the_log_channel_carries_email_in_production(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["plugins", "check"]) == 0
+    assert "warning" not in capsys.readouterr().err, "a local URL is development"
+    monkeypatch.setenv("BOXOFFICE_PUBLIC_URL", "https://tickets.example.org")
+    assert cli.main(["plugins", "check"]) == 0, "a warning, not a failure"
+    err = capsys.readouterr().err
+    assert "warning:" in err
+    assert "routing.notifications[0].providers[0]" in err
+    assert "the log channel carries e-mail at https://tickets.example.org" in err
+
+
 def test_plugins_check_fails_on_a_broken_file_naming_the_key(
     env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -22,7 +22,7 @@ from boxoffice.core.storage import Database, create_engine
 from boxoffice.logs import configure_logging
 from boxoffice.migrations import ensure_migrated, head_revision, is_empty, upgrade
 from boxoffice.platform import Platform, load_plugin_set
-from boxoffice.plugins.manager import PluginSet
+from boxoffice.plugins.manager import PluginSet, warnings
 from boxoffice.plugins.routing import Router
 from boxoffice.settings import PREFIX, Settings
 
@@ -252,6 +252,8 @@ def cmd_plugins_check(args: argparse.Namespace) -> int:
     if stranded:
         return 1
     print(f"{settings.plugins_file}: OK")
+    for warning in warnings(plugins.loaded, settings.resolved_public_url):
+        print(f"  warning: {warning}", file=sys.stderr)
     for kind in ("payment", "notification", "region", "search"):
         ids = sorted(providers.by_kind(kind))
         print(f"  {kind:<12} {', '.join(ids) or '-'}")

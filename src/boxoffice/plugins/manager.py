@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
 import pluggy
@@ -432,3 +433,33 @@ def _check_payment_rule(
             )
         )
     return problems
+
+
+#: Hosts of a public URL that only its own machine reaches: a developer's setup.
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})  # noqa: S104
+
+
+def is_development(public_url: str) -> bool:
+    """Whether the platform's public URL is one only this machine (or a ``.test`` /
+    ``.localhost`` name) reaches."""
+    host = (urlsplit(public_url).hostname or "").lower()
+    return host in _LOCAL_HOSTS or host.endswith((".localhost", ".test"))
+
+
+def warnings(loaded: LoadedConfig, public_url: str) -> list[Problem]:
+    """What works but should not be left so: the ``log`` channel (which writes whole
+    messages, secret links included, to disk) routed for e-mail on a public deployment."""
+    found: list[Problem] = []
+    if is_development(public_url):
+        return found
+    for index, rule in enumerate(loaded.config.routing.notifications):
+        if rule.kind == "email" and "log" in rule.providers:
+            found.append(
+                loaded.problem(
+                    ("routing", "notifications", index, "providers", rule.providers.index("log")),
+                    f"the log channel carries e-mail at {public_url}: it writes whole messages, "
+                    "links to orders and password resets included, to disk and sends nothing. "
+                    "Route e-mail to smtp or ses outside development.",
+                )
+            )
+    return found

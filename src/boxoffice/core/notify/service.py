@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.background import stop_if_cancelled
 from boxoffice.core.clock import Clock, ensure_utc
-from boxoffice.core.errors import Conflict, NotFound
+from boxoffice.core.errors import Conflict, NotFound, ProviderUnavailable
 from boxoffice.core.ids import new_id
 from boxoffice.core.journal.dispatcher import Subscriber
 from boxoffice.core.journal.entries import RecordedEntry
@@ -250,7 +250,11 @@ class Notifier:
             await self._failed_for_now(row, f"making it: {type(error).__name__}: {error}")
             return
         errors: list[str] = []
-        for channel in self.pick(row.kind, row.region or None):
+        try:
+            channels = self.pick(row.kind, row.region or None)
+        except ProviderUnavailable as missing:  # routing names none (yet): ops can mend it
+            channels, errors = [], [str(missing)]
+        for channel in channels:
             try:
                 result = await channel.send(message)
             except Exception as error:  # a channel's bug is its outage, not our crash

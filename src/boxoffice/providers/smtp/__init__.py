@@ -27,8 +27,6 @@ is recognisable as the same message.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from email.message import EmailMessage
-from email.utils import formataddr, formatdate
 from typing import Literal
 
 import aiosmtplib
@@ -36,6 +34,7 @@ import msgspec
 
 from boxoffice.core.hookspecs import PluginContext, hookimpl
 from boxoffice.core.notify.channel import DeliveryResult, Message, undeliverable_reason
+from boxoffice.core.notify.mime import email_message
 from boxoffice.core.providers import HealthState, ProviderHealth
 
 
@@ -70,40 +69,19 @@ class SmtpChannel:
             timeout=options.timeout,
         )
 
-    def _email(self, message: Message) -> EmailMessage:
-        options = self.options
-        email = EmailMessage()
-        email["From"] = formataddr((options.from_name, options.from_address))
-        email["To"] = message.to
-        email["Subject"] = message.subject
-        email["Date"] = formatdate(localtime=False)
-        domain = options.from_address.rpartition("@")[2] or "boxoffice.invalid"
-        email["Message-ID"] = f"<{message.message_id}@{domain}>"
-        for name, value in message.headers.items():
-            email[name] = value
-        email.set_content(message.text)
-        if message.html:
-            email.add_alternative(message.html, subtype="html")
-        for attachment in message.attachments:
-            maintype, _, rest = attachment.content_type.partition("/")
-            subtype, _, parameters = rest.partition(";")
-            params = dict(p.strip().split("=", 1) for p in parameters.split(";") if "=" in p)
-            email.add_attachment(
-                attachment.content,
-                maintype=maintype,
-                subtype=subtype.strip(),
-                filename=attachment.filename,
-                params=params,
-            )
-        return email
-
     async def send(self, message: Message) -> DeliveryResult:
         problem = undeliverable_reason(message)
         if problem:
             return DeliveryResult(delivered=False, permanent_failure=True, detail=problem)
         try:
             async with self._client() as client:
-                await client.send_message(self._email(message))
+                await client.send_message(
+                    email_message(
+                        message,
+                        from_address=self.options.from_address,
+                        from_name=self.options.from_name,
+                    )
+                )
         except aiosmtplib.SMTPRecipientsRefused as refused:
             codes = [r.code for r in refused.recipients]
             return DeliveryResult(
