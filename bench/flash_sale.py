@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing
 import statistics
 import tempfile
@@ -47,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from measure import cpu_seconds, rss_mb
+from measure import KeepAliveClient, cpu_seconds, rss_mb
 from sqlalchemy import func, select
 
 from boxoffice.core.booking.models import Order
@@ -142,57 +141,6 @@ async def seed(url: str, capacity: int) -> tuple[tuple[str, str, str], tuple[str
     return sale, warm_up[:2]
 
 
-class _Connections:
-    """A keep-alive HTTP/1.1 client for JSON POSTs, just enough for the load generator.
-    aiohttp spends about 0.5 ms of CPU per request on this machine, httpx more: the load
-    generator shares the two cores with the server, so every millisecond it burns is taken
-    from the server. This one writes the request bytes and reads Content-Length bytes."""
-
-    def __init__(self, base: str) -> None:
-        host_port = base.removeprefix("http://")
-        self.host, port = host_port.split(":")
-        self.port = int(port)
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-
-    async def open(self, count: int) -> None:
-        """Connect ahead: buyers wait on the sale page before it opens, so the figures
-        measure purchases rather than a storm of TCP handshakes at the starting gun."""
-        for _ in range(count):
-            self.idle.append(await asyncio.open_connection(self.host, self.port))
-
-    async def post(
-        self,
-        path: str,
-        body: dict[str, Any] | bytes,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, Any]:
-        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
-        request = (
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n{extra}"
-            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
-            "\r\n"
-        ).encode() + payload
-        if self.idle:
-            reader, writer = self.idle.pop()
-        else:
-            reader, writer = await asyncio.open_connection(self.host, self.port)
-        writer.write(request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        content = await reader.readexactly(length)
-        self.idle.append((reader, writer))
-        return status, json.loads(content) if content else None
-
-    def close(self) -> None:
-        for _, writer in self.idle:
-            writer.close()
-
-
 async def _buyers(
     urls: list[str],
     event_id: str,
@@ -207,16 +155,16 @@ async def _buyers(
     """Run ``count`` buyers, ``concurrency`` at a time: (outcome, ended, latency ms)."""
     results: list[tuple[str, float, float]] = []
     gate = asyncio.Semaphore(concurrency)
-    clients = {base: _Connections(base) for base in urls}
+    clients = {base: KeepAliveClient(base) for base in urls}
     for client in clients.values():
         await client.open(min(concurrency, count) // len(clients) + 1)
-    stripe = _Connections(stripe_url) if stripe_url else None
+    stripe = KeepAliveClient(stripe_url) if stripe_url else None
     if stripe is not None:
         await stripe.open(min(concurrency, count) // 4 + 1)
     await asyncio.sleep(max(0.0, start_at - time.time()))  # all client processes start together
     items = [{"ticket_type_id": ticket_id, "quantity": 1}]
 
-    async def buy(client: _Connections, index: int) -> str:
+    async def buy(client: KeepAliveClient, index: int) -> str:
         buyer = {"name": "Fan", "email": f"fan{index}@example.org"}
         address = {"X-Forwarded-For": f"10.{index >> 16 & 255}.{index >> 8 & 255}.{index & 255}"}
         if flow == "checkout":
@@ -240,7 +188,7 @@ async def _buyers(
             return "purchase"
         return await pay(client, order, address)
 
-    async def pay(client: _Connections, order: dict[str, Any], address: dict[str, str]) -> str:
+    async def pay(client: KeepAliveClient, order: dict[str, Any], address: dict[str, str]) -> str:
         """Through to a confirmed order: the payment, the buyer paying, Stripe's webhook."""
         assert stripe is not None
         status, payment = await client.post(

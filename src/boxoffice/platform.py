@@ -111,6 +111,8 @@ class Platform:
         # An API process beside a `boxoffice worker` wakes the worker's dispatcher (SQLite
         # cannot: one process per file is its supported shape, see docs/ops.md).
         self.dispatcher.notifies_others = not settings.run_dispatcher and db.dialect == "postgresql"
+        #: Small writes that follow a request but must not wait inside it (see run_soon).
+        self._soon: set[asyncio.Task[None]] = set()
         self.auth_policy = AuthPolicy(
             public_url=settings.resolved_public_url,
             access_ttl=timedelta(minutes=settings.access_token_minutes),
@@ -190,7 +192,22 @@ class Platform:
         finally:
             await stop_background_work(tasks)
 
+    def run_soon(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        """Run ``work`` beside the current request, not inside it: for a write the request
+        does not need done before it answers (an API key's last use), and which must not
+        wait for the write slot the request itself may hold (SQLite has one)."""
+        task = asyncio.get_running_loop().create_task(work, name=what)
+        self._soon.add(task)
+        task.add_done_callback(self._ran)
+
+    def _ran(self, task: asyncio.Task[None]) -> None:
+        self._soon.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("run_soon.failed", task=task.get_name(), exc_info=task.exception())
+
     async def close(self) -> None:
+        if self._soon:
+            await asyncio.wait(list(self._soon), timeout=STOP_TIMEOUT_SECONDS)
         await self.db.close()
 
 

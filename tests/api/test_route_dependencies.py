@@ -26,8 +26,9 @@ def platform(make_platform: factories.MakePlatform) -> Platform:
 def test_every_organizer_route_names_its_permission_and_is_authorized(
     platform: Platform,
 ) -> None:
-    """A route under an organization must name a permission and ask for ``role``, ``event``
-    or ``order``: the dependencies that check it before the handler runs."""
+    """A route under an organization must name a permission and ask for ``role``, ``event``,
+    ``order`` or ``door`` (the scan routes' own): the dependencies that check it before the
+    handler runs."""
     app = create_app(platform)
     checked = 0
     for route in app.routes:
@@ -40,7 +41,7 @@ def test_every_organizer_route_names_its_permission_and_is_authorized(
             where = f"{sorted(handler.http_methods)} {route.path}"
             assert isinstance(handler.opt.get(PERMISSION), Permission), where
             asks = set(inspect.signature(handler.fn).parameters)
-            assert asks & {"role", "event", "order"}, f"{where} asks for no authorization"
+            assert asks & {"role", "event", "order", "door"}, f"{where} asks for no authorization"
             checked += 1
     assert checked >= 35
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import select as sa_select
 
 from boxoffice.core.clock import ManualClock
 from boxoffice.core.tickets.credentials import read_claim, verify_offline
@@ -326,3 +327,40 @@ async def test_exit_scans_and_reentry(
             for x in (await client.get(f"{base}/checkin-lists", headers=headers)).json()
         }
         assert (lists["Festival"]["inside"], lists["Concert"]["inside"]) == (1, 0)
+
+
+async def test_a_scanner_with_an_api_key_scans_and_its_use_is_recorded_after(
+    platform: Platform, make_client: Any, clock: ManualClock
+) -> None:
+    """A door scanner signs in with an organization API key (scope ``checkin``). Its use is
+    recorded beside the request, not inside it: inside, on SQLite, the record would wait for
+    the write slot the scan itself holds (it did: the request never answered)."""
+    from boxoffice.core.identity.models import ApiKey
+
+    async with make_client(platform) as client:
+        store, headers, base = await organizer_shop(
+            client, platform, clock, types={"Free": 0}, quotas={"Hall": (5, ["Free"])}
+        )
+        org_id = base.split("/")[4]
+        made = await client.post(
+            f"/api/v1/organizations/{org_id}/api-keys",
+            json={"name": "gate scanners", "scopes": ["checkin"]},
+            headers=headers,
+        )
+        assert made.status_code == 201, made.text
+        door = auth(made.json()["key"])
+        gates = await client.post(f"{base}/checkin-lists", json={"name": "Gates"}, headers=headers)
+        (credential,) = await credentials(client, await Buyer(client, store).buy(Free=1))
+        scans = f"{base}/checkin-lists/{gates.json()['id']}/scans"
+        first = await asyncio.wait_for(
+            client.post(scans, json={"credential": credential}, headers=door), timeout=30
+        )
+        assert first.status_code == 200, first.text
+        assert first.json()["result"] == "valid"
+        again = await client.post(scans, json={"credential": credential}, headers=door)
+        assert again.json()["result"] == "already_used"
+        assert (await client.get(f"{base}/orders", headers=door)).status_code == 403
+    await platform.close()  # waits for what ran beside the requests
+    async with platform.db.read() as session:
+        (key,) = (await session.scalars(sa_select(ApiKey))).all()
+    assert key.last_used_at is not None

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 import msgspec
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, Connection, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.booking.models import Order, OrderItem
@@ -27,7 +27,9 @@ from boxoffice.core.checkin.models import Checkin, CheckinList
 from boxoffice.core.clock import Clock, ensure_utc
 from boxoffice.core.errors import FieldError, NotFound, ValidationFailed
 from boxoffice.core.fields import SingleLine
-from boxoffice.core.storage import conflict_insert
+from boxoffice.core.identity.permissions import Permission
+from boxoffice.core.identity.principal import Principal, authorize_sync
+from boxoffice.core.storage import Database, UTCDateTime, UUIDType, conflict_insert, table_of
 from boxoffice.core.tickets.credentials import TicketKeys, read_claim
 
 ScanResult = Literal[
@@ -186,21 +188,72 @@ _REFUSED_STATUS: dict[str, tuple[ScanResult, str]] = {
 }
 
 
+class Door(NamedTuple):
+    """A check-in list as a scan needs it, once the caller was allowed to scan there."""
+
+    list_id: uuid.UUID
+    event_id: uuid.UUID
+    #: The ticket types let in (empty: all of the event's).
+    ticket_type_ids: frozenset[str]
+    opens_at: datetime | None
+    reentry: bool
+    #: Who scans (``None`` for an API key).
+    by_user_id: uuid.UUID | None
+
+
+_LIST = table_of(CheckinList)
+_EVENT = table_of(Event)
+
+
+def open_door(
+    connection: Connection,
+    principal: Principal,
+    organization_id: uuid.UUID,
+    event_id: uuid.UUID,
+    list_id: uuid.UUID,
+) -> Door:
+    """Authorize a scan (permission ``checkin``) and read its list, in one unit of work:
+    the hot path of the door, so no ORM session and a statement each."""
+    authorize_sync(connection, principal, organization_id, Permission.CHECKIN)
+    row = connection.execute(
+        select(_LIST.c.ticket_type_ids, _LIST.c.opens_at, _LIST.c.reentry)
+        .join(_EVENT, _EVENT.c.id == _LIST.c.event_id)
+        .where(
+            _LIST.c.id == list_id,
+            _LIST.c.event_id == event_id,
+            _EVENT.c.organization_id == organization_id,
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no check-in list {list_id} for this event")
+    return Door(
+        list_id=list_id,
+        event_id=event_id,
+        ticket_type_ids=frozenset(row.ticket_type_ids),
+        opens_at=ensure_utc(row.opens_at) if row.opens_at else None,
+        reentry=row.reentry,
+        by_user_id=principal.user.id if principal.user is not None else None,
+    )
+
+
 async def scan(
-    session: AsyncSession,
+    db: Database,
     clock: Clock,
     keys: TicketKeys,
-    checkin_list: CheckinList,
+    door: Door,
     credential: str,
     *,
     gate: str = "",
-    by_user_id: uuid.UUID | None = None,
     scanned_at: datetime | None = None,
     direction: Direction = "entry",
 ) -> ScanOut:
-    """Check a scanned credential against ``checkin_list`` and let the ticket in if it may
-    enter (see the module's docstring for the answers). ``scanned_at``: when a scanner that
-    was offline let it in (the upload comes later); the earliest entry is the one kept."""
+    """Check a scanned credential at ``door`` and let the ticket in if it may enter (see the
+    module's docstring for the answers). ``scanned_at``: when a scanner that was offline let
+    it in (the upload comes later); the earliest entry is the one kept.
+
+    The signature is checked first (no database); the rest is one unit of write work
+    (:meth:`Database.run`: group-committed with other scans on SQLite, one short
+    transaction on PostgreSQL), which admits only a ticket still valid in that version."""
     claim = keys.verify(credential)
     if claim is None:
         forged = read_claim(credential) is not None
@@ -208,100 +261,175 @@ async def scan(
             result="unknown",
             detail="a forged or damaged code" if forged else "not a ticket of this platform",
         )
-    if claim.event_id != checkin_list.event_id:
+    if claim.event_id != door.event_id:
         return ScanOut(result="wrong_event", detail="a ticket for another event")
-    row = (
-        await session.execute(
-            select(OrderItem, TicketType.name)
-            .join(TicketType, TicketType.id == OrderItem.ticket_type_id)
-            .where(OrderItem.id == claim.ticket_id)
-        )
-    ).first()
-    if row is None:
-        return ScanOut(result="unknown", detail="no such ticket")
-    item, type_name = row
-    ticket = ScannedTicket(id=item.id, attendee_name=item.attendee_name, ticket_type=type_name)
-    if item.credential_version != claim.version:
-        return ScanOut(
-            result="unknown", detail="an old code: this ticket was reissued", ticket=ticket
-        )
-    if item.status != TicketStatus.VALID:
-        result, detail = _REFUSED_STATUS.get(item.status, ("cancelled", item.status))
-        return ScanOut(result=result, detail=detail, ticket=ticket)
-    if checkin_list.ticket_type_ids and str(item.ticket_type_id) not in set(
-        checkin_list.ticket_type_ids
-    ):
-        return ScanOut(result="wrong_list", detail="not let in at this entrance", ticket=ticket)
     now = min(ensure_utc(scanned_at), clock.now()) if scanned_at else clock.now()
-    if checkin_list.opens_at is not None and now < ensure_utc(checkin_list.opens_at):
-        return ScanOut(result="not_yet_valid", detail="the doors are not open yet", ticket=ticket)
-    where = (Checkin.list_id == checkin_list.id) & (Checkin.ticket_id == item.id)
-    if direction == "exit":
-        left = await session.execute(
-            update(Checkin)
-            .where(where, Checkin.inside)
+    entry = _Entry(
+        door=door,
+        ticket_id=claim.ticket_id,
+        version=claim.version,
+        at=now,
+        gate=gate[:120],
+        offline=scanned_at is not None,
+        exit=direction == "exit",
+    )
+    return await db.run(entry.scan)
+
+
+def _refused(status: str, ticket: ScannedTicket) -> ScanOut:
+    result, detail = _REFUSED_STATUS.get(status, ("cancelled", status))
+    return ScanOut(result=result, detail=detail, ticket=ticket)
+
+
+_CHECKIN = table_of(Checkin)
+_ITEM = table_of(OrderItem)
+_TYPE = table_of(TicketType)
+
+
+class _Door(NamedTuple):
+    """What the write found: the answer's fields but the ticket."""
+
+    result: ScanResult
+    detail: str
+    first_scanned_at: datetime | None = None
+    first_gate: str | None = None
+    repeated_at: datetime | None = None
+    repeated_gate: str | None = None
+
+    def answer(self, ticket: ScannedTicket) -> ScanOut:
+        if self.result in ("refunded", "cancelled", "not_yet_valid"):
+            return ScanOut(result=self.result, detail=self.detail, ticket=ticket)
+        return ScanOut(ticket=ticket, **self._asdict())
+
+
+class _Entry(NamedTuple):
+    """One scan, run by :meth:`Database.run` on a synchronous connection."""
+
+    door: Door
+    ticket_id: uuid.UUID
+    version: int
+    at: datetime
+    gate: str
+    offline: bool
+    exit: bool
+
+    def _here(self) -> ColumnElement[bool]:
+        return (_CHECKIN.c.list_id == self.door.list_id) & (_CHECKIN.c.ticket_id == self.ticket_id)
+
+    def scan(self, connection: Connection) -> ScanOut:
+        row = connection.execute(
+            select(
+                _ITEM.c.attendee_name,
+                _ITEM.c.status,
+                _ITEM.c.credential_version,
+                _ITEM.c.ticket_type_id,
+                _TYPE.c.name,
+            )
+            .join(_TYPE, _TYPE.c.id == _ITEM.c.ticket_type_id)
+            .where(_ITEM.c.id == self.ticket_id)
+        ).first()
+        if row is None:
+            return ScanOut(result="unknown", detail="no such ticket")
+        ticket = ScannedTicket(
+            id=self.ticket_id, attendee_name=row.attendee_name, ticket_type=row.name
+        )
+        door = self.door
+        if row.credential_version != self.version:
+            return ScanOut(
+                result="unknown", detail="an old code: this ticket was reissued", ticket=ticket
+            )
+        if row.status != TicketStatus.VALID:
+            return _refused(row.status, ticket)
+        if door.ticket_type_ids and str(row.ticket_type_id) not in door.ticket_type_ids:
+            return ScanOut(result="wrong_list", detail="not let in at this entrance", ticket=ticket)
+        if door.opens_at is not None and self.at < door.opens_at:
+            return ScanOut(
+                result="not_yet_valid", detail="the doors are not open yet", ticket=ticket
+            )
+        return (self.leave if self.exit else self.enter)(connection).answer(ticket)
+
+    def enter(self, connection: Connection) -> _Door:
+        """Insert the entry if the ticket is still valid in this version and not in yet
+        (``ON CONFLICT DO NOTHING`` on (list, ticket): of two scans at once, one wins)."""
+        still_valid = select(
+            literal(self.door.list_id, UUIDType),
+            literal(self.ticket_id, UUIDType),
+            literal(self.at, UTCDateTime),
+            literal(self.gate),
+            literal(self.door.by_user_id, UUIDType),
+            literal(True),
+            literal(1),
+        ).where(
+            _ITEM.c.id == self.ticket_id,
+            _ITEM.c.status == TicketStatus.VALID,
+            _ITEM.c.credential_version == self.version,
+        )
+        insert_ = conflict_insert(connection.dialect.name, _CHECKIN).from_select(
+            ["list_id", "ticket_id", "scanned_at", "gate", "by_user_id", "inside", "entries"],
+            still_valid,
+        )
+        inserted = connection.execute(
+            insert_.on_conflict_do_nothing(index_elements=["list_id", "ticket_id"]).returning(
+                _CHECKIN.c.ticket_id
+            )
+        )
+        if inserted.first() is not None:
+            return _Door("valid", "let in")
+        first = connection.execute(
+            select(_CHECKIN.c.scanned_at, _CHECKIN.c.gate, _CHECKIN.c.inside).where(self._here())
+        ).first()
+        if first is None:  # not inserted, not there: the ticket changed since it was read
+            status = connection.execute(
+                select(_ITEM.c.status).where(_ITEM.c.id == self.ticket_id)
+            ).scalar_one()
+            if status == TicketStatus.VALID:
+                return _Door("unknown", "an old code: this ticket was reissued")
+            refused = _REFUSED_STATUS.get(status, ("cancelled", status))
+            return _Door(refused[0], refused[1])
+        first_at, first_gate, inside = ensure_utc(first.scanned_at), first.gate, first.inside
+        if self.door.reentry and not inside:
+            connection.execute(
+                update(_CHECKIN)
+                .where(self._here(), ~_CHECKIN.c.inside)
+                .values(
+                    inside=True,
+                    entries=_CHECKIN.c.entries + 1,
+                    scanned_at=self.at,
+                    gate=self.gate,
+                    by_user_id=self.door.by_user_id,
+                )
+            )
+            return _Door("valid", "let in again")
+        if self.offline and self.at < first_at:
+            # An offline scanner let it in earlier than the entry on record: keep the earliest
+            # (the counts stay right; the later scan is the one reported as the repeat).
+            connection.execute(
+                update(_CHECKIN)
+                .where(self._here())
+                .values(scanned_at=self.at, gate=self.gate, by_user_id=self.door.by_user_id)
+            )
+            return _Door(
+                "already_used",
+                "let in twice: this earlier offline scan is kept",
+                first_scanned_at=self.at,
+                first_gate=self.gate,
+                repeated_at=first_at,
+                repeated_gate=first_gate,
+            )
+        return _Door(
+            "already_used", "already let in", first_scanned_at=first_at, first_gate=first_gate
+        )
+
+    def leave(self, connection: Connection) -> _Door:
+        left = connection.execute(
+            update(_CHECKIN)
+            .where(self._here(), _CHECKIN.c.inside)
             .values(inside=False)
-            .returning(Checkin.gate)
+            .returning(_CHECKIN.c.gate)
         )
         if left.first() is not None:
-            return ScanOut(result="exited", detail="gone out", ticket=ticket)
-        return ScanOut(result="not_inside", detail="not inside: nothing to scan out", ticket=ticket)
-    statement = conflict_insert(session.get_bind().dialect.name, Checkin).values(
-        list_id=checkin_list.id,
-        ticket_id=item.id,
-        scanned_at=now,
-        gate=gate[:120],
-        by_user_id=by_user_id,
-    )
-    inserted = await session.execute(
-        statement.on_conflict_do_nothing(index_elements=["list_id", "ticket_id"]).returning(
-            Checkin.ticket_id
-        )
-    )
-    if inserted.first() is not None:
-        return ScanOut(result="valid", detail="let in", ticket=ticket)
-    if checkin_list.reentry:
-        back = await session.execute(
-            update(Checkin)
-            .where(where, ~Checkin.inside)
-            .values(
-                inside=True,
-                entries=Checkin.entries + 1,
-                scanned_at=now,
-                gate=gate[:120],
-                by_user_id=by_user_id,
-            )
-            .returning(Checkin.entries)
-        )
-        if back.first() is not None:
-            return ScanOut(result="valid", detail="let in again", ticket=ticket)
-    first = await session.get(Checkin, (checkin_list.id, item.id), populate_existing=True)
-    assert first is not None  # the conflict was with it
-    if scanned_at is not None and now < ensure_utc(first.scanned_at):
-        # An offline scanner let it in earlier than the entry on record: keep the earliest
-        # (the counts stay right; the later scan is the one reported as the repeat).
-        later_at, later_gate = ensure_utc(first.scanned_at), first.gate
-        await session.execute(
-            update(Checkin)
-            .where(Checkin.list_id == checkin_list.id, Checkin.ticket_id == item.id)
-            .values(scanned_at=now, gate=gate[:120], by_user_id=by_user_id)
-        )
-        return ScanOut(
-            result="already_used",
-            detail="let in twice: this earlier offline scan is kept",
-            ticket=ticket,
-            first_scanned_at=now,
-            first_gate=gate[:120],
-            repeated_at=later_at,
-            repeated_gate=later_gate,
-        )
-    return ScanOut(
-        result="already_used",
-        detail="already let in",
-        ticket=ticket,
-        first_scanned_at=ensure_utc(first.scanned_at),
-        first_gate=first.gate,
-    )
+            return _Door("exited", "gone out")
+        return _Door("not_inside", "not inside: nothing to scan out")
 
 
 class OfflineTicket(msgspec.Struct, frozen=True, kw_only=True):

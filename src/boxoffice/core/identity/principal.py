@@ -6,13 +6,14 @@ import uuid
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.errors import Forbidden, NotFound, Unauthorized
 from boxoffice.core.identity.models import ApiKey, AuthSession, Membership, User
 from boxoffice.core.identity.permissions import ROLE_PERMISSIONS, Permission, Role
 from boxoffice.core.identity.tokens import TokenSigner, hash_secret, secrets_equal
+from boxoffice.core.storage import table_of
 
 API_KEY_PREFIX = "bxk"
 
@@ -97,8 +98,43 @@ async def authorize(
     organization_id: uuid.UUID,
     permission: Permission,
 ) -> Role | None:
-    """Allow ``permission`` in the organization or raise. Someone outside the organization
-    gets 404, never 403: they learn nothing about it, not even that it exists."""
+    """Allow ``permission`` in the organization or raise (:func:`permit`)."""
+    role = None
+    if principal.api_key is None:
+        membership = await session.get(Membership, (organization_id, principal.require_user().id))
+        role = membership.role if membership is not None else None
+    return permit(principal, organization_id, permission, role)
+
+
+def authorize_sync(
+    connection: Connection,
+    principal: Principal,
+    organization_id: uuid.UUID,
+    permission: Permission,
+) -> Role | None:
+    """:func:`authorize` on a synchronous connection (a hot path's unit of write work)."""
+    role = None
+    if principal.api_key is None:
+        member = table_of(Membership)
+        role = connection.execute(
+            select(member.c.role).where(
+                member.c.organization_id == organization_id,
+                member.c.user_id == principal.require_user().id,
+            )
+        ).scalar_one_or_none()
+    return permit(principal, organization_id, permission, role)
+
+
+def permit(
+    principal: Principal,
+    organization_id: uuid.UUID,
+    permission: Permission,
+    membership_role: str | None,
+) -> Role | None:
+    """Allow ``permission`` in the organization to an API key of it with that scope, or to a
+    member (``membership_role``: theirs, ``None`` if they are not one) whose role has it.
+    Someone outside the organization gets 404, never 403: they learn nothing about it, not
+    even that it exists."""
     hidden = NotFound(f"no organization {organization_id}")
     if principal.api_key is not None:
         if principal.api_key.organization_id != organization_id:
@@ -109,11 +145,10 @@ async def authorize(
                 extra={"required_scope": str(permission)},
             )
         return None
-    user = principal.require_user()
-    membership = await session.get(Membership, (organization_id, user.id))
-    if membership is None:
+    principal.require_user()
+    if membership_role is None:
         raise hidden
-    role = Role(membership.role)
+    role = Role(membership_role)
     if permission not in ROLE_PERMISSIONS[role]:
         raise Forbidden(
             f"your role ({role}) does not allow {permission!s}",

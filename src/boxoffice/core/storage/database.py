@@ -73,9 +73,8 @@ class Database:
         self.engine = engine
         self._write_slots = write_slots
         self._autocommit = engine.sync_engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._writer = async_sessionmaker(
-            engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
-        )
+        self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
+        self._writer = async_sessionmaker(self._write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(engine, expire_on_commit=False)
         self._after_commit: list[Callable[[CommitInfo], None]] = []
         #: SQLite: one write transaction at a time per event loop (see the module doc).
@@ -154,13 +153,20 @@ class Database:
                 yield session
         else:
             writer = self._sqlite_writer_for()
-            async with lock:
+            # The pooled connection first, the locks after. The other order makes a cycle
+            # when the pool runs dry: this transaction holds the locks and waits for a
+            # connection, while requests hold the connections and wait in :meth:`run` for
+            # the locks (50 door scanners did it).
+            async with self._write_engine.connect() as connection, lock:
                 if not writer.lock_files(wait=False):
                     await asyncio.get_running_loop().run_in_executor(
                         writer.thread, lambda: writer.lock_files(wait=True)
                     )
                 try:
-                    async with self._writer() as session, session.begin():
+                    async with (
+                        self._writer(bind=connection) as session,
+                        session.begin(),
+                    ):
                         yield session
                 finally:
                     writer.unlock_files()

@@ -51,6 +51,10 @@ class TicketClaim(NamedTuple):
     version: int
 
 
+#: Events whose verifying keys are kept derived (a forged event id cannot grow it further).
+_KEPT_VERIFIERS = 1024
+
+
 class TicketKeys:
     """Signs and verifies the credentials of every event's tickets."""
 
@@ -60,6 +64,8 @@ class TicketKeys:
         self._roots = [
             hmac.new(key.encode(), _PURPOSE, hashlib.sha256).digest() for key in platform_keys
         ]
+        #: Each event's public keys, derived once: the door verifies thousands a minute.
+        self._verifiers: dict[uuid.UUID, list[Ed25519PublicKey]] = {}
 
     def _private(self, root: bytes, event_id: uuid.UUID) -> Ed25519PrivateKey:
         seed = hmac.new(root, event_id.bytes, hashlib.sha256).digest()
@@ -86,7 +92,13 @@ class TicketKeys:
         claim = read_claim(credential)
         if claim is None:
             return None
-        keys = [Ed25519PublicKey.from_public_bytes(k) for k in self.public_keys(claim.event_id)]
+        keys = self._verifiers.get(claim.event_id)
+        if keys is None:
+            if len(self._verifiers) >= _KEPT_VERIFIERS:
+                self._verifiers.clear()
+            keys = self._verifiers[claim.event_id] = [
+                Ed25519PublicKey.from_public_bytes(k) for k in self.public_keys(claim.event_id)
+            ]
         return claim if verify_offline(credential, keys) else None
 
 
