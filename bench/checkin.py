@@ -32,15 +32,13 @@ import asyncio
 import multiprocessing
 import random
 import statistics
-import tempfile
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
-from measure import KeepAliveClient, cpu_seconds
+from measure import KeepAliveClient, bench_database, cpu_seconds
 from sqlalchemy import func, select
 
 from boxoffice.core.catalog.lifecycle import EventStatus
@@ -64,7 +62,7 @@ from boxoffice.migrations import upgrade
 from boxoffice.providers.smtp import SmtpChannel, SmtpOptions
 from boxoffice.providers.ticketpdf import PdfTicketFormat
 from boxoffice.regions.eu import EuropeanUnion
-from boxoffice.testing import PostgresServer, ServerProcesses, find_postgres_bindir
+from boxoffice.testing import ServerProcesses
 from boxoffice.testing.smtp import SmtpReceiver
 
 PLUGINS = """
@@ -263,20 +261,7 @@ def _quantiles(values: list[float]) -> str:
 
 
 def run(engine: str, args: argparse.Namespace) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix=f"boxoffice-checkin-{engine}-"))
-    postgres = None
-    if engine == "postgresql":
-        bindir = find_postgres_bindir()
-        if bindir is None:
-            raise SystemExit("PostgreSQL server binaries not found (see tests' POSTGRES_HELP)")
-        postgres = PostgresServer.start(bindir, durable=True)
-        postgres.execute("CREATE DATABASE checkin")
-        url = postgres.database_url("checkin")
-        workers = args.workers or 2
-    else:
-        url = f"sqlite:///{workdir / 'checkin.sqlite3'}"
-        workers = args.workers or 1
-    try:
+    with bench_database(engine, "checkin", args.workers) as (url, workers, workdir):
         seeded = asyncio.run(seed(url, args.tickets))
         plugins = workdir / "plugins.toml"
         plugins.write_text(PLUGINS)
@@ -345,9 +330,6 @@ def run(engine: str, args: argparse.Namespace) -> None:
             f"  CPU: server {server_cpu:.1f} s ({server_cpu / len(results) * 1000:.2f} ms/scan), "
             f"load generator {client_cpu:.1f} s"
         )
-    finally:
-        if postgres is not None:
-            postgres.stop()
 
 
 def _document() -> TicketDocument:

@@ -39,14 +39,12 @@ import argparse
 import asyncio
 import multiprocessing
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
-from measure import KeepAliveClient, cpu_seconds, rss_mb
+from measure import KeepAliveClient, bench_database, cpu_seconds, rss_mb
 from sqlalchemy import func, select
 
 from boxoffice.core.booking.models import Order
@@ -61,7 +59,7 @@ from boxoffice.core.money import Price
 from boxoffice.core.storage import Database, create_engine
 from boxoffice.migrations import upgrade
 from boxoffice.regions.eu import EuropeanUnion
-from boxoffice.testing import PostgresServer, ServerProcesses, find_postgres_bindir
+from boxoffice.testing import ServerProcesses
 from boxoffice.testing.fakes import FakeStripe
 
 PLUGINS = """
@@ -269,118 +267,104 @@ async def _oversold(url: str, quota_id: str) -> tuple[int, int, int, int, int]:
 
 
 def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix=f"boxoffice-flash-{engine}-"))
-    postgres = None
-    fake: FakeStripe | None = None
-    if engine == "postgresql":
-        bindir = find_postgres_bindir()
-        if bindir is None:
-            raise SystemExit("PostgreSQL server binaries not found (see tests' POSTGRES_HELP)")
-        postgres = PostgresServer.start(bindir, durable=True)
-        postgres.execute("CREATE DATABASE flash")
-        url = postgres.database_url("flash")
-        workers = args.workers or 2
-    else:
-        url = f"sqlite:///{workdir / 'flash.sqlite3'}"
-        workers = args.workers or 1
-    try:
-        (event_id, ticket_id, quota_id), (warm_event, warm_ticket) = asyncio.run(
-            seed(url, args.capacity)
-        )
-        plugins = workdir / "plugins.toml"
-        paying = args.pay == "stripe"
-        plugins.write_text(
-            (STRIPE if paying else "")
-            + PLUGINS.replace("{gateway}", "stripe" if paying else "offline")
-        )
-        if paying:
-            fake = FakeStripe(api_key=FAKE_STRIPE_KEY)
-            fake.start()
-        env = {
-            "BOXOFFICE_DATABASE_URL": url,
-            "BOXOFFICE_DATA_DIR": str(workdir),
-            "BOXOFFICE_PLUGINS_FILE": str(plugins),
-            "BOXOFFICE_LOG_LEVEL": "WARNING",
-            "BOXOFFICE_SECRET_KEY": "flash-sale-benchmark-secret-key-0123456789",
-        }
-        if fake is not None:
-            env |= {
-                "STRIPE_SECRET_KEY": fake.api_key,
-                "STRIPE_WEBHOOK_SECRET": fake.webhook_secret,
-                "STRIPE_API_BASE": fake.url,
-            }
-        servers = ServerProcesses(1, env, workers=workers)
-        with servers as urls:
-            # Warm up: a few reads, then purchases for the other event, 40 at a time so that
-            # every process pools connections and prepares its statements on them.
-            with httpx.Client(timeout=10) as client:
-                for _ in range(20 * workers):
-                    client.get(f"{urls[0]}/api/v1/events/{event_id}/ticket-types")
-            warm = asyncio.run(
-                _buyers(
-                    urls,
-                    warm_event,
-                    warm_ticket,
-                    10**6,
-                    WARM_UP_PURCHASES,
-                    40,
-                    args.flow,
-                    time.time(),
-                    fake.url if fake is not None else "",
-                )
+    with bench_database(engine, "flash", args.workers) as (url, workers, workdir):
+        fake: FakeStripe | None = None
+        try:
+            (event_id, ticket_id, quota_id), (warm_event, warm_ticket) = asyncio.run(
+                seed(url, args.capacity)
             )
-            if any(outcome != "purchase" for outcome, _, _ in warm):
-                raise SystemExit(f"warm-up purchases failed: {sorted({o for o, _, _ in warm})}")
-            clients = args.clients
-            per_client = args.demand // clients
-            start_at = time.time() + 3.0  # time to connect first
-            jobs = [
-                (
-                    urls,
-                    event_id,
-                    ticket_id,
-                    i * per_client,
-                    per_client,
-                    max(1, args.buyers // clients),
-                    args.flow,
-                    start_at,
-                    fake.url if fake is not None else "",
+            plugins = workdir / "plugins.toml"
+            paying = args.pay == "stripe"
+            plugins.write_text(
+                (STRIPE if paying else "")
+                + PLUGINS.replace("{gateway}", "stripe" if paying else "offline")
+            )
+            if paying:
+                fake = FakeStripe(api_key=FAKE_STRIPE_KEY)
+                fake.start()
+            env = {
+                "BOXOFFICE_DATABASE_URL": url,
+                "BOXOFFICE_DATA_DIR": str(workdir),
+                "BOXOFFICE_PLUGINS_FILE": str(plugins),
+                "BOXOFFICE_LOG_LEVEL": "WARNING",
+                "BOXOFFICE_SECRET_KEY": "flash-sale-benchmark-secret-key-0123456789",
+            }
+            if fake is not None:
+                env |= {
+                    "STRIPE_SECRET_KEY": fake.api_key,
+                    "STRIPE_WEBHOOK_SECRET": fake.webhook_secret,
+                    "STRIPE_API_BASE": fake.url,
+                }
+            servers = ServerProcesses(1, env, workers=workers)
+            with servers as urls:
+                # Warm up: a few reads, then purchases for the other event, 40 at a time so that
+                # every process pools connections and prepares its statements on them.
+                with httpx.Client(timeout=10) as client:
+                    for _ in range(20 * workers):
+                        client.get(f"{urls[0]}/api/v1/events/{event_id}/ticket-types")
+                warm = asyncio.run(
+                    _buyers(
+                        urls,
+                        warm_event,
+                        warm_ticket,
+                        10**6,
+                        WARM_UP_PURCHASES,
+                        40,
+                        args.flow,
+                        time.time(),
+                        fake.url if fake is not None else "",
+                    )
                 )
-                for i in range(clients)
-            ]
-            cpu_before = sum(cpu_seconds(pid) for pid in servers.pids())
-            with multiprocessing.get_context("spawn").Pool(clients) as pool:
-                batches = pool.map(_client_process, jobs)
-            server_cpu = sum(cpu_seconds(pid) for pid in servers.pids()) - cpu_before
-            rss = {pid: rss_mb(pid) for pid in servers.pids()}
-        results = [r for batch, _ in batches for r in batch]
-        client_cpu = sum(cpu for _, cpu in batches)
-        purchases = [r for r in results if r[0] == "purchase"]
-        refusals = [r for r in results if r[0] == "sold-out"]
-        errors = [r for r in results if r[0].startswith("error")]
-        capacity, sold, held, ordered, confirmed = asyncio.run(_oversold(url, quota_id))
-        oversold = max(0, sold + held - capacity, ordered - capacity)
-        return {
-            "engine": engine,
-            "workers": workers,
-            "results": results,
-            "purchases": purchases,
-            "refusals": refusals,
-            "errors": errors,
-            "rss": rss,
-            "oversold": oversold,
-            "held": held,
-            "ordered": ordered,
-            "confirmed": confirmed,
-            "paying": paying,
-            "server_cpu": server_cpu,
-            "client_cpu": client_cpu,
-        }
-    finally:
-        if fake is not None:
-            fake.stop()
-        if postgres is not None:
-            postgres.stop()
+                if any(outcome != "purchase" for outcome, _, _ in warm):
+                    raise SystemExit(f"warm-up purchases failed: {sorted({o for o, _, _ in warm})}")
+                clients = args.clients
+                per_client = args.demand // clients
+                start_at = time.time() + 3.0  # time to connect first
+                jobs = [
+                    (
+                        urls,
+                        event_id,
+                        ticket_id,
+                        i * per_client,
+                        per_client,
+                        max(1, args.buyers // clients),
+                        args.flow,
+                        start_at,
+                        fake.url if fake is not None else "",
+                    )
+                    for i in range(clients)
+                ]
+                cpu_before = sum(cpu_seconds(pid) for pid in servers.pids())
+                with multiprocessing.get_context("spawn").Pool(clients) as pool:
+                    batches = pool.map(_client_process, jobs)
+                server_cpu = sum(cpu_seconds(pid) for pid in servers.pids()) - cpu_before
+                rss = {pid: rss_mb(pid) for pid in servers.pids()}
+            results = [r for batch, _ in batches for r in batch]
+            client_cpu = sum(cpu for _, cpu in batches)
+            purchases = [r for r in results if r[0] == "purchase"]
+            refusals = [r for r in results if r[0] == "sold-out"]
+            errors = [r for r in results if r[0].startswith("error")]
+            capacity, sold, held, ordered, confirmed = asyncio.run(_oversold(url, quota_id))
+            oversold = max(0, sold + held - capacity, ordered - capacity)
+            return {
+                "engine": engine,
+                "workers": workers,
+                "results": results,
+                "purchases": purchases,
+                "refusals": refusals,
+                "errors": errors,
+                "rss": rss,
+                "oversold": oversold,
+                "held": held,
+                "ordered": ordered,
+                "confirmed": confirmed,
+                "paying": paying,
+                "server_cpu": server_cpu,
+                "client_cpu": client_cpu,
+            }
+        finally:
+            if fake is not None:
+                fake.stop()
 
 
 def main() -> None:

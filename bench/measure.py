@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 
@@ -87,3 +91,25 @@ class KeepAliveClient:
     def close(self) -> None:
         for _, writer in self.idle:
             writer.close()
+
+
+@contextlib.contextmanager
+def bench_database(engine: str, name: str, workers: int = 0) -> Iterator[tuple[str, int, Path]]:
+    """A fresh database for one benchmark run: (URL, server processes, work directory). SQLite:
+    a file (one process, its supported shape); PostgreSQL: a throwaway server with its durable
+    defaults (fsync on) and 2 worker processes. ``workers`` overrides the count."""
+    from boxoffice.testing import PostgresServer, find_postgres_bindir
+
+    workdir = Path(tempfile.mkdtemp(prefix=f"boxoffice-{name}-{engine}-"))
+    if engine != "postgresql":
+        yield f"sqlite:///{workdir / f'{name}.sqlite3'}", workers or 1, workdir
+        return
+    bindir = find_postgres_bindir()
+    if bindir is None:
+        raise SystemExit("PostgreSQL server binaries not found (see tests' POSTGRES_HELP)")
+    postgres = PostgresServer.start(bindir, durable=True)
+    try:
+        postgres.execute(f"CREATE DATABASE {name}")
+        yield postgres.database_url(name), workers or 2, workdir
+    finally:
+        postgres.stop()

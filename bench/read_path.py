@@ -33,16 +33,15 @@ import re
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from measure import cpu_seconds, rss_mb
+from measure import bench_database, cpu_seconds, rss_mb
 from search import seed
 
-from boxoffice.testing import PostgresServer, ServerProcesses, find_postgres_bindir
+from boxoffice.testing import ServerProcesses
 
 PLUGINS = Path(__file__).parents[1] / "plugins.toml"
 #: wrk's latency lines (``--latency``): "50%  1.23ms".
@@ -72,20 +71,7 @@ def wrk(url: str, args: argparse.Namespace, headers: dict[str, str]) -> dict[str
 
 
 def run(engine: str, args: argparse.Namespace) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix=f"boxoffice-read-{engine}-"))
-    postgres = None
-    if engine == "postgresql":
-        bindir = find_postgres_bindir()
-        if bindir is None:
-            raise SystemExit("PostgreSQL server binaries not found (see tests' POSTGRES_HELP)")
-        postgres = PostgresServer.start(bindir, durable=True)
-        postgres.execute("CREATE DATABASE reads")
-        url = postgres.database_url("reads")
-        workers = args.workers or 2
-    else:
-        url = f"sqlite+aiosqlite:///{workdir / 'reads.sqlite3'}"
-        workers = args.workers or 1
-    try:
+    with bench_database(engine, "reads", args.workers) as (url, workers, workdir):
         print(f"\n== {engine}: seeding {args.events} published events")
         asyncio.run(seed(url, args.events))
         env = {
@@ -143,9 +129,6 @@ def run(engine: str, args: argparse.Namespace) -> None:
                     + ", ".join(f"{share:.2f} %" for share in shares)
                     + " of a core per process"
                 )
-    finally:
-        if postgres is not None:
-            postgres.stop()
 
 
 def main() -> None:

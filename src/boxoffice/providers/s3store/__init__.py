@@ -27,14 +27,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal, TypeVar
 
-import boto3
 import msgspec
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from boxoffice.core.errors import ProviderUnavailable
 from boxoffice.core.hookspecs import PluginContext, hookimpl
 from boxoffice.core.providers import Bulkhead, HealthState, ProviderHealth
+from boxoffice.providers.aws import boto3_client
 from boxoffice.providers.localstore import SAFE_KEY
 
 if TYPE_CHECKING:
@@ -69,18 +68,15 @@ class S3Store:
 
     def __init__(self, options: S3StoreOptions, client: S3Client | None = None) -> None:
         self.options = options
-        self.client = client or boto3.client(
+        self.client: S3Client = client or boto3_client(
             "s3",
-            region_name=options.region,
-            endpoint_url=options.endpoint_url or None,
-            aws_access_key_id=options.access_key_id or None,
-            aws_secret_access_key=options.secret_access_key or None,
-            config=Config(
-                connect_timeout=options.timeout_seconds,
-                read_timeout=options.timeout_seconds,
-                retries={"mode": "standard", "max_attempts": options.max_attempts},
-                s3={"addressing_style": options.addressing_style},
-            ),
+            region=options.region,
+            endpoint_url=options.endpoint_url,
+            access_key_id=options.access_key_id,
+            secret_access_key=options.secret_access_key,
+            timeout_seconds=options.timeout_seconds,
+            attempts=options.max_attempts,
+            s3={"addressing_style": options.addressing_style},
         )
         self._bulkhead = Bulkhead(options.max_concurrency)
 

@@ -32,6 +32,7 @@ from boxoffice.core.hookspecs import PluginContext, hookimpl
 from boxoffice.core.notify.channel import DeliveryResult, Message, undeliverable_reason
 from boxoffice.core.notify.mime import email_message
 from boxoffice.core.providers import Bulkhead, HealthState, ProviderHealth
+from boxoffice.providers.aws import boto3_client
 
 if TYPE_CHECKING:
     from mypy_boto3_sesv2 import SESV2Client
@@ -67,21 +68,15 @@ class SesChannel:
     kinds = frozenset({"email"})
 
     def __init__(self, options: SesOptions, client: SESV2Client | None = None) -> None:
-        import boto3
-        from botocore.config import Config
-
         self.options = options
-        self.client = client or boto3.client(
+        self.client: SESV2Client = client or boto3_client(
             "sesv2",
-            region_name=options.region,
-            endpoint_url=options.endpoint_url or None,
-            aws_access_key_id=options.access_key_id or None,
-            aws_secret_access_key=options.secret_access_key or None,
-            config=Config(
-                connect_timeout=options.timeout_seconds,
-                read_timeout=options.timeout_seconds,
-                retries={"mode": "standard", "total_max_attempts": options.max_attempts},
-            ),
+            region=options.region,
+            endpoint_url=options.endpoint_url,
+            access_key_id=options.access_key_id,
+            secret_access_key=options.secret_access_key,
+            timeout_seconds=options.timeout_seconds,
+            attempts=options.max_attempts,
         )
         self._bulkhead = Bulkhead(options.max_concurrency)
 
