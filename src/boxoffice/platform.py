@@ -9,11 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from boxoffice.core.booking.notices import (
-    broadcast_subscriber,
-    event_notice_subscriber,
-    remind_forever,
-)
+from boxoffice.core.booking.notices import notices_subscriber, remind_forever
 from boxoffice.core.booking.subscribers import event_cancellation_subscriber
 from boxoffice.core.booking.sweeper import sweep_forever
 from boxoffice.core.booking.waitlist import offer_mail_subscriber
@@ -292,8 +288,7 @@ def _subscribers(
 ) -> list[Subscriber]:
     subscribers: list[Subscriber] = [
         event_cancellation_subscriber(db, clock),
-        event_notice_subscriber(db, clock),
-        broadcast_subscriber(db, clock),
+        notices_subscriber(db, clock),
         offer_mail_subscriber(db, clock, public_url, links),
     ]
     backend = router.search_backend()

@@ -320,7 +320,8 @@ async def test_a_cancellation_that_surfaces_as_another_error_still_stops_the_dis
     assert done, "the dispatcher kept running after it was cancelled"
     assert task.cancelled()
     async with db.read() as session:
-        (state,) = (await session.scalars(select(JournalSubscriberRow))).all()
+        state = await session.get(JournalSubscriberRow, "slow")
+    assert state is not None
     assert (state.attempts, state.last_error) == (0, None), "not the entry's failure"
     recorder = Recorder()
     await Dispatcher(db, clock, [Subscriber("slow", recorder)]).run_until_idle()

@@ -104,30 +104,23 @@ async def fan_out(
         after = batch[-1].id
 
 
-def event_notice_subscriber(db: Database, clock: Clock) -> Subscriber:
+async def _tell_about_event(
+    db: Database, clock: Clock, recorded: RecordedEntry, entry: JournalEntry | None
+) -> None:
     """A published event got a new time or place, or was postponed: its buyers hear it."""
-
-    async def handle(recorded: RecordedEntry) -> None:
-        entry = recorded.decode()
-        if isinstance(entry, EventStatusChanged) and entry.to_status == EventStatus.POSTPONED:
-            template = "event-postponed"
-        elif isinstance(entry, EventUpdated) and TIME_OR_PLACE.intersection(entry.changed):
-            template = "event-changed"
-        else:
-            return
-        await fan_out(
-            db,
-            clock,
-            uuid.UUID(entry.event_id),
-            template=template,
-            topic=f"{template}:{recorded.entry_id}",
-            context=lambda order: {"order_id": str(order.id)},
-        )
-
-    return Subscriber(
-        name="booking:event-notices",
-        handler=handle,
-        types=frozenset({EventStatusChanged.__name__, EventUpdated.__name__}),
+    if isinstance(entry, EventStatusChanged) and entry.to_status == EventStatus.POSTPONED:
+        template = "event-postponed"
+    elif isinstance(entry, EventUpdated) and TIME_OR_PLACE.intersection(entry.changed):
+        template = "event-changed"
+    else:
+        return
+    await fan_out(
+        db,
+        clock,
+        uuid.UUID(entry.event_id),
+        template=template,
+        topic=f"{template}:{recorded.entry_id}",
+        context=lambda order: {"order_id": str(order.id)},
     )
 
 
@@ -278,46 +271,57 @@ async def broadcast_of(
     return await broadcast_out(session, found)
 
 
-def broadcast_subscriber(db: Database, clock: Clock) -> Subscriber:
+async def _send_broadcast(db: Database, clock: Clock, entry: BroadcastRequested) -> None:
+    async with db.read() as session:
+        broadcast = await session.get(Broadcast, uuid.UUID(entry.broadcast_id))
+        if broadcast is None or broadcast.recipients is not None:
+            return
+        event = await session.get(Event, broadcast.event_id)
+        if event is None:
+            return
+        organizer = await _organization_name(session, event.organization_id)
+    topic = f"broadcast:{broadcast.id}"
+    shared = {
+        "subject": broadcast.subject,
+        "body": broadcast.body,
+        "event": event_facts(event),
+        "organizer": organizer,
+        "unsubscribe": "",
+    }
+    await fan_out(
+        db,
+        clock,
+        event.id,
+        template="broadcast",
+        topic=topic,
+        purpose=broadcast.purpose,
+        context=lambda order: shared,
+    )
+    async with db.transaction() as session:
+        count = await session.scalar(select(func.count()).where(OutboundMessage.topic == topic))
+        found = await session.get(Broadcast, broadcast.id, with_for_update=True)
+        if found is not None:
+            found.recipients = int(count or 0)
+
+
+def notices_subscriber(db: Database, clock: Clock) -> Subscriber:
+    """What buyers are told without anyone asking (a new time or place, a postponement) and
+    organizers' broadcasts: one subscriber, since each costs the dispatcher a cursor to move
+    on every entry."""
+
     async def handle(recorded: RecordedEntry) -> None:
         entry = recorded.decode()
-        if not isinstance(entry, BroadcastRequested):
-            return
-        async with db.read() as session:
-            broadcast = await session.get(Broadcast, uuid.UUID(entry.broadcast_id))
-            if broadcast is None or broadcast.recipients is not None:
-                return
-            event = await session.get(Event, broadcast.event_id)
-            if event is None:
-                return
-            organizer = await _organization_name(session, event.organization_id)
-        topic = f"broadcast:{broadcast.id}"
-        shared = {
-            "subject": broadcast.subject,
-            "body": broadcast.body,
-            "event": event_facts(event),
-            "organizer": organizer,
-            "unsubscribe": "",
-        }
-        await fan_out(
-            db,
-            clock,
-            event.id,
-            template="broadcast",
-            topic=topic,
-            purpose=broadcast.purpose,
-            context=lambda order: shared,
-        )
-        async with db.transaction() as session:
-            count = await session.scalar(select(func.count()).where(OutboundMessage.topic == topic))
-            found = await session.get(Broadcast, broadcast.id, with_for_update=True)
-            if found is not None:
-                found.recipients = int(count or 0)
+        if isinstance(entry, BroadcastRequested):
+            await _send_broadcast(db, clock, entry)
+        else:
+            await _tell_about_event(db, clock, recorded, entry)
 
     return Subscriber(
-        name="booking:broadcasts",
+        name="booking:notices",
         handler=handle,
-        types=frozenset({BroadcastRequested.__name__}),
+        types=frozenset(
+            {EventStatusChanged.__name__, EventUpdated.__name__, BroadcastRequested.__name__}
+        ),
     )
 
 
