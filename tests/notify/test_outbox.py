@@ -7,18 +7,27 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import select
 
 from boxoffice import DeliveryResult, HealthState, Message, ProviderHealth
+from boxoffice.core.booking.notices import notices_subscriber
+from boxoffice.core.catalog.lifecycle import EventStatus
+from boxoffice.core.catalog.service import change_status
 from boxoffice.core.clock import ManualClock
+from boxoffice.core.ids import new_id
 from boxoffice.core.journal.dispatcher import Dispatcher
 from boxoffice.core.links import LinkKind, LinkSecrets
 from boxoffice.core.notify.models import MessageStatus, OutboundMessage, Purpose
 from boxoffice.core.notify.preferences import set_marketing
 from boxoffice.core.notify.service import Notifier, RetryPolicy, queue_message
-from boxoffice.core.storage import Database
+from boxoffice.core.storage import Database, UTCDateTime, create_engine
+from boxoffice.migrations import downgrade, upgrade
+from tests import factories
+from tests.booking.helpers import Buyer, shop
 
 LINKS = LinkSecrets(["k" * 32])
 PREROUTED = {"subject": "Hi", "text": "hello", "html": ""}
@@ -235,3 +244,70 @@ def test_the_backoff_is_capped_and_jittered() -> None:
     policy = RetryPolicy()
     assert timedelta(seconds=30) <= policy.delay(1) <= timedelta(minutes=1)
     assert timedelta(minutes=30) <= policy.delay(25) <= timedelta(hours=1)
+
+
+async def test_the_upgrade_keeps_queued_mail_and_replays_no_old_notice(
+    make_platform: Any, make_client: Any, clock: ManualClock
+) -> None:
+    """Revision 0023: a message queued (rendered) before it is still sent after it; the
+    buyers' notices subscriber starts at the journal's end, so a postponement made before the
+    upgrade is not announced after it (its buyer would be told of a new one: test_messages)."""
+    platform = make_platform(config=factories.PLUGINS_TOML, entry_points=True)
+    store = await shop(platform.db, clock, types={"Free": 0}, quotas={"Hall": (5, ["Free"])})
+    async with make_client(platform) as client:
+        await Buyer(client, store, email="fan@example.org").buy(Free=1)
+    async with platform.db.transaction() as session:
+        await change_status(
+            session, clock, store.event.id, EventStatus.POSTPONED, regions=factories.eu_regions
+        )
+    migrating = Database(create_engine(platform.settings.resolved_database_url))
+    old_outbox = sa.table(
+        "outbound_message",
+        *(sa.column(name) for name in ("kind", "recipient", "template", "subject", "text")),
+        *(sa.column(name) for name in ("html", "locale", "region", "channel")),
+        *(sa.column(name) for name in ("provider_reference", "failed_reason")),
+        sa.column("id", sa.Uuid()),
+        sa.column("created_at", UTCDateTime()),
+    )
+    try:
+        await downgrade(migrating, "0022")
+        async with migrating.transaction() as session:
+            await session.execute(sa.delete(old_outbox))
+            await session.execute(
+                sa.insert(old_outbox).values(
+                    id=new_id(),
+                    kind="email",
+                    recipient="old@example.org",
+                    template="order-confirmed",
+                    subject="Your order",
+                    text="Queued before the upgrade",
+                    html="",
+                    locale="en",
+                    region="",
+                    created_at=clock.now(),
+                    channel="",
+                    provider_reference="",
+                    failed_reason="",
+                )
+            )
+            await session.execute(sa.text("DELETE FROM journal_subscriber"))
+        await upgrade(migrating)
+    finally:
+        await migrating.close()
+    channel = Channel("c", [])
+    outbox = notifier(platform.db, clock, channel)
+    async with platform.db.read() as session:
+        (queued,) = (await session.scalars(select(OutboundMessage))).all()
+    assert (queued.template, queued.status) == ("prerendered", MessageStatus.QUEUED)
+    await outbox.deliver(queued.id, first=True)  # what its journal entry, dispatched, does
+    await Dispatcher(
+        platform.db, clock, [outbox.subscriber(), notices_subscriber(platform.db, clock)]
+    ).run_until_idle()
+    assert [(m.to, m.subject, m.text) for m in channel.sent] == [
+        ("old@example.org", "Your order", "Queued before the upgrade\n")
+    ]
+    async with platform.db.read() as session:
+        told = await session.scalar(
+            select(OutboundMessage.id).where(OutboundMessage.template == "event-postponed")
+        )
+    assert told is None, "an old postponement is not announced again"

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
@@ -67,14 +68,30 @@ def pick_locale(*candidates: str | None) -> str:
     return DEFAULT_LOCALE
 
 
+def _catalog(locale: str) -> Catalog:
+    po = resources.files(_PACKAGE) / "locale" / locale / "LC_MESSAGES" / "messages.po"
+    with po.open("rb") as source:
+        return read_po(source, locale=locale)
+
+
+def untranslated(locale: str) -> list[str]:
+    """The templates' strings that ``locale``'s catalog lacks (or leaves empty)."""
+    catalog = _catalog(locale)
+    missing = []
+    for text in messages_in_templates():
+        found = catalog.get(text)
+        strings = found.string if found is not None else ""
+        if not (all(strings) if isinstance(strings, tuple) else strings):
+            missing.append(text)
+    return sorted(set(missing))
+
+
 @lru_cache(maxsize=32)
 def translations(locale: str) -> NullTranslations:
     """The compiled catalog of ``locale`` (a ``NullTranslations`` for English)."""
     if locale == DEFAULT_LOCALE or locale not in available_locales():
         return NullTranslations()
-    po = resources.files(_PACKAGE) / "locale" / locale / "LC_MESSAGES" / "messages.po"
-    with po.open("rb") as source:
-        catalog = read_po(source, locale=locale)
+    catalog = _catalog(locale)
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)
