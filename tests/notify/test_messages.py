@@ -386,3 +386,40 @@ async def test_buyers_hear_of_a_new_time_and_a_postponement_but_not_of_a_typo(
         m for m in boxoffice_smtp.received("b@example.org") if m["Subject"].startswith("Changed")
     )
     assert "Elbphilharmonie" in text_of(changed)
+
+
+async def test_a_cancelled_order_and_a_cancelled_event_are_told_once_each(
+    platform: Platform, make_client: Any, clock: ManualClock, boxoffice_smtp: SmtpReceiver
+) -> None:
+    async with make_client(platform) as client:
+        store, headers, base = await organizer_shop(
+            client,
+            platform,
+            clock,
+            smtp=boxoffice_smtp,
+            types={"Free": 0},
+            quotas={"Hall": (9, ["Free"])},
+        )
+        one = await Buyer(client, store, email="one@example.org").buy(Free=1)
+        await Buyer(client, store, email="two@example.org").buy(Free=1)
+        cancelled = await client.post(
+            f"{base}/orders/{one['number']}/cancel", json={"reason": "asked"}, headers=headers
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        await deliver(platform)
+        async with platform.db.transaction() as session:
+            await change_status(
+                session, clock, store.event.id, EventStatus.CANCELLED, regions=factories.eu_regions
+            )
+        await deliver(platform)
+        await deliver(platform)  # the event's orders are cancelled, then their buyers told
+    first = [m["Subject"] for m in boxoffice_smtp.received("one@example.org")]
+    second = [m["Subject"] for m in boxoffice_smtp.received("two@example.org")]
+    assert first.count(f"Your order {one['number']} is cancelled") == 1
+    assert "Cancelled: Jazz night" not in first, "its order was cancelled before the event"
+    assert second.count("Cancelled: Jazz night") == 1
+    assert not any("is cancelled" in s for s in second), "one message, the event's"
+    (notice,) = [
+        m for m in boxoffice_smtp.received("two@example.org") if "Cancelled" in m["Subject"]
+    ]
+    assert "refunded" in text_of(notice)

@@ -467,3 +467,21 @@ async def test_an_event_deferred_payment_deadline_is_bounded_and_shown(
         )
         assert changed.status_code == 200, changed.text
         assert changed.json()["deferred_payment_hours"] == 12
+
+
+async def test_a_failed_payment_tells_the_buyer_once_with_the_link_to_try_again(
+    platform: Platform, make_client: Any, clock: ManualClock, acme: AcmePayPlugin
+) -> None:
+    store = await shop(platform.db, clock)
+    async with make_client(platform) as client:
+        order = await Buyer(client, store, email="declined@example.org").buy(Standard=1)
+        paying = Paying(client, order)
+        reference = (await paying.start()).json()["redirect_url"].rsplit("/", 1)[1]
+        assert (await paying.notify(reference, "failed")).json()["outcome"] == "applied"
+        again = await paying.notify(reference, "failed", event_id="evt-again")
+        assert again.json()["outcome"] in ("applied", "duplicate", "ignored")
+        assert await paying.status() == "pending", "the seats wait for another try"
+    (told,) = await mail_to(platform, "declined@example.org", "payment-failed")
+    assert told["subject"] == f"Your payment for order {order['number']} did not go through"
+    assert order["link"] in told["text"]
+    assert "no money was taken" in told["text"]
