@@ -17,7 +17,7 @@ from typing import Any
 
 from boxoffice.testing.fakes.base import FakeServer, Reply
 
-ACCESS_KEY_ID = "AKIABOXOFFICEFAKE000"
+ACCESS_KEY_ID = "boxoffice-fake-ses-access-key-id"  # not AWS-shaped: a test value
 SECRET_ACCESS_KEY = "boxoffice-fake-ses-secret"  # noqa: S105 - the fake's own test secret
 _ids = itertools.count(1)
 
