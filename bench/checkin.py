@@ -38,7 +38,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from measure import KeepAliveClient, bench_database, cpu_seconds
+from measure import KeepAliveClient, bench_database, cpu_seconds, quantiles
 from sqlalchemy import func, select
 
 from boxoffice.core.catalog.lifecycle import EventStatus
@@ -188,9 +188,7 @@ async def outbox_drained(url: str, patience: float = 600) -> None:
         while time.monotonic() < deadline:
             async with db.read() as session:
                 waiting = await session.scalar(
-                    select(func.count()).where(
-                        OutboundMessage.status.in_([MessageStatus.QUEUED, MessageStatus.RETRYING])
-                    )
+                    select(func.count()).where(OutboundMessage.status.in_(MessageStatus.OPEN))
                 )
             if not waiting:
                 return
@@ -255,11 +253,6 @@ async def _admitted_in_database(url: str, list_id: str) -> tuple[int, int]:
     return int(rows or 0), int(doubled or 0)
 
 
-def _quantiles(values: list[float]) -> str:
-    q = statistics.quantiles(values, n=100)
-    return f"p50 {q[49]:.1f}  p95 {q[94]:.1f}  p99 {q[98]:.1f}  max {max(values):.1f} ms"
-
-
 def run(engine: str, args: argparse.Namespace) -> None:
     with bench_database(engine, "checkin", args.workers) as (url, workers, workdir):
         seeded = asyncio.run(seed(url, args.tickets))
@@ -320,7 +313,7 @@ def run(engine: str, args: argparse.Namespace) -> None:
             f"by {args.scanners} scanners in {last - first:.2f} s = "
             f"{len(results) / (last - first):.0f} scans/s"
         )
-        print(f"  latency  {_quantiles([ms for *_, ms in results])}")
+        print(f"  latency  {quantiles([ms for *_, ms in results], digits=1)}")
         print(f"  answers  {dict(sorted(answers.items()))}")
         print(
             f"  double admissions: {doubled_answers} by the answers, {doubled_rows} in the "

@@ -44,7 +44,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from measure import KeepAliveClient, bench_database, cpu_seconds, rss_mb
+from measure import KeepAliveClient, bench_database, cpu_seconds, quantiles, rss_mb
 from sqlalchemy import func, select
 
 from boxoffice.core.booking.models import Order
@@ -236,13 +236,6 @@ def _client_process(
     return results, time.process_time() - began
 
 
-def _quantiles(values: list[float]) -> str:
-    if len(values) < 2:
-        return "n/a"
-    q = statistics.quantiles(values, n=100)
-    return f"p50 {q[49]:.0f}  p95 {q[94]:.0f}  p99 {q[98]:.0f}  max {max(values):.0f}"
-
-
 async def _oversold(url: str, quota_id: str) -> tuple[int, int, int, int, int]:
     """The quota's capacity, sold and held counts, the tickets ordered, and the orders
     confirmed, read back from the database."""
@@ -410,8 +403,8 @@ def main() -> None:
         print(f"  {'confirmed orders' if report['paying'] else 'purchases'}/s {rate:.0f}")
         if report["paying"]:
             print(f"  confirmed orders in the database: {report['confirmed']}")
-        print(f"  purchase latency ms: {_quantiles([r[2] for r in purchases])}")
-        print(f"  refusal latency ms:  {_quantiles([r[2] for r in refusals])}")
+        print(f"  purchase latency ms: {quantiles([r[2] for r in purchases])}")
+        print(f"  refusal latency ms:  {quantiles([r[2] for r in refusals])}")
         print(f"  peak RSS MB per server process: {rss}")
         buyers = len(report["results"])
         print(

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import statistics
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,15 @@ def cpu_seconds(pid: int) -> float:
     except FileNotFoundError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def quantiles(values: list[float], digits: int = 0) -> str:
+    """p50, p95, p99 and max of latencies in ms ("n/a" for fewer than two)."""
+    if len(values) < 2:
+        return "n/a"
+    q = statistics.quantiles(values, n=100)
+    f = f".{digits}f"
+    return f"p50 {q[49]:{f}}  p95 {q[94]:{f}}  p99 {q[98]:{f}}  max {max(values):{f}}"
 
 
 def rss_mb(pid: int) -> float:

@@ -297,8 +297,6 @@ class _Door(NamedTuple):
     repeated_gate: str | None = None
 
     def answer(self, ticket: ScannedTicket) -> ScanOut:
-        if self.result in ("refunded", "cancelled", "not_yet_valid"):
-            return ScanOut(result=self.result, detail=self.detail, ticket=ticket)
         return ScanOut(ticket=ticket, **self._asdict())
 
 

@@ -19,6 +19,8 @@ class MessageStatus:
     FAILED = "failed"  # for good: a refused address, or every retry spent
     SKIPPED = "skipped"  # marketing to someone who unsubscribed after it was queued
     ALL = (QUEUED, RETRYING, SENT, FAILED, SKIPPED)
+    #: Not done with: still to be sent.
+    OPEN = (QUEUED, RETRYING)
 
 
 class Purpose:

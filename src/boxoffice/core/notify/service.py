@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import quote
 
 import msgspec
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.background import stop_if_cancelled
@@ -228,16 +228,16 @@ class Notifier:
         it done or retrying and does nothing), or a retry this process claimed."""
         async with self.db.read() as session:
             row = await session.get(OutboundMessage, message_id)
-        if row is None or row.context is None:
-            return
-        if first and row.status != MessageStatus.QUEUED:
-            return
-        if row.purpose == Purpose.MARKETING:
-            async with self.db.read() as session:
-                allowed = await marketing_allowed(session, row.recipient)
-            if not allowed:
-                await self._finish(message_id, MessageStatus.SKIPPED, reason="unsubscribed")
+            if row is None or row.context is None:
                 return
+            if first and row.status != MessageStatus.QUEUED:
+                return
+            allowed = row.purpose != Purpose.MARKETING or await marketing_allowed(
+                session, row.recipient
+            )
+        if not allowed:
+            await self._finish(message_id, MessageStatus.SKIPPED, reason="unsubscribed")
+            return
         try:
             message = await self._message(row)
         except _Undeliverable as failure:
@@ -358,7 +358,7 @@ class Notifier:
                 update(OutboundMessage)
                 .where(
                     OutboundMessage.id == message_id,
-                    OutboundMessage.status.in_([MessageStatus.QUEUED, MessageStatus.RETRYING]),
+                    OutboundMessage.status.in_(MessageStatus.OPEN),
                 )
                 .values(**values)
             )
@@ -380,7 +380,7 @@ class Notifier:
                 update(OutboundMessage)
                 .where(
                     OutboundMessage.id == row.id,
-                    OutboundMessage.status.in_([MessageStatus.QUEUED, MessageStatus.RETRYING]),
+                    OutboundMessage.status.in_(MessageStatus.OPEN),
                 )
                 .values(
                     status=MessageStatus.RETRYING,
@@ -437,16 +437,6 @@ class Notifier:
                 stop_if_cancelled()
                 log.exception("notify.retry_round_failed")
             await asyncio.sleep(self.policy.interval_seconds)
-
-    async def pending(self) -> int:
-        """Messages not yet sent nor failed for good (for health and tests)."""
-        async with self.db.read() as session:
-            count = await session.scalar(
-                select(func.count()).where(
-                    OutboundMessage.status.in_([MessageStatus.QUEUED, MessageStatus.RETRYING])
-                )
-            )
-            return int(count or 0)
 
 
 #: How long a message whose retries were spent keeps its data for a manual retry.
