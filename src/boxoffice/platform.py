@@ -9,8 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from boxoffice.core.booking.notices import notices_subscriber, remind_forever
-from boxoffice.core.booking.subscribers import event_cancellation_subscriber
+from boxoffice.core.booking.notices import remind_forever
+from boxoffice.core.booking.subscribers import event_subscriber
 from boxoffice.core.booking.sweeper import sweep_forever
 from boxoffice.core.booking.waitlist import offer_mail_subscriber
 from boxoffice.core.catalog.indexing import event_index_subscriber
@@ -287,8 +287,7 @@ def _subscribers(
     links: LinkSecrets,
 ) -> list[Subscriber]:
     subscribers: list[Subscriber] = [
-        event_cancellation_subscriber(db, clock),
-        notices_subscriber(db, clock),
+        event_subscriber(db, clock),
         offer_mail_subscriber(db, clock, public_url, links),
     ]
     backend = router.search_backend()

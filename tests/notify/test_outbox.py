@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import select
 
 from boxoffice import DeliveryResult, HealthState, Message, ProviderHealth
-from boxoffice.core.booking.notices import notices_subscriber
+from boxoffice.core.booking.subscribers import event_subscriber
 from boxoffice.core.catalog.lifecycle import EventStatus
 from boxoffice.core.catalog.service import change_status
 from boxoffice.core.clock import ManualClock
@@ -250,7 +250,7 @@ async def test_the_upgrade_keeps_queued_mail_and_replays_no_old_notice(
     make_platform: Any, make_client: Any, clock: ManualClock
 ) -> None:
     """Revision 0023: a message queued (rendered) before it is still sent after it; the
-    buyers' notices subscriber starts at the journal's end, so a postponement made before the
+    subscriber of events' changes starts at the journal's end (no cursor before it), so a postponement made before the
     upgrade is not announced after it (its buyer would be told of a new one: test_messages)."""
     platform = make_platform(config=factories.PLUGINS_TOML, entry_points=True)
     store = await shop(platform.db, clock, types={"Free": 0}, quotas={"Hall": (5, ["Free"])})
@@ -301,7 +301,7 @@ async def test_the_upgrade_keeps_queued_mail_and_replays_no_old_notice(
     assert (queued.template, queued.status) == ("prerendered", MessageStatus.QUEUED)
     await outbox.deliver(queued.id, first=True)  # what its journal entry, dispatched, does
     await Dispatcher(
-        platform.db, clock, [outbox.subscriber(), notices_subscriber(platform.db, clock)]
+        platform.db, clock, [outbox.subscriber(), event_subscriber(platform.db, clock)]
     ).run_until_idle()
     assert [(m.to, m.subject, m.text) for m in channel.sent] == [
         ("old@example.org", "Your order", "Queued before the upgrade\n")

@@ -30,7 +30,6 @@ from boxoffice.core.catalog.models import Event
 from boxoffice.core.clock import Clock, ensure_utc
 from boxoffice.core.errors import NotFound
 from boxoffice.core.identity.models import Organization
-from boxoffice.core.journal.dispatcher import Subscriber
 from boxoffice.core.journal.entries import JournalEntry, RecordedEntry, entry_type
 from boxoffice.core.journal.service import append
 from boxoffice.core.notify.models import Broadcast, MessageStatus, OutboundMessage, Purpose
@@ -104,7 +103,7 @@ async def fan_out(
         after = batch[-1].id
 
 
-async def _tell_about_event(
+async def tell_about_event(
     db: Database, clock: Clock, recorded: RecordedEntry, entry: JournalEntry | None
 ) -> None:
     """A published event got a new time or place, or was postponed: its buyers hear it."""
@@ -271,7 +270,7 @@ async def broadcast_of(
     return await broadcast_out(session, found)
 
 
-async def _send_broadcast(db: Database, clock: Clock, entry: BroadcastRequested) -> None:
+async def send_broadcast(db: Database, clock: Clock, entry: BroadcastRequested) -> None:
     async with db.read() as session:
         broadcast = await session.get(Broadcast, uuid.UUID(entry.broadcast_id))
         if broadcast is None or broadcast.recipients is not None:
@@ -302,27 +301,6 @@ async def _send_broadcast(db: Database, clock: Clock, entry: BroadcastRequested)
         found = await session.get(Broadcast, broadcast.id, with_for_update=True)
         if found is not None:
             found.recipients = int(count or 0)
-
-
-def notices_subscriber(db: Database, clock: Clock) -> Subscriber:
-    """What buyers are told without anyone asking (a new time or place, a postponement) and
-    organizers' broadcasts: one subscriber, since each costs the dispatcher a cursor to move
-    on every entry."""
-
-    async def handle(recorded: RecordedEntry) -> None:
-        entry = recorded.decode()
-        if isinstance(entry, BroadcastRequested):
-            await _send_broadcast(db, clock, entry)
-        else:
-            await _tell_about_event(db, clock, recorded, entry)
-
-    return Subscriber(
-        name="booking:notices",
-        handler=handle,
-        types=frozenset(
-            {EventStatusChanged.__name__, EventUpdated.__name__, BroadcastRequested.__name__}
-        ),
-    )
 
 
 async def _organization_name(session: AsyncSession, organization_id: uuid.UUID) -> str:

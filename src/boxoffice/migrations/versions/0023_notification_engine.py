@@ -3,9 +3,12 @@ delivered), a delivery log with retries, fan-out keys, marketing preferences, or
 broadcasts, and the day-before reminder's mark on events.
 
 Messages queued before this revision carry their rendered text: they are kept as the
-``prerendered`` template, so none is lost across the upgrade. The new ``booking:notices``
-journal subscriber starts at the journal's end: an upgraded deployment must not tell buyers
-today of a postponement made last year.
+``prerendered`` template, so none is lost across the upgrade. The journal subscriber
+that cancelled a cancelled event's orders now also tells buyers of changes and sends
+broadcasts: its cursor is renamed (``booking:event-cancelled`` to ``booking:events``) and
+keeps its place, so an upgraded deployment does not tell buyers today of a postponement made
+last year. A database whose dispatcher never ran (no cursor yet) starts it at the journal's
+end.
 
 Revision ID: 0023
 Revises: 0022
@@ -125,24 +128,34 @@ def upgrade() -> None:
         )
     op.add_column("event", sa.Column("reminded_for", UTCDateTime(), nullable=True))
 
-    last = connection.execute(sa.text("SELECT max(position) FROM journal_entry")).scalar() or 0
-    txid = 0
-    if connection.dialect.name == "postgresql":  # just below the oldest open transaction
-        oldest_open = connection.execute(
-            sa.text("SELECT (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
-        ).scalar()
-        txid = int(oldest_open or 1) - 1
-    connection.execute(
+    renamed = connection.execute(
         sa.text(
-            "INSERT INTO journal_subscriber (name, position, txid, attempts) "
-            "VALUES ('booking:notices', :position, :txid, 0)"
-        ),
-        {"position": last, "txid": txid},
-    )
+            "UPDATE journal_subscriber SET name = 'booking:events' "
+            "WHERE name = 'booking:event-cancelled'"
+        )
+    ).rowcount
+    if not renamed:
+        last = connection.execute(sa.text("SELECT max(position) FROM journal_entry")).scalar()
+        txid = 0
+        if connection.dialect.name == "postgresql":  # just below the oldest open transaction
+            oldest_open = connection.execute(
+                sa.text("SELECT (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
+            ).scalar()
+            txid = int(oldest_open or 1) - 1
+        connection.execute(
+            sa.text(
+                "INSERT INTO journal_subscriber (name, position, txid, attempts) "
+                "VALUES ('booking:events', :position, :txid, 0)"
+            ),
+            {"position": last or 0, "txid": txid},
+        )
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM journal_subscriber WHERE name = 'booking:notices'")
+    op.execute(
+        "UPDATE journal_subscriber SET name = 'booking:event-cancelled' "
+        "WHERE name = 'booking:events'"
+    )
     op.drop_column("event", "reminded_for")  # SQLite 3.35+ drops columns in place
     op.drop_table("broadcast")
     op.drop_table("notification_preference")
