@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
 from boxoffice.api.app import create_app
 from boxoffice.api.booking import CODE_GUESSES
 from boxoffice.core.clock import ManualClock
 from boxoffice.platform import Platform
+from boxoffice.testing.plugin import app_client
 from tests import factories
 from tests.booking.helpers import organizer_shop
 from tests.identity.helpers import client_addresses
@@ -25,7 +25,7 @@ async def test_wrong_codes_make_a_client_wait_not_the_others(
     platform: Platform, clock: ManualClock
 ) -> None:
     app = client_addresses(create_app(platform))
-    async with AsyncTestClient(app=app, raise_server_exceptions=False) as client:
+    async with app_client(app) as client:
         store, headers, base = await organizer_shop(client, platform, clock)
         promo = await client.post(
             f"{base}/promo-codes",
@@ -57,7 +57,7 @@ async def test_an_anonymous_key_replays_only_to_its_own_client(
     platform: Platform, clock: ManualClock
 ) -> None:
     app = client_addresses(create_app(platform))
-    async with AsyncTestClient(app=app, raise_server_exceptions=False) as client:
+    async with app_client(app) as client:
         store, _, _ = await organizer_shop(client, platform, clock)
         body = {
             "items": [{"ticket_type_id": str(store.types["Standard"]), "quantity": 1}],

@@ -102,18 +102,22 @@ async def organization(client: Any, tokens: dict[str, Any], slug: str) -> dict[s
     return body
 
 
-def client_addresses(app: Any) -> Any:
+class client_addresses:
     """The app, seeing the client address a test names in ``x-test-client`` (the test client
-    always says "testclient"), as a trusted proxy's X-Forwarded-For would make it."""
+    is always 127.0.0.1), as a trusted proxy's X-Forwarded-For would make it."""
 
-    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def lifespan(self) -> Any:
+        return self.app.lifespan()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             named = dict(scope["headers"]).get(b"x-test-client")
             if named:
                 scope = {**scope, "client": (named.decode(), 40000)}
-        await app(scope, receive, send)
-
-    return wrapped
+        await self.app(scope, receive, send)
 
 
 async def invite_and_join(

@@ -7,12 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
 from boxoffice.api.app import create_app
 from boxoffice.core.clock import ManualClock
 from boxoffice.logs import configure_logging
 from boxoffice.platform import Platform
+from boxoffice.testing.plugin import app_client
 from tests import factories
 from tests.identity.helpers import (
     PASSWORD,
@@ -185,7 +185,7 @@ async def test_bad_credentials_are_generic_and_guessing_is_slowed_per_client(
     """Five wrong passwords from one client make that client wait; the owner, signing in
     from elsewhere, is not locked out by someone else's guesses; a reset lifts the wait."""
     app = client_addresses(create_app(platform))
-    async with AsyncTestClient(app=app, raise_server_exceptions=False) as client:
+    async with app_client(app) as client:
         await sign_up(client, platform, "eve@example.org")
         attacker = {"x-test-client": "198.51.100.7"}
         owner = {"x-test-client": "203.0.113.20"}

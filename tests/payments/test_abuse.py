@@ -11,7 +11,6 @@ from typing import Any
 
 import msgspec
 import pytest
-from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
 from boxoffice.api.app import create_app
@@ -20,6 +19,7 @@ from boxoffice.core.hookspecs import hookimpl
 from boxoffice.core.payments.gateway import PaymentAttempt
 from boxoffice.core.payments.models import Payment
 from boxoffice.platform import Platform
+from boxoffice.testing.plugin import app_client
 from tests import factories
 from tests.booking.helpers import Shop, counts, shop
 from tests.identity.helpers import client_addresses
@@ -39,7 +39,7 @@ EXTRA: list[tuple[str, object]] = []
 @asynccontextmanager
 async def client_of(platform: Platform) -> AsyncIterator[Any]:
     app = client_addresses(create_app(platform))
-    async with AsyncTestClient(app=app, raise_server_exceptions=False) as client:
+    async with app_client(app) as client:
         yield client
 
 

@@ -17,7 +17,7 @@ Fixtures:
 - ``boxoffice_clock``: a :class:`~boxoffice.core.clock.ManualClock`.
 - ``boxoffice_platform``: builds a platform from just the plugins you pass.
 - ``boxoffice_client``: ``async with boxoffice_client(platform) as client:`` real HTTP through
-  the app (Litestar's test client), its lifespan included.
+  the app (httpx on the test's own event loop), its lifespan included.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -39,7 +39,8 @@ from boxoffice.testing.databases import ENGINES, TemplateDatabases, database_nam
 from boxoffice.testing.postgres import POSTGRES_HELP, PostgresServer, find_postgres_bindir
 
 if TYPE_CHECKING:
-    from litestar.testing import AsyncTestClient
+    import httpx
+    from litestar import Litestar
 
     from boxoffice.platform import Platform
     from boxoffice.testing.smtp import SmtpReceiver
@@ -47,7 +48,8 @@ if TYPE_CHECKING:
 #: ``boxoffice_platform(plugins=..., config=...)``: see :func:`boxoffice_platform`.
 MakePlatform = Callable[..., "Platform"]
 #: ``boxoffice_client(platform)``: an async context manager giving an HTTP test client.
-MakeClient = Callable[["Platform"], contextlib.AbstractAsyncContextManager["AsyncTestClient[Any]"]]
+ClientContext = contextlib.AbstractAsyncContextManager["httpx.AsyncClient"]
+MakeClient = Callable[["Platform"], ClientContext]
 
 TEST_SECRET_KEY = "boxoffice-test-signing-key-0123456789abcdef"  # noqa: S105 - tests only
 
@@ -194,18 +196,41 @@ def boxoffice_smtp() -> Iterator[SmtpReceiver]:
         yield receiver
 
 
+@contextlib.asynccontextmanager
+async def app_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """``async with app_client(app) as client:`` real HTTP into ``app`` with its lifespan,
+    all on the caller's event loop, as in production.
+
+    Not Litestar's ``AsyncTestClient``: that runs the lifespan (and with it the app's
+    background loops) on a thread of its own, started and ended by every client. Each such
+    thread ended with SQLAlchemy's greenlets on it; greenlet cleans those up later on the
+    main thread, and a parallel run hung there twice, spinning in that clean-up. One loop
+    means no such thread, and the background work runs where the requests run."""
+    import httpx
+
+    # Litestar's __call__ is typed with its own ASGI types; httpx's are the generic ones.
+    transport = httpx.ASGITransport(app=cast(Any, app), raise_app_exceptions=False)
+    lifespan = app.lifespan()
+    await lifespan.__aenter__()
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
+            yield c
+    finally:
+        # Shut the app down as a server would, whatever the test raised: its exception then
+        # comes out as it is, not wrapped in a group by the lifespan's task group.
+        await lifespan.__aexit__(None, None, None)
+
+
 @pytest.fixture
 def boxoffice_client() -> MakeClient:
-    """``async with boxoffice_client(platform) as client:`` an HTTP client with the app's
-    lifespan (Litestar's ``AsyncTestClient``; server errors come back as responses)."""
-    from litestar.testing import AsyncTestClient
-
+    """``async with boxoffice_client(platform) as client:`` an HTTP client (httpx) into the
+    platform's app, its lifespan included (:func:`app_client`); server errors come back as
+    responses."""
     from boxoffice.api.app import create_app
 
-    @contextlib.asynccontextmanager
-    async def open_client(platform: Platform) -> AsyncIterator[AsyncTestClient[Any]]:
-        app = create_app(platform)
-        async with AsyncTestClient(app=app, raise_server_exceptions=False) as client:
-            yield client
+    def open_client(
+        platform: Platform,
+    ) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+        return app_client(create_app(platform))
 
     return open_client
