@@ -41,7 +41,9 @@ def test_every_organizer_route_names_its_permission_and_is_authorized(
             where = f"{sorted(handler.http_methods)} {route.path}"
             assert isinstance(handler.opt.get(PERMISSION), Permission), where
             asks = set(inspect.signature(handler.fn).parameters)
-            assert asks & {"role", "event", "order", "door"}, f"{where} asks for no authorization"
+            assert asks & {"role", "event", "order", "admission"}, (
+                f"{where} asks for no authorization"
+            )
             checked += 1
     assert checked >= 35
 

@@ -20,7 +20,7 @@ from boxoffice.core.tickets.credentials import read_claim, verify_offline
 from boxoffice.platform import Platform
 from tests import factories
 from tests.booking.helpers import Buyer, organizer_shop, shop
-from tests.identity.helpers import auth, invite_and_join
+from tests.identity.helpers import auth, invite_and_join, sign_up
 
 
 @pytest.fixture
@@ -328,13 +328,24 @@ async def test_exit_scans_and_reentry(
         }
         assert (lists["Festival"]["inside"], lists["Concert"]["inside"]) == (1, 0)
 
+        # Out again, then shown at two gates at once (the ticket passed back over the fence):
+        # one of them lets it back in.
+        assert await scan(festival, "exit") == "exited"
+        both = await asyncio.gather(scan(festival, "entry"), scan(festival, "entry"))
+        assert sorted(both) == ["already_used", "valid"], both
+        lists = {
+            x["name"]: x
+            for x in (await client.get(f"{base}/checkin-lists", headers=headers)).json()
+        }
+        assert lists["Festival"]["inside"] == 1
+
 
 async def test_a_scanner_with_an_api_key_scans_and_its_use_is_recorded_after(
     platform: Platform, make_client: Any, clock: ManualClock
 ) -> None:
     """A door scanner signs in with an organization API key (scope ``checkin``). Its use is
-    recorded beside the request, not inside it: inside, on SQLite, the record would wait for
-    the write slot the scan itself holds (it did: the request never answered)."""
+    recorded in the scan's own unit of work: a second transaction inside the request would,
+    on SQLite, wait for the write slot the scan itself holds (one did: it never answered)."""
     from boxoffice.core.identity.models import ApiKey
 
     async with make_client(platform) as client:
@@ -364,3 +375,62 @@ async def test_a_scanner_with_an_api_key_scans_and_its_use_is_recorded_after(
     async with platform.db.read() as session:
         (key,) = (await session.scalars(sa_select(ApiKey))).all()
     assert key.last_used_at is not None
+
+
+async def test_the_door_answers_only_those_who_may_scan_there(
+    platform: Platform, make_client: Any, clock: ManualClock
+) -> None:
+    """The scan authenticates and authorizes inside its own unit of work: the same answers
+    as every other route (401, 403, 404 as problems), before anything about the ticket is
+    told, and nothing is let in."""
+    async with make_client(platform) as client:
+        store, headers, base = await organizer_shop(
+            client, platform, clock, types={"Free": 0}, quotas={"Hall": (5, ["Free"])}
+        )
+        org_id = base.split("/")[4]
+        gates = await client.post(f"{base}/checkin-lists", json={"name": "Gates"}, headers=headers)
+        scans = f"{base}/checkin-lists/{gates.json()['id']}/scans"
+        (credential,) = await credentials(client, await Buyer(client, store).buy(Free=1))
+        keys = f"/api/v1/organizations/{org_id}/api-keys"
+
+        async def key(scopes: list[str]) -> dict[str, Any]:
+            made = await client.post(keys, json={"name": "k", "scopes": scopes}, headers=headers)
+            assert made.status_code == 201, made.text
+            return dict(made.json())
+
+        def problem(response: Any, status: int) -> None:
+            assert response.status_code == status, response.text
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert "result" not in response.json()
+
+        body = {"credential": credential}
+        problem(await client.post(scans, json=body), 401)
+        problem(await client.post(scans, json=body, headers=auth("bxk_nope_nothing")), 401)
+        problem(await client.post(scans, json=body, headers={"authorization": "Basic x"}), 401)
+        forged = {"credential": "A" * len(credential)}
+        problem(await client.post(scans, json=forged), 401)
+
+        revoked = await key(["checkin"])
+        gone = await client.delete(f"{keys}/{revoked['api_key']['id']}", headers=headers)
+        assert gone.status_code == 204, gone.text
+        problem(await client.post(scans, json=body, headers=auth(revoked["key"])), 401)
+        wrong_scope = await key(["events:read"])
+        problem(await client.post(scans, json=body, headers=auth(wrong_scope["key"])), 403)
+
+        outsider = auth(await sign_up(client, platform, "outsider@example.org"))
+        problem(await client.post(scans, json=body, headers=outsider), 404)
+        staff = await invite_and_join(
+            client, platform, headers, org_id, "door@example.org", "checkin"
+        )
+        ended = await client.post("/api/v1/auth/logout", headers=auth(staff))
+        assert ended.status_code == 204, ended.text
+        problem(await client.post(scans, json=body, headers=auth(staff)), 401)
+        elsewhere = scans.replace(gates.json()["id"], str(uuid.uuid4()))
+        problem(await client.post(elsewhere, json=body, headers=auth(wrong_scope["key"])), 403)
+
+        good = await key(["checkin"])
+        problem(await client.post(elsewhere, json=body, headers=auth(good["key"])), 404)
+        lists = await client.get(f"{base}/checkin-lists", headers=headers)
+        assert lists.json()[0]["checked_in"] == 0, "nothing was let in"
+        let_in = await client.post(scans, json=body, headers=auth(good["key"]))
+        assert let_in.json()["result"] == "valid"

@@ -21,7 +21,9 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.plugins import JsonRenderPlugin
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-CALLER_DEPENDENCIES = frozenset({"principal", "user", "admin_user", "role", "event", "order"})
+CALLER_DEPENDENCIES = frozenset(
+    {"principal", "user", "admin_user", "role", "event", "order", "admission"}
+)
 #: Operations with an abuse limit (see ``api/identity.py``).
 RATE_LIMITED = frozenset(
     {"/api/v1/auth/login", "/api/v1/auth/register", "/api/v1/auth/password/forgot"}

@@ -13,11 +13,13 @@ engine — exactly one gets ``valid``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Literal, NamedTuple
+from functools import partial
+from typing import Annotated, Any, Literal, NamedTuple, NoReturn
 
 import msgspec
-from sqlalchemy import ColumnElement, Connection, func, literal, select, update
+from sqlalchemy import Connection, String, bindparam, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.booking.models import Order, OrderItem
@@ -30,6 +32,7 @@ from boxoffice.core.fields import SingleLine
 from boxoffice.core.identity.permissions import Permission
 from boxoffice.core.identity.principal import Principal, authorize_sync
 from boxoffice.core.storage import Database, UTCDateTime, UUIDType, conflict_insert, table_of
+from boxoffice.core.storage.prepared import Prepared
 from boxoffice.core.tickets.credentials import TicketKeys, read_claim
 
 ScanResult = Literal[
@@ -203,6 +206,86 @@ class Door(NamedTuple):
 
 _LIST = table_of(CheckinList)
 _EVENT = table_of(Event)
+_CHECKIN = table_of(Checkin)
+_ITEM = table_of(OrderItem)
+_TYPE = table_of(TicketType)
+
+# The door's statements, prepared (a scan is the check-in's hot path).
+_DOOR = Prepared(
+    select(_LIST.c.ticket_type_ids, _LIST.c.opens_at, _LIST.c.reentry)
+    .join(_EVENT, _EVENT.c.id == _LIST.c.event_id)
+    .where(
+        _LIST.c.id == bindparam("list_id"),
+        _LIST.c.event_id == bindparam("event_id"),
+        _EVENT.c.organization_id == bindparam("organization_id"),
+    )
+)
+_TICKET = Prepared(
+    select(
+        _ITEM.c.attendee_name,
+        _ITEM.c.status,
+        _ITEM.c.credential_version,
+        _ITEM.c.ticket_type_id,
+        _TYPE.c.name,
+    )
+    .join(_TYPE, _TYPE.c.id == _ITEM.c.ticket_type_id)
+    .where(_ITEM.c.id == bindparam("ticket_id"))
+)
+_HERE = (_CHECKIN.c.list_id == bindparam("list_id")) & (
+    _CHECKIN.c.ticket_id == bindparam("ticket_id")
+)
+_ADMIT = Prepared(
+    lambda dialect: (
+        conflict_insert(dialect, _CHECKIN)
+        .from_select(
+            ["list_id", "ticket_id", "scanned_at", "gate", "by_user_id", "inside", "entries"],
+            # Only a ticket still valid in the scanned version: a refund or a reissue committed
+            # since the ticket was read turns the entry into nothing.
+            select(
+                bindparam("list_id", type_=UUIDType),
+                bindparam("ticket_id", type_=UUIDType),
+                bindparam("at", type_=UTCDateTime),
+                bindparam("gate", type_=String),
+                bindparam("by_user_id", type_=UUIDType),
+                literal(True),
+                literal(1),
+            ).where(
+                _ITEM.c.id == bindparam("ticket_id"),
+                _ITEM.c.status == TicketStatus.VALID,
+                _ITEM.c.credential_version == bindparam("version"),
+            ),
+        )
+        .on_conflict_do_nothing(index_elements=["list_id", "ticket_id"])
+        .returning(_CHECKIN.c.ticket_id)
+    )
+)
+_FIRST_ENTRY = Prepared(
+    select(_CHECKIN.c.scanned_at, _CHECKIN.c.gate, _CHECKIN.c.inside).where(_HERE)
+)
+_TICKET_STATUS = Prepared(select(_ITEM.c.status).where(_ITEM.c.id == bindparam("ticket_id")))
+_COME_BACK = Prepared(
+    update(_CHECKIN)
+    .where(_HERE, ~_CHECKIN.c.inside)
+    .values(
+        inside=True,
+        entries=_CHECKIN.c.entries + 1,
+        scanned_at=bindparam("at"),
+        gate=bindparam("gate"),
+        by_user_id=bindparam("by_user_id"),
+    )
+)
+_EARLIER_ENTRY = Prepared(
+    update(_CHECKIN)
+    .where(_HERE)
+    .values(scanned_at=bindparam("at"), gate=bindparam("gate"), by_user_id=bindparam("by_user_id"))
+)
+_GO_OUT = Prepared(
+    update(_CHECKIN).where(_HERE, _CHECKIN.c.inside).values(inside=False).returning(_CHECKIN.c.gate)
+)
+
+#: Who may scan where: authorizes the caller and reads the list, inside the scan's unit of
+#: work (:func:`open_door` with the caller, or a door already open for a batch of scans).
+Admission = Callable[[Connection], Door]
 
 
 def open_door(
@@ -212,18 +295,13 @@ def open_door(
     event_id: uuid.UUID,
     list_id: uuid.UUID,
 ) -> Door:
-    """Authorize a scan (permission ``checkin``) and read its list, in one unit of work:
-    the hot path of the door, so no ORM session and a statement each."""
+    """Authorize a scan (permission ``checkin``) and read its list: statements of the scan's
+    own unit of work."""
     authorize_sync(connection, principal, organization_id, Permission.CHECKIN)
-    row = connection.execute(
-        select(_LIST.c.ticket_type_ids, _LIST.c.opens_at, _LIST.c.reentry)
-        .join(_EVENT, _EVENT.c.id == _LIST.c.event_id)
-        .where(
-            _LIST.c.id == list_id,
-            _LIST.c.event_id == event_id,
-            _EVENT.c.organization_id == organization_id,
-        )
-    ).first()
+    row = _DOOR.first(
+        connection,
+        {"list_id": list_id, "event_id": event_id, "organization_id": organization_id},
+    )
     if row is None:
         raise NotFound(f"no check-in list {list_id} for this event")
     return Door(
@@ -240,50 +318,41 @@ async def scan(
     db: Database,
     clock: Clock,
     keys: TicketKeys,
-    door: Door,
+    admission: Admission,
     credential: str,
     *,
     gate: str = "",
     scanned_at: datetime | None = None,
     direction: Direction = "entry",
 ) -> ScanOut:
-    """Check a scanned credential at ``door`` and let the ticket in if it may enter (see the
-    module's docstring for the answers). ``scanned_at``: when a scanner that was offline let
-    it in (the upload comes later); the earliest entry is the one kept.
+    """Check a scanned credential at the door ``admission`` opens and let the ticket in if it
+    may enter (see the module's docstring for the answers). ``scanned_at``: when a scanner
+    that was offline let it in (the upload comes later); the earliest entry is the one kept.
 
-    The signature is checked first (no database); the rest is one unit of write work
-    (:meth:`Database.run`: group-committed with other scans on SQLite, one short
-    transaction on PostgreSQL), which admits only a ticket still valid in that version."""
-    claim = keys.verify(credential)
-    if claim is None:
-        forged = read_claim(credential) is not None
-        return ScanOut(
-            result="unknown",
-            detail="a forged or damaged code" if forged else "not a ticket of this platform",
-        )
-    if claim.event_id != door.event_id:
-        return ScanOut(result="wrong_event", detail="a ticket for another event")
+    All of it is one unit of write work (:meth:`Database.run`: group-committed with other
+    scans on SQLite; on PostgreSQL reads and then the entry as one self-committing
+    statement, no BEGIN or COMMIT): the caller's authorization first, then the signature
+    (no database), then the entry, which admits only a ticket still valid in that version
+    and not in yet. When it admits nothing (a repeat, mostly), a second unit finds out why."""
     now = min(ensure_utc(scanned_at), clock.now()) if scanned_at else clock.now()
     entry = _Entry(
-        door=door,
-        ticket_id=claim.ticket_id,
-        version=claim.version,
+        admission=admission,
+        keys=keys,
+        credential=credential,
         at=now,
         gate=gate[:120],
         offline=scanned_at is not None,
         exit=direction == "exit",
     )
-    return await db.run(entry.scan)
+    try:
+        return await db.run(entry.scan)
+    except _NotLetIn as refused:
+        return await db.run(partial(entry.explain, refused))
 
 
 def _refused(status: str, ticket: ScannedTicket) -> ScanOut:
     result, detail = _REFUSED_STATUS.get(status, ("cancelled", status))
     return ScanOut(result=result, detail=detail, ticket=ticket)
-
-
-_CHECKIN = table_of(Checkin)
-_ITEM = table_of(OrderItem)
-_TYPE = table_of(TicketType)
 
 
 class _Door(NamedTuple):
@@ -300,39 +369,49 @@ class _Door(NamedTuple):
         return ScanOut(ticket=ticket, **self._asdict())
 
 
+class _NotLetIn(Exception):
+    """The entry's insert added nothing: the ticket is in already, or changed since it was
+    read (raised by the deferred insert, which rolls its unit back)."""
+
+    def __init__(self, door: Door, params: dict[str, Any]) -> None:
+        super().__init__("not let in")
+        self.door = door
+        self.params = params
+        self.ticket: ScannedTicket = params["ticket"]
+
+    def raise_(self) -> NoReturn:
+        raise self
+
+
 class _Entry(NamedTuple):
     """One scan, run by :meth:`Database.run` on a synchronous connection."""
 
-    door: Door
-    ticket_id: uuid.UUID
-    version: int
+    admission: Admission
+    keys: TicketKeys
+    credential: str
     at: datetime
     gate: str
     offline: bool
     exit: bool
 
-    def _here(self) -> ColumnElement[bool]:
-        return (_CHECKIN.c.list_id == self.door.list_id) & (_CHECKIN.c.ticket_id == self.ticket_id)
-
     def scan(self, connection: Connection) -> ScanOut:
-        row = connection.execute(
-            select(
-                _ITEM.c.attendee_name,
-                _ITEM.c.status,
-                _ITEM.c.credential_version,
-                _ITEM.c.ticket_type_id,
-                _TYPE.c.name,
+        door = self.admission(connection)
+        claim = self.keys.verify(self.credential)
+        if claim is None:
+            forged = read_claim(self.credential) is not None
+            return ScanOut(
+                result="unknown",
+                detail="a forged or damaged code" if forged else "not a ticket of this platform",
             )
-            .join(_TYPE, _TYPE.c.id == _ITEM.c.ticket_type_id)
-            .where(_ITEM.c.id == self.ticket_id)
-        ).first()
+        if claim.event_id != door.event_id:
+            return ScanOut(result="wrong_event", detail="a ticket for another event")
+        row = _TICKET.first(connection, {"ticket_id": claim.ticket_id})
         if row is None:
             return ScanOut(result="unknown", detail="no such ticket")
         ticket = ScannedTicket(
-            id=self.ticket_id, attendee_name=row.attendee_name, ticket_type=row.name
+            id=claim.ticket_id, attendee_name=row.attendee_name, ticket_type=row.name
         )
-        door = self.door
-        if row.credential_version != self.version:
+        if row.credential_version != claim.version:
             return ScanOut(
                 result="unknown", detail="an old code: this ticket was reissued", ticket=ticket
             )
@@ -344,68 +423,45 @@ class _Entry(NamedTuple):
             return ScanOut(
                 result="not_yet_valid", detail="the doors are not open yet", ticket=ticket
             )
-        return (self.leave if self.exit else self.enter)(connection).answer(ticket)
+        params: dict[str, Any] = {
+            "ticket": ticket,
+            "list_id": door.list_id,
+            "ticket_id": claim.ticket_id,
+            "version": claim.version,
+            "at": self.at,
+            "gate": self.gate,
+            "by_user_id": door.by_user_id,
+        }
+        went = self.leave if self.exit else self.enter
+        return went(connection, door, params).answer(ticket)
 
-    def enter(self, connection: Connection) -> _Door:
-        """Insert the entry if the ticket is still valid in this version and not in yet
-        (``ON CONFLICT DO NOTHING`` on (list, ticket): of two scans at once, one wins)."""
-        still_valid = select(
-            literal(self.door.list_id, UUIDType),
-            literal(self.ticket_id, UUIDType),
-            literal(self.at, UTCDateTime),
-            literal(self.gate),
-            literal(self.door.by_user_id, UUIDType),
-            literal(True),
-            literal(1),
-        ).where(
-            _ITEM.c.id == self.ticket_id,
-            _ITEM.c.status == TicketStatus.VALID,
-            _ITEM.c.credential_version == self.version,
-        )
-        insert_ = conflict_insert(connection.dialect.name, _CHECKIN).from_select(
-            ["list_id", "ticket_id", "scanned_at", "gate", "by_user_id", "inside", "entries"],
-            still_valid,
-        )
-        inserted = connection.execute(
-            insert_.on_conflict_do_nothing(index_elements=["list_id", "ticket_id"]).returning(
-                _CHECKIN.c.ticket_id
-            )
-        )
-        if inserted.first() is not None:
-            return _Door("valid", "let in")
-        first = connection.execute(
-            select(_CHECKIN.c.scanned_at, _CHECKIN.c.gate, _CHECKIN.c.inside).where(self._here())
-        ).first()
+    def enter(self, connection: Connection, door: Door, params: dict[str, Any]) -> _Door:
+        """Let the ticket in: an insert, deferred to the end of the unit, that adds the entry
+        only if the ticket is still valid in this version and not in yet (``ON CONFLICT DO
+        NOTHING`` on (list, ticket): of two scans at once, one wins). If it adds nothing,
+        :class:`_NotLetIn` rolls the unit back and :meth:`explain` answers."""
+        refusal = _NotLetIn(door, params)
+        _ADMIT.defer(connection, params, expect=1, otherwise=refusal.raise_)
+        return _Door("valid", "let in")
+
+    def explain(self, refused: _NotLetIn, connection: Connection) -> ScanOut:
+        """Why a ticket was not let in (its own unit of work, after the refusal): in already,
+        back in through a door that lets people in again, or changed since it was read."""
+        door, params = refused.door, refused.params
+        ticket = refused.ticket
+        first = _FIRST_ENTRY.first(connection, params)
         if first is None:  # not inserted, not there: the ticket changed since it was read
-            status = connection.execute(
-                select(_ITEM.c.status).where(_ITEM.c.id == self.ticket_id)
-            ).scalar_one()
+            status = _TICKET_STATUS.execute(connection, params).rows[0].status
             if status == TicketStatus.VALID:
-                return _Door("unknown", "an old code: this ticket was reissued")
-            refused = _REFUSED_STATUS.get(status, ("cancelled", status))
-            return _Door(refused[0], refused[1])
+                return _Door("unknown", "an old code: this ticket was reissued").answer(ticket)
+            return _refused(status, ticket)
         first_at, first_gate, inside = ensure_utc(first.scanned_at), first.gate, first.inside
-        if self.door.reentry and not inside:
-            connection.execute(
-                update(_CHECKIN)
-                .where(self._here(), ~_CHECKIN.c.inside)
-                .values(
-                    inside=True,
-                    entries=_CHECKIN.c.entries + 1,
-                    scanned_at=self.at,
-                    gate=self.gate,
-                    by_user_id=self.door.by_user_id,
-                )
-            )
-            return _Door("valid", "let in again")
+        if door.reentry and not inside and _COME_BACK.execute(connection, params).rowcount:
+            return _Door("valid", "let in again").answer(ticket)
         if self.offline and self.at < first_at:
             # An offline scanner let it in earlier than the entry on record: keep the earliest
             # (the counts stay right; the later scan is the one reported as the repeat).
-            connection.execute(
-                update(_CHECKIN)
-                .where(self._here())
-                .values(scanned_at=self.at, gate=self.gate, by_user_id=self.door.by_user_id)
-            )
+            _EARLIER_ENTRY.execute(connection, params)
             return _Door(
                 "already_used",
                 "let in twice: this earlier offline scan is kept",
@@ -413,19 +469,13 @@ class _Entry(NamedTuple):
                 first_gate=self.gate,
                 repeated_at=first_at,
                 repeated_gate=first_gate,
-            )
+            ).answer(ticket)
         return _Door(
             "already_used", "already let in", first_scanned_at=first_at, first_gate=first_gate
-        )
+        ).answer(ticket)
 
-    def leave(self, connection: Connection) -> _Door:
-        left = connection.execute(
-            update(_CHECKIN)
-            .where(self._here(), _CHECKIN.c.inside)
-            .values(inside=False)
-            .returning(_CHECKIN.c.gate)
-        )
-        if left.first() is not None:
+    def leave(self, connection: Connection, door: Door, params: dict[str, Any]) -> _Door:
+        if _GO_OUT.first(connection, params) is not None:
             return _Door("exited", "gone out")
         return _Door("not_inside", "not inside: nothing to scan out")
 

@@ -51,8 +51,8 @@ class TicketClaim(NamedTuple):
     version: int
 
 
-#: Events whose verifying keys are kept derived (a forged event id cannot grow it further).
-_KEPT_VERIFIERS = 1024
+#: Events whose keys are kept derived (a forged event id cannot grow it further).
+_KEPT_SIGNERS = 1024
 
 
 class TicketKeys:
@@ -64,8 +64,8 @@ class TicketKeys:
         self._roots = [
             hmac.new(key.encode(), _PURPOSE, hashlib.sha256).digest() for key in platform_keys
         ]
-        #: Each event's public keys, derived once: the door verifies thousands a minute.
-        self._verifiers: dict[uuid.UUID, list[Ed25519PublicKey]] = {}
+        #: Each event's private keys, derived once: the door checks thousands a minute.
+        self._signers: dict[uuid.UUID, list[Ed25519PrivateKey]] = {}
 
     def _private(self, root: bytes, event_id: uuid.UUID) -> Ed25519PrivateKey:
         seed = hmac.new(root, event_id.bytes, hashlib.sha256).digest()
@@ -88,18 +88,30 @@ class TicketKeys:
         return base64.urlsafe_b64encode(payload + signature).decode()
 
     def verify(self, credential: str) -> TicketClaim | None:
-        """The claim of a credential one of the event's keys signed; ``None`` otherwise."""
+        """The claim of a credential one of the event's keys signed; ``None`` otherwise.
+
+        The server holds the private keys, and Ed25519 signatures are deterministic (RFC
+        8032): signing the payload again and comparing the signatures (in constant time)
+        checks exactly what verifying does, at a third of the cost (~30 µs instead of
+        ~100 µs here; a tenth of a scan's CPU). Scanners, with only the public keys, verify
+        (:func:`verify_offline`)."""
         claim = read_claim(credential)
         if claim is None:
             return None
-        keys = self._verifiers.get(claim.event_id)
-        if keys is None:
-            if len(self._verifiers) >= _KEPT_VERIFIERS:
-                self._verifiers.clear()
-            keys = self._verifiers[claim.event_id] = [
-                Ed25519PublicKey.from_public_bytes(k) for k in self.public_keys(claim.event_id)
+        signers = self._signers.get(claim.event_id)
+        if signers is None:
+            if len(self._signers) >= _KEPT_SIGNERS:
+                self._signers.clear()
+            signers = self._signers[claim.event_id] = [
+                self._private(root, claim.event_id) for root in self._roots
             ]
-        return claim if verify_offline(credential, keys) else None
+        raw = _decode(credential)
+        assert raw is not None  # read_claim decoded it
+        payload, signature = raw[: _PAYLOAD.size], raw[_PAYLOAD.size :]
+        for key in signers:
+            if hmac.compare_digest(key.sign(payload), signature):
+                return claim
+        return None
 
 
 def read_claim(credential: str) -> TicketClaim | None:
