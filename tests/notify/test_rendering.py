@@ -14,6 +14,7 @@ from boxoffice.core.notify.rendering import (
     pick_locale,
     untranslated,
 )
+from boxoffice.core.notify.service import TEXT_MESSAGE_TEMPLATES
 
 EVENT = {
     "title": "Jazz <Night>",
@@ -53,7 +54,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     },
     "event-changed": ORDER,
     "event-postponed": ORDER,
-    "event-cancelled": ORDER,
+    "event-cancelled": {**ORDER, "paid": True},
     "event-reminder": ORDER,
     "waitlist-offer": {
         "name": "Ana",
@@ -90,6 +91,18 @@ def test_every_template_renders_in_every_language(template: str, locale: str) ->
     for value in ("link", "unsubscribe"):
         if value in SAMPLES[template]:
             assert SAMPLES[template][value] in rendered.text
+
+
+@pytest.mark.parametrize("locale", sorted(available_locales()))
+@pytest.mark.parametrize("template", sorted(TEXT_MESSAGE_TEMPLATES))
+def test_every_text_message_renders_short_in_every_language(template: str, locale: str) -> None:
+    """What goes by SMS has its ``.sms`` text: no subject, no HTML, the link, and short (a
+    160-character segment is 70 characters once a letter is not GSM-7: two or three)."""
+    rendered = Renderer().render(template, locale, SAMPLES[template], kind="sms")
+    assert (rendered.subject, rendered.html) == ("", "")
+    assert SAMPLES[template]["event"]["title"] in rendered.text
+    assert SAMPLES[template]["link"] in rendered.text
+    assert len(rendered.text) < 300, rendered.text
 
 
 @pytest.mark.parametrize("locale", sorted(available_locales() - {"en"}))

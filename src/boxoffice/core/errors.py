@@ -97,6 +97,11 @@ class ProviderUnavailable(BoxofficeError):
     title = "No provider is available for this request"
 
 
+class NotRouted(ProviderUnavailable):
+    """No routing rule names any provider for this kind of thing at all (as opposed to the
+    providers it names being unavailable now)."""
+
+
 class Unauthorized(BoxofficeError):
     """No valid credentials (401). Messages stay generic: they never say which part was wrong."""
 

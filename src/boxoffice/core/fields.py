@@ -34,6 +34,17 @@ TimeZone = Annotated[
     ),
 ]
 
+#: A phone number in international (E.164) form, as text-message providers take it.
+PHONE_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+PhoneNumber = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=16,
+        pattern=PHONE_PATTERN,
+        description="a phone number in international form (E.164), e.g. +4915112345678",
+    ),
+]
+
 
 #: Text that is one line: no line breaks or other control characters (names and titles end up
 #: in e-mail subjects, PDF tickets and CSV exports, where a line break is an injection).

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from boxoffice.core.compliance.region import ComplianceRegion
-from boxoffice.core.errors import NotFound, ProviderUnavailable
+from boxoffice.core.errors import NotFound, NotRouted, ProviderUnavailable
 from boxoffice.core.media.store import MediaStore
 from boxoffice.core.notify.channel import NotificationChannel
 from boxoffice.core.payments.gateway import PaymentGateway, supports
@@ -73,6 +73,8 @@ class Router:
         self, *, kind: str, region: str | None = None, available: Available = _always
     ) -> list[NotificationChannel]:
         rules: list[NotificationRule] = [r for r in self._notification_rules if r.kind == kind]
+        if not rules:
+            raise NotRouted(f"no routing rule for {kind!r} messages in plugins.toml")
         for rule in rules:
             if rule.region not in (None, region):
                 continue

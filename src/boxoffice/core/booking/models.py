@@ -94,6 +94,8 @@ class Order(Base):
     buyer_name: Mapped[str] = mapped_column(String(200))
     buyer_email: Mapped[str] = mapped_column(String(320), index=True)
     buyer_country: Mapped[str] = mapped_column(String(2), default="")
+    #: E.164 (``+4915112345678``) or "": for text messages about the event (see notices).
+    buyer_phone: Mapped[str] = mapped_column(String(16), default="", server_default="")
     locale: Mapped[str] = mapped_column(String(LOCALE_LENGTH), default="en")
     currency: Mapped[str] = mapped_column(CurrencyCode())
     subtotal_minor: Mapped[int] = mapped_column(BigInteger)

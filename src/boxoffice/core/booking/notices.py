@@ -10,7 +10,6 @@ are told per order by :func:`boxoffice.core.booking.orders.cancel`.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -34,7 +33,7 @@ from boxoffice.core.journal.entries import JournalEntry, RecordedEntry, entry_ty
 from boxoffice.core.journal.service import append
 from boxoffice.core.notify.models import Broadcast, MessageStatus, OutboundMessage, Purpose
 from boxoffice.core.notify.preferences import marketing_allowed
-from boxoffice.core.notify.service import queue_message
+from boxoffice.core.notify.service import queue_to_buyer
 from boxoffice.core.storage import Database
 from boxoffice.logs import get_logger
 
@@ -48,10 +47,6 @@ TIME_OR_PLACE = frozenset(
 #: Reminders go out this long before the start.
 REMINDER_LEAD = timedelta(hours=24)
 REMINDER_INTERVAL_SECONDS = 300.0
-
-
-def _key(topic: str, address: str) -> str:
-    return f"{topic}:{hashlib.sha256(address.encode()).hexdigest()[:32]}"
 
 
 async def fan_out(
@@ -84,17 +79,16 @@ async def fan_out(
                     session, order.buyer_email
                 ):
                     continue
-                if await queue_message(
+                if await queue_to_buyer(
                     session,
                     clock,
-                    kind="email",
-                    to=order.buyer_email,
+                    email=order.buyer_email,
+                    phone=order.buyer_phone,
                     template=template,
                     locale=order.locale,
                     region=event.region,
                     purpose=purpose,
                     topic=topic,
-                    dedupe_key=_key(topic, order.buyer_email),
                     context=context(order),
                 ):
                     queued += 1

@@ -69,7 +69,7 @@ from boxoffice.core.ids import new_id
 from boxoffice.core.journal.service import append, append_sync, run_appending_in_session
 from boxoffice.core.links import LinkKind, secret_matches
 from boxoffice.core.money import Money
-from boxoffice.core.notify.service import queue_message, queue_message_sync
+from boxoffice.core.notify.service import queue_message_sync, queue_to_buyer
 from boxoffice.core.pagination import decode_cursor, encode_cursor
 from boxoffice.core.storage.prepared import commit_asynchronously
 
@@ -352,6 +352,7 @@ def _record_order(
         buyer_name=data.buyer.name,
         buyer_email=email,
         buyer_country=data.buyer.country or "",
+        buyer_phone=data.buyer.phone or "",
         locale=data.buyer.locale or "",
         currency=event.event_currency,
         subtotal_minor=breakdown.subtotal.minor,
@@ -620,11 +621,11 @@ async def cancel(
         clock,
     )
     if source == OrderStatus.CONFIRMED:  # an unpaid order's buyer is told nothing new
-        await queue_message(
+        await queue_to_buyer(
             session,
             clock,
-            kind="email",
-            to=order.buyer_email,
+            email=order.buyer_email,
+            phone=order.buyer_phone,
             template="event-cancelled" if by == EVENT_CANCELLED else "order-cancelled",
             locale=order.locale,
             context={"order_id": str(order.id), "paid": paid > 0},
@@ -854,6 +855,7 @@ def order_out(
         status=order.status,
         buyer_name=order.buyer_name,
         buyer_email=order.buyer_email,
+        buyer_phone=order.buyer_phone,
         total=Money(order.total_minor, currency),
         breakdown=msgspec.convert(order.breakdown, Breakdown),
         tickets=[

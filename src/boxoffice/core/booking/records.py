@@ -135,6 +135,7 @@ class OrderRecord(Record, kw_only=True):
     buyer_name: str
     buyer_email: str
     buyer_country: str
+    buyer_phone: str
     locale: str
     currency: str
     subtotal_minor: int

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from boxoffice.core.fields import CountryCode, Locale, Position, SingleLine, country
+from boxoffice.core.fields import CountryCode, Locale, PhoneNumber, Position, SingleLine, country
 from boxoffice.core.money import MAX_MINOR, Money
 
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=100)]
@@ -59,6 +59,9 @@ class Buyer(Strict, frozen=True, kw_only=True):
     country: CountryCode | None = None
     #: The buyer's language for messages; unset: the event's language, then English.
     locale: Locale | None = None
+    #: For text messages about the event (the day-before reminder, a change of time or
+    #: place, a postponement or cancellation) where an SMS channel is routed; never marketing.
+    phone: PhoneNumber | None = None
 
     def __post_init__(self) -> None:
         if self.country is not None:
@@ -148,6 +151,7 @@ class OrderOut(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     buyer_name: str
     buyer_email: str
+    buyer_phone: str
     total: Money
     breakdown: Breakdown
     tickets: list[TicketOut]

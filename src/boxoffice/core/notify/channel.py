@@ -7,6 +7,7 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
+from boxoffice.core.fields import PHONE_PATTERN
 from boxoffice.core.providers import ProviderHealth
 
 
@@ -57,7 +58,7 @@ class NotificationChannel(Protocol):
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")  # E.164
+_PHONE = re.compile(PHONE_PATTERN)
 
 
 def undeliverable_reason(message: Message) -> str:

@@ -2,7 +2,8 @@
 dates formatted by babel for the recipient's locale.
 
 A message is three files in ``templates/``: ``<name>.subject``, ``<name>.txt`` (the plain
-text every e-mail carries) and, optionally, ``<name>.html``. Translatable text sits in
+text every e-mail carries) and, optionally, ``<name>.html``; a message that may also go as
+a text message has a short ``<name>.sms`` (plain text, no subject). Translatable text sits in
 ``{% trans %}`` blocks; the catalogs are ``locale/<language>/LC_MESSAGES/messages.po`` and
 are compiled when first used, so the repository holds no binary ``.mo`` files. The locale
 is chosen when the message is queued (:func:`pick_locale`): the recipient's, else the
@@ -149,7 +150,15 @@ class Renderer:
             if name.endswith(".subject")
         )
 
-    def render(self, template: str, locale: str, context: Mapping[str, Any]) -> Rendered:
+    def render(
+        self, template: str, locale: str, context: Mapping[str, Any], kind: str = "email"
+    ) -> Rendered:
+        """The message in ``locale``: for e-mail a subject, the plain text and the HTML; for a
+        text message (``kind="sms"``) only the text of ``<template>.sms``."""
+        if kind == "sms":
+            return Rendered(
+                subject="", text=_tidy(self._one(self._text, f"{template}.sms", locale, context))
+            )
         subject = " ".join(self._one(self._text, f"{template}.subject", locale, context).split())
         text = _tidy(self._one(self._text, f"{template}.txt", locale, context))
         try:

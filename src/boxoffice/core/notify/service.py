@@ -22,6 +22,7 @@ when they are queued and again when they are sent; each carries the RFC 8058 one
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -35,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.background import stop_if_cancelled
 from boxoffice.core.clock import Clock, ensure_utc
-from boxoffice.core.errors import Conflict, NotFound, ProviderUnavailable
+from boxoffice.core.errors import Conflict, NotFound, NotRouted, ProviderUnavailable
 from boxoffice.core.ids import new_id
 from boxoffice.core.journal.dispatcher import Subscriber
 from boxoffice.core.journal.entries import RecordedEntry
@@ -142,6 +143,58 @@ async def queue_message(
             dedupe_key=dedupe_key,
         ),
     )
+
+
+#: Messages that also go as a text message to a buyer who gave a phone number: what changes
+#: their plans. Text messages cost money and interrupt; everything else is e-mail only, and
+#: marketing never goes by text.
+TEXT_MESSAGE_TEMPLATES = frozenset(
+    {"event-reminder", "event-changed", "event-postponed", "event-cancelled"}
+)
+
+
+def once_per_address(topic: str, address: str) -> str:
+    """A dedupe key: ``topic`` reaches ``address`` once (the address itself not stored)."""
+    return f"{topic}:{hashlib.sha256(address.encode()).hexdigest()[:32]}"
+
+
+async def queue_to_buyer(
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    email: str,
+    phone: str,
+    template: str,
+    context: Mapping[str, Any],
+    locale: str = "",
+    region: str = "",
+    purpose: str = Purpose.TRANSACTIONAL,
+    topic: str | None = None,
+) -> bool:
+    """Queue ``template`` to a buyer: by e-mail, and also as a text message to ``phone``
+    when one was given and the template is one of :data:`TEXT_MESSAGE_TEMPLATES` (only
+    transactional). With a ``topic`` each address hears it once (:func:`once_per_address`).
+    Whether the e-mail was queued (``False``: that address had it already)."""
+    addresses = {"email": email}
+    if phone and template in TEXT_MESSAGE_TEMPLATES and purpose == Purpose.TRANSACTIONAL:
+        addresses["sms"] = phone
+    queued = {
+        kind: await queue_message(
+            session,
+            clock,
+            kind=kind,
+            to=to,
+            template=template,
+            context=context,
+            locale=locale,
+            region=region,
+            purpose=purpose,
+            topic=topic,
+            dedupe_key=once_per_address(topic, to) if topic else None,
+        )
+        for kind, to in addresses.items()
+    }
+    return queued["email"] is not None
 
 
 #: (kind, region) -> the channels to try, in order. Routing provides it; core never
@@ -252,6 +305,11 @@ class Notifier:
         errors: list[str] = []
         try:
             channels = self.pick(row.kind, row.region or None)
+        except NotRouted as missing:
+            if row.kind != "email":  # text messages, push: only where ops route them
+                await self._finish(message_id, MessageStatus.SKIPPED, reason=str(missing))
+                return
+            channels, errors = [], [str(missing)]  # every platform mails: ops must mend it
         except ProviderUnavailable as missing:  # routing names none (yet): ops can mend it
             channels, errors = [], [str(missing)]
         for channel in channels:
@@ -307,7 +365,7 @@ class Notifier:
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             }
         try:
-            rendered = self.renderer.render(row.template, locale, context)
+            rendered = self.renderer.render(row.template, locale, context, row.kind)
         except Exception as error:
             raise _Undeliverable(f"template {row.template!r}: {error}") from error
         return Message(
