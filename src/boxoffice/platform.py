@@ -88,10 +88,13 @@ class Platform:
         self.notifier = Notifier(
             db,
             clock,
-            lambda kind, region: router.notification_channels(kind=kind, region=region),
+            lambda kind, region: router.notification_channels(
+                kind=kind, region=region, available=calls.available
+            ),
             links=self.links,
             public_url=settings.resolved_public_url,
             makers=order_messages.makers(),
+            calls=calls,
         )
         self.dispatcher = Dispatcher(
             db,

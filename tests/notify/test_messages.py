@@ -423,3 +423,38 @@ async def test_a_cancelled_order_and_a_cancelled_event_are_told_once_each(
         m for m in boxoffice_smtp.received("two@example.org") if "Cancelled" in m["Subject"]
     ]
     assert "refunded" in text_of(notice)
+
+
+async def test_a_failing_channel_is_paused_and_the_next_one_carries_the_mail(
+    make_platform: factories.MakePlatform,
+    make_client: Any,
+    clock: ManualClock,
+    boxoffice_smtp: SmtpReceiver,
+) -> None:
+    """E-mail routed to ``smtp`` then ``log``: while the SMTP server refuses for now, each
+    message falls through to the next channel; after five refusals in a row the ``smtp``
+    channel's breaker opens and the mail goes to ``log`` without asking the server at all
+    (``/health/ready`` says so), until the breaker lets a try through again."""
+    config = smtp_config(boxoffice_smtp.port).replace(
+        'kind = "email"\nproviders = ["smtp"]', 'kind = "email"\nproviders = ["smtp", "log"]'
+    )
+    assert 'providers = ["smtp", "log"]' in config
+    platform = make_platform(config=config, entry_points=True)
+    store = await shop(platform.db, clock, types={"Free": 0}, quotas={"Hall": (9, ["Free"])})
+    boxoffice_smtp.refuse("*", "451 4.3.0 Try again later")
+    buyers = [f"buyer{n}@example.org" for n in range(7)]
+    async with make_client(platform) as client:
+        for email in buyers:
+            await Buyer(client, store, email=email).buy(Free=1)
+            await deliver(platform)
+        ready = (await client.get("/health/ready")).json()
+    assert [len(boxoffice_smtp.asked(email)) for email in buyers] == [1] * 5 + [0, 0]
+    assert platform.calls.state("smtp") == "opened"
+    (smtp,) = [check for name, check in ready["providers"].items() if name.endswith(":smtp")]
+    assert (smtp["state"], smtp["breaker"]) == ("down", "opened")
+    assert ready["status"] == "degraded"
+    async with platform.db.read() as session:
+        rows = list(await session.scalars(select(OutboundMessage)))
+    assert {(r.status, r.channel) for r in rows if r.template == "order-confirmed"} == {
+        (MessageStatus.SENT, "log")
+    }

@@ -39,6 +39,9 @@ class SmtpReceiver:
         self.maildir = self.directory / "mail"
         self.refusals_file = self.directory / "refusals.json"
         self.refusals_file.write_text("{}")
+        #: Every ``RCPT TO`` the server was asked, accepted or refused: one address a line.
+        self.asked_file = self.directory / "asked.txt"
+        self.asked_file.touch()
         self.port = 0
         self._process: subprocess.Popen[str] | None = None
 
@@ -52,6 +55,7 @@ class SmtpReceiver:
                 str(self.port),
                 str(self.maildir),
                 str(self.refusals_file),
+                str(self.asked_file),
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -87,6 +91,11 @@ class SmtpReceiver:
             refusals.pop(address, None)
         self.refusals_file.write_text(json.dumps(refusals))
 
+    def asked(self, to: str | None = None) -> list[str]:
+        """Every recipient the server was asked to take (``RCPT TO``), refused ones too."""
+        asked = self.asked_file.read_text().split()
+        return [a for a in asked if to is None or a == to]
+
     def received(self, to: str | None = None) -> list[EmailMessage]:
         """What arrived (for ``to`` only, if given), oldest first, parsed."""
         files = [f for sub in ("new", "cur") for f in (self.maildir / sub).glob("*")]
@@ -102,7 +111,9 @@ class SmtpReceiver:
         self._folder.cleanup()
 
 
-def _serve(port: int, maildir: str, refusals_file: str) -> None:  # pragma: no cover - child
+def _serve(  # pragma: no cover - the child process
+    port: int, maildir: str, refusals_file: str, asked_file: str
+) -> None:
     import asyncio
 
     from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -111,6 +122,8 @@ def _serve(port: int, maildir: str, refusals_file: str) -> None:  # pragma: no c
         async def handle_RCPT(
             self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
         ) -> str:
+            with open(asked_file, "a") as asked:  # noqa: ASYNC230 - a line, in a test server
+                asked.write(address + "\n")
             refusals = json.loads(Path(refusals_file).read_text())  # noqa: ASYNC240 - tiny
             reply = refusals.get(address) or refusals.get("*")
             if reply:
@@ -137,4 +150,4 @@ def _serve(port: int, maildir: str, refusals_file: str) -> None:  # pragma: no c
 
 
 if __name__ == "__main__":  # pragma: no cover - the child process
-    _serve(int(sys.argv[1]), sys.argv[2], sys.argv[3])
+    _serve(int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4])

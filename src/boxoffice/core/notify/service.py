@@ -42,11 +42,17 @@ from boxoffice.core.journal.dispatcher import Subscriber
 from boxoffice.core.journal.entries import RecordedEntry
 from boxoffice.core.journal.service import append_sync, run_appending
 from boxoffice.core.links import LinkKind, LinkSecrets
-from boxoffice.core.notify.channel import Attachment, Message, NotificationChannel
+from boxoffice.core.notify.channel import (
+    Attachment,
+    DeliveryResult,
+    Message,
+    NotificationChannel,
+)
 from boxoffice.core.notify.entries import MessageQueued
 from boxoffice.core.notify.models import MessageStatus, OutboundMessage, Purpose
 from boxoffice.core.notify.preferences import marketing_allowed
 from boxoffice.core.notify.rendering import Renderer, pick_locale
+from boxoffice.core.resilience import ProviderCalls
 from boxoffice.core.storage import Database, conflict_insert, table_of
 from boxoffice.core.storage.prepared import Prepared
 from boxoffice.logs import get_logger
@@ -251,6 +257,7 @@ class Notifier:
         renderer: Renderer | None = None,
         makers: Mapping[str, ContextMaker] | None = None,
         policy: RetryPolicy | None = None,
+        calls: ProviderCalls | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -260,6 +267,9 @@ class Notifier:
         self.renderer = renderer or Renderer()
         self.makers = dict(makers or {})
         self.policy = policy or RetryPolicy()
+        #: A timeout and a circuit breaker per channel (shared with routing, which skips a
+        #: channel whose breaker is open for the next one).
+        self.calls = calls or ProviderCalls()
 
     def subscriber(self) -> Subscriber:
         async def first_attempt(entry: RecordedEntry) -> None:
@@ -314,7 +324,10 @@ class Notifier:
             channels, errors = [], [str(missing)]
         for channel in channels:
             try:
-                result = await channel.send(message)
+                result = await self._send(channel, message)
+            except ProviderUnavailable as paused:  # its breaker opened: the next channel
+                errors.append(str(paused))
+                continue
             except Exception as error:  # a channel's bug is its outage, not our crash
                 stop_if_cancelled()
                 log.exception("notify.channel_failed", channel=channel.id)
@@ -346,6 +359,22 @@ class Notifier:
                 return
             errors.append(f"{channel.id}: {result.detail}")
         await self._failed_for_now(row, "; ".join(errors) or f"no channel for {row.kind}")
+
+    async def _send(self, channel: NotificationChannel, message: Message) -> DeliveryResult:
+        """``channel.send`` under the channel's timeout and breaker. A refusal for now (the
+        server down, throttling) counts towards opening the breaker, as an exception does;
+        a delivery or a permanent refusal (a bad address) shows the channel works."""
+
+        async def send() -> DeliveryResult:
+            result = await channel.send(message)
+            if not result.delivered and not result.permanent_failure:
+                raise _NotNow(result)
+            return result
+
+        try:
+            return await self.calls.call(channel.id, send, idempotent=False)
+        except _NotNow as not_now:
+            return not_now.result
 
     async def _message(self, row: OutboundMessage) -> Message:
         context = dict(row.context or {})
@@ -600,6 +629,14 @@ async def forget_failed_data(db: Database, clock: Clock) -> None:
             )
             .values(context=None)
         )
+
+
+class _NotNow(Exception):
+    """A channel's refusal for now, raised through its breaker so that it counts there."""
+
+    def __init__(self, result: DeliveryResult) -> None:
+        super().__init__(result.detail)
+        self.result = result
 
 
 class _Undeliverable(Exception):
