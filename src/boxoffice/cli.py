@@ -164,10 +164,15 @@ async def _worker(settings: Settings, once: bool) -> int:
         loop = asyncio.get_running_loop()
         for stop_signal in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(stop_signal, stop.set)
+        print(f"{WORKER_RUNNING} (SIGTERM or Ctrl-C stops it)", file=sys.stderr, flush=True)
         await platform.run_background_work(stop)
         return 0
     finally:
         await platform.close()
+
+
+#: What ``boxoffice worker`` says on stderr once it runs and a signal stops it cleanly.
+WORKER_RUNNING = "boxoffice worker: running"
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from boxoffice.cli import WORKER_RUNNING
 from boxoffice.testing import ServerProcesses
 from tests.servers import demo_environment
 
@@ -89,11 +90,18 @@ def test_the_worker_stops_on_sigterm(db_url: str, tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    time.sleep(3.0)  # starting, then delivering the demo's journal entries
-    assert worker.poll() is None, worker.stderr.read().decode() if worker.stderr else ""
+    assert worker.stderr is not None
+    said = b""
+    while WORKER_RUNNING.encode() not in said:  # started, its signal handlers in place
+        line = worker.stderr.readline()
+        assert line, f"the worker ended before it ran: {said.decode()[-3000:]}"
+        said += line
+    time.sleep(1.0)  # delivering the demo's journal entries
+    assert worker.poll() is None
     started = time.monotonic()
     worker.send_signal(signal.SIGTERM)
     _, errors = worker.communicate(timeout=EXIT_BOUND_SECONDS)
+    errors = said + errors
     assert time.monotonic() - started < EXIT_BOUND_SECONDS
     assert worker.returncode == 0, errors.decode()[-3000:]
     assert b"Traceback" not in errors, errors.decode()[-3000:]

@@ -136,7 +136,11 @@ async def test_a_phone_number_not_in_international_form_is_refused(
             )
             assert refused.status_code == 400, (phone, refused.text)
             assert refused.headers["content-type"].startswith("application/problem+json")
-            assert "phone" in refused.text
+            (error,) = refused.json()["errors"]
+            assert error["field"] == "body.buyer.phone", error
+            assert error["message"].startswith(
+                ("expected a phone number in international form", "Expected `str` of length <= 16")
+            ), error
         placed = await shopper.order(
             held, buyer={"name": "Eve", "email": "eve@example.org", "phone": "+15145550123"}
         )

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from boxoffice.api.middleware import accept_request_id
 from boxoffice.core.errors import PROBLEM_BASE, BoxofficeError
+from boxoffice.core.fields import pattern_descriptions
 from boxoffice.logs import current_request_id, get_logger
 
 PROBLEM_JSON = "application/problem+json"
@@ -98,6 +99,9 @@ def _validation(
 
 
 _MISSING = re.compile(r"(?:missing required|contains unknown) field `([^`]+)`")
+_PATTERN = re.compile(r"Expected `str` matching regex '(.*)'$")
+#: msgspec quotes the pattern as Python's repr would (a backslash doubled).
+_IN_WORDS = {repr(pattern)[1:-1]: words for pattern, words in pattern_descriptions().items()}
 _AT = re.compile(r" - at `\$\.?([^`]*)`")
 
 
@@ -120,7 +124,10 @@ def _field_error(item: dict[str, Any]) -> dict[str, str]:
         if missing:
             parts.append(missing.group(1))
         message = _AT.sub("", message)
-    elif key:
+    pattern = _PATTERN.search(message)
+    if pattern and pattern.group(1) in _IN_WORDS:
+        message = f"expected {_IN_WORDS[pattern.group(1)]}"
+    if source != "body" and key:
         parts.append(str(key))
     return {"field": ".".join(parts) or "body", "message": message}
 

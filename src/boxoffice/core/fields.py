@@ -80,3 +80,14 @@ def country(code: str) -> str:
     if upper not in countries():
         raise ValueError(f"{code!r} is not an ISO 3166 country code")
     return upper
+
+
+def pattern_descriptions() -> dict[str, str]:
+    """What each of these fields' patterns means in words, for error messages ("a phone
+    number in international form ..." rather than the regular expression)."""
+    found: dict[str, str] = {}
+    for value in globals().values():
+        for meta in getattr(value, "__metadata__", ()):
+            if isinstance(meta, msgspec.Meta) and meta.pattern and meta.description:
+                found[meta.pattern] = meta.description
+    return found
