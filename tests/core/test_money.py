@@ -6,9 +6,32 @@ import pytest
 from boxoffice.core.money import CurrencyError, Money, minor_digits
 
 
-@pytest.mark.parametrize(("currency", "digits"), [("EUR", 2), ("JPY", 0), ("BHD", 3), ("USD", 2)])
+@pytest.mark.parametrize(
+    ("currency", "digits"),
+    [("EUR", 2), ("JPY", 0), ("BHD", 3), ("KWD", 3), ("CLP", 0), ("USD", 2)],
+)
 def test_minor_digits_come_from_iso_4217(currency: str, digits: int) -> None:
     assert minor_digits(currency) == digits
+
+
+@pytest.mark.parametrize(
+    ("money", "locale", "shown"),
+    [
+        (Money(123456, "JPY"), "en", "¥123,456"),
+        (Money(123456, "JPY"), "de", "123.456 ¥"),
+        (Money(123456, "BHD"), "en", "BHD123.456"),
+        (Money(123456, "KWD"), "de", "123,456 KWD"),
+        (Money(123456, "CLP"), "en", "CLP123,456"),
+        (Money(123456, "CLP"), "de", "123.456 CLP"),
+        (Money(123456, "EUR"), "fr", "1 234,56 €"),
+    ],
+)
+def test_each_currency_is_shown_with_its_own_minor_digits(
+    money: Money, locale: str, shown: str
+) -> None:
+    """No currency is shown with another's decimals: yen and pesos have none, dinars three."""
+    spaced = money.format(locale).replace("\u00a0", " ").replace("\u202f", " ")
+    assert spaced == shown
 
 
 def test_floats_and_bools_are_refused() -> None:
