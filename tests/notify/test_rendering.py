@@ -12,9 +12,9 @@ from boxoffice.core.notify.rendering import (
     Renderer,
     available_locales,
     pick_locale,
+    text_message_templates,
     untranslated,
 )
-from boxoffice.core.notify.service import TEXT_MESSAGE_TEMPLATES
 
 EVENT = {
     "title": "Jazz <Night>",
@@ -94,7 +94,7 @@ def test_every_template_renders_in_every_language(template: str, locale: str) ->
 
 
 @pytest.mark.parametrize("locale", sorted(available_locales()))
-@pytest.mark.parametrize("template", sorted(TEXT_MESSAGE_TEMPLATES))
+@pytest.mark.parametrize("template", sorted(text_message_templates()))
 def test_every_text_message_renders_short_in_every_language(template: str, locale: str) -> None:
     """What goes by SMS has its ``.sms`` text: no subject, no HTML, the link, and short (a
     160-character segment is 70 characters once a letter is not GSM-7: two or three)."""

@@ -30,15 +30,13 @@ async def principal_of(
         )
     if principal.api_key is not None and api_key_use_is_stale(principal.api_key, now):
         key_id = principal.api_key.id
-
-        async def record() -> None:
-            async with platform.db.transaction() as session:
-                await record_api_key_use(session, key_id, now)
-
         # After the request, not inside it: a write request holds SQLite's write slot from
         # its first statement (reading the event), and a second transaction here would wait
         # for it forever.
-        platform.run_soon(record(), "record-api-key-use")
+        platform.run_soon(
+            platform.db.run(lambda connection: record_api_key_use(connection, key_id, now)),
+            "record-api-key-use",
+        )
     return principal
 
 

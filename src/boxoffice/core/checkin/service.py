@@ -373,11 +373,9 @@ class _NotLetIn(Exception):
     """The entry's insert added nothing: the ticket is in already, or changed since it was
     read (raised by the deferred insert, which rolls its unit back)."""
 
-    def __init__(self, door: Door, params: dict[str, Any]) -> None:
+    def __init__(self, door: Door, ticket: ScannedTicket, params: dict[str, Any]) -> None:
         super().__init__("not let in")
-        self.door = door
-        self.params = params
-        self.ticket: ScannedTicket = params["ticket"]
+        self.door, self.ticket, self.params = door, ticket, params
 
     def raise_(self) -> NoReturn:
         raise self
@@ -424,7 +422,6 @@ class _Entry(NamedTuple):
                 result="not_yet_valid", detail="the doors are not open yet", ticket=ticket
             )
         params: dict[str, Any] = {
-            "ticket": ticket,
             "list_id": door.list_id,
             "ticket_id": claim.ticket_id,
             "version": claim.version,
@@ -432,23 +429,25 @@ class _Entry(NamedTuple):
             "gate": self.gate,
             "by_user_id": door.by_user_id,
         }
-        went = self.leave if self.exit else self.enter
-        return went(connection, door, params).answer(ticket)
+        if self.exit:
+            return self.leave(connection, params).answer(ticket)
+        return self.enter(connection, door, ticket, params).answer(ticket)
 
-    def enter(self, connection: Connection, door: Door, params: dict[str, Any]) -> _Door:
+    def enter(
+        self, connection: Connection, door: Door, ticket: ScannedTicket, params: dict[str, Any]
+    ) -> _Door:
         """Let the ticket in: an insert, deferred to the end of the unit, that adds the entry
         only if the ticket is still valid in this version and not in yet (``ON CONFLICT DO
         NOTHING`` on (list, ticket): of two scans at once, one wins). If it adds nothing,
         :class:`_NotLetIn` rolls the unit back and :meth:`explain` answers."""
-        refusal = _NotLetIn(door, params)
+        refusal = _NotLetIn(door, ticket, params)
         _ADMIT.defer(connection, params, expect=1, otherwise=refusal.raise_)
         return _Door("valid", "let in")
 
     def explain(self, refused: _NotLetIn, connection: Connection) -> ScanOut:
         """Why a ticket was not let in (its own unit of work, after the refusal): in already,
         back in through a door that lets people in again, or changed since it was read."""
-        door, params = refused.door, refused.params
-        ticket = refused.ticket
+        door, ticket, params = refused.door, refused.ticket, refused.params
         first = _FIRST_ENTRY.first(connection, params)
         if first is None:  # not inserted, not there: the ticket changed since it was read
             status = _TICKET_STATUS.execute(connection, params).rows[0].status
@@ -474,7 +473,7 @@ class _Entry(NamedTuple):
             "already_used", "already let in", first_scanned_at=first_at, first_gate=first_gate
         ).answer(ticket)
 
-    def leave(self, connection: Connection, door: Door, params: dict[str, Any]) -> _Door:
+    def leave(self, connection: Connection, params: dict[str, Any]) -> _Door:
         if _GO_OUT.first(connection, params) is not None:
             return _Door("exited", "gone out")
         return _Door("not_inside", "not inside: nothing to scan out")

@@ -133,7 +133,7 @@ def authenticate_sync(
         row = _KEY_BY_PREFIX.first(connection, {"prefix": _key_prefix(credential)})
         key = _checked_key(ApiKey(**row._asdict()) if row is not None else None, credential)
         if api_key_use_is_stale(key, now):
-            _TOUCH_KEY.defer(connection, {"key_id": key.id, "now": now})
+            record_api_key_use(connection, key.id, now)
         return Principal(api_key=key)
     claims = signer.verify(credential, now)
     found = _USER_IN_SESSION.first(
@@ -152,8 +152,9 @@ def api_key_use_is_stale(key: ApiKey, now: datetime) -> bool:
     return key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60
 
 
-async def record_api_key_use(session: AsyncSession, key_id: uuid.UUID, now: datetime) -> None:
-    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+def record_api_key_use(connection: Connection, key_id: uuid.UUID, now: datetime) -> None:
+    """Note that the key was used ``now`` (a write deferred to the end of the unit of work)."""
+    _TOUCH_KEY.defer(connection, {"key_id": key_id, "now": now})
 
 
 async def authorize(

@@ -48,6 +48,16 @@ class Rendered(msgspec.Struct, frozen=True):
 
 
 @lru_cache(maxsize=1)
+def text_message_templates() -> frozenset[str]:
+    """The messages that also go as a text message to a buyer who gave a phone number: those
+    with a ``<name>.sms`` (what changes their plans; texts cost money and interrupt)."""
+    root = resources.files(_PACKAGE) / "templates"
+    return frozenset(
+        entry.name.removesuffix(".sms") for entry in root.iterdir() if entry.name.endswith(".sms")
+    )
+
+
+@lru_cache(maxsize=1)
 def available_locales() -> frozenset[str]:
     """The languages with a catalog, and English (the templates' own language)."""
     folder = resources.files(_PACKAGE) / "locale"

@@ -51,7 +51,7 @@ from boxoffice.core.notify.channel import (
 from boxoffice.core.notify.entries import MessageQueued
 from boxoffice.core.notify.models import MessageStatus, OutboundMessage, Purpose
 from boxoffice.core.notify.preferences import marketing_allowed
-from boxoffice.core.notify.rendering import Renderer, pick_locale
+from boxoffice.core.notify.rendering import Renderer, pick_locale, text_message_templates
 from boxoffice.core.resilience import ProviderCalls
 from boxoffice.core.storage import Database, conflict_insert, table_of
 from boxoffice.core.storage.prepared import Prepared
@@ -151,14 +151,6 @@ async def queue_message(
     )
 
 
-#: Messages that also go as a text message to a buyer who gave a phone number: what changes
-#: their plans. Text messages cost money and interrupt; everything else is e-mail only, and
-#: marketing never goes by text.
-TEXT_MESSAGE_TEMPLATES = frozenset(
-    {"event-reminder", "event-changed", "event-postponed", "event-cancelled"}
-)
-
-
 def once_per_address(topic: str, address: str) -> str:
     """A dedupe key: ``topic`` reaches ``address`` once (the address itself not stored)."""
     return f"{topic}:{hashlib.sha256(address.encode()).hexdigest()[:32]}"
@@ -178,11 +170,11 @@ async def queue_to_buyer(
     topic: str | None = None,
 ) -> bool:
     """Queue ``template`` to a buyer: by e-mail, and also as a text message to ``phone``
-    when one was given and the template is one of :data:`TEXT_MESSAGE_TEMPLATES` (only
-    transactional). With a ``topic`` each address hears it once (:func:`once_per_address`).
+    when one was given and the template has a text (:func:`text_message_templates`; never
+    marketing). With a ``topic`` each address hears it once (:func:`once_per_address`).
     Whether the e-mail was queued (``False``: that address had it already)."""
     addresses = {"email": email}
-    if phone and template in TEXT_MESSAGE_TEMPLATES and purpose == Purpose.TRANSACTIONAL:
+    if phone and template in text_message_templates() and purpose == Purpose.TRANSACTIONAL:
         addresses["sms"] = phone
     queued = {
         kind: await queue_message(
