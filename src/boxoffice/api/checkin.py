@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.api.caching import PRIVATE
 from boxoffice.api.deps import needs
+from boxoffice.api.middleware import SMALL_RESPONSE
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.checkin.service import (
     Admission,
@@ -82,7 +83,7 @@ class CheckinController(Controller):
     @post(
         "/{list_id:uuid}/scans",
         status_code=200,
-        opt=needs(Permission.CHECKIN),
+        opt={**needs(Permission.CHECKIN), **SMALL_RESPONSE},
         summary="Scan a ticket: valid (let in), already used (when, where), or why not",
     )
     async def scan_ticket(
