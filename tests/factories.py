@@ -21,21 +21,28 @@ from boxoffice.core.identity.service import create_organization
 from boxoffice.core.money import Price
 from boxoffice.core.storage import Database
 from boxoffice.platform import Platform
+from boxoffice.regions.canada import Canada
 from boxoffice.regions.eu import EuropeanUnion
+from boxoffice.regions.india import India
 
 _counter = itertools.count(1)
 
 MakePlatform = Callable[..., Platform]
 
 
-def eu_regions(region_id: str) -> ComplianceRegion | None:
-    """The region packs the test platforms enable (PLUGINS_TOML): the EU's."""
-    return EuropeanUnion() if region_id == "eu" else None
+#: The region packs the test platforms enable (PLUGINS_TOML), for calls to the core.
+BUNDLED_REGIONS: dict[str, ComplianceRegion] = {
+    region.id: region for region in (EuropeanUnion(), Canada(), India())
+}
+
+
+def bundled_regions(region_id: str) -> ComplianceRegion | None:
+    return BUNDLED_REGIONS.get(region_id)
 
 
 PLUGINS_TOML = """
 [regions]
-enabled = ["eu"]
+enabled = ["eu", "ca", "in"]
 
 [search]
 backend = "dbsearch"
@@ -50,6 +57,10 @@ providers = ["offline"]
 kind = "email"
 providers = ["log"]
 """
+
+#: The same platform with the EU pack switched off, as ops might do by mistake.
+WITHOUT_EU = PLUGINS_TOML.replace('enabled = ["eu", "ca", "in"]', 'enabled = ["ca", "in"]')
+assert WITHOUT_EU != PLUGINS_TOML
 
 
 async def organization(db: Database, clock: Clock, slug: str | None = None) -> Organization:
@@ -89,12 +100,12 @@ async def event(
     org = org or await organization(db, clock)
     async with db.transaction() as session:
         created = await create_event(
-            session, clock, org.id, draft(clock, **overrides), regions=eu_regions
+            session, clock, org.id, draft(clock, **overrides), regions=bundled_regions
         )
         if publish:
             await on_sale(session, clock, created)
             await change_status(
-                session, clock, created.id, EventStatus.PUBLISHED, regions=eu_regions
+                session, clock, created.id, EventStatus.PUBLISHED, regions=bundled_regions
             )
         return created
 

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from boxoffice import cli
+from boxoffice.core.catalog.models import Event
 from boxoffice.core.clock import ManualClock
 from boxoffice.core.journal.models import JournalEntryRow
 from boxoffice.core.storage import Database, create_engine
@@ -223,7 +224,7 @@ async def test_plugins_check_names_events_whose_region_no_pack_provides(
     platform = make_platform(config=factories.PLUGINS_TOML, entry_points=True)
     await factories.event(platform.db, clock, slug="winter-ball")
     without_eu = env / "without-eu.toml"
-    without_eu.write_text(factories.PLUGINS_TOML.replace('enabled = ["eu"]', "enabled = []"))
+    without_eu.write_text(factories.WITHOUT_EU)
     assert await asyncio.to_thread(cli.main, ["plugins", "check", "--database-url", db_url]) == 0
     capsys.readouterr()
     code = await asyncio.to_thread(
@@ -233,6 +234,20 @@ async def test_plugins_check_names_events_whose_region_no_pack_provides(
     err = capsys.readouterr().err
     assert "no enabled region pack provides 'eu'" in err
     assert "winter-ball" in err
+
+    # An event stored before places were checked against regions: in the EU pack, in Canada.
+    maple = await factories.event(platform.db, clock, slug="maple-gala")
+    async with platform.db.transaction() as session:
+        await session.execute(update(Event).where(Event.id == maple.id).values(country="CA"))
+    with_eu = env / "with-eu.toml"
+    with_eu.write_text(factories.PLUGINS_TOML)
+    code = await asyncio.to_thread(
+        cli.main, ["plugins", "check", "--plugins-file", str(with_eu), "--database-url", db_url]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "(maple-gala): country: CA is not in the region 'eu'" in err, err
+    assert "winter-ball" not in err
 
 
 def test_plugins_check_refuses_a_missing_file_and_reports_every_shape_problem(

@@ -7,7 +7,13 @@ plugin's tests are in :mod:`boxoffice.testing`.
 """
 
 from boxoffice.core.clock import Clock, ManualClock, SystemClock
-from boxoffice.core.compliance.region import ComplianceRegion, TaxRate
+from boxoffice.core.compliance.rates import RateTable, TabledRegion
+from boxoffice.core.compliance.region import (
+    ComplianceRegion,
+    TaxComponent,
+    TaxQuery,
+    TaxTreatment,
+)
 from boxoffice.core.errors import (
     BoxofficeError,
     ConfigurationError,
@@ -76,6 +82,7 @@ __all__ = [
     "PluginContext",
     "ProviderHealth",
     "ProviderUnavailable",
+    "RateTable",
     "RecordedEntry",
     "RefundRequest",
     "RefundResult",
@@ -84,7 +91,10 @@ __all__ = [
     "SearchDocument",
     "SearchHit",
     "SystemClock",
-    "TaxRate",
+    "TabledRegion",
+    "TaxComponent",
+    "TaxQuery",
+    "TaxTreatment",
     "TicketDocument",
     "TicketFormat",
     "ValidationFailed",

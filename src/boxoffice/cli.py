@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from boxoffice import __version__
-from boxoffice.core.catalog.service import events_without_region
+from boxoffice.core.catalog.service import stranded_events
 from boxoffice.core.clock import SystemClock
 from boxoffice.core.compliance.region import RegionLookup
 from boxoffice.core.errors import BoxofficeError
@@ -243,15 +243,13 @@ def cmd_plugins_check(args: argparse.Namespace) -> int:
         return 1
     providers = plugins.providers
     router = Router(plugins.loaded.config, providers)
-    stranded = asyncio.run(_events_without_region(settings, router.region_or_none)) or {}
+    stranded = asyncio.run(_stranded_events(settings, router.region_or_none)) or {}
     if stranded:
         print(f"{settings.plugins_file}: {len(stranded)} problem(s):", file=sys.stderr)
-    for region, slugs in stranded.items():
+    for reason, slugs in stranded.items():
         shown = ", ".join(slugs[:5]) + (f" and {len(slugs) - 5} more" if len(slugs) > 5 else "")
         print(
-            f"  no enabled region pack provides {region!r}, the region of {len(slugs)} event(s) "
-            f"not yet held ({shown}): they cannot be published or sold. Enable the pack in "
-            "[regions] enabled.",
+            f"  {len(slugs)} event(s) not yet held cannot be published or sold ({shown}): {reason}",
             file=sys.stderr,
         )
     if stranded:
@@ -265,7 +263,7 @@ def cmd_plugins_check(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _events_without_region(
+async def _stranded_events(
     settings: Settings, regions: RegionLookup
 ) -> dict[str, list[str]] | None:
     """``None`` when the database cannot be read yet (not created, not migrated)."""
@@ -273,7 +271,7 @@ async def _events_without_region(
     try:
         await ensure_migrated(db)
         async with db.read() as session:
-            return await events_without_region(session, regions)
+            return await stranded_events(session, regions)
     except (BoxofficeError, OSError, SQLAlchemyError) as error:
         detail = error.detail if isinstance(error, BoxofficeError) else type(error).__name__
         print(f"events not checked against the region packs: {detail}", file=sys.stderr)

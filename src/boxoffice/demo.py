@@ -1,9 +1,13 @@
-"""Demo data: an organizer with one published event, so a newcomer sees something at once."""
+"""Demo data: an organizer with published events (Berlin, VAT included; Montréal, GST and QST
+added at checkout when the ``ca`` pack is on), so a newcomer sees something at once."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.catalog.categories import create_category
 from boxoffice.core.catalog.lifecycle import EventStatus
@@ -29,7 +33,7 @@ DEMO_PASSWORD = "demo organizer password"  # noqa: S105 - published demo credent
 
 
 async def load_demo(platform: Platform) -> bool:
-    """Create the demo organizer and its event; ``False`` if they exist already."""
+    """Create the demo organizer and its events; ``False`` if they exist already."""
     clock = platform.clock
     async with platform.db.transaction() as session:
         if await find_organization(session, DEMO_ORGANIZATION) is not None:
@@ -60,53 +64,95 @@ async def load_demo(platform: Platform) -> bool:
         zone = ZoneInfo("Europe/Berlin")
         day = (clock.now() + timedelta(days=30)).astimezone(zone).date()
         starts_at = datetime.combine(day, time(19, 30), tzinfo=zone)
-        event = await create_event(
+        launch = EventDraft(
+            slug="boxoffice-launch-party",
+            title="Boxoffice Launch Party",
+            description="An evening of live music and short talks to celebrate the first "
+            "release of boxoffice, the open-source ticketing engine.",
+            timezone="Europe/Berlin",
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(hours=4),
+            venue_name="Kulturbrauerei",
+            address="Schönhauser Allee 36, 10435 Berlin",
+            latitude=52.5394,
+            longitude=13.4126,
+            category="music",
+            tags=["launch", "live music"],
+            city="Berlin",
+            country="DE",
+            region="eu",
+            currency="EUR",
+        )
+        await _published(
             session,
-            clock,
+            platform,
             organization.id,
-            EventDraft(
-                slug="boxoffice-launch-party",
-                title="Boxoffice Launch Party",
-                description="An evening of live music and short talks to celebrate the first "
-                "release of boxoffice, the open-source ticketing engine.",
-                timezone="Europe/Berlin",
+            launch,
+            {"Standing": (2900, 8), "Seated": (4500, 6)},
+            {"Hall": (300, ["Standing", "Seated"]), "Seats": (80, ["Seated"])},
+        )
+        if platform.region_or_none("ca") is not None:  # taxes added at checkout: GST and QST
+            zone = ZoneInfo("America/Toronto")
+            starts_at = datetime.combine(day + timedelta(days=14), time(20), tzinfo=zone)
+            montreal = EventDraft(
+                slug="boxoffice-montreal-night",
+                title="Boxoffice Montréal Night",
+                description="Chansons and talks in Montréal: prices before tax, GST and QST "
+                "added at checkout.",
+                timezone="America/Toronto",
                 starts_at=starts_at,
-                ends_at=starts_at + timedelta(hours=4),
-                venue_name="Kulturbrauerei",
-                address="Schönhauser Allee 36, 10435 Berlin",
-                latitude=52.5394,
-                longitude=13.4126,
+                ends_at=starts_at + timedelta(hours=3),
+                venue_name="Le Ministère",
+                city="Montréal",
+                country="CA",
+                subdivision="CA-QC",
+                region="ca",
+                currency="CAD",
                 category="music",
-                tags=["launch", "live music"],
-                city="Berlin",
-                country="DE",
-                region="eu",
-                currency="EUR",
-            ),
-            regions=platform.region_or_none,
-        )
-        standing = await create_ticket_type(
-            session,
-            clock,
-            event,
-            TicketTypeIn(name="Standing", price=Price(2900, "EUR"), max_per_order=8),
-        )
-        seated = await create_ticket_type(
-            session,
-            clock,
-            event,
-            TicketTypeIn(name="Seated", price=Price(4500, "EUR"), max_per_order=6, position=1),
-        )
-        await create_quota(
-            session,
-            clock,
-            event,
-            QuotaIn(name="Hall", capacity=300, ticket_types=[standing.id, seated.id]),
-        )
-        await create_quota(
-            session, clock, event, QuotaIn(name="Seats", capacity=80, ticket_types=[seated.id])
-        )
-        await change_status(
-            session, clock, event.id, EventStatus.PUBLISHED, regions=platform.region_or_none
-        )
+                language="fr",
+            )
+            await _published(
+                session,
+                platform,
+                organization.id,
+                montreal,
+                {"Général": (3500, 8)},
+                {"Salle": (200, ["Général"])},
+            )
     return True
+
+
+async def _published(
+    session: AsyncSession,
+    platform: Platform,
+    organization_id: uuid.UUID,
+    draft: EventDraft,
+    types: dict[str, tuple[int, int]],
+    quotas: dict[str, tuple[int, list[str]]],
+) -> None:
+    """A demo event with its ticket types (name -> (price in minor units, at most per
+    order)) and quotas (name -> (capacity, ticket type names)), published."""
+    clock, regions = platform.clock, platform.region_or_none
+    event = await create_event(session, clock, organization_id, draft, regions=regions)
+    ids = {}
+    for position, (name, (price, most)) in enumerate(types.items()):
+        ticket_type = await create_ticket_type(
+            session,
+            clock,
+            event,
+            TicketTypeIn(
+                name=name,
+                price=Price(price, draft.currency),
+                max_per_order=most,
+                position=position,
+            ),
+        )
+        ids[name] = ticket_type.id
+    for name, (capacity, members) in quotas.items():
+        await create_quota(
+            session,
+            clock,
+            event,
+            QuotaIn(name=name, capacity=capacity, ticket_types=[ids[m] for m in members]),
+        )
+    await change_status(session, clock, event.id, EventStatus.PUBLISHED, regions=regions)

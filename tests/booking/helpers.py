@@ -62,7 +62,7 @@ async def shop(
             )
             result.quotas[name] = quota.id
         await change_status(
-            session, clock, created.id, EventStatus.PUBLISHED, regions=factories.eu_regions
+            session, clock, created.id, EventStatus.PUBLISHED, regions=factories.bundled_regions
         )
     return result
 

@@ -64,6 +64,7 @@ async def test_an_order_is_priced_with_the_regions_tax_and_seen_by_its_secret_li
                 "percent": "19",
                 "inclusive": True,
                 "amount": {"minor": 958, "currency": "EUR"},
+                "jurisdiction": "DE",
             }
         ]
         assert order["total"] == {"minor": 5999, "currency": "EUR"}

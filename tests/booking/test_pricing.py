@@ -13,7 +13,7 @@ import pytest
 
 from boxoffice.core.booking import pricing
 from boxoffice.core.clock import ManualClock
-from boxoffice.core.compliance.region import TaxRate
+from boxoffice.core.compliance.region import TaxComponent, TaxTreatment
 from boxoffice.core.money import Money
 from boxoffice.platform import Platform
 from tests import factories
@@ -23,7 +23,12 @@ ADULT, CHILD = uuid.uuid4(), uuid.uuid4()
 
 
 def test_discount_fee_and_exclusive_tax_add_up_exactly() -> None:
-    sales_tax = TaxRate(country="US", name="Sales tax", percent=Decimal("8.875"), inclusive=False)
+    sales_tax = TaxTreatment(
+        components=(
+            TaxComponent(name="Sales tax", jurisdiction="US-NY", percent=Decimal("8.875")),
+        ),
+        inclusive=False,
+    )
     breakdown = pricing.price(
         [pricing.Selection(ADULT, "Adult", 3333, 3), pricing.Selection(CHILD, "Child", 999, 1)],
         "USD",
@@ -51,10 +56,61 @@ def test_discount_fee_and_exclusive_tax_add_up_exactly() -> None:
 def test_inclusive_tax_in_currencies_without_and_with_three_decimals(
     currency: str, unit: int, tax: int
 ) -> None:
-    vat = TaxRate(country="XX", name="VAT", percent=Decimal("10"))
+    vat = TaxTreatment(
+        components=(TaxComponent(name="VAT", jurisdiction="XX", percent=Decimal("10")),)
+    )
     breakdown = pricing.price([pricing.Selection(ADULT, "Adult", unit, 1)], currency, vat)
     assert breakdown.tax == Money(tax, currency)
     assert breakdown.total == Money(unit, currency), "included tax does not change the total"
+
+
+def test_two_taxes_each_on_the_price_before_tax_and_rounded_per_line() -> None:
+    """Québec: GST and QST are each computed on the price before tax (not QST on GST), each
+    rounded once per line; the breakdown has a tax line per tax."""
+    quebec = TaxTreatment(
+        components=(
+            TaxComponent(name="GST", jurisdiction="CA", percent=Decimal("5")),
+            TaxComponent(name="QST", jurisdiction="CA-QC", percent=Decimal("9.975")),
+        ),
+        inclusive=False,
+    )
+    breakdown = pricing.price(
+        [pricing.Selection(ADULT, "Adult", 10000, 1), pricing.Selection(CHILD, "Child", 333, 3)],
+        "CAD",
+        quebec,
+    )
+    adult, child = breakdown.lines
+    assert adult.tax == Money(500 + 998, "CAD")  # 9.975 % of 100.00 = 9.975, half up
+    assert child.tax == Money(50 + 100, "CAD")  # 5 % and 9.975 % of 9.99: 0.4995, 0.9965
+    assert [(t.name, t.jurisdiction, t.country, t.amount) for t in breakdown.taxes] == [
+        ("GST", "CA", "CA", Money(550, "CAD")),
+        ("QST", "CA-QC", "CA", Money(1098, "CAD")),
+    ]
+    assert breakdown.total == Money(10000 + 999 + 550 + 1098, "CAD")
+
+
+def test_inclusive_taxes_share_the_price_by_their_rates() -> None:
+    """India: 1,180.00 including CGST 9 % and SGST 9 % is 1,000.00 and 90.00 of each."""
+    gst = TaxTreatment(
+        components=(
+            TaxComponent(name="CGST", jurisdiction="IN", percent=Decimal("9")),
+            TaxComponent(name="SGST", jurisdiction="IN-MH", percent=Decimal("9")),
+        )
+    )
+    breakdown = pricing.price([pricing.Selection(ADULT, "Adult", 118000, 1)], "INR", gst)
+    assert [t.amount for t in breakdown.taxes] == [Money(9000, "INR"), Money(9000, "INR")]
+    assert breakdown.total == Money(118000, "INR")
+
+
+def test_an_exempt_sale_has_no_tax_lines() -> None:
+    breakdown = pricing.price(
+        [pricing.Selection(ADULT, "Adult", 2500, 2)], "CHF", TaxTreatment(components=())
+    )
+    assert (breakdown.taxes, breakdown.tax, breakdown.total) == (
+        [],
+        Money(0, "CHF"),
+        Money(5000, "CHF"),
+    )
 
 
 def test_a_fixed_discount_never_exceeds_the_line() -> None:

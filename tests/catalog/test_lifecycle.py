@@ -36,17 +36,17 @@ async def test_invalid_fields_are_all_named(db: Database, clock: ManualClock) ->
     )
     with pytest.raises(ValidationFailed) as caught:
         async with db.transaction() as session:
-            await create_event(session, clock, org.id, bad, regions=factories.eu_regions)
+            await create_event(session, clock, org.id, bad, regions=factories.bundled_regions)
     assert {e.field for e in caught.value.errors} == {"timezone", "currency"}
     naive = factories.draft(clock, starts_at=datetime(2030, 5, 1, 19))
     with pytest.raises(ValidationFailed) as caught:
         async with db.transaction() as session:
-            await create_event(session, clock, org.id, naive, regions=factories.eu_regions)
+            await create_event(session, clock, org.id, naive, regions=factories.bundled_regions)
     assert [e.field for e in caught.value.errors] == ["starts_at"]
     backwards = factories.draft(clock, ends_at=clock.now())
     with pytest.raises(ValidationFailed, match="invalid") as caught:
         async with db.transaction() as session:
-            await create_event(session, clock, org.id, backwards, regions=factories.eu_regions)
+            await create_event(session, clock, org.id, backwards, regions=factories.bundled_regions)
     assert [e.field for e in caught.value.errors] == ["ends_at"]
 
 
@@ -63,20 +63,20 @@ async def test_lifecycle_refuses_invalid_transitions(db: Database, clock: Manual
     with pytest.raises(InvalidTransition, match="draft cannot become completed"):
         async with db.transaction() as session:
             await change_status(
-                session, clock, event.id, EventStatus.COMPLETED, regions=factories.eu_regions
+                session, clock, event.id, EventStatus.COMPLETED, regions=factories.bundled_regions
             )
     async with db.transaction() as session:
         await factories.on_sale(session, clock, event)
         await change_status(
-            session, clock, event.id, EventStatus.PUBLISHED, regions=factories.eu_regions
+            session, clock, event.id, EventStatus.PUBLISHED, regions=factories.bundled_regions
         )
         await change_status(
-            session, clock, event.id, EventStatus.CANCELLED, regions=factories.eu_regions
+            session, clock, event.id, EventStatus.CANCELLED, regions=factories.bundled_regions
         )
     with pytest.raises(InvalidTransition, match=r"allowed next: none \(final\)"):
         async with db.transaction() as session:
             await change_status(
-                session, clock, event.id, EventStatus.PUBLISHED, regions=factories.eu_regions
+                session, clock, event.id, EventStatus.PUBLISHED, regions=factories.bundled_regions
             )
     with pytest.raises(NotFound):
         async with db.transaction() as session:
@@ -85,7 +85,7 @@ async def test_lifecycle_refuses_invalid_transitions(db: Database, clock: Manual
                 clock,
                 event.organization_id,
                 EventStatus.PUBLISHED,
-                regions=factories.eu_regions,
+                regions=factories.bundled_regions,
             )
 
 
@@ -94,7 +94,7 @@ async def test_publishing_says_what_is_missing(db: Database, clock: ManualClock)
     with pytest.raises(RuleViolated) as caught:
         async with db.transaction() as session:
             await change_status(
-                session, clock, event.id, EventStatus.PUBLISHED, regions=factories.eu_regions
+                session, clock, event.id, EventStatus.PUBLISHED, regions=factories.bundled_regions
             )
     assert [e.field for e in caught.value.errors] == ["description", "venue_name", "ticket_types"]
 
@@ -167,7 +167,7 @@ async def test_publication_is_indexed_through_the_journal(
     assert await search("jazz harb") == ["Harbour jazz festival"]
     async with db.transaction() as session:
         await change_status(
-            session, clock, jazz.id, EventStatus.CANCELLED, regions=factories.eu_regions
+            session, clock, jazz.id, EventStatus.CANCELLED, regions=factories.bundled_regions
         )
     await platform.dispatcher.run_until_idle()
     assert await search("jazz") == []

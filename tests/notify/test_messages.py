@@ -331,7 +331,7 @@ async def test_the_day_before_reminder_comes_once_in_the_events_zone(
                 ends_at=later + timedelta(hours=2),
                 timezone="America/Toronto",
             ),
-            regions=factories.eu_regions,
+            regions=factories.bundled_regions,
         )
     await deliver(platform)
     assert await queue_due_reminders(platform.db, clock) == 0, "26 hours to the new start"
@@ -367,7 +367,7 @@ async def test_buyers_hear_of_a_new_time_and_a_postponement_but_not_of_a_typo(
                     ends_at=event.ends_at,
                     **changes,
                 ),
-                regions=factories.eu_regions,
+                regions=factories.bundled_regions,
             )
         await deliver(platform)
 
@@ -375,7 +375,7 @@ async def test_buyers_hear_of_a_new_time_and_a_postponement_but_not_of_a_typo(
     await edit(venue_name="Elbphilharmonie")
     async with platform.db.transaction() as session:
         await change_status(
-            session, clock, event.id, EventStatus.POSTPONED, regions=factories.eu_regions
+            session, clock, event.id, EventStatus.POSTPONED, regions=factories.bundled_regions
         )
     await deliver(platform)
     for address in ("a@example.org", "b@example.org"):
@@ -409,7 +409,11 @@ async def test_a_cancelled_order_and_a_cancelled_event_are_told_once_each(
         await deliver(platform)
         async with platform.db.transaction() as session:
             await change_status(
-                session, clock, store.event.id, EventStatus.CANCELLED, regions=factories.eu_regions
+                session,
+                clock,
+                store.event.id,
+                EventStatus.CANCELLED,
+                regions=factories.bundled_regions,
             )
         await deliver(platform)
         await deliver(platform)  # the event's orders are cancelled, then their buyers told

@@ -258,7 +258,7 @@ async def test_the_upgrade_keeps_queued_mail_and_replays_no_old_notice(
         await Buyer(client, store, email="fan@example.org").buy(Free=1)
     async with platform.db.transaction() as session:
         await change_status(
-            session, clock, store.event.id, EventStatus.POSTPONED, regions=factories.eu_regions
+            session, clock, store.event.id, EventStatus.POSTPONED, regions=factories.bundled_regions
         )
     migrating = Database(create_engine(platform.settings.resolved_database_url))
     old_outbox = sa.table(

@@ -109,7 +109,11 @@ async def test_the_reminder_and_a_cancellation_come_as_text_messages_in_the_buye
 
         async with platform.db.transaction() as session:
             await change_status(
-                session, clock, store.event.id, EventStatus.CANCELLED, regions=factories.eu_regions
+                session,
+                clock,
+                store.event.id,
+                EventStatus.CANCELLED,
+                regions=factories.bundled_regions,
             )
         for _ in range(3):  # the orders are cancelled, then their buyers told
             await platform.dispatcher.run_until_idle()

@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 
 from boxoffice.core.clock import ManualClock
+from boxoffice.core.hookspecs import hookimpl
 from boxoffice.core.storage import Database, create_engine
 from boxoffice.plugins.config import ConfigFileError, LineIndex, load_config, parse_config
 from boxoffice.plugins.manager import load_plugins
 from boxoffice.providers import dbsearch, log, offline
-from boxoffice.regions import eu
+from boxoffice.regions import canada, eu
+from boxoffice.regions.canada import Canada
 
 #: Engines connect lazily: a configuration check never opens this file.
 DB = Database(create_engine("sqlite+aiosqlite:////tmp/boxoffice-config-check/never.sqlite3"))
@@ -162,3 +164,31 @@ def test_a_missing_file_is_an_empty_configuration_unless_required(tmp_path: Path
     assert load_config(tmp_path / "none.toml").config.routing.payments == []
     with pytest.raises(ConfigFileError, match="no such file"):
         load_config(tmp_path / "none.toml", required=True)
+
+
+class _AnotherCanada(Canada):
+    id = "acadia"
+    name = "A third party's Canada"
+
+
+class _AnotherCanadaPlugin:
+    @hookimpl
+    def register_compliance_regions(self) -> list[Canada]:
+        return [_AnotherCanada()]
+
+
+def test_two_enabled_packs_for_one_country_conflict() -> None:
+    loaded = parse_config('[regions]\nenabled = ["eu", "ca", "acadia"]\n')
+    plugins = load_plugins(
+        loaded,
+        data_dir=Path("/tmp/unused"),
+        clock=ManualClock(),
+        database=DB,
+        extra_plugins=[*BUNDLED, ("ca", canada), ("acadia", _AnotherCanadaPlugin())],
+        use_entry_points=False,
+        environ={},
+    )
+    assert [str(p) for p in plugins.problems] == [
+        "plugins.toml:2: regions.enabled[2]: the region 'acadia' covers CA, as 'ca' does: a "
+        "country's events would be taxed by two packs' rules; enable one of them"
+    ]

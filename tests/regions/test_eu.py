@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from boxoffice.core.compliance.region import TaxQuery
 from boxoffice.core.money import Money
 from boxoffice.regions.eu import EuropeanUnion
 from boxoffice.testing import ComplianceRegionConformance, TaxExample
@@ -22,12 +23,12 @@ class TestEuropeanUnion(ComplianceRegionConformance):
         """Consumer prices include VAT: the tax is price * rate / (100 + rate), rounded
         half up once."""
         return [
-            TaxExample("DE", date(2026, 1, 1), Money(5000, "EUR"), Money(798, "EUR")),
-            TaxExample("DE", date(2026, 1, 1), Money(1000, "EUR"), Money(160, "EUR")),
-            TaxExample("FI", date(2024, 9, 1), Money(10000, "EUR"), Money(2032, "EUR")),
-            TaxExample("FI", date(2024, 8, 31), Money(10000, "EUR"), Money(1935, "EUR")),
-            TaxExample("RO", date(2025, 8, 1), Money(12100, "EUR"), Money(2100, "EUR")),
-            TaxExample("HU", date(2026, 3, 1), Money(12700, "EUR"), Money(2700, "EUR")),
+            TaxExample("DE", date(2026, 1, 1), Money(5000, "EUR"), (Money(798, "EUR"),)),
+            TaxExample("DE", date(2026, 1, 1), Money(1000, "EUR"), (Money(160, "EUR"),)),
+            TaxExample("FI", date(2024, 9, 1), Money(10000, "EUR"), (Money(2032, "EUR"),)),
+            TaxExample("FI", date(2024, 8, 31), Money(10000, "EUR"), (Money(1935, "EUR"),)),
+            TaxExample("RO", date(2025, 8, 1), Money(12100, "EUR"), (Money(2100, "EUR"),)),
+            TaxExample("HU", date(2026, 3, 1), Money(12700, "EUR"), (Money(2700, "EUR"),)),
         ]
 
     def test_27_member_states(self, region: EuropeanUnion) -> None:
@@ -50,11 +51,15 @@ class TestEuropeanUnion(ComplianceRegionConformance):
     def test_rates_in_force_on_the_day(
         self, region: EuropeanUnion, country: str, on: date, percent: str
     ) -> None:
-        rate = region.tax_rate(country, on)
-        assert rate is not None
-        assert rate.percent == Decimal(percent)
-        assert rate.inclusive
+        treatment = region.tax_treatment(TaxQuery(country=country, on=on))
+        assert treatment is not None
+        [vat] = treatment.components
+        assert (vat.name, vat.jurisdiction, vat.percent) == ("VAT", country, Decimal(percent))
+        assert vat.source.startswith("https://")
+        assert treatment.inclusive
 
     def test_before_any_known_rate_and_other_categories(self, region: EuropeanUnion) -> None:
-        assert region.tax_rate("LU", date(2000, 1, 1)) is None
-        assert region.tax_rate("DE", date(2026, 1, 1), category="reduced") is None
+        assert region.tax_treatment(TaxQuery(country="LU", on=date(2000, 1, 1))) is None
+        standard = region.tax_treatment(TaxQuery(country="DE", on=date(2026, 1, 1)))
+        other = TaxQuery(country="DE", on=date(2026, 1, 1), category="no-such-category")
+        assert region.tax_treatment(other) == standard, "a category without lines is standard"

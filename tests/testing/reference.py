@@ -35,7 +35,9 @@ from boxoffice import (
     RuleViolated,
     SearchDocument,
     SearchHit,
-    TaxRate,
+    TaxComponent,
+    TaxQuery,
+    TaxTreatment,
     WebhookEvent,
     WebhookRejected,
     query_terms,
@@ -447,17 +449,23 @@ class Helvetia:
     id = "ch"
     name = "Switzerland"
     countries = frozenset({"CH", "LI"})
+    subdivisions: frozenset[str] = frozenset()
     RATES = [(date(2018, 1, 1), "7.7"), (date(2024, 1, 1), "8.1")]
+    ROUNDING = ROUND_HALF_UP
 
     def rate_percent(self, on: date) -> Any:
         in_force = [Decimal(p) for since, p in self.RATES if since <= on]
         return in_force[-1] if in_force else None
 
-    def tax_rate(self, country: str, on: date, category: str = "standard") -> TaxRate | None:
-        percent = self.rate_percent(on)
-        if country not in self.countries or category != "standard" or percent is None:
+    def levied_by(self, query: TaxQuery) -> str:
+        return query.country
+
+    def tax_treatment(self, query: TaxQuery) -> TaxTreatment | None:
+        percent = self.rate_percent(query.on)
+        if query.country not in self.countries or percent is None:
             return None
-        return TaxRate(country=country, name="MWST", percent=percent, rounding=ROUND_HALF_UP)
+        mwst = TaxComponent(name="MWST", jurisdiction=self.levied_by(query), percent=percent)
+        return TaxTreatment(components=(mwst,), rounding=self.ROUNDING)
 
 
 class HelvetiaSuite(ComplianceRegionConformance):
@@ -470,9 +478,9 @@ class HelvetiaSuite(ComplianceRegionConformance):
     @pytest.fixture
     def tax_examples(self) -> list[TaxExample]:
         return [
-            TaxExample("CH", date(2024, 6, 1), Money(10000, "CHF"), Money(749, "CHF")),
-            TaxExample("CH", date(2024, 6, 1), Money(1000, "CHF"), Money(75, "CHF")),
-            TaxExample("CH", date(2023, 6, 1), Money(10770, "CHF"), Money(770, "CHF")),
+            TaxExample("CH", date(2024, 6, 1), Money(10000, "CHF"), (Money(749, "CHF"),)),
+            TaxExample("CH", date(2024, 6, 1), Money(1000, "CHF"), (Money(75, "CHF"),)),
+            TaxExample("CH", date(2023, 6, 1), Money(10770, "CHF"), (Money(770, "CHF"),)),
         ]
 
 
@@ -483,13 +491,7 @@ class FloatPercent(Helvetia):
 
 
 class RoundsDown(Helvetia):
-    def tax_rate(self, country: str, on: date, category: str = "standard") -> TaxRate | None:
-        rate = super().tax_rate(country, on, category)
-        return (
-            None
-            if rate is None
-            else TaxRate(rate.country, rate.name, rate.percent, True, ROUND_DOWN)
-        )
+    ROUNDING = ROUND_DOWN
 
 
 class RatesRunOut(Helvetia):
@@ -498,9 +500,15 @@ class RatesRunOut(Helvetia):
 
 
 class AnswersForAnotherCountry(Helvetia):
-    def tax_rate(self, country: str, on: date, category: str = "standard") -> TaxRate | None:
-        rate = super().tax_rate(country, on, category)
-        return None if rate is None else TaxRate("CH", rate.name, rate.percent)
+    def levied_by(self, query: TaxQuery) -> str:
+        return "DE"
+
+
+class SubdivisionsOfAnotherCountry(Helvetia):
+    """Lists a subdivision of a country it does not cover: events there would be asked for
+    a place the pack cannot tax."""
+
+    subdivisions = frozenset({"DE-BY"})
 
 
 class OldRateForever(Helvetia):

@@ -25,7 +25,8 @@ from datetime import date
 from decimal import Decimal
 
 from boxoffice import (GatewayCapability, HealthState, NotFound, PaymentResult, PaymentStatus,
-                       ProviderHealth, RefundResult, RuleViolated, TaxRate, WebhookEvent,
+                       ProviderHealth, RefundResult, RuleViolated, TaxComponent, TaxTreatment,
+                       WebhookEvent,
                        WebhookRejected, hookimpl)
 
 SECRET = b"whsec_acme"
@@ -78,12 +79,14 @@ class Switzerland:
     id = "ch"
     name = "Switzerland"
     countries = frozenset({"CH"})
+    subdivisions = frozenset()   # one rule nationwide: no canton to name
 
-    def tax_rate(self, country, on, category="standard"):
-        if country != "CH" or category != "standard":
+    def tax_treatment(self, query):
+        if query.country != "CH":
             return None
-        percent = Decimal("8.1") if on >= date(2024, 1, 1) else Decimal("7.7")
-        return TaxRate(country="CH", name="MWST", percent=percent)
+        percent = Decimal("8.1") if query.on >= date(2024, 1, 1) else Decimal("7.7")
+        mwst = TaxComponent(name="MWST", jurisdiction="CH", percent=percent)
+        return TaxTreatment(components=(mwst,), inclusive=True)
 
 
 @hookimpl
@@ -133,7 +136,7 @@ class TestSwitzerland(ComplianceRegionConformance):
 
     @pytest.fixture
     def tax_examples(self):
-        return [TaxExample("CH", date(2024, 6, 1), Money(10000, "CHF"), Money(749, "CHF"))]
+        return [TaxExample("CH", date(2024, 6, 1), Money(10000, "CHF"), (Money(749, "CHF"),))]
 
 
 @pytest.mark.anyio

@@ -72,6 +72,14 @@ CountryCode = Annotated[
     str, msgspec.Meta(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2, e.g. DE")
 ]
 
+SubdivisionCode = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^([A-Za-z]{2}-[A-Za-z0-9]{1,3})?$",
+        description='an ISO 3166-2 subdivision code, e.g. CA-QC (or "" for none)',
+    ),
+]
+
 
 def country(code: str) -> str:
     """``code`` in capitals if it is a real country code; ``ValueError`` (a 400 naming the

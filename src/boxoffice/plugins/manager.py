@@ -332,12 +332,26 @@ def validate(loaded: LoadedConfig, providers: Providers, requested: set[str]) ->
                     f"(known: {', '.join(sorted(known_ids)) or 'none'})",
                 )
             )
+    claimed: dict[str, str] = {}  # country -> the first enabled region that covers it
     for index, region in enumerate(config.regions.enabled):
-        if region not in providers.region:
+        pack = providers.region.get(region)
+        if pack is None:
             problems.append(
                 loaded.problem(
                     ("regions", "enabled", index),
                     f"no enabled plugin provides the region {region!r}",
+                )
+            )
+            continue
+        overlap = sorted(c for c in pack.countries if claimed.setdefault(c, region) != region)
+        if overlap:
+            others = sorted({claimed[c] for c in overlap})
+            problems.append(
+                loaded.problem(
+                    ("regions", "enabled", index),
+                    f"the region {region!r} covers {', '.join(overlap)}, as "
+                    f"{', '.join(map(repr, others))} does: a country's events would be taxed by "
+                    "two packs' rules; enable one of them",
                 )
             )
     if config.media.store is not None and config.media.store not in providers.media:

@@ -62,7 +62,12 @@ from boxoffice.core.booking.schemas import (
 from boxoffice.core.booking.waitlist import capacity_released
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.clock import Clock, ensure_utc
-from boxoffice.core.compliance.region import RegionLookup, TaxRate, require_region
+from boxoffice.core.compliance.region import (
+    RegionLookup,
+    TaxQuery,
+    TaxTreatment,
+    require_region,
+)
 from boxoffice.core.errors import Conflict, FieldError, InvalidTransition, NotFound, RuleViolated
 from boxoffice.core.identity.schemas import normalize_email
 from boxoffice.core.ids import new_id
@@ -188,16 +193,18 @@ async def _uncount_for_buyer(session: AsyncSession, order: Order) -> None:
     )
 
 
-def _tax_rate(
-    region_id: str, event_country: str, buyer_country: str, regions: RegionLookup, now: datetime
-) -> TaxRate | None:
-    """The tax for an order: from the event's region pack, which must be enabled (an event
-    whose pack was disabled after it was published is refused, never sold untaxed)."""
-    region = require_region(regions, region_id)
-    country = event_country or buyer_country
+def _tax_treatment(
+    event: SelectionRow, buyer_country: str, regions: RegionLookup, now: datetime
+) -> TaxTreatment | None:
+    """How an order is taxed: by the event's region pack, which must be enabled (an event
+    whose pack was disabled after it was published is refused, never sold untaxed), for the
+    event's place (an online event without one: the buyer's country) on the day of the sale."""
+    region = require_region(regions, event.region)
+    country = event.country or buyer_country
     if not country:
         return None
-    return region.tax_rate(country, now.date())
+    query = TaxQuery(country=country, subdivision=event.subdivision, on=now.date())
+    return region.tax_treatment(query)
 
 
 def _tickets(count: int) -> str:
@@ -325,14 +332,14 @@ def _record_order(
     if taken.promo_code_id is not None:
         promo = promos.take_use(connection, taken.promo_code_id, email, now)
         discount = pricing.Discount(promo.kind, promo.value, frozenset(promo.ticket_types))
-    rate = _tax_rate(event.region, event.country, data.buyer.country or "", ordering.regions, now)
+    treatment = _tax_treatment(event, data.buyer.country or "", ordering.regions, now)
     breakdown = pricing.price(
         [
             pricing.Selection(t, names[t].name, int(locked.get(t) or names[t].price_minor), n)
             for t, n in hold_items
         ],
         event.event_currency,
-        rate,
+        treatment,
         discount,
         fee_per_ticket=event.fee_per_ticket_minor,
         platform_fee_bp=ordering.platform_fee_bp,

@@ -1,12 +1,14 @@
 """Prices in integer minor units, with one rounding rule.
 
 A line is one ticket type in an order: ``unit price * quantity``. Tax comes from the event's
-region pack (the compliance hook) for the country where the event takes place (where an
-admission is taxed in the EU; the buyer's country for online events), on the order's date.
-Tax is computed in ``Decimal`` and rounded **once per line** with the region's rounding mode;
-inclusive taxes are extracted from the price (``price * p / (100 + p)``), exclusive ones are
-added (``price * p / 100``). A line's amounts are split over its tickets so the tickets add up
-to the line exactly (the first tickets take the remainder).
+region pack (the compliance hook, a :class:`TaxTreatment`) for the place where the event
+takes place (country and subdivision: where an admission is taxed; the buyer's country for
+online events), on the order's date. A treatment may have several taxes (Québec: GST and
+QST), each computed on the same taxable amount in ``Decimal`` and rounded **once per line**
+with the region's rounding mode; inclusive taxes are extracted from the price (``price * p /
+(100 + all p)``), exclusive ones are added (``price * p / 100``). A line's amounts are split
+over its tickets so the tickets add up to the line exactly (the first tickets take the
+remainder).
 
 The unit price is the one the hold locked (early-bird and tiered prices: see
 ``catalog.tickets.current_price``). A promo code takes its discount off each line it applies
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from boxoffice.core.booking.schemas import Breakdown, PriceLine, TaxLine
-from boxoffice.core.compliance.region import TaxRate
+from boxoffice.core.compliance.region import TaxComponent, TaxTreatment
 from boxoffice.core.money import Money
 
 
@@ -58,31 +60,41 @@ def split(amount: int, parts: int) -> list[int]:
     return [base + (1 if index < remainder else 0) for index in range(parts)]
 
 
-def line_tax(subtotal: int, rate: TaxRate | None) -> int:
-    if rate is None or rate.percent == 0:
-        return 0
-    amount = Decimal(subtotal) * rate.percent
-    amount /= (Decimal(100) + rate.percent) if rate.inclusive else Decimal(100)
-    return int(amount.quantize(Decimal(1), rounding=rate.rounding))
+def component_tax(subtotal: int, component: TaxComponent, treatment: TaxTreatment) -> int:
+    """One tax of a line, rounded once."""
+    amount = Decimal(subtotal) * component.percent
+    amount /= (Decimal(100) + treatment.percent) if treatment.inclusive else Decimal(100)
+    return int(amount.quantize(Decimal(1), rounding=treatment.rounding))
+
+
+def line_taxes(subtotal: int, treatment: TaxTreatment | None) -> list[int]:
+    """Each of the treatment's taxes on a line's taxable ``subtotal``."""
+    if treatment is None:
+        return []
+    return [component_tax(subtotal, c, treatment) for c in treatment.components]
 
 
 def price(
     selections: list[Selection],
     currency: str,
-    rate: TaxRate | None,
+    treatment: TaxTreatment | None,
     discount: Discount | None = None,
     *,
     fee_per_ticket: int = 0,
     platform_fee_bp: int = 0,
 ) -> Breakdown:
     lines: list[PriceLine] = []
+    adds_tax = treatment is not None and not treatment.inclusive
+    per_component = [0] * (len(treatment.components) if treatment else 0)
     for selection in selections:
         subtotal = selection.unit_price_minor * selection.quantity
         off = discount.on(selection, subtotal) if discount else 0
         fees = fee_per_ticket * selection.quantity if subtotal - off > 0 else 0
         taxable = subtotal - off + fees
-        tax = line_tax(taxable, rate)
-        total = taxable if rate is None or rate.inclusive else taxable + tax
+        amounts = line_taxes(taxable, treatment)
+        for index, amount in enumerate(amounts):
+            per_component[index] += amount
+        tax = sum(amounts)
         lines.append(
             PriceLine(
                 ticket_type_id=selection.ticket_type_id,
@@ -93,22 +105,24 @@ def price(
                 discount=Money(off, currency),
                 fees=Money(fees, currency),
                 tax=Money(tax, currency),
-                total=Money(total, currency),
+                total=Money(taxable + tax if adds_tax else taxable, currency),
             )
         )
     zero = Money.zero(currency)
     tax_total = sum((line.tax for line in lines), zero)
     taxes = (
         []
-        if rate is None
+        if treatment is None
         else [
             TaxLine(
-                name=rate.name,
-                country=rate.country,
-                percent=str(rate.percent),
-                inclusive=rate.inclusive,
-                amount=tax_total,
+                name=component.name,
+                country=component.jurisdiction[:2],
+                jurisdiction=component.jurisdiction,
+                percent=str(component.percent),
+                inclusive=treatment.inclusive,
+                amount=Money(amount, currency),
             )
+            for component, amount in zip(treatment.components, per_component, strict=True)
         ]
     )
     order_total = sum((line.total for line in lines), zero)

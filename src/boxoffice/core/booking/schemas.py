@@ -114,11 +114,16 @@ class PriceLine(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TaxLine(msgspec.Struct, frozen=True, kw_only=True):
+    """One tax of an order: Québec's orders have two (GST and QST)."""
+
     name: str
     country: str
     percent: str
     inclusive: bool
     amount: Money
+    #: Who levies it: the country ("CA") or a subdivision ("CA-QC"); orders placed before
+    #: taxes could be levied by subdivisions have "" (their country's).
+    jurisdiction: str = ""
 
 
 class Breakdown(msgspec.Struct, frozen=True, kw_only=True):

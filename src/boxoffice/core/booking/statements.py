@@ -36,6 +36,7 @@ _SELECTION = (
         event.c.currency.label("event_currency"),
         event.c.region,
         event.c.country,
+        event.c.subdivision,
         event.c.max_tickets_per_buyer,
         event.c.fee_per_ticket_minor,
         select(func.count())

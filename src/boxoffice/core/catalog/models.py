@@ -46,6 +46,8 @@ class Event(Base):
     venue_name: Mapped[str] = mapped_column(String(200), default="")
     city: Mapped[str] = mapped_column(String(120), default="")
     country: Mapped[str] = mapped_column(String(2), default="")
+    #: ISO 3166-2 ("CA-QC"), where taxes differ by province or state; "" elsewhere.
+    subdivision: Mapped[str] = mapped_column(String(6), default="", server_default="")
     #: The compliance region id (plugins.toml): drives tax and payment routing.
     region: Mapped[str] = mapped_column(String(20))
     currency: Mapped[str] = mapped_column(CurrencyCode())

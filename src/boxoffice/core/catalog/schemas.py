@@ -13,7 +13,14 @@ import msgspec
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.clock import ensure_utc
 from boxoffice.core.errors import FieldError, ValidationFailed
-from boxoffice.core.fields import CountryCode, Position, SingleLine, TimeZone, country
+from boxoffice.core.fields import (
+    CountryCode,
+    Position,
+    SingleLine,
+    SubdivisionCode,
+    TimeZone,
+    country,
+)
 from boxoffice.core.money import MAX_MINOR, Money, Price, is_currency
 
 Title = Annotated[SingleLine, msgspec.Meta(min_length=1, max_length=200)]
@@ -38,6 +45,8 @@ class EventDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     venue_name: Annotated[SingleLine, msgspec.Meta(max_length=200)] = ""
     city: Annotated[SingleLine, msgspec.Meta(max_length=120)] = ""
     country: CountryCode | None = None
+    #: Where taxes differ by province or state (Canada, India): ISO 3166-2 ("CA-QC").
+    subdivision: SubdivisionCode | None = None
     language: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}$")] = "en"
     category: Annotated[str, msgspec.Meta(max_length=60)] | None = None
     tags: Annotated[list[Tag], msgspec.Meta(max_length=20)] = []
@@ -65,6 +74,8 @@ class EventDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         msgspec.structs.force_setattr(self, "currency", self.currency.upper())
         if self.country is not None:
             msgspec.structs.force_setattr(self, "country", country(self.country))
+        if self.subdivision is not None:
+            msgspec.structs.force_setattr(self, "subdivision", self.subdivision.upper())
 
     def validate(self) -> None:
         """Checks msgspec cannot express; raises one error naming every bad field."""
@@ -87,6 +98,12 @@ class EventDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             problems.append(FieldError("longitude", "give both latitude and longitude, or neither"))
         if self.online and not self.online_url:
             problems.append(FieldError("online_url", "an online event needs its https:// link"))
+        if self.subdivision and not self.subdivision.startswith(f"{self.country}-"):
+            problems.append(
+                FieldError(
+                    "subdivision", f"{self.subdivision} is not in the country {self.country}"
+                )
+            )
         if problems:
             raise ValidationFailed("the event has invalid fields", errors=problems)
 
@@ -108,6 +125,7 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
     city: str
     country: str
     region: str
+    subdivision: str = ""
     currency: str
     language: str
     category: str | None = None
@@ -158,6 +176,7 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
             venue_name=event.venue_name,
             city=event.city,
             country=event.country,
+            subdivision=event.subdivision,
             region=event.region,
             currency=event.currency,
             language=event.language,

@@ -21,7 +21,12 @@ from boxoffice.core.catalog.models import Category, Event, Quota, QuotaTicketTyp
 from boxoffice.core.catalog.schemas import EventDraft, EventOut, EventPage, EventSearch
 from boxoffice.core.catalog.tickets import sellable_ticket_types
 from boxoffice.core.clock import Clock, ensure_utc
-from boxoffice.core.compliance.region import RegionLookup, require_region
+from boxoffice.core.compliance.region import (
+    RegionLookup,
+    place_problems,
+    require_place,
+    require_region,
+)
 from boxoffice.core.errors import Conflict, FieldError, NotFound, RuleViolated
 from boxoffice.core.journal import append
 from boxoffice.core.media.store import MediaStore
@@ -98,7 +103,9 @@ async def create_event(
 ) -> Event:
     """A draft event; its region must be one an enabled pack provides."""
     draft.validate()
-    require_region(regions, draft.region)
+    require_place(
+        require_region(regions, draft.region), draft.country or "", draft.subdivision or ""
+    )
     taken = await session.scalar(
         select(Event.id).where(Event.organization_id == organization_id, Event.slug == draft.slug)
     )
@@ -131,6 +138,7 @@ async def _columns(session: AsyncSession, draft: EventDraft) -> dict[str, object
     return {
         **fields,
         "country": draft.country or "",
+        "subdivision": draft.subdivision or "",
         "starts_at": ensure_utc(draft.starts_at),
         "ends_at": ensure_utc(draft.ends_at),
         "local_start_date": draft.starts_at.astimezone(ZoneInfo(draft.timezone)).date().isoformat(),
@@ -152,7 +160,9 @@ async def update_event(
     """Replace an event's details. The slug stays unique per organization; status, ticket
     types and quotas are changed through their own routes."""
     draft.validate()
-    require_region(regions, draft.region)
+    require_place(
+        require_region(regions, draft.region), draft.country or "", draft.subdivision or ""
+    )
     event = await get_event_of(session, organization_id, event_id)
     if draft.slug != event.slug and await session.scalar(
         select(Event.id).where(Event.organization_id == organization_id, Event.slug == draft.slug)
@@ -180,8 +190,11 @@ def missing_for_publication(
 ) -> list[FieldError]:
     """What stops ``event`` from being published, one entry per field."""
     missing: list[FieldError] = []
-    if regions(event.region) is None:
+    region = regions(event.region)
+    if region is None:
         missing.append(FieldError("region", f"no enabled region pack provides {event.region!r}"))
+    else:  # events stored before the place was checked against the region
+        missing.extend(place_problems(region, event.country, event.subdivision))
     if not event.description.strip():
         missing.append(FieldError("description", "a published event needs a description"))
     if not (event.venue_name or event.city):
@@ -225,20 +238,28 @@ async def change_status(
     return event
 
 
-async def events_without_region(
-    session: AsyncSession, regions: RegionLookup
-) -> dict[str, list[str]]:
-    """Region id -> slugs of the events still to be held (draft, published, postponed)
-    that name a region no enabled pack provides: they can be neither published nor sold."""
+async def stranded_events(session: AsyncSession, regions: RegionLookup) -> dict[str, list[str]]:
+    """Why events still to be held (draft, published, postponed) can be neither published
+    nor sold, each reason with the slugs of its events: a region no enabled pack provides,
+    or a place its region does not cover (events stored before places were checked)."""
     found: dict[str, list[str]] = {}
     rows = await session.execute(
-        select(Event.region, Event.slug)
+        select(Event.region, Event.country, Event.subdivision, Event.slug)
         .where(Event.status.in_(ACTIVE))
         .order_by(Event.region, Event.slug)
     )
-    for region, slug in rows:
-        if regions(region) is None:
-            found.setdefault(region, []).append(slug)
+    for region_id, country, subdivision, slug in rows:
+        region = regions(region_id)
+        if region is None:
+            reason = (
+                f"no enabled region pack provides {region_id!r}: enable the pack in [regions] "
+                "enabled"
+            )
+        elif problems := place_problems(region, country, subdivision):
+            reason = f"{problems[0].field}: {problems[0].message}"
+        else:
+            continue
+        found.setdefault(reason, []).append(slug)
     return found
 
 

@@ -12,10 +12,24 @@ its day; a price computed for a sale on some day uses the rate in force that day
     percent = "19"               # a decimal string, never a float
     from = 2021-01-01            # in force from this day on (until a later line replaces it)
     source = "https://..."       # where the rate is published
+    replaces = "GST"             # optional, on a subdivision's tax: the national tax it
+                                 # takes the place of there (Ontario's HST replaces the GST)
+
+A jurisdiction may levy several taxes (one history per tax name). A sale in a subdivision
+pays the country's taxes and the subdivision's, less those the subdivision's replace: in
+Québec GST and QST, in Ontario HST alone. A category with no line of its own in a
+jurisdiction falls back to ``standard`` there (a reduced rate for admissions is a few lines,
+not a copy of the table). A rate of ``"0"`` is in force and charges nothing (an exemption
+that began on a day).
+
+A pack whose taxes differ by subdivision lists them all at the top, so that an event must
+name one and a typo is refused::
+
+    subdivisions = ["CA-AB", "CA-BC", ...]
 
 The file is checked when loaded (a pack with a bad file does not load): every field present,
-the percent a decimal between 0 and 100, and for each (jurisdiction, category) the dates
-strictly ascending in the order written.
+the percent a decimal between 0 and 100, for each (jurisdiction, category, tax) the dates
+strictly ascending in the order written, and a subdivision's lines only for a listed one.
 """
 
 from __future__ import annotations
@@ -23,54 +37,77 @@ from __future__ import annotations
 import tomllib
 from bisect import bisect_right
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from importlib import resources
 from typing import Annotated
 
 import msgspec
 
+from boxoffice.core.compliance.region import STANDARD, TaxComponent, TaxQuery, TaxTreatment
 from boxoffice.core.errors import ConfigurationError
+
+JURISDICTION = r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$"
+SUBDIVISION = r"^[A-Z]{2}-[A-Z0-9]{1,3}$"
 
 
 class Rate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    jurisdiction: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")]
+    jurisdiction: Annotated[str, msgspec.Meta(pattern=JURISDICTION)]
     tax: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
     category: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
     percent: str
     since: date = msgspec.field(name="from")
     source: Annotated[str, msgspec.Meta(pattern=r"^https://\S+$")]
+    replaces: str = ""
 
     @property
     def decimal(self) -> Decimal:
         return Decimal(self.percent)
 
+    def component(self) -> TaxComponent:
+        return TaxComponent(
+            name=self.tax, jurisdiction=self.jurisdiction, percent=self.decimal, source=self.source
+        )
+
 
 class _File(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     rate: list[Rate]
+    subdivisions: list[Annotated[str, msgspec.Meta(pattern=SUBDIVISION)]] = []
 
 
 class RateTable:
-    """A pack's rates, answering "which rate was in force on that day"."""
+    """A pack's rates, answering "which taxes were in force there on that day"."""
 
-    def __init__(self, rates: list[Rate]) -> None:
-        self._by_key: dict[tuple[str, str], list[Rate]] = {}
+    def __init__(self, rates: list[Rate], subdivisions: frozenset[str] = frozenset()) -> None:
+        self.subdivisions = subdivisions
+        self._by_key: dict[tuple[str, str, str], list[Rate]] = {}
+        #: (jurisdiction, category) -> the names of the taxes levied there, in file order
+        self._taxes: dict[tuple[str, str], list[str]] = {}
         for rate in rates:
             _check_percent(rate)
-            history = self._by_key.setdefault((rate.jurisdiction, rate.category), [])
+            if "-" in rate.jurisdiction and rate.jurisdiction not in subdivisions:
+                raise ConfigurationError(
+                    f"{rate.jurisdiction} has rates but is not in the file's subdivisions list"
+                )
+            history = self._by_key.setdefault((rate.jurisdiction, rate.category, rate.tax), [])
             if history and history[-1].since >= rate.since:
                 raise ConfigurationError(
-                    f"tax rates of {rate.jurisdiction} ({rate.category}) must be in date order: "
-                    f"{rate.since} comes after {history[-1].since}"
+                    f"tax rates of {rate.jurisdiction} ({rate.tax}, {rate.category}) must be in "
+                    f"date order: {rate.since} comes after {history[-1].since}"
                 )
+            if not history:
+                self._taxes.setdefault((rate.jurisdiction, rate.category), []).append(rate.tax)
             history.append(rate)
         self._starts = {key: [r.since for r in history] for key, history in self._by_key.items()}
 
     @classmethod
     def parse(cls, text: str, origin: str = "rates.toml") -> RateTable:
         try:
-            data = tomllib.loads(text)
-            return cls(msgspec.convert(data, _File).rate)
+            data = msgspec.convert(tomllib.loads(text), _File)
         except (tomllib.TOMLDecodeError, msgspec.ValidationError) as error:
+            raise ConfigurationError(f"{origin}: {error}") from error
+        try:
+            return cls(data.rate, frozenset(data.subdivisions))
+        except ConfigurationError as error:
             raise ConfigurationError(f"{origin}: {error}") from error
 
     @classmethod
@@ -80,17 +117,73 @@ class RateTable:
         return cls.parse(text, f"{package}/{name}")
 
     def jurisdictions(self, category: str | None = None) -> frozenset[str]:
-        return frozenset(j for j, c in self._by_key if category is None or c == category)
+        return frozenset(j for j, c in self._taxes if category is None or c == category)
 
-    def in_force(self, jurisdiction: str, category: str, on: date) -> Rate | None:
-        """The rate for ``category`` in ``jurisdiction`` on day ``on``; ``None`` before the
-        first one known, or for a jurisdiction or category the table does not have."""
-        key = (jurisdiction, category)
-        starts = self._starts.get(key)
-        if starts is None:
+    def countries(self) -> frozenset[str]:
+        """The countries with rates of their own or a listed subdivision."""
+        return frozenset(j for j in self.jurisdictions() if "-" not in j) | frozenset(
+            code.split("-")[0] for code in self.subdivisions
+        )
+
+    def in_force(self, jurisdiction: str, category: str, on: date) -> list[Rate] | None:
+        """The taxes levied for ``category`` in ``jurisdiction`` on day ``on``, falling back
+        to ``standard`` where the category has none in force there; ``None`` where none is
+        known (another jurisdiction, or before the first line)."""
+        found = self._in_force(jurisdiction, category, on)
+        if not found and category != STANDARD:
+            found = self._in_force(jurisdiction, STANDARD, on)
+        return found or None
+
+    def _in_force(self, jurisdiction: str, category: str, on: date) -> list[Rate]:
+        found = []
+        for tax in self._taxes.get((jurisdiction, category), ()):
+            key = (jurisdiction, category, tax)
+            index = bisect_right(self._starts[key], on)
+            if index:
+                found.append(self._by_key[key][index - 1])
+        return found
+
+    def components(
+        self, country: str, subdivision: str, category: str, on: date
+    ) -> tuple[TaxComponent, ...] | None:
+        """The taxes of a sale in ``country`` (and ``subdivision``, if any) on ``on``: the
+        country's, less those the subdivision's replace, then the subdivision's; rates of
+        zero left out. ``None`` where neither is known."""
+        national = self.in_force(country, category, on)
+        local = self.in_force(subdivision, category, on) if subdivision else None
+        if national is None and local is None:
             return None
-        index = bisect_right(starts, on)
-        return self._by_key[key][index - 1] if index else None
+        replaced = {rate.replaces for rate in local or ()}
+        chosen = [rate for rate in national or () if rate.tax not in replaced] + (local or [])
+        return tuple(rate.component() for rate in chosen if rate.decimal)
+
+
+class TabledRegion:
+    """A region pack whose taxes are all in its ``rates.toml``: a subclass names itself and
+    its table, and says whether consumer prices include the tax::
+
+        class Canada(TabledRegion):
+            id, name, inclusive = "ca", "Canada", False
+            rates = RateTable.of_package(__name__)
+    """
+
+    id: str
+    name: str
+    rates: RateTable
+    inclusive: bool = True
+    rounding: str = ROUND_HALF_UP
+
+    def __init__(self) -> None:
+        self.countries = self.rates.countries()
+        self.subdivisions = self.rates.subdivisions
+
+    def tax_treatment(self, query: TaxQuery) -> TaxTreatment | None:
+        components = self.rates.components(
+            query.country, query.subdivision, query.category, query.on
+        )
+        if components is None:
+            return None
+        return TaxTreatment(components=components, inclusive=self.inclusive, rounding=self.rounding)
 
 
 def _check_percent(rate: Rate) -> None:

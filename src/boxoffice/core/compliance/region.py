@@ -11,28 +11,72 @@ import msgspec
 
 from boxoffice.core.errors import FieldError, RuleViolated
 
+#: The tax category of an event's admission unless a pack's data says more.
+STANDARD = "standard"
 
-class TaxRate(msgspec.Struct, frozen=True):
-    """A tax rate in percent (``Decimal("21")``), how prices state it and how it rounds."""
 
+class TaxQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """What the core asks a region pack when it prices a sale."""
+
+    #: ISO 3166-1 alpha-2: where the event takes place (the buyer's country for an online
+    #: event without one).
     country: str
-    name: str  # "VAT", "GST", ...
+    #: ISO 3166-2 ("CA-QC", "IN-MH"), "" if the event names none.
+    subdivision: str = ""
+    #: The day of the sale: rates are dated.
+    on: date
+    category: str = STANDARD
+    #: The buyer's country and business tax id, if given (for reverse charge where a pack
+    #: applies it).
+    buyer_country: str = ""
+    buyer_tax_id: str = ""
+
+
+class TaxComponent(msgspec.Struct, frozen=True, kw_only=True):
+    """One tax of a treatment: Québec charges two (GST and QST), most places one."""
+
+    name: str  # "VAT", "GST", "HST", "QST", "CGST", ...
+    #: Who levies it, as the invoice names it: "CA" for the GST, "CA-QC" for the QST.
+    jurisdiction: str
     percent: Decimal
-    #: Consumer prices include the tax (EU) or add it at checkout (US, CA).
+    #: Where the rate is published (a URL), for the invoice's reader and the reviewer.
+    source: str = ""
+
+
+class TaxTreatment(msgspec.Struct, frozen=True, kw_only=True):
+    """How a sale is taxed: its taxes (each computed on the same taxable amount and rounded
+    once per line), whether prices include them, and how they round. No components: known,
+    and untaxed (exempt); ``None`` from a pack: the pack does not know the place."""
+
+    components: tuple[TaxComponent, ...]
+    #: Consumer prices include the tax (EU, UK, AU, JP) or it is added at checkout (US, CA).
     inclusive: bool = True
-    #: A ``decimal`` rounding mode, applied once per line.
+    #: A ``decimal`` rounding mode, applied once per line and component.
     rounding: str = ROUND_HALF_UP
+    #: No tax charged: the business buyer accounts for it; the invoice carries ``mention``.
+    reverse_charge: bool = False
+    mention: str = ""
+
+    @property
+    def percent(self) -> Decimal:
+        """All components together: what an inclusive price is divided by."""
+        return sum((component.percent for component in self.components), Decimal(0))
 
 
 @runtime_checkable
 class ComplianceRegion(Protocol):
     id: str  # "eu": the name plugins.toml and events use
     name: str
-    #: ISO 3166 alpha-2 codes of the countries the region covers.
+    #: ISO 3166-1 alpha-2 codes of the countries the region covers.
     countries: frozenset[str]
+    #: ISO 3166-2 codes of the subdivisions whose taxes differ ("CA-ON", "CA-QC"): an event
+    #: in a country with any of them must name its own. Empty where one rule holds
+    #: nationwide.
+    subdivisions: frozenset[str]
 
-    def tax_rate(self, country: str, on: date, category: str = "standard") -> TaxRate | None:
-        """The rate for ``category`` in ``country`` on day ``on``; ``None`` if none applies."""
+    def tax_treatment(self, query: TaxQuery) -> TaxTreatment | None:
+        """How a sale in ``query``'s place on its day is taxed; ``None`` for a place or
+        category the pack does not know."""
         ...
 
 
@@ -62,3 +106,53 @@ def require_region(
             extra={"rule": "region_provided", "region": region_id},
         )
     return region
+
+
+class PlaceNotInRegion(RuleViolated):
+    """An event's country is not one its region pack covers (region ``eu``, country ``CA``),
+    or its subdivision is missing or unknown where the pack's taxes depend on it: the event
+    would be taxed by rules that are not its own."""
+
+    slug = "place-not-in-region"
+    title = "The event's place is not in its region"
+
+
+def place_problems(region: ComplianceRegion, country: str, subdivision: str) -> list[FieldError]:
+    """Why ``country`` and ``subdivision`` (either may be ""; an online event may have
+    neither) do not fit ``region``: one entry per field, none if they do."""
+    if not country:
+        return []
+    if country not in region.countries:
+        return [
+            FieldError(
+                "country",
+                f"{country} is not in the region {region.id!r} ({region.name}): choose the "
+                "region whose pack covers the country",
+            )
+        ]
+    known = {code for code in region.subdivisions if code.startswith(f"{country}-")}
+    if subdivision and known and subdivision not in known:
+        return [
+            FieldError("subdivision", f"{subdivision} is not a subdivision {region.id!r} knows")
+        ]
+    if known and not subdivision:
+        example = min(known)
+        return [
+            FieldError(
+                "subdivision",
+                f"taxes in {country} differ by province or state: name it (ISO 3166-2, "
+                f"for example {example})",
+            )
+        ]
+    return []
+
+
+def require_place(region: ComplianceRegion, country: str, subdivision: str) -> None:
+    """:class:`PlaceNotInRegion` if :func:`place_problems` finds any."""
+    problems = place_problems(region, country, subdivision)
+    if problems:
+        raise PlaceNotInRegion(
+            "; ".join(problem.message for problem in problems),
+            errors=problems,
+            extra={"rule": "place_in_region", "region": region.id},
+        )

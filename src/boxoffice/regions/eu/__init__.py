@@ -9,10 +9,8 @@ cultural events, GDPR retention and consent rules to this pack (docs/design/regi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 
-from boxoffice.core.compliance.rates import RateTable
-from boxoffice.core.compliance.region import TaxRate
+from boxoffice.core.compliance.rates import RateTable, TabledRegion
 from boxoffice.core.hookspecs import hookimpl
 
 #: Standard VAT per member state, dated, with its source: data in ``rates.toml`` (see
@@ -20,16 +18,10 @@ from boxoffice.core.hookspecs import hookimpl
 RATES = RateTable.of_package(__name__)
 
 
-class EuropeanUnion:
+class EuropeanUnion(TabledRegion):
     id = "eu"
     name = "European Union"
-    countries = RATES.jurisdictions("standard")
-
-    def tax_rate(self, country: str, on: date, category: str = "standard") -> TaxRate | None:
-        rate = RATES.in_force(country, category, on)
-        if rate is None:
-            return None
-        return TaxRate(country=country, name=rate.tax, percent=rate.decimal, inclusive=True)
+    rates = RATES
 
 
 @hookimpl

@@ -10,8 +10,14 @@ from typing import NamedTuple
 
 import pytest
 
-from boxoffice.core.booking.pricing import line_tax
-from boxoffice.core.compliance.region import ComplianceRegion, TaxRate
+from boxoffice.core.booking.pricing import line_taxes
+from boxoffice.core.compliance.region import (
+    STANDARD,
+    ComplianceRegion,
+    TaxQuery,
+    TaxTreatment,
+    place_problems,
+)
 from boxoffice.core.money import Money
 from boxoffice.testing.conformance.base import ConformanceSuite, check_id
 
@@ -21,14 +27,17 @@ ROUNDING_MODES = frozenset(
 
 
 class TaxExample(NamedTuple):
-    """A real case the pack must get right: a ticket ``price`` (as shown to the buyer) in
-    ``country`` on ``on`` carries ``tax``."""
+    """A real case the pack must get right: a ticket ``price`` (as the organizer sets it:
+    tax included where prices include it, before tax where it is added) sold in ``country``
+    (and ``subdivision``) on ``on`` carries these ``taxes``, one amount per tax in the order
+    the pack gives them (Québec: GST, then QST)."""
 
     country: str
     on: date
     price: Money
-    tax: Money
-    category: str = "standard"
+    taxes: tuple[Money, ...]
+    subdivision: str = ""
+    category: str = STANDARD
 
 
 class ComplianceRegionConformance(ConformanceSuite):
@@ -36,10 +45,11 @@ class ComplianceRegionConformance(ConformanceSuite):
     fixture: real cases (with their rounding) the pack must get right, computed by the same
     code that prices orders.
 
-    It checks: the declared countries; every country has a well-formed standard rate today
-    and in two years (data that runs out fails here first); rates state a real rounding
-    mode and a ``Decimal`` percentage; unknown countries and categories have no rate; and
-    the examples come out to the minor unit.
+    It checks: the declared countries and subdivisions; every country (and each of its
+    subdivisions, where it has them) has a well-formed treatment today and in two years
+    (data that runs out fails here first); treatments state a real rounding mode and
+    ``Decimal`` percentages; unknown places have none; a country whose taxes differ by
+    subdivision asks for one; and the examples come out to the minor unit.
     """
 
     @pytest.fixture
@@ -53,6 +63,15 @@ class ComplianceRegionConformance(ConformanceSuite):
     def today() -> date:
         return datetime.now(UTC).date()
 
+    @staticmethod
+    def places(region: ComplianceRegion) -> list[tuple[str, str]]:
+        """(country, subdivision) for every place the pack taxes on its own terms."""
+        found = []
+        for country in sorted(region.countries):
+            subdivisions = sorted(s for s in region.subdivisions if s.startswith(f"{country}-"))
+            found += [(country, s) for s in subdivisions] or [(country, "")]
+        return found
+
     def test_declares_what_it_is(self, region: ComplianceRegion) -> None:
         assert isinstance(region, ComplianceRegion), "does not satisfy the protocol"
         check_id(region.id)
@@ -61,45 +80,63 @@ class ComplianceRegionConformance(ConformanceSuite):
         assert region.countries, "a region covers at least one country"
         wrong = sorted(c for c in region.countries if len(c) != 2 or not c.isupper())
         assert not wrong, f"not ISO 3166 alpha-2 country codes: {wrong}"
+        assert isinstance(region.subdivisions, frozenset)
+        strays = sorted(s for s in region.subdivisions if s[:2] not in region.countries)
+        assert not strays, f"subdivisions of countries the region does not cover: {strays}"
 
     @pytest.mark.parametrize("years_ahead", [0, 2])
-    def test_every_country_has_a_standard_rate(
-        self, region: ComplianceRegion, years_ahead: int
-    ) -> None:
+    def test_every_place_has_a_treatment(self, region: ComplianceRegion, years_ahead: int) -> None:
         on = self.today() + timedelta(days=365 * years_ahead)
-        for country in sorted(region.countries):
-            rate = region.tax_rate(country, on)
-            assert rate is not None, f"no standard rate for {country} on {on}"
-            self.check_rate(rate, country)
-            assert region.tax_rate(country, on) == rate, "the same question, another answer"
+        for country, subdivision in self.places(region):
+            query = TaxQuery(country=country, subdivision=subdivision, on=on)
+            treatment = region.tax_treatment(query)
+            assert treatment is not None, f"no treatment for {country} {subdivision} on {on}"
+            self.check_treatment(treatment, f"{country} {subdivision}")
+            assert region.tax_treatment(query) == treatment, "the same question, another answer"
 
     @staticmethod
-    def check_rate(rate: TaxRate, country: str) -> None:
-        assert isinstance(rate, TaxRate)
-        assert rate.country == country, f"asked for {country}, got a rate for {rate.country}"
-        assert isinstance(rate.name, str)
-        assert rate.name.strip(), "a tax has a name (VAT, GST)"
-        assert isinstance(rate.percent, Decimal), f"{country}: percent must be a Decimal"
-        assert 0 <= rate.percent < 100, f"{country}: {rate.percent} %"
-        assert isinstance(rate.inclusive, bool)
-        assert rate.rounding in ROUNDING_MODES, f"{country}: unknown rounding {rate.rounding!r}"
+    def check_treatment(treatment: TaxTreatment, place: str) -> None:
+        assert isinstance(treatment, TaxTreatment)
+        for component in treatment.components:
+            assert component.name.strip(), "a tax has a name (VAT, GST)"
+            assert isinstance(component.percent, Decimal), f"{place}: percent must be a Decimal"
+            assert 0 <= component.percent < 100, f"{place}: {component.percent} %"
+            assert component.jurisdiction[:2] == place[:2], (
+                f"{place}: a tax levied by {component.jurisdiction}"
+            )
+        assert isinstance(treatment.inclusive, bool)
+        assert treatment.rounding in ROUNDING_MODES, f"{place}: unknown rounding"
 
-    def test_unknown_countries_and_categories_have_no_rate(self, region: ComplianceRegion) -> None:
+    def test_unknown_places_have_no_treatment(self, region: ComplianceRegion) -> None:
         today = self.today()
-        assert region.tax_rate("XX", today) is None
-        some = sorted(region.countries)[0]
-        assert region.tax_rate(some, today, category="no-such-category") is None
+        assert region.tax_treatment(TaxQuery(country="XX", on=today)) is None
+
+    def test_a_place_outside_the_region_is_refused(self, region: ComplianceRegion) -> None:
+        outside = next(c for c in ("AQ", "XK", "US", "DE") if c not in region.countries)
+        assert [p.field for p in place_problems(region, outside, "")] == ["country"]
+        for country, subdivision in self.places(region):
+            assert place_problems(region, country, subdivision) == [], (country, subdivision)
+            if subdivision:
+                missing = place_problems(region, country, "")
+                assert [p.field for p in missing] == ["subdivision"], country
 
     def test_real_examples(
         self, region: ComplianceRegion, tax_examples: Sequence[TaxExample]
     ) -> None:
         assert tax_examples, "give at least one real example"
         for example in tax_examples:
-            rate = region.tax_rate(example.country, example.on, example.category)
-            assert rate is not None, f"no rate for {example}"
-            self.check_rate(rate, example.country)
-            tax = line_tax(example.price.minor, rate)
-            assert Money(tax, example.price.currency) == example.tax, (
-                f"{example.price} in {example.country} on {example.on}: tax "
-                f"{Money(tax, example.price.currency)}, expected {example.tax}"
+            query = TaxQuery(
+                country=example.country,
+                subdivision=example.subdivision,
+                on=example.on,
+                category=example.category,
+            )
+            treatment = region.tax_treatment(query)
+            assert treatment is not None, f"no treatment for {example}"
+            self.check_treatment(treatment, f"{example.country} {example.subdivision}")
+            currency = example.price.currency
+            taxes = tuple(Money(t, currency) for t in line_taxes(example.price.minor, treatment))
+            assert taxes == example.taxes, (
+                f"{example.price} in {example.country} {example.subdivision} on {example.on}: "
+                f"taxes {[str(t) for t in taxes]}, expected {[str(t) for t in example.taxes]}"
             )
