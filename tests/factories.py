@@ -24,6 +24,7 @@ from boxoffice.platform import Platform
 from boxoffice.regions.canada import Canada
 from boxoffice.regions.eu import EuropeanUnion
 from boxoffice.regions.india import India
+from boxoffice.regions.united_states import UnitedStates
 
 _counter = itertools.count(1)
 
@@ -32,7 +33,7 @@ MakePlatform = Callable[..., Platform]
 
 #: The region packs the test platforms enable (PLUGINS_TOML), for calls to the core.
 BUNDLED_REGIONS: dict[str, ComplianceRegion] = {
-    region.id: region for region in (EuropeanUnion(), Canada(), India())
+    region.id: region for region in (EuropeanUnion(), Canada(), India(), UnitedStates())
 }
 
 
@@ -42,7 +43,7 @@ def bundled_regions(region_id: str) -> ComplianceRegion | None:
 
 PLUGINS_TOML = """
 [regions]
-enabled = ["eu", "ca", "in"]
+enabled = ["eu", "ca", "in", "us"]
 
 [search]
 backend = "dbsearch"
@@ -59,7 +60,7 @@ providers = ["log"]
 """
 
 #: The same platform with the EU pack switched off, as ops might do by mistake.
-WITHOUT_EU = PLUGINS_TOML.replace('enabled = ["eu", "ca", "in"]', 'enabled = ["ca", "in"]')
+WITHOUT_EU = PLUGINS_TOML.replace('"eu", "ca"', '"ca"')
 assert WITHOUT_EU != PLUGINS_TOML
 
 

@@ -450,6 +450,7 @@ class Helvetia:
     name = "Switzerland"
     countries = frozenset({"CH", "LI"})
     subdivisions: frozenset[str] = frozenset()
+    organizer_sets_rates = False
     RATES = [(date(2018, 1, 1), "7.7"), (date(2024, 1, 1), "8.1")]
     ROUNDING = ROUND_HALF_UP
 

@@ -80,6 +80,7 @@ class Switzerland:
     name = "Switzerland"
     countries = frozenset({"CH"})
     subdivisions = frozenset()   # one rule nationwide: no canton to name
+    organizer_sets_rates = False  # the law sets the rate, not the seller
 
     def tax_treatment(self, query):
         if query.country != "CH":

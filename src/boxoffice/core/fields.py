@@ -80,6 +80,14 @@ SubdivisionCode = Annotated[
     ),
 ]
 
+PercentText = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[0-9]{1,2}(?:\.[0-9]{1,4})?$",
+        description='a percent from 0 to 99.9999 as a decimal string, e.g. "8.875"',
+    ),
+]
+
 
 def country(code: str) -> str:
     """``code`` in capitals if it is a real country code; ``ValueError`` (a 400 naming the

@@ -66,6 +66,7 @@ from boxoffice.core.compliance.region import (
     RegionLookup,
     TaxQuery,
     TaxTreatment,
+    organizer_components,
     require_region,
 )
 from boxoffice.core.errors import Conflict, FieldError, InvalidTransition, NotFound, RuleViolated
@@ -203,7 +204,14 @@ def _tax_treatment(
     country = event.country or buyer_country
     if not country:
         return None
-    query = TaxQuery(country=country, subdivision=event.subdivision, on=now.date())
+    query = TaxQuery(
+        country=country,
+        subdivision=event.subdivision,
+        on=now.date(),
+        organizer_rates=organizer_components(event.tax_rates, event.subdivision or country)
+        if event.tax_rates
+        else (),
+    )
     return region.tax_treatment(query)
 
 

@@ -37,6 +37,7 @@ _SELECTION = (
         event.c.region,
         event.c.country,
         event.c.subdivision,
+        event.c.tax_rates,
         event.c.max_tickets_per_buyer,
         event.c.fee_per_ticket_minor,
         select(func.count())

@@ -48,6 +48,9 @@ class Event(Base):
     country: Mapped[str] = mapped_column(String(2), default="")
     #: ISO 3166-2 ("CA-QC"), where taxes differ by province or state; "" elsewhere.
     subdivision: Mapped[str] = mapped_column(String(6), default="", server_default="")
+    #: [{"name", "percent"}]: the organizer's own rates, where the region's law leaves them to
+    #: the seller (US sales tax); empty elsewhere.
+    tax_rates: Mapped[list[dict[str, str]]] = mapped_column(JSONType, default=list)
     #: The compliance region id (plugins.toml): drives tax and payment routing.
     region: Mapped[str] = mapped_column(String(20))
     currency: Mapped[str] = mapped_column(CurrencyCode())

@@ -12,6 +12,7 @@ import msgspec
 
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.clock import ensure_utc
+from boxoffice.core.compliance.region import OrganizerRate
 from boxoffice.core.errors import FieldError, ValidationFailed
 from boxoffice.core.fields import (
     CountryCode,
@@ -47,6 +48,9 @@ class EventDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     country: CountryCode | None = None
     #: Where taxes differ by province or state (Canada, India): ISO 3166-2 ("CA-QC").
     subdivision: SubdivisionCode | None = None
+    #: Where the region's law leaves tax rates to the seller (US sales tax): the state and
+    #: local rates the organizer charges, added at checkout. Refused in other regions.
+    tax_rates: Annotated[list[OrganizerRate], msgspec.Meta(max_length=5)] = []
     language: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}$")] = "en"
     category: Annotated[str, msgspec.Meta(max_length=60)] | None = None
     tags: Annotated[list[Tag], msgspec.Meta(max_length=20)] = []
@@ -126,6 +130,7 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
     country: str
     region: str
     subdivision: str = ""
+    tax_rates: list[OrganizerRate] = []
     currency: str
     language: str
     category: str | None = None
@@ -177,6 +182,7 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
             city=event.city,
             country=event.country,
             subdivision=event.subdivision,
+            tax_rates=[OrganizerRate(**rate) for rate in event.tax_rates or []],
             region=event.region,
             currency=event.currency,
             language=event.language,

@@ -22,6 +22,7 @@ from boxoffice.core.catalog.schemas import EventDraft, EventOut, EventPage, Even
 from boxoffice.core.catalog.tickets import sellable_ticket_types
 from boxoffice.core.clock import Clock, ensure_utc
 from boxoffice.core.compliance.region import (
+    ComplianceRegion,
     RegionLookup,
     place_problems,
     require_place,
@@ -103,9 +104,7 @@ async def create_event(
 ) -> Event:
     """A draft event; its region must be one an enabled pack provides."""
     draft.validate()
-    require_place(
-        require_region(regions, draft.region), draft.country or "", draft.subdivision or ""
-    )
+    check_taxes(draft, require_region(regions, draft.region))
     taken = await session.scalar(
         select(Event.id).where(Event.organization_id == organization_id, Event.slug == draft.slug)
     )
@@ -131,6 +130,24 @@ async def create_event(
     return event
 
 
+def check_taxes(draft: EventDraft, region: ComplianceRegion) -> None:
+    """The event's place is in its region, and it sets tax rates only where the region's
+    law leaves them to the seller."""
+    require_place(region, draft.country or "", draft.subdivision or "")
+    if draft.tax_rates and not region.organizer_sets_rates:
+        raise RuleViolated(
+            f"the region {region.id!r} sets its own tax rates: an event there cannot set any",
+            errors=[
+                FieldError(
+                    "tax_rates",
+                    "leave empty: organizers set rates only where the law leaves them to the "
+                    "seller (region 'us')",
+                )
+            ],
+            extra={"rule": "organizer_rates", "region": region.id},
+        )
+
+
 async def _columns(session: AsyncSession, draft: EventDraft) -> dict[str, object]:
     """The event's columns from a validated draft."""
     fields = msgspec.structs.asdict(draft)
@@ -139,6 +156,7 @@ async def _columns(session: AsyncSession, draft: EventDraft) -> dict[str, object
         **fields,
         "country": draft.country or "",
         "subdivision": draft.subdivision or "",
+        "tax_rates": [msgspec.structs.asdict(rate) for rate in draft.tax_rates],
         "starts_at": ensure_utc(draft.starts_at),
         "ends_at": ensure_utc(draft.ends_at),
         "local_start_date": draft.starts_at.astimezone(ZoneInfo(draft.timezone)).date().isoformat(),
@@ -160,9 +178,7 @@ async def update_event(
     """Replace an event's details. The slug stays unique per organization; status, ticket
     types and quotas are changed through their own routes."""
     draft.validate()
-    require_place(
-        require_region(regions, draft.region), draft.country or "", draft.subdivision or ""
-    )
+    check_taxes(draft, require_region(regions, draft.region))
     event = await get_event_of(session, organization_id, event_id)
     if draft.slug != event.slug and await session.scalar(
         select(Event.id).where(Event.organization_id == organization_id, Event.slug == draft.slug)

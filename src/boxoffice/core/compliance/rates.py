@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import tomllib
 from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from importlib import resources
@@ -45,6 +46,7 @@ import msgspec
 
 from boxoffice.core.compliance.region import STANDARD, TaxComponent, TaxQuery, TaxTreatment
 from boxoffice.core.errors import ConfigurationError
+from boxoffice.core.hookspecs import hookimpl
 
 JURISDICTION = r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$"
 SUBDIVISION = r"^[A-Z]{2}-[A-Z0-9]{1,3}$"
@@ -165,6 +167,8 @@ class TabledRegion:
         class Canada(TabledRegion):
             id, name, inclusive = "ca", "Canada", False
             rates = RateTable.of_package(__name__)
+
+        register_compliance_regions = Canada.hook()
     """
 
     id: str
@@ -172,10 +176,21 @@ class TabledRegion:
     rates: RateTable
     inclusive: bool = True
     rounding: str = ROUND_HALF_UP
+    organizer_sets_rates = False
 
     def __init__(self) -> None:
         self.countries = self.rates.countries()
         self.subdivisions = self.rates.subdivisions
+
+    @classmethod
+    def hook(cls) -> Callable[[], Sequence[TabledRegion]]:
+        """The pack's ``register_compliance_regions`` hook implementation: a pack module
+        says ``register_compliance_regions = MyRegion.hook()``."""
+
+        def register_compliance_regions() -> Sequence[TabledRegion]:
+            return [cls()]
+
+        return hookimpl(register_compliance_regions)
 
     def tax_treatment(self, query: TaxQuery) -> TaxTreatment | None:
         components = self.rates.components(

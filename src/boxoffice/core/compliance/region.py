@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Protocol, runtime_checkable
+from typing import Annotated, Protocol, runtime_checkable
 
 import msgspec
 
 from boxoffice.core.errors import FieldError, RuleViolated
+from boxoffice.core.fields import PercentText, SingleLine
 
 #: The tax category of an event's admission unless a pack's data says more.
 STANDARD = "standard"
+
+
+class TaxComponent(msgspec.Struct, frozen=True, kw_only=True):
+    """One tax of a treatment: Québec charges two (GST and QST), most places one."""
+
+    name: str  # "VAT", "GST", "HST", "QST", "CGST", ...
+    #: Who levies it, as the invoice names it: "CA" for the GST, "CA-QC" for the QST.
+    jurisdiction: str
+    percent: Decimal
+    #: Where the rate is published (a URL), for the invoice's reader and the reviewer.
+    source: str = ""
 
 
 class TaxQuery(msgspec.Struct, frozen=True, kw_only=True):
@@ -30,17 +42,9 @@ class TaxQuery(msgspec.Struct, frozen=True, kw_only=True):
     #: applies it).
     buyer_country: str = ""
     buyer_tax_id: str = ""
-
-
-class TaxComponent(msgspec.Struct, frozen=True, kw_only=True):
-    """One tax of a treatment: Québec charges two (GST and QST), most places one."""
-
-    name: str  # "VAT", "GST", "HST", "QST", "CGST", ...
-    #: Who levies it, as the invoice names it: "CA" for the GST, "CA-QC" for the QST.
-    jurisdiction: str
-    percent: Decimal
-    #: Where the rate is published (a URL), for the invoice's reader and the reviewer.
-    source: str = ""
+    #: The rates the organizer set on the event, for a pack whose law leaves them to the
+    #: seller (US sales tax: :attr:`ComplianceRegion.organizer_sets_rates`); empty otherwise.
+    organizer_rates: tuple[TaxComponent, ...] = ()
 
 
 class TaxTreatment(msgspec.Struct, frozen=True, kw_only=True):
@@ -73,11 +77,32 @@ class ComplianceRegion(Protocol):
     #: in a country with any of them must name its own. Empty where one rule holds
     #: nationwide.
     subdivisions: frozenset[str]
+    #: The law leaves the rate to the seller (US sales tax): the organizer sets the event's
+    #: rates and the pack applies them; elsewhere an event with rates of its own is refused.
+    organizer_sets_rates: bool
 
     def tax_treatment(self, query: TaxQuery) -> TaxTreatment | None:
         """How a sale in ``query``'s place on its day is taxed; ``None`` for a place or
         category the pack does not know."""
         ...
+
+
+class OrganizerRate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A tax the organizer charges on an event where the law leaves the rate to the seller
+    (US sales tax: the state's and the local rates where the event is held)."""
+
+    name: Annotated[SingleLine, msgspec.Meta(min_length=1, max_length=40)]
+    percent: PercentText
+
+
+def organizer_components(
+    rates: Sequence[Mapping[str, str]], jurisdiction: str
+) -> tuple[TaxComponent, ...]:
+    """An event's stored organizer rates as the components a pack applies."""
+    return tuple(
+        TaxComponent(name=rate["name"], jurisdiction=jurisdiction, percent=Decimal(rate["percent"]))
+        for rate in rates
+    )
 
 
 #: The enabled region pack with an id, or ``None``: what the platform hands the core (the

@@ -11,10 +11,7 @@ event in Canada names its province (``subdivision``, e.g. ``CA-QC``). Privacy: P
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from boxoffice.core.compliance.rates import RateTable, TabledRegion
-from boxoffice.core.hookspecs import hookimpl
 
 
 class Canada(TabledRegion):
@@ -24,6 +21,4 @@ class Canada(TabledRegion):
     inclusive = False
 
 
-@hookimpl
-def register_compliance_regions() -> Sequence[Canada]:
-    return [Canada()]
+register_compliance_regions = Canada.hook()

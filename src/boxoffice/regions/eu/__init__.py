@@ -8,10 +8,7 @@ cultural events, GDPR retention and consent rules to this pack (docs/design/regi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from boxoffice.core.compliance.rates import RateTable, TabledRegion
-from boxoffice.core.hookspecs import hookimpl
 
 #: Standard VAT per member state, dated, with its source: data in ``rates.toml`` (see
 #: :mod:`boxoffice.core.compliance.rates`), checked when the pack loads.
@@ -24,6 +21,4 @@ class EuropeanUnion(TabledRegion):
     rates = RATES
 
 
-@hookimpl
-def register_compliance_regions() -> Sequence[EuropeanUnion]:
-    return [EuropeanUnion()]
+register_compliance_regions = EuropeanUnion.hook()

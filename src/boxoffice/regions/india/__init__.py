@@ -10,10 +10,7 @@ tax ("inclusive of all taxes"), so the tax is taken out of the price: 1,180.00 I
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from boxoffice.core.compliance.rates import RateTable, TabledRegion
-from boxoffice.core.hookspecs import hookimpl
 
 
 class India(TabledRegion):
@@ -22,6 +19,4 @@ class India(TabledRegion):
     rates = RateTable.of_package(__name__)
 
 
-@hookimpl
-def register_compliance_regions() -> Sequence[India]:
-    return [India()]
+register_compliance_regions = India.hook()

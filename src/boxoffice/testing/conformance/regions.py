@@ -14,6 +14,7 @@ from boxoffice.core.booking.pricing import line_taxes
 from boxoffice.core.compliance.region import (
     STANDARD,
     ComplianceRegion,
+    TaxComponent,
     TaxQuery,
     TaxTreatment,
     place_problems,
@@ -38,6 +39,8 @@ class TaxExample(NamedTuple):
     taxes: tuple[Money, ...]
     subdivision: str = ""
     category: str = STANDARD
+    #: Rates the organizer set on the event, for a pack that applies them (US sales tax).
+    organizer_rates: tuple[TaxComponent, ...] = ()
 
 
 class ComplianceRegionConformance(ConformanceSuite):
@@ -81,6 +84,7 @@ class ComplianceRegionConformance(ConformanceSuite):
         wrong = sorted(c for c in region.countries if len(c) != 2 or not c.isupper())
         assert not wrong, f"not ISO 3166 alpha-2 country codes: {wrong}"
         assert isinstance(region.subdivisions, frozenset)
+        assert isinstance(region.organizer_sets_rates, bool)
         strays = sorted(s for s in region.subdivisions if s[:2] not in region.countries)
         assert not strays, f"subdivisions of countries the region does not cover: {strays}"
 
@@ -130,6 +134,7 @@ class ComplianceRegionConformance(ConformanceSuite):
                 subdivision=example.subdivision,
                 on=example.on,
                 category=example.category,
+                organizer_rates=example.organizer_rates,
             )
             treatment = region.tax_treatment(query)
             assert treatment is not None, f"no treatment for {example}"
