@@ -19,6 +19,7 @@ from boxoffice.core.compliance.region import ComplianceRegion
 from boxoffice.core.errors import ConfigurationError, FieldError, ProviderUnavailable
 from boxoffice.core.identity.accounts import AuthPolicy
 from boxoffice.core.identity.keys import platform_keys, signer_from
+from boxoffice.core.invoices.subscriber import invoices_subscriber
 from boxoffice.core.journal.dispatcher import Dispatcher, DispatcherSettings, Subscriber
 from boxoffice.core.journal.entries import RecordedEntry
 from boxoffice.core.links import LinkSecrets
@@ -292,6 +293,7 @@ def _subscribers(
     subscribers: list[Subscriber] = [
         event_subscriber(db, clock),
         offer_mail_subscriber(db, clock, public_url, links),
+        invoices_subscriber(db, clock),
     ]
     backend = router.search_backend()
     if backend is not None:

@@ -51,6 +51,8 @@ from boxoffice.core.clock import Clock
 from boxoffice.core.errors import FieldError, ValidationFailed
 from boxoffice.core.identity.models import User
 from boxoffice.core.identity.permissions import Permission
+from boxoffice.core.invoices.schemas import InvoiceOut
+from boxoffice.core.invoices.service import invoices_of
 from boxoffice.core.links import LinkKind
 from boxoffice.core.ratelimit import Limit, RateLimited, count_in, hit, retry_after
 from boxoffice.platform import Platform
@@ -322,6 +324,16 @@ class BookingController(Controller):
         return orders.order_out(order, items, secret=given, public_url=public_url)
 
     @get(
+        "/orders/{number:str}/invoices",
+        summary="The order's invoice and credit notes (issued seconds after payment, refund)",
+    )
+    async def order_invoices(
+        self, session: NamedDependency[AsyncSession], number: FromPath[str], secret: Secret
+    ) -> list[InvoiceOut]:
+        order = await orders.get_order_by_number(session, number, secret=require_secret(secret))
+        return await invoices_of(session, order.id)
+
+    @get(
         "/orders/{number:str}/calendar.ics",
         media_type="text/calendar",
         summary="The order's event as an iCalendar file (RFC 5545)",
@@ -431,6 +443,16 @@ class OrganizerOrdersController(Controller):
         self, session: NamedDependency[AsyncSession], order: NamedDependency[Order]
     ) -> OrderOut:
         return orders.order_out(order, await orders.items_of(session, order))
+
+    @get(
+        "/orders/{number:str}/invoices",
+        opt=needs(Permission.ORDERS_READ),
+        summary="The order's invoice and credit notes, as issued",
+    )
+    async def order_invoices(
+        self, session: NamedDependency[AsyncSession], order: NamedDependency[Order]
+    ) -> list[InvoiceOut]:
+        return await invoices_of(session, order.id)
 
     @post(
         "/orders/{number:str}/cancel",

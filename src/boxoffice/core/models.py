@@ -31,6 +31,7 @@ from boxoffice.core.identity.models import (
     SignInAttempt,
     User,
 )
+from boxoffice.core.invoices.models import Invoice, InvoiceSeries
 from boxoffice.core.journal.models import (
     JournalDeadLetterRow,
     JournalEntryRow,
@@ -52,6 +53,8 @@ __all__ = [
     "Hold",
     "IdempotencyRecord",
     "Invitation",
+    "Invoice",
+    "InvoiceSeries",
     "JournalDeadLetterRow",
     "JournalEntryRow",
     "JournalSubscriberRow",
