@@ -64,6 +64,24 @@ WITHOUT_EU = PLUGINS_TOML.replace('"eu", "ca"', '"ca"')
 assert WITHOUT_EU != PLUGINS_TOML
 
 
+#: An event's place and money in Québec (GST and QST added at checkout) and in Karnataka
+#: (GST included): ``factories.event(..., **QUEBEC)``.
+QUEBEC: dict[str, str] = {
+    "region": "ca",
+    "country": "CA",
+    "subdivision": "CA-QC",
+    "currency": "CAD",
+    "timezone": "America/Toronto",
+}
+KARNATAKA: dict[str, str] = {
+    "region": "in",
+    "country": "IN",
+    "subdivision": "IN-KA",
+    "currency": "INR",
+    "timezone": "Asia/Kolkata",
+}
+
+
 async def organization(db: Database, clock: Clock, slug: str | None = None) -> Organization:
     async with db.transaction() as session:
         return await create_organization(

@@ -99,11 +99,7 @@ async def test_an_invoice_shows_each_tax_and_a_refund_issues_a_credit_note(
             client,
             platform,
             clock,
-            region="ca",
-            country="CA",
-            subdivision="CA-QC",
-            currency="CAD",
-            timezone="America/Toronto",
+            **factories.QUEBEC,
             language="fr",
             types={"Standard": 10000},
         )

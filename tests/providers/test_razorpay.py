@@ -151,15 +151,7 @@ def platform(make_platform: factories.MakePlatform, fake: FakeRazorpay) -> Platf
 async def test_a_purchase_in_rupees_paid_with_razorpay(
     platform: Platform, make_client: Any, clock: Any, fake: FakeRazorpay
 ) -> None:
-    store = await shop(
-        platform.db,
-        clock,
-        currency="INR",
-        country="IN",
-        subdivision="IN-KA",
-        region="in",
-        timezone="Asia/Kolkata",
-    )
+    store = await shop(platform.db, clock, **factories.KARNATAKA)
     async with make_client(platform) as client:
         order = await Buyer(client, store).buy(Standard=1)
         base, secret = f"/api/v1/orders/{order['number']}", order["secret"]
@@ -204,15 +196,7 @@ async def test_razorpay_down_mid_flow_never_makes_a_second_order(
 ) -> None:
     """Razorpay fails while the payment is created (every try): the attempt stays for the
     reconciliation, which finds or makes the order by its receipt — one Razorpay order."""
-    store = await shop(
-        platform.db,
-        clock,
-        currency="INR",
-        country="IN",
-        subdivision="IN-KA",
-        region="in",
-        timezone="Asia/Kolkata",
-    )
+    store = await shop(platform.db, clock, **factories.KARNATAKA)
     async with make_client(platform) as client:
         order = await Buyer(client, store).buy(Standard=1)
         base, secret = f"/api/v1/orders/{order['number']}", order["secret"]

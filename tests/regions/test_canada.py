@@ -113,11 +113,7 @@ async def test_a_checkout_in_quebec_adds_gst_and_qst(
             client,
             platform,
             clock,
-            region="ca",
-            country="CA",
-            subdivision="CA-QC",
-            currency="CAD",
-            timezone="America/Toronto",
+            **factories.QUEBEC,
             types={"Standard": 10000},
         )
         sold = await checkout(client, store)  # two tickets at 100.00
