@@ -5,10 +5,12 @@ refund's credit note correcting it."""
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from boxoffice.api.app import create_app
@@ -134,6 +136,28 @@ async def test_an_invoice_shows_each_tax_and_a_refund_issues_a_credit_note(
         ] == [(2, 20000, 2995)]
         assert (invoice["tax"]["minor"], invoice["total"]["minor"]) == (2995, 22995)
 
+        pdf = await client.get(
+            f"/api/v1/orders/{order['number']}/invoices/INV-000001/pdf?secret={secret}"
+        )
+        assert pdf.status_code == 200, pdf.text
+        assert pdf.headers["content-type"] == "application/pdf"
+        text = " ".join(
+            " ".join(page.extract_text().split())
+            for page in PdfReader(io.BytesIO(pdf.content)).pages
+        )
+        assert "Facture INV-000001" in text, "in the event's language"
+        assert "Acheteur: Fan <fan@example.org>" in text, text
+        assert "229,95" in text, "money in French"
+        assert "QST 9.975 % (CA-QC)" in text, text
+        missing = await client.get(
+            f"/api/v1/orders/{order['number']}/invoices/INV-000002/pdf?secret={secret}"
+        )
+        assert missing.status_code == 404, missing.text
+        wrong_secret = await client.get(
+            f"/api/v1/orders/{order['number']}/invoices/INV-000001/pdf?secret=nope"
+        )
+        assert wrong_secret.status_code == 404, wrong_secret.text
+
         [ticket, _] = (
             await client.get(f"/api/v1/orders/{order['number']}/tickets?secret={secret}")
         ).json()
@@ -159,3 +183,9 @@ async def test_an_invoice_shows_each_tax_and_a_refund_issues_a_credit_note(
         assert (credit["total"]["minor"], credit["tax"]["minor"]) == (-11498, -1498)
         assert [t["amount"]["minor"] for t in credit["taxes"]] == [-501, -997], "as charged"
         assert credit["lines"][0]["amount"]["minor"] == -10000, "before tax, as invoiced"
+        credit_pdf = await client.get(
+            f"{base}/orders/{order['number']}/invoices/CRN-000001/pdf", headers=headers
+        )
+        assert credit_pdf.status_code == 200, credit_pdf.text
+        credit_text = PdfReader(io.BytesIO(credit_pdf.content)).pages[0].extract_text()
+        assert "Avoir CRN-000001, rectifiant la facture INV-000001" in " ".join(credit_text.split())

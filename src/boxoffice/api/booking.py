@@ -51,8 +51,9 @@ from boxoffice.core.clock import Clock
 from boxoffice.core.errors import FieldError, ValidationFailed
 from boxoffice.core.identity.models import User
 from boxoffice.core.identity.permissions import Permission
+from boxoffice.core.invoices.pdf import invoice_pdf
 from boxoffice.core.invoices.schemas import InvoiceOut
-from boxoffice.core.invoices.service import invoices_of
+from boxoffice.core.invoices.service import invoice_of, invoices_of
 from boxoffice.core.links import LinkKind
 from boxoffice.core.ratelimit import Limit, RateLimited, count_in, hit, retry_after
 from boxoffice.platform import Platform
@@ -334,6 +335,22 @@ class BookingController(Controller):
         return await invoices_of(session, order.id)
 
     @get(
+        "/orders/{number:str}/invoices/{document:str}/pdf",
+        media_type="application/pdf",
+        summary="One of the order's invoices or credit notes as a PDF, in the event's language",
+    )
+    async def order_invoice_pdf(
+        self,
+        session: NamedDependency[AsyncSession],
+        platform: NamedDependency[Platform],
+        number: FromPath[str],
+        document: FromPath[str],
+        secret: Secret,
+    ) -> Response[bytes]:
+        order = await orders.get_order_by_number(session, number, secret=require_secret(secret))
+        return await _invoice_pdf(session, platform, order, document)
+
+    @get(
         "/orders/{number:str}/calendar.ics",
         media_type="text/calendar",
         summary="The order's event as an iCalendar file (RFC 5545)",
@@ -453,6 +470,21 @@ class OrganizerOrdersController(Controller):
         self, session: NamedDependency[AsyncSession], order: NamedDependency[Order]
     ) -> list[InvoiceOut]:
         return await invoices_of(session, order.id)
+
+    @get(
+        "/orders/{number:str}/invoices/{document:str}/pdf",
+        media_type="application/pdf",
+        opt=needs(Permission.ORDERS_READ),
+        summary="One of the order's invoices or credit notes as a PDF",
+    )
+    async def order_invoice_pdf(
+        self,
+        session: NamedDependency[AsyncSession],
+        platform: NamedDependency[Platform],
+        order: NamedDependency[Order],
+        document: FromPath[str],
+    ) -> Response[bytes]:
+        return await _invoice_pdf(session, platform, order, document)
 
     @post(
         "/orders/{number:str}/cancel",
@@ -628,3 +660,14 @@ class OrganizerOrdersController(Controller):
         promo_id: FromPath[uuid.UUID],
     ) -> None:
         await session.delete(await promos.get_promo(session, event, promo_id))
+
+
+async def _invoice_pdf(
+    session: AsyncSession, platform: Platform, order: Order, document: str
+) -> Response[bytes]:
+    invoice = await invoice_of(session, order.id, document)
+    return Response(
+        await invoice_pdf(platform.notifier.renderer, invoice),
+        media_type="application/pdf",
+        headers={"content-disposition": f'attachment; filename="{invoice.number}.pdf"'},
+    )

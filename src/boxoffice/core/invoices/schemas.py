@@ -31,6 +31,8 @@ class EventRef(msgspec.Struct, frozen=True, kw_only=True):
     venue: str
     city: str
     country: str
+    #: The IANA zone its times are shown in.
+    timezone: str = "UTC"
 
 
 class InvoiceOut(msgspec.Struct, frozen=True, kw_only=True):

@@ -23,6 +23,7 @@ from boxoffice.core.booking.pricing import split
 from boxoffice.core.booking.schemas import Breakdown, TaxLine
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.clock import Clock, ensure_utc
+from boxoffice.core.errors import NotFound
 from boxoffice.core.identity.models import Organization
 from boxoffice.core.invoices.models import Invoice, InvoiceSeries
 from boxoffice.core.invoices.schemas import EventRef, InvoiceLine, InvoiceOut, Party
@@ -75,6 +76,7 @@ def _event_ref(event: Event) -> EventRef:
         venue=event.venue_name,
         city=event.city,
         country=event.country,
+        timezone=event.timezone,
     )
 
 
@@ -228,6 +230,15 @@ def _apportion(amount: int, weights: list[int]) -> list[int]:
     shares = [amount * weight // total for weight in weights]
     shares[0] += amount - sum(shares)
     return shares
+
+
+async def invoice_of(session: AsyncSession, order_id: uuid.UUID, number: str) -> InvoiceOut:
+    """One of the order's documents by its number ("INV-000042"); :class:`NotFound` if the
+    order has none with that number."""
+    for document in await invoices_of(session, order_id):
+        if document.number == number:
+            return document
+    raise NotFound(f"the order has no invoice or credit note {number!r}")
 
 
 async def invoices_of(session: AsyncSession, order_id: uuid.UUID) -> list[InvoiceOut]:

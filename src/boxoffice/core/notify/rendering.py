@@ -183,6 +183,11 @@ class Renderer:
             )
         return Rendered(subject=subject, text=text, html=html)
 
+    def document(self, template: str, locale: str, context: Mapping[str, Any]) -> str:
+        """A document's plain text in ``locale`` (an invoice: ``_invoice.txt``), with the
+        messages' catalogs, money and dates."""
+        return _tidy(self._one(self._text, f"_{template}.txt", locale, context))
+
     @staticmethod
     def _one(environment: Environment, name: str, locale: str, context: Mapping[str, Any]) -> str:
         catalog = translations(locale)

@@ -1,0 +1,43 @@
+"""An invoice or credit note as a PDF: its text, written in the event's language by the
+notification engine's catalogs (``templates/_invoice.txt``), on an A4 page drawn with fpdf2.
+The text is the document; the PDF is its printable form."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from fpdf import FPDF, XPos, YPos
+
+from boxoffice.core.invoices.schemas import InvoiceOut
+from boxoffice.core.notify.rendering import Renderer
+
+#: fpdf2's core fonts speak Latin-1; other characters are shown as "?" rather than failing.
+_ENCODING = "latin-1"
+_NEXT_LINE: dict[str, Any] = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+
+
+def invoice_text(renderer: Renderer, invoice: InvoiceOut) -> str:
+    context = {**msgspec.to_builtins(invoice), "zone": invoice.event.timezone}
+    context["issued_at"] = invoice.issued_at
+    return renderer.document("invoice", invoice.language, context)
+
+
+def _draw(title: str, text: str) -> bytes:
+    pdf = FPDF(format="A4")
+    pdf.set_title(title)
+    pdf.set_creator("boxoffice")
+    pdf.add_page()
+    heading, _, body = text.partition("\n")
+    pdf.set_font("helvetica", "B", 16)
+    pdf.multi_cell(0, 9, heading.encode(_ENCODING, "replace").decode(_ENCODING), **_NEXT_LINE)
+    pdf.ln(3)
+    pdf.set_font("helvetica", "", 11)
+    for line in body.split("\n"):
+        pdf.multi_cell(0, 6, line.encode(_ENCODING, "replace").decode(_ENCODING), **_NEXT_LINE)
+    return bytes(pdf.output())
+
+
+async def invoice_pdf(renderer: Renderer, invoice: InvoiceOut) -> bytes:
+    return await asyncio.to_thread(_draw, invoice.number, invoice_text(renderer, invoice))
