@@ -7,7 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +41,14 @@ from boxoffice.core.identity.schemas import (
 )
 from boxoffice.core.identity.service import get_user, organizations_of
 from boxoffice.core.notify.preferences import set_marketing
+from boxoffice.core.privacy.service import (
+    ErasureIn,
+    ErasureOut,
+    PersonalData,
+    erase_person,
+    export_data,
+    pseudonym_of,
+)
 from boxoffice.core.ratelimit import Limit, RateLimited, hit, retry_after
 from boxoffice.platform import Platform
 
@@ -240,6 +249,46 @@ class MeController(Controller):
                 session, clock, fresh.email, allowed=data.marketing_consent, source="account"
             )
         return accounts.profile_of(fresh)
+
+    @get(
+        "/data",
+        summary="A copy of everything the platform holds about me (JSON)",
+        response_headers=[
+            ResponseHeader(
+                name="content-disposition",
+                value='attachment; filename="my-data.json"',
+                description="The copy downloads as a file",
+            )
+        ],
+    )
+    async def my_data(
+        self,
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+        user: NamedDependency[User],
+    ) -> Response[PersonalData]:
+        return Response(
+            await export_data(session, clock, user),
+            headers={"content-disposition": 'attachment; filename="my-data.json"'},
+        )
+
+    @post(
+        "/erase",
+        status_code=200,
+        summary="Erase my account and the personal data in my orders (sales records are kept, "
+        "pseudonymised)",
+    )
+    async def erase(
+        self,
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+        platform: NamedDependency[Platform],
+        user: NamedDependency[User],
+        data: JSONBody[ErasureIn],
+    ) -> ErasureOut:
+        fresh = await get_user(session, user.id, for_update=True)
+        reference = pseudonym_of(platform.links, fresh)
+        return await erase_person(session, clock, fresh, data.password, reference)
 
     @get("/organizations", summary="The organizations I belong to, with my role")
     async def organizations(

@@ -37,6 +37,8 @@ class LinkKind(StrEnum):
     WAITLIST_ENTRY = "waitlist"
     #: The one-click unsubscribe link of an e-mail address (its "id" is the address).
     UNSUBSCRIBE = "unsubscribe"
+    #: Not a link: the reference that replaces an erased person (its "id" is the account's).
+    PSEUDONYM = "pseudonym"
 
 
 def secret_hash(secret: str) -> str:

@@ -1,0 +1,21 @@
+"""Journal entries of the privacy rights (public contract: add fields, never rename)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from boxoffice.core.journal.entries import JournalEntry, entry_type
+
+
+@entry_type
+class PersonErased(JournalEntry, frozen=True, kw_only=True):
+    """A person's account and what they bought were pseudonymised: projections and plugins
+    that keep personal data forget ``user_id`` and the addresses it had."""
+
+    aggregate_type: ClassVar[str] = "user"
+    user_id: str
+    #: The pseudonymous reference that replaces the person on the records kept.
+    reference: str
+
+    def aggregate_id(self) -> str:
+        return self.user_id

@@ -1,0 +1,264 @@
+"""A person's data: a copy (export), and erasure.
+
+Erasure removes what identifies the person and keeps what the law requires of the sales:
+orders, tickets and invoices stay, with amounts, dates and taxes, but the person in them is
+replaced by a pseudonymous reference (derived from the platform key and the account id, so
+support can match a later request without keeping the name). The account can no longer sign
+in; its sessions end; its memberships go (refused while it is an organization's only owner:
+someone must be left to answer for the organization's sales). Messages sent keep their
+delivery log, not their address or body. One journal entry says it happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any, cast
+
+import msgspec
+from sqlalchemy import CursorResult, Result, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.core.booking.models import BuyerTally, Order, OrderItem, WaitlistEntry
+from boxoffice.core.booking.orders import order_out
+from boxoffice.core.booking.schemas import OrderOut
+from boxoffice.core.clock import Clock
+from boxoffice.core.errors import Conflict, FieldError, ValidationFailed
+from boxoffice.core.identity.accounts import revoke_all_sessions
+from boxoffice.core.identity.models import AuthSession, ExternalIdentity, Membership, User
+from boxoffice.core.identity.passwords import verify_password
+from boxoffice.core.invoices.models import Invoice
+from boxoffice.core.invoices.schemas import InvoiceOut
+from boxoffice.core.journal.service import append
+from boxoffice.core.links import LinkKind, LinkSecrets
+from boxoffice.core.notify.models import NotificationPreference, OutboundMessage
+from boxoffice.core.privacy.entries import PersonErased
+
+ERASED_NAME = "(erased)"
+ERASED_STATUS = "erased"
+
+
+def pseudonym_of(links: LinkSecrets, user: User) -> str:
+    """The reference that replaces ``user`` once erased: the same for the same account under
+    the same platform key (support can match a later request), and says nothing of them."""
+    return "erased-" + links.for_address(LinkKind.PSEUDONYM, str(user.id))[:20].lower()
+
+
+def erased_address(reference: str) -> str:
+    """What stands for the person's e-mail address on the records kept (never deliverable:
+    ``.invalid`` is reserved, RFC 2606)."""
+    return f"{reference}@erased.invalid"
+
+
+class SessionOut(msgspec.Struct, frozen=True, kw_only=True):
+    created_at: datetime
+    revoked_at: datetime | None
+    user_agent: str
+
+
+class MessageOut(msgspec.Struct, frozen=True, kw_only=True):
+    kind: str
+    template: str
+    subject: str
+    status: str
+    created_at: datetime
+
+
+class PersonalData(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the platform holds about a person, as JSON (``GET /me/data``)."""
+
+    exported_at: datetime
+    account: dict[str, Any]
+    sessions: list[SessionOut]
+    organizations: list[dict[str, str]]
+    orders: list[OrderOut]
+    invoices: list[InvoiceOut]
+    waiting_lists: list[dict[str, Any]]
+    marketing: dict[str, Any] | None
+    messages: list[MessageOut]
+
+
+def _theirs(user: User) -> Any:
+    """The orders of ``user``: bought signed in, or with their address."""
+    return or_(Order.user_id == user.id, Order.buyer_email == user.email)
+
+
+async def export_data(session: AsyncSession, clock: Clock, user: User) -> PersonalData:
+    orders = list(
+        await session.scalars(select(Order).where(_theirs(user)).order_by(Order.created_at))
+    )
+    order_ids = [order.id for order in orders]
+    items: dict[Any, list[OrderItem]] = {}
+    for item in await session.scalars(
+        select(OrderItem).where(OrderItem.order_id.in_(order_ids)).order_by(OrderItem.position)
+    ):
+        items.setdefault(item.order_id, []).append(item)
+    invoices = await session.scalars(
+        select(Invoice.data).where(Invoice.order_id.in_(order_ids)).order_by(Invoice.issued_at)
+    )
+    memberships = await session.execute(
+        select(Membership.organization_id, Membership.role).where(Membership.user_id == user.id)
+    )
+    preference = await session.get(NotificationPreference, user.email)
+    return PersonalData(
+        exported_at=clock.now(),
+        account={
+            "id": str(user.id),
+            "email": user.email,
+            "name": user.name,
+            "locale": user.locale,
+            "time_zone": user.time_zone,
+            "country": user.country,
+            "marketing_consent": user.marketing_consent,
+            "marketing_consent_at": user.marketing_consent_at,
+            "created_at": user.created_at,
+            "last_login_at": user.last_login_at,
+        },
+        sessions=[
+            SessionOut(created_at=s.created_at, revoked_at=s.revoked_at, user_agent=s.user_agent)
+            for s in await session.scalars(
+                select(AuthSession).where(AuthSession.user_id == user.id)
+            )
+        ],
+        organizations=[{"id": str(org), "role": role} for org, role in memberships],
+        orders=[order_out(order, items.get(order.id, [])) for order in orders],
+        invoices=[msgspec.convert(data, InvoiceOut) for data in invoices],
+        waiting_lists=[
+            {
+                "event_id": str(w.event_id),
+                "name": w.name,
+                "quantity": w.quantity,
+                "status": w.status,
+            }
+            for w in await session.scalars(
+                select(WaitlistEntry).where(WaitlistEntry.email == user.email)
+            )
+        ],
+        marketing=None
+        if preference is None
+        else {
+            "allowed": preference.marketing,
+            "source": preference.source,
+            "changed_at": preference.changed_at,
+        },
+        messages=[
+            MessageOut(
+                kind=m.kind,
+                template=m.template,
+                subject=m.subject,
+                status=m.status,
+                created_at=m.created_at,
+            )
+            for m in await session.scalars(
+                select(OutboundMessage)
+                .where(OutboundMessage.recipient == user.email)
+                .order_by(OutboundMessage.created_at)
+            )
+        ],
+    )
+
+
+class ErasureIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    #: The account's password, to confirm (ignored for accounts that sign in only through
+    #: an identity provider).
+    password: Annotated[str, msgspec.Meta(max_length=1000)] = ""
+
+
+class ErasureOut(msgspec.Struct, frozen=True, kw_only=True):
+    """What an erasure changed. ``reference`` stands for the person on the records kept."""
+
+    reference: str
+    orders: int
+    tickets: int
+    invoices: int
+    messages: int
+
+
+async def _sole_owner_of(session: AsyncSession, user: User) -> Sequence[Any]:
+    owned = select(Membership.organization_id).where(
+        Membership.user_id == user.id, Membership.role == "owner"
+    )
+    owners = (
+        select(Membership.organization_id)
+        .where(Membership.organization_id.in_(owned), Membership.role == "owner")
+        .group_by(Membership.organization_id)
+        .having(func.count() == 1)
+    )
+    return list(await session.scalars(owners))
+
+
+async def erase_person(
+    session: AsyncSession, clock: Clock, user: User, password: str, reference: str
+) -> ErasureOut:
+    """Erase ``user`` (see the module's docstring); ``password`` confirms it is them."""
+    if user.password_hash is not None and not verify_password(user.password_hash, password):
+        raise ValidationFailed(
+            "the password is wrong", errors=[FieldError("password", "does not match")]
+        )
+    if await _sole_owner_of(session, user):
+        raise Conflict(
+            "you are the only owner of an organization: make someone else an owner, or close "
+            "it, before your account is erased"
+        )
+    address, email = erased_address(reference), user.email
+    orders = list(await session.scalars(select(Order).where(_theirs(user))))
+    order_ids = [order.id for order in orders]
+    for order in orders:
+        order.buyer_name, order.buyer_email, order.buyer_phone = ERASED_NAME, address, ""
+        order.user_id = user.id
+    tickets = _count(
+        await session.execute(
+            update(OrderItem)
+            .where(or_(OrderItem.order_id.in_(order_ids), OrderItem.attendee_email == email))
+            .where(or_(OrderItem.attendee_email == email, OrderItem.attendee_email == ""))
+            .values(attendee_name=ERASED_NAME, attendee_email="", answers={})
+        )
+    )
+    invoices = 0
+    for invoice in await session.scalars(select(Invoice).where(Invoice.order_id.in_(order_ids))):
+        buyer = {**invoice.data["buyer"], "name": reference, "email": ""}
+        invoice.data = {**invoice.data, "buyer": buyer}
+        invoices += 1
+    await session.execute(
+        update(BuyerTally).where(BuyerTally.buyer_email == email).values(buyer_email=address)
+    )
+    await session.execute(
+        update(WaitlistEntry)
+        .where(WaitlistEntry.email == email)
+        .values(name=ERASED_NAME, email=address)
+    )
+    messages = _count(
+        await session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.recipient == email)
+            .values(recipient=address, context=None, subject="")
+        )
+    )
+    preference = await session.get(NotificationPreference, email)
+    if preference is not None:
+        await session.delete(preference)
+    for identity in await session.scalars(
+        select(ExternalIdentity).where(ExternalIdentity.user_id == user.id)
+    ):
+        await session.delete(identity)
+    for membership in await session.scalars(
+        select(Membership).where(Membership.user_id == user.id)
+    ):
+        await session.delete(membership)
+    await revoke_all_sessions(session, clock, user.id, "erased")
+    user.email, user.name, user.password_hash = address, "", None
+    user.country, user.marketing_consent, user.marketing_consent_at = "", False, None
+    user.status, user.updated_at = ERASED_STATUS, clock.now()
+    await append(session, PersonErased(user_id=str(user.id), reference=reference), clock)
+    return ErasureOut(
+        reference=reference,
+        orders=len(orders),
+        tickets=tickets,
+        invoices=invoices,
+        messages=messages,
+    )
+
+
+def _count(result: Result[Any]) -> int:
+    """The rows an UPDATE changed."""
+    return int(cast(CursorResult[Any], result).rowcount)
