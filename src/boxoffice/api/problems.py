@@ -23,9 +23,19 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from boxoffice.api.middleware import accept_request_id
 from boxoffice.core.errors import PROBLEM_BASE, BoxofficeError
 from boxoffice.core.fields import pattern_descriptions
+from boxoffice.core.notify.rendering import accepted_languages, pick_locale, translations
 from boxoffice.logs import current_request_id, get_logger
 
 PROBLEM_JSON = "application/problem+json"
+
+#: The titles of the problems this module answers itself (translated like the domain's).
+VALIDATION = "The request is not valid"
+NOT_FOUND = "Not found"
+METHOD_NOT_ALLOWED = "Method not allowed"
+MALFORMED = "The request is malformed"
+CONCURRENT_CHANGE = "A concurrent change conflicted with this request"
+DATABASE_LOST = "The database connection was lost"
+INTERNAL = "Internal error"
 log = get_logger(__name__)
 
 
@@ -40,9 +50,12 @@ def problem_response(
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[dict[str, Any]]:
+    # The title in the caller's language (Accept-Language; RFC 9457 lets a title vary only
+    # by language); the detail is the platform's own words, in English.
+    locale = pick_locale(*accepted_languages(request.headers.get("accept-language")))
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + slug,
-        "title": title,
+        "title": translations(locale).gettext(title),
         "status": status,
         "detail": detail,
         "instance": request.url.path,
@@ -50,7 +63,12 @@ def problem_response(
     # Unknown routes are answered before the request-id middleware runs: fall back here.
     request_id = current_request_id() or accept_request_id(request.headers.get("x-request-id"))
     body["request_id"] = request_id
-    headers = {**(headers or {}), "x-request-id": request_id}
+    headers = {
+        **(headers or {}),
+        "x-request-id": request_id,
+        "content-language": locale,
+        "vary": "Accept-Language",
+    }
     if errors:
         body["errors"] = errors
     for key, value in (extra or {}).items():
@@ -92,7 +110,7 @@ def _validation(
         request,
         status=exc.status_code,
         slug="validation",
-        title="The request is not valid",
+        title=VALIDATION,
         detail=detail,
         errors=errors,
     )
@@ -137,7 +155,7 @@ def _not_found(request: Request[Any, Any, Any], exc: NotFoundException) -> Respo
         request,
         status=404,
         slug="not-found",
-        title="Not found",
+        title=NOT_FOUND,
         detail=f"nothing at {request.method} {request.url.path}",
     )
 
@@ -149,7 +167,7 @@ def _method(
         request,
         status=405,
         slug="method-not-allowed",
-        title="Method not allowed",
+        title=METHOD_NOT_ALLOWED,
         detail=f"{request.method} is not allowed on {request.url.path}",
         headers=dict(exc.headers or {}),
     )
@@ -162,7 +180,7 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
             request,
             status=400,
             slug="malformed-request",
-            title="The request is malformed",
+            title=MALFORMED,
             detail=exc.detail or "",
             errors=[{"field": "body", "message": exc.detail or ""}],
         )
@@ -197,7 +215,7 @@ def _concurrent_change(
         request,
         status=409,
         slug="concurrent-change",
-        title="A concurrent change conflicted with this request",
+        title=CONCURRENT_CHANGE,
         detail="Nothing was changed; send the request again.",
         extra={"rule": "concurrent_change"},
     )
@@ -213,7 +231,7 @@ def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Respons
         request,
         status=503,
         slug="database-unavailable",
-        title="The database connection was lost",
+        title=DATABASE_LOST,
         detail="The request may not have been carried out; send it again in a moment (with "
         "its Idempotency-Key, so that it is carried out once).",
         headers={"Retry-After": "1"},
@@ -226,7 +244,7 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dic
         request,
         status=HTTP_500_INTERNAL_SERVER_ERROR,
         slug="internal",
-        title="Internal error",
+        title=INTERNAL,
         detail="Something went wrong on our side; the request id identifies it in our logs.",
     )
 
@@ -243,3 +261,16 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
 }
 
 __all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "MediaType", "problem_response"]
+
+
+def problem_titles() -> list[str]:
+    """Every problem title there is (what each catalog must translate): the domain's error
+    types, of the core and of the plugins imported, and this module's own."""
+    found = {VALIDATION, NOT_FOUND, METHOD_NOT_ALLOWED, MALFORMED, CONCURRENT_CHANGE}
+    found |= {DATABASE_LOST, INTERNAL}
+    pending: list[type[BoxofficeError]] = [BoxofficeError]
+    while pending:
+        kind = pending.pop()
+        found.add(kind.title)
+        pending.extend(kind.__subclasses__())
+    return sorted(found)

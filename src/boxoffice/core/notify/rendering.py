@@ -65,6 +65,28 @@ def available_locales() -> frozenset[str]:
     return frozenset(found | {DEFAULT_LOCALE})
 
 
+def accepted_languages(header: str | None) -> list[str]:
+    """An ``Accept-Language`` header's languages, most wanted first (RFC 9110: ``q``
+    weights, ``q=0`` refused, ``*`` ignored): ``"fr-CA, fr;q=0.8, en;q=0.5"`` gives
+    ``["fr-CA", "fr", "en"]``."""
+    weighted: list[tuple[float, int, str]] = []
+    for index, part in enumerate((header or "")[:500].split(",")):
+        tag, _, params = part.strip().partition(";")
+        tag = tag.strip()
+        if not tag or tag == "*" or len(tag) > 35:
+            continue
+        weight = 1.0
+        name, _, value = params.strip().partition("=")
+        if name.strip().lower() == "q":
+            try:
+                weight = float(value)
+            except ValueError:
+                continue
+        if weight > 0:
+            weighted.append((-weight, index, tag))
+    return [tag for _, _, tag in sorted(weighted)]
+
+
 def pick_locale(*candidates: str | None) -> str:
     """The first candidate a catalog exists for (``fr_CA`` and ``fr-CA`` try ``fr`` too),
     else English."""
