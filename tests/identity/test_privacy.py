@@ -92,3 +92,32 @@ async def test_the_only_owner_of_an_organization_is_not_erased(
         assert refused.status_code == 409, refused.text
         assert "only owner" in refused.json()["detail"]
         assert (await client.get("/api/v1/me", headers=headers)).status_code == 200
+
+
+async def test_an_unproven_address_reveals_and_erases_nothing_bought_with_it(
+    platform: Platform, make_client: Any, clock: ManualClock
+) -> None:
+    """Someone signs up with a buyer's address and never verifies it: their copy holds none
+    of the buyer's orders, and their erasure leaves them alone."""
+    async with make_client(platform) as client:
+        store, headers, base = await organizer_shop(client, platform, clock)
+        sold = await checkout(client, store, email="victim@example.org")
+        assert sold.status_code == 201, sold.text
+        registered = await client.post(
+            "/api/v1/auth/register",
+            json={"email": "victim@example.org", "password": PASSWORD, "name": "Eve"},
+        )
+        assert registered.status_code == 202, registered.text
+        login = await client.post(
+            "/api/v1/auth/login", json={"email": "victim@example.org", "password": PASSWORD}
+        )
+        assert login.status_code == 200, "an unverified account signs in (and must see nothing)"
+        eve = auth(login.json())
+        copy = (await client.get("/api/v1/me/data", headers=eve)).json()
+        assert (copy["orders"], copy["invoices"], copy["messages"]) == ([], [], [])
+        erased = await client.post("/api/v1/me/erase", headers=eve, json={"password": PASSWORD})
+        assert erased.status_code == 200, erased.text
+        assert (erased.json()["orders"], erased.json()["tickets"]) == (0, 0)
+        order = (await client.get(f"{base}/orders/{sold.json()['number']}", headers=headers)).json()
+        assert order["buyer_email"] == "victim@example.org"
+        assert order["buyer_name"] == "Fan"

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Annotated, Any, cast
 
 import msgspec
-from sqlalchemy import CursorResult, Result, func, or_, select, update
+from sqlalchemy import CursorResult, Result, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.booking.models import BuyerTally, Order, OrderItem, WaitlistEntry
@@ -78,9 +78,20 @@ class PersonalData(msgspec.Struct, frozen=True, kw_only=True):
     messages: list[MessageOut]
 
 
+def _proven_address(user: User) -> str | None:
+    """The account's address if its owner proved it is theirs; ``None`` otherwise (then
+    nothing is matched by address: not orders, waiting lists, messages or preferences)."""
+    return user.email if user.email_verified_at is not None else None
+
+
 def _theirs(user: User) -> Any:
-    """The orders of ``user``: bought signed in, or with their address."""
-    return or_(Order.user_id == user.id, Order.buyer_email == user.email)
+    """The orders of ``user``: bought signed in, or with their address once they proved it
+    is theirs (an unverified account must not read, or erase, what someone else bought with
+    that address)."""
+    address = _proven_address(user)
+    if address is None:
+        return Order.user_id == user.id
+    return or_(Order.user_id == user.id, Order.buyer_email == address)
 
 
 async def export_data(session: AsyncSession, clock: Clock, user: User) -> PersonalData:
@@ -99,7 +110,8 @@ async def export_data(session: AsyncSession, clock: Clock, user: User) -> Person
     memberships = await session.execute(
         select(Membership.organization_id, Membership.role).where(Membership.user_id == user.id)
     )
-    preference = await session.get(NotificationPreference, user.email)
+    address = _proven_address(user) or ""  # "" matches no address: none is stored empty
+    preference = await session.get(NotificationPreference, address) if address else None
     return PersonalData(
         exported_at=clock.now(),
         account={
@@ -131,7 +143,7 @@ async def export_data(session: AsyncSession, clock: Clock, user: User) -> Person
                 "status": w.status,
             }
             for w in await session.scalars(
-                select(WaitlistEntry).where(WaitlistEntry.email == user.email)
+                select(WaitlistEntry).where(WaitlistEntry.email == address)
             )
         ],
         marketing=None
@@ -151,7 +163,7 @@ async def export_data(session: AsyncSession, clock: Clock, user: User) -> Person
             )
             for m in await session.scalars(
                 select(OutboundMessage)
-                .where(OutboundMessage.recipient == user.email)
+                .where(OutboundMessage.recipient == address)
                 .order_by(OutboundMessage.created_at)
             )
         ],
@@ -200,17 +212,22 @@ async def erase_person(
             "you are the only owner of an organization: make someone else an owner, or close "
             "it, before your account is erased"
         )
-    address, email = erased_address(reference), user.email
+    address, email = erased_address(reference), _proven_address(user) or ""
     orders = list(await session.scalars(select(Order).where(_theirs(user))))
     order_ids = [order.id for order in orders]
     for order in orders:
         order.buyer_name, order.buyer_email, order.buyer_phone = ERASED_NAME, address, ""
         order.user_id = user.id
+    # Their tickets: those of their orders named after them (no address of their own, or
+    # theirs), and, with a proven address, the tickets others bought in their name.
+    named_after_them = OrderItem.attendee_email.in_({"", email})
+    theirs = and_(OrderItem.order_id.in_(order_ids), named_after_them)
+    if email:
+        theirs = or_(theirs, OrderItem.attendee_email == email)
     tickets = _count(
         await session.execute(
             update(OrderItem)
-            .where(or_(OrderItem.order_id.in_(order_ids), OrderItem.attendee_email == email))
-            .where(or_(OrderItem.attendee_email == email, OrderItem.attendee_email == ""))
+            .where(theirs)
             .values(attendee_name=ERASED_NAME, attendee_email="", answers={})
         )
     )
@@ -219,24 +236,26 @@ async def erase_person(
         buyer = {**invoice.data["buyer"], "name": reference, "email": ""}
         invoice.data = {**invoice.data, "buyer": buyer}
         invoices += 1
-    await session.execute(
-        update(BuyerTally).where(BuyerTally.buyer_email == email).values(buyer_email=address)
-    )
-    await session.execute(
-        update(WaitlistEntry)
-        .where(WaitlistEntry.email == email)
-        .values(name=ERASED_NAME, email=address)
-    )
-    messages = _count(
+    messages = 0
+    if email:  # what is matched by address alone, only once the address is proven theirs
         await session.execute(
-            update(OutboundMessage)
-            .where(OutboundMessage.recipient == email)
-            .values(recipient=address, context=None, subject="")
+            update(BuyerTally).where(BuyerTally.buyer_email == email).values(buyer_email=address)
         )
-    )
-    preference = await session.get(NotificationPreference, email)
-    if preference is not None:
-        await session.delete(preference)
+        await session.execute(
+            update(WaitlistEntry)
+            .where(WaitlistEntry.email == email)
+            .values(name=ERASED_NAME, email=address)
+        )
+        messages = _count(
+            await session.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.recipient == email)
+                .values(recipient=address, context=None, subject="")
+            )
+        )
+        preference = await session.get(NotificationPreference, email)
+        if preference is not None:
+            await session.delete(preference)
     for identity in await session.scalars(
         select(ExternalIdentity).where(ExternalIdentity.user_id == user.id)
     ):
