@@ -105,6 +105,15 @@ async def test_an_invoice_shows_each_tax_and_a_refund_issues_a_credit_note(
             language="fr",
             types={"Standard": 10000},
         )
+        billing = {"legal_address": "1 rue Sainte-Catherine, Montréal QC", "country": "ca"}
+        billing["tax_id"] = "123456789rt0001"
+        organization = base.split("/events/")[0]
+        for wrong in ({"country": "XX"}, {"tax_id": "-"}, {"legal_address": "x" * 501}):
+            refused = await client.patch(organization, headers=headers, json=wrong)
+            assert refused.status_code == 400, refused.text
+        updated = await client.patch(organization, headers=headers, json=billing)
+        assert updated.status_code == 200, updated.text
+        assert (updated.json()["country"], updated.json()["tax_id"]) == ("CA", "123456789RT0001")
         sold = await checkout(client, store)  # two tickets at 100.00, GST and QST on top
         assert sold.status_code == 201, sold.text
         order = sold.json()
@@ -123,6 +132,9 @@ async def test_an_invoice_shows_each_tax_and_a_refund_issues_a_credit_note(
             False,
         )
         assert invoice["buyer"]["email"] == "fan@example.org"
+        seller = invoice["seller"]
+        assert (seller["tax_id"], seller["country"]) == ("123456789RT0001", "CA")
+        assert seller["address"] == billing["legal_address"], "what regions require of a seller"
         assert invoice["event"]["starts_at_local"].endswith("-05:00") or invoice["event"][
             "starts_at_local"
         ].endswith("-04:00"), "shown in the event's zone"
@@ -148,6 +160,7 @@ async def test_an_invoice_shows_each_tax_and_a_refund_issues_a_credit_note(
         assert "Facture INV-000001" in text, "in the event's language"
         assert "Acheteur: Fan <fan@example.org>" in text, text
         assert "229,95" in text, "money in French"
+        assert "N° d\u2019identification fiscale : 123456789RT0001" in text, "typography kept"
         assert "QST 9.975 % (CA-QC)" in text, text
         missing = await client.get(
             f"/api/v1/orders/{order['number']}/invoices/INV-000002/pdf?secret={secret}"

@@ -295,17 +295,7 @@ class MeController(Controller):
         self, session: NamedDependency[AsyncSession], user: NamedDependency[User]
     ) -> list[OrganizationOut]:
         rows = await organizations_of(session, user)
-        return [
-            OrganizationOut(
-                id=o.id,
-                slug=o.slug,
-                name=o.name,
-                contact_email=o.contact_email,
-                created_at=o.created_at,
-                role=role,
-            )
-            for o, role in rows
-        ]
+        return [OrganizationOut.of(o, role) for o, role in rows]
 
 
 class UsersController(Controller):

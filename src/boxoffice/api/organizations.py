@@ -75,14 +75,7 @@ OrgId = FromPath[uuid.UUID]
 
 
 def organization_out(organization: Organization, role: str | None = None) -> OrganizationOut:
-    return OrganizationOut(
-        id=organization.id,
-        slug=organization.slug,
-        name=organization.name,
-        contact_email=organization.contact_email,
-        created_at=organization.created_at,
-        role=role,
-    )
+    return OrganizationOut.of(organization, role)
 
 
 def invitation_out(invitation: Invitation) -> InvitationOut:

@@ -80,6 +80,15 @@ SubdivisionCode = Annotated[
     ),
 ]
 
+TaxId = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 ./-]{1,29}$",
+        description="a tax id of letters and digits (spaces, dots, dashes and slashes allowed), "
+        "e.g. DE123456789",
+    ),
+]
+
 PercentText = Annotated[
     str,
     msgspec.Meta(

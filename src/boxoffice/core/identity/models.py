@@ -20,6 +20,11 @@ class Organization(Base):
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     contact_email: Mapped[str] = mapped_column(String(320), default="")
+    #: Billing details its invoices carry as the seller's (the fields regions require): the
+    #: address it is established at, its country and its tax id (VAT, GST, ...).
+    legal_address: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    country: Mapped[str] = mapped_column(String(2), default="", server_default="")
+    tax_id: Mapped[str] = mapped_column(String(30), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -10,7 +10,8 @@ import msgspec
 from email_validator import EmailNotValidError, validate_email
 
 from boxoffice.core.errors import FieldError, ValidationFailed
-from boxoffice.core.fields import CountryCode, Locale, SingleLine, TimeZone, country
+from boxoffice.core.fields import CountryCode, Locale, SingleLine, TaxId, TimeZone, country
+from boxoffice.core.identity.models import Organization
 
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
@@ -127,6 +128,23 @@ class OrganizationOut(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     #: The caller's role in it (absent for API keys).
     role: str | None = None
+    legal_address: str = ""
+    country: str = ""
+    tax_id: str = ""
+
+    @classmethod
+    def of(cls, organization: Organization, role: str | None = None) -> OrganizationOut:
+        return cls(
+            id=organization.id,
+            slug=organization.slug,
+            name=organization.name,
+            contact_email=organization.contact_email,
+            created_at=organization.created_at,
+            role=role,
+            legal_address=organization.legal_address,
+            country=organization.country,
+            tax_id=organization.tax_id,
+        )
 
 
 class InviteIn(Strict, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -224,3 +242,7 @@ class OrganizationUpdate(Strict, frozen=True, kw_only=True, forbid_unknown_field
         msgspec.UNSET
     )
     contact_email: Email | msgspec.UnsetType = msgspec.UNSET
+    #: Billing details for its invoices (see ``Organization``).
+    legal_address: Annotated[str, msgspec.Meta(max_length=500)] | msgspec.UnsetType = msgspec.UNSET
+    country: CountryCode | msgspec.UnsetType = msgspec.UNSET
+    tax_id: TaxId | msgspec.UnsetType = msgspec.UNSET

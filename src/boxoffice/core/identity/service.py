@@ -19,6 +19,7 @@ from boxoffice.core.errors import (
     RuleViolated,
     ValidationFailed,
 )
+from boxoffice.core.fields import country
 from boxoffice.core.identity.accounts import AuthPolicy
 from boxoffice.core.identity.entries import (
     ApiKeyCreated,
@@ -452,4 +453,15 @@ async def update_organization(
         organization.name = change.name
     if not isinstance(change.contact_email, msgspec.UnsetType):
         organization.contact_email = normalize_email(change.contact_email, "contact_email")
+    if not isinstance(change.legal_address, msgspec.UnsetType):
+        organization.legal_address = change.legal_address.strip()
+    if not isinstance(change.country, msgspec.UnsetType):
+        try:
+            organization.country = country(change.country)
+        except ValueError as error:
+            raise ValidationFailed(
+                str(error), errors=[FieldError("country", str(error))]
+            ) from error
+    if not isinstance(change.tax_id, msgspec.UnsetType):
+        organization.tax_id = change.tax_id.upper()
     return organization

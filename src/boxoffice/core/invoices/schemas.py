@@ -14,6 +14,8 @@ class Party(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     email: str = ""
     country: str = ""
+    address: str = ""
+    tax_id: str = ""
 
 
 class InvoiceLine(msgspec.Struct, frozen=True, kw_only=True):
