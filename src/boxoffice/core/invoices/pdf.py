@@ -8,22 +8,13 @@ import asyncio
 from typing import Any
 
 import msgspec
-from fpdf import FPDF, XPos, YPos
+from fpdf import XPos, YPos
 
 from boxoffice.core.invoices.schemas import InvoiceOut
 from boxoffice.core.notify.rendering import Renderer
+from boxoffice.core.printing import core_fonts_pdf, printable
 
-#: fpdf2's core fonts speak Windows-1252 when told to (Latin-1 with the euro sign and the
-#: catalogs' typographic quotes, dashes and ellipsis); what it lacks is shown as "?" rather
-#: than failing, after babel's thin spaces are made no-break spaces (French amounts group
-#: thousands with U+202F).
-_ENCODING = "windows-1252"
 _NEXT_LINE: dict[str, Any] = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
-_SPACES = str.maketrans({"\u202f": "\u00a0", "\u2009": " "})
-
-
-def _printable(text: str) -> str:
-    return text.translate(_SPACES).encode(_ENCODING, "replace").decode(_ENCODING)
 
 
 def invoice_text(renderer: Renderer, invoice: InvoiceOut) -> str:
@@ -33,18 +24,17 @@ def invoice_text(renderer: Renderer, invoice: InvoiceOut) -> str:
 
 
 def _draw(title: str, text: str) -> bytes:
-    pdf = FPDF(format="A4")
-    pdf.core_fonts_encoding = _ENCODING
+    pdf = core_fonts_pdf("A4")
     pdf.set_title(title)
     pdf.set_creator("boxoffice")
     pdf.add_page()
     heading, _, body = text.partition("\n")
     pdf.set_font("helvetica", "B", 16)
-    pdf.multi_cell(0, 9, _printable(heading), **_NEXT_LINE)
+    pdf.multi_cell(0, 9, printable(heading), **_NEXT_LINE)
     pdf.ln(3)
     pdf.set_font("helvetica", "", 11)
     for line in body.split("\n"):
-        pdf.multi_cell(0, 6, _printable(line), **_NEXT_LINE)
+        pdf.multi_cell(0, 6, printable(line), **_NEXT_LINE)
     return bytes(pdf.output())
 
 

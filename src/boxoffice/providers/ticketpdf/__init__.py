@@ -10,20 +10,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from fpdf import FPDF, XPos, YPos
+from fpdf import XPos, YPos
 
 from boxoffice.core.hookspecs import PluginContext, hookimpl
+from boxoffice.core.printing import core_fonts_pdf, printable
 from boxoffice.core.providers import HealthState, ProviderHealth
 from boxoffice.core.tickets.formats import TicketDocument
 
 #: After a block of text, the next one starts on the left below it.
 _NEXT_LINE: dict[str, Any] = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
-#: fpdf2's core fonts speak Latin-1; other characters are shown as "?" rather than failing.
-_ENCODING = "latin-1"
-
-
-def _text(value: str) -> str:
-    return value.encode(_ENCODING, "replace").decode(_ENCODING)
 
 
 def _when(local: str) -> str:
@@ -44,26 +39,26 @@ class PdfTicketFormat:
 
     def _draw(self, document: TicketDocument) -> bytes:
         ticket = document.ticket
-        pdf = FPDF(format=(105, 148))  # A6, in millimetres
-        pdf.set_title(_text(f"{ticket.event_title}: ticket"))
+        pdf = core_fonts_pdf((105, 148))  # A6, in millimetres
+        pdf.set_title(printable(f"{ticket.event_title}: ticket"))
         pdf.set_creator("boxoffice")
         pdf.set_auto_page_break(auto=False)
         pdf.add_page()
         pdf.set_font("helvetica", "B", 14)
-        pdf.multi_cell(0, 7, _text(ticket.event_title), **_NEXT_LINE)
+        pdf.multi_cell(0, 7, printable(ticket.event_title), **_NEXT_LINE)
         pdf.set_font("helvetica", "", 10)
-        pdf.multi_cell(0, 5, _text(_when(ticket.starts_at_local)), **_NEXT_LINE)
+        pdf.multi_cell(0, 5, printable(_when(ticket.starts_at_local)), **_NEXT_LINE)
         place = ", ".join(p for p in (ticket.venue_name, ticket.address, ticket.city) if p)
-        pdf.multi_cell(0, 5, _text(place or ("Online" if ticket.online else "")), **_NEXT_LINE)
+        pdf.multi_cell(0, 5, printable(place or ("Online" if ticket.online else "")), **_NEXT_LINE)
         pdf.ln(2)
         pdf.set_font("helvetica", "B", 11)
-        pdf.multi_cell(0, 6, _text(ticket.attendee_name), **_NEXT_LINE)
+        pdf.multi_cell(0, 6, printable(ticket.attendee_name), **_NEXT_LINE)
         pdf.set_font("helvetica", "", 10)
-        pdf.multi_cell(0, 5, _text(ticket.ticket_type), **_NEXT_LINE)
+        pdf.multi_cell(0, 5, printable(ticket.ticket_type), **_NEXT_LINE)
         pdf.image(io.BytesIO(document.qr_png()), x=22, y=pdf.get_y() + 3, w=60, h=60)
         pdf.set_y(-12)
         pdf.set_font("helvetica", "", 7)
-        pdf.cell(0, 4, _text(f"Ticket {ticket.ticket_id}"), align="C")
+        pdf.cell(0, 4, printable(f"Ticket {ticket.ticket_id}"), align="C")
         return bytes(pdf.output())
 
     async def health(self) -> ProviderHealth:
