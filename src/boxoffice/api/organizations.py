@@ -52,7 +52,7 @@ from boxoffice.core.compliance.region import RegionLookup
 from boxoffice.core.errors import FieldError, NotFound, ProviderUnavailable, ValidationFailed
 from boxoffice.core.identity import service
 from boxoffice.core.identity.accounts import AuthPolicy
-from boxoffice.core.identity.models import ApiKey, Invitation, Membership, Organization, User
+from boxoffice.core.identity.models import ApiKey, Invitation, Membership, User
 from boxoffice.core.identity.permissions import Permission, Role
 from boxoffice.core.identity.principal import Principal
 from boxoffice.core.identity.schemas import (
@@ -72,10 +72,6 @@ from boxoffice.core.media.images import MAX_UPLOAD_BYTES
 from boxoffice.core.media.store import MediaStore
 
 OrgId = FromPath[uuid.UUID]
-
-
-def organization_out(organization: Organization, role: str | None = None) -> OrganizationOut:
-    return OrganizationOut.of(organization, role)
 
 
 def invitation_out(invitation: Invitation) -> InvitationOut:
@@ -159,7 +155,7 @@ class OrganizationsController(Controller):
             contact_email=data.contact_email or "",
             owner=await service.get_user(session, user.id),
         )
-        return organization_out(organization, "owner")
+        return OrganizationOut.of(organization, "owner")
 
     @get("/{org_id:uuid}", opt=needs(Permission.ORG_READ), summary="An organization you belong to")
     async def read(
@@ -168,7 +164,7 @@ class OrganizationsController(Controller):
         role: NamedDependency[Role | None],
         org_id: OrgId,
     ) -> OrganizationOut:
-        return organization_out(await service.get_organization(session, org_id), role)
+        return OrganizationOut.of(await service.get_organization(session, org_id), role)
 
     @patch(
         "/{org_id:uuid}",
@@ -182,7 +178,7 @@ class OrganizationsController(Controller):
         org_id: OrgId,
         data: JSONBody[OrganizationUpdate],
     ) -> OrganizationOut:
-        return organization_out(await service.update_organization(session, org_id, data), role)
+        return OrganizationOut.of(await service.update_organization(session, org_id, data), role)
 
     # ---- members
 

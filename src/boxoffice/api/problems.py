@@ -266,8 +266,15 @@ __all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "MediaType", "problem_response"
 def problem_titles() -> list[str]:
     """Every problem title there is (what each catalog must translate): the domain's error
     types, of the core and of the plugins imported, and this module's own."""
-    found = {VALIDATION, NOT_FOUND, METHOD_NOT_ALLOWED, MALFORMED, CONCURRENT_CHANGE}
-    found |= {DATABASE_LOST, INTERNAL}
+    found = {
+        VALIDATION,
+        NOT_FOUND,
+        METHOD_NOT_ALLOWED,
+        MALFORMED,
+        CONCURRENT_CHANGE,
+        DATABASE_LOST,
+        INTERNAL,
+    }
     pending: list[type[BoxofficeError]] = [BoxofficeError]
     while pending:
         kind = pending.pop()

@@ -8,9 +8,13 @@ no-break spaces (French amounts group thousands with U+202F: "1 234,56 €").
 
 from __future__ import annotations
 
-from fpdf import FPDF
+from typing import Any
+
+from fpdf import FPDF, XPos, YPos
 
 CORE_FONTS_ENCODING = "windows-1252"
+#: ``multi_cell(..., **NEXT_LINE)``: after a block of text, the next starts on the left below.
+NEXT_LINE: dict[str, Any] = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
 _SPACES = str.maketrans({"\u202f": "\u00a0", "\u2009": " "})
 
 

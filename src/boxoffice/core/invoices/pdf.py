@@ -5,16 +5,12 @@ The text is the document; the PDF is its printable form."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import msgspec
-from fpdf import XPos, YPos
 
 from boxoffice.core.invoices.schemas import InvoiceOut
 from boxoffice.core.notify.rendering import Renderer
-from boxoffice.core.printing import core_fonts_pdf, printable
-
-_NEXT_LINE: dict[str, Any] = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+from boxoffice.core.printing import NEXT_LINE, core_fonts_pdf, printable
 
 
 def invoice_text(renderer: Renderer, invoice: InvoiceOut) -> str:
@@ -30,11 +26,11 @@ def _draw(title: str, text: str) -> bytes:
     pdf.add_page()
     heading, _, body = text.partition("\n")
     pdf.set_font("helvetica", "B", 16)
-    pdf.multi_cell(0, 9, printable(heading), **_NEXT_LINE)
+    pdf.multi_cell(0, 9, printable(heading), **NEXT_LINE)
     pdf.ln(3)
     pdf.set_font("helvetica", "", 11)
     for line in body.split("\n"):
-        pdf.multi_cell(0, 6, printable(line), **_NEXT_LINE)
+        pdf.multi_cell(0, 6, printable(line), **NEXT_LINE)
     return bytes(pdf.output())
 
 

@@ -184,8 +184,10 @@ async def issue_credit_note(
     the tickets refunded; ``None``: the whole order), once per ``source``. Its tax is the
     refunded tickets' tax, in the refund's proportion, shared over the order's taxes as they
     were charged. ``None`` when nothing was invoiced or nothing is given back."""
-    if refund_minor <= 0 or (issued := await _issued(session, source)) is not None:
-        return None if refund_minor <= 0 else issued
+    if refund_minor <= 0:
+        return None
+    if (issued := await _issued(session, source)) is not None:
+        return issued
     invoice = await _issued(session, f"order:{order_id}")
     order = await session.get(Order, order_id)
     if invoice is None or order is None:

@@ -8,17 +8,11 @@ import asyncio
 import io
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
-
-from fpdf import XPos, YPos
 
 from boxoffice.core.hookspecs import PluginContext, hookimpl
-from boxoffice.core.printing import core_fonts_pdf, printable
+from boxoffice.core.printing import NEXT_LINE, core_fonts_pdf, printable
 from boxoffice.core.providers import HealthState, ProviderHealth
 from boxoffice.core.tickets.formats import TicketDocument
-
-#: After a block of text, the next one starts on the left below it.
-_NEXT_LINE: dict[str, Any] = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
 
 
 def _when(local: str) -> str:
@@ -45,16 +39,16 @@ class PdfTicketFormat:
         pdf.set_auto_page_break(auto=False)
         pdf.add_page()
         pdf.set_font("helvetica", "B", 14)
-        pdf.multi_cell(0, 7, printable(ticket.event_title), **_NEXT_LINE)
+        pdf.multi_cell(0, 7, printable(ticket.event_title), **NEXT_LINE)
         pdf.set_font("helvetica", "", 10)
-        pdf.multi_cell(0, 5, printable(_when(ticket.starts_at_local)), **_NEXT_LINE)
+        pdf.multi_cell(0, 5, printable(_when(ticket.starts_at_local)), **NEXT_LINE)
         place = ", ".join(p for p in (ticket.venue_name, ticket.address, ticket.city) if p)
-        pdf.multi_cell(0, 5, printable(place or ("Online" if ticket.online else "")), **_NEXT_LINE)
+        pdf.multi_cell(0, 5, printable(place or ("Online" if ticket.online else "")), **NEXT_LINE)
         pdf.ln(2)
         pdf.set_font("helvetica", "B", 11)
-        pdf.multi_cell(0, 6, printable(ticket.attendee_name), **_NEXT_LINE)
+        pdf.multi_cell(0, 6, printable(ticket.attendee_name), **NEXT_LINE)
         pdf.set_font("helvetica", "", 10)
-        pdf.multi_cell(0, 5, printable(ticket.ticket_type), **_NEXT_LINE)
+        pdf.multi_cell(0, 5, printable(ticket.ticket_type), **NEXT_LINE)
         pdf.image(io.BytesIO(document.qr_png()), x=22, y=pdf.get_y() + 3, w=60, h=60)
         pdf.set_y(-12)
         pdf.set_font("helvetica", "", 7)
