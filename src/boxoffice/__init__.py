@@ -9,7 +9,9 @@ plugin's tests are in :mod:`boxoffice.testing`.
 from boxoffice.core.clock import Clock, ManualClock, SystemClock
 from boxoffice.core.compliance.rates import RateTable, TabledRegion
 from boxoffice.core.compliance.region import (
+    BusinessRules,
     ComplianceRegion,
+    PrivacyRegime,
     TaxComponent,
     TaxQuery,
     TaxTreatment,
@@ -57,6 +59,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BoxofficeError",
     "Bulkhead",
+    "BusinessRules",
     "Clock",
     "CompletesPayments",
     "ComplianceRegion",
@@ -80,6 +83,7 @@ __all__ = [
     "PaymentResult",
     "PaymentStatus",
     "PluginContext",
+    "PrivacyRegime",
     "ProviderHealth",
     "ProviderUnavailable",
     "RateTable",

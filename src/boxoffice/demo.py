@@ -61,6 +61,9 @@ async def load_demo(platform: Platform) -> bool:
             contact_email="hello@demo.example",
             owner=organizer,
         )
+        # The seller's details its invoices carry (GET …/billing: nothing missing).
+        organization.legal_address = "Schönhauser Allee 36, 10435 Berlin"
+        organization.country, organization.tax_id = "DE", "DE136695976"
         zone = ZoneInfo("Europe/Berlin")
         day = (clock.now() + timedelta(days=30)).astimezone(zone).date()
         starts_at = datetime.combine(day, time(19, 30), tzinfo=zone)

@@ -293,7 +293,7 @@ def _subscribers(
     subscribers: list[Subscriber] = [
         event_subscriber(db, clock),
         offer_mail_subscriber(db, clock, public_url, links),
-        invoices_subscriber(db, clock),
+        invoices_subscriber(db, clock, router.region_or_none),
     ]
     backend = router.search_backend()
     if backend is not None:

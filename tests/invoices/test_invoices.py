@@ -79,7 +79,7 @@ async def test_numbers_have_no_gaps_under_100_concurrent_confirmations(
 
         async def issue(order_id: uuid.UUID) -> None:
             async with platform.db.transaction() as session:
-                await issue_invoice(session, platform.clock, order_id)
+                await issue_invoice(session, platform.clock, order_id, platform.region_or_none)
 
         await asyncio.gather(*map(issue, order_ids))
         # Two dispatchers at once: the subscriber then finds every invoice issued already.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from boxoffice.core.clock import ManualClock
@@ -191,4 +192,38 @@ def test_two_enabled_packs_for_one_country_conflict() -> None:
     assert [str(p) for p in plugins.problems] == [
         "plugins.toml:2: regions.enabled[2]: the region 'acadia' covers CA, as 'ca' does: a "
         "country's events would be taxed by two packs' rules; enable one of them"
+    ]
+
+
+class _KlingonCanada(Canada):
+    """Canada, with a law asking for a language the platform has no catalog for."""
+
+    business_rules = msgspec.structs.replace(
+        Canada.business_rules, languages={"CA-QC": ("fr",), "CA-ON": ("fr", "tlh")}
+    )
+
+
+class _KlingonCanadaPlugin:
+    @hookimpl
+    def register_compliance_regions(self) -> list[Canada]:
+        return [_KlingonCanada()]
+
+
+def test_a_language_a_region_must_offer_needs_a_catalog() -> None:
+    def problems(plugin: object) -> list[str]:
+        plugins = load_plugins(
+            parse_config('[regions]\nenabled = ["eu", "ca"]\n'),
+            data_dir=Path("/tmp/unused"),
+            clock=ManualClock(),
+            database=DB,
+            extra_plugins=[*BUNDLED, ("ca", plugin)],
+            use_entry_points=False,
+            environ={},
+        )
+        return [str(p) for p in plugins.problems]
+
+    assert problems(canada) == [], "the bundled ca pack's French in Québec has its catalog"
+    assert problems(_KlingonCanadaPlugin()) == [
+        "plugins.toml:2: regions.enabled[1]: the region 'ca' must offer tlh in CA-ON and the "
+        "platform has no catalog for it"
     ]

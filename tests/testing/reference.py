@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from boxoffice import (
+    BusinessRules,
     DeliveryResult,
     GatewayCapability,
     HealthState,
@@ -29,6 +30,7 @@ from boxoffice import (
     PaymentRequest,
     PaymentResult,
     PaymentStatus,
+    PrivacyRegime,
     ProviderHealth,
     RefundRequest,
     RefundResult,
@@ -451,6 +453,11 @@ class Helvetia:
     countries = frozenset({"CH", "LI"})
     subdivisions: frozenset[str] = frozenset()
     organizer_sets_rates = False
+    business_rules = BusinessRules(
+        invoice_fields=frozenset({"seller.name", "seller.address", "seller.tax_id"}),
+        tax_id_kind="vat",
+    )
+    privacy = PrivacyRegime(law="nFADP", retention_days={"orders": 3653, "checkins": 365})
     RATES = [(date(2018, 1, 1), "7.7"), (date(2024, 1, 1), "8.1")]
     ROUNDING = ROUND_HALF_UP
 
@@ -503,6 +510,22 @@ class RatesRunOut(Helvetia):
 class AnswersForAnotherCountry(Helvetia):
     def levied_by(self, query: TaxQuery) -> str:
         return "DE"
+
+
+class InvoiceFieldsUnknown(Helvetia):
+    """Requires an invoice field the core cannot fill (so could never check)."""
+
+    business_rules = BusinessRules(invoice_fields=frozenset({"seller.shoe_size"}))
+
+
+class TaxIdsStdnumDoesNotKnow(Helvetia):
+    business_rules = BusinessRules(tax_id_kind="shoe")
+
+
+class KeepsWhatTheCoreDoesNot(Helvetia):
+    """Sets a retention period for records the platform does not keep, and none for orders."""
+
+    privacy = PrivacyRegime(law="nFADP", retention_days={"diaries": 30})
 
 
 class SubdivisionsOfAnotherCountry(Helvetia):

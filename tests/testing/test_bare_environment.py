@@ -9,6 +9,7 @@ the others.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -24,8 +25,9 @@ import hashlib, hmac, json, uuid
 from datetime import date
 from decimal import Decimal
 
-from boxoffice import (GatewayCapability, HealthState, NotFound, PaymentResult, PaymentStatus,
-                       ProviderHealth, RefundResult, RuleViolated, TaxComponent, TaxTreatment,
+from boxoffice import (BusinessRules, GatewayCapability, HealthState, NotFound, PaymentResult,
+                       PaymentStatus, PrivacyRegime, ProviderHealth, RefundResult, RuleViolated,
+                       TaxComponent, TaxTreatment,
                        WebhookEvent,
                        WebhookRejected, hookimpl)
 
@@ -81,6 +83,15 @@ class Switzerland:
     countries = frozenset({"CH"})
     subdivisions = frozenset()   # one rule nationwide: no canton to name
     organizer_sets_rates = False  # the law sets the rate, not the seller
+    business_rules = BusinessRules(
+        invoice_fields=frozenset({"seller.name", "seller.address", "seller.tax_id"}),
+        tax_id_kind="vat",  # checked with python-stdnum: CHE-123.456.789 MWST
+    )
+    privacy = PrivacyRegime(
+        law="nFADP",
+        retention_days={"orders": 3653, "checkins": 365},
+        privacy_contact_required=True,
+    )
 
     def tax_treatment(self, query):
         if query.country != "CH":
@@ -181,18 +192,22 @@ def bare_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest: nothing from boxoffice's test extra."""
     repo = Path(__file__).resolve().parents[2]
     work = tmp_path_factory.mktemp("bare")
-    _run(
-        sys.executable,
-        "-m",
-        "pip",
-        "wheel",
-        "--quiet",
-        "--no-deps",
-        "--no-build-isolation",
-        "--wheel-dir",
-        work / "wheels",
-        repo,
-    )
+    # Each test process has this module-scoped fixture; both would build in the source
+    # tree's build/ folder at once. The folder above the processes' own is theirs to share.
+    with (tmp_path_factory.getbasetemp().parent / "wheel.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _run(
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            work / "wheels",
+            repo,
+        )
     wheel = next((work / "wheels").glob("boxoffice-*.whl"))
     with zipfile.ZipFile(wheel) as packed:  # the docs page's assets ship in the wheel
         assert "boxoffice/api/static/swagger-ui/swagger-ui-bundle.js" in packed.namelist()

@@ -68,6 +68,7 @@ from boxoffice.core.identity.schemas import (
     RoleIn,
     TokenIn,
 )
+from boxoffice.core.invoices.service import BillingCheck, billing_check
 from boxoffice.core.media.images import MAX_UPLOAD_BYTES
 from boxoffice.core.media.store import MediaStore
 
@@ -179,6 +180,24 @@ class OrganizationsController(Controller):
         data: JSONBody[OrganizationUpdate],
     ) -> OrganizationOut:
         return OrganizationOut.of(await service.update_organization(session, org_id, data), role)
+
+    @get(
+        "/{org_id:uuid}/billing",
+        opt=needs(Permission.ORG_READ),
+        summary="What the regions you sell in require of your invoices, and what is missing",
+        description="For each region of the organization's events still to be held: the "
+        "seller's fields its invoices must carry (``requires``) and those the organization "
+        "has not given (``missing``; set them with PATCH on the organization). Invoices are "
+        "issued anyway and list what they lack.",
+    )
+    async def billing(
+        self,
+        session: NamedDependency[AsyncSession],
+        role: NamedDependency[Role | None],
+        regions: NamedDependency[RegionLookup],
+        org_id: OrgId,
+    ) -> BillingCheck:
+        return await billing_check(session, org_id, regions)
 
     # ---- members
 

@@ -25,6 +25,7 @@ from boxoffice.core.identity.provider import IdentityProvider
 from boxoffice.core.media.store import MediaStore
 from boxoffice.core.money import is_currency
 from boxoffice.core.notify.channel import NotificationChannel
+from boxoffice.core.notify.rendering import available_locales
 from boxoffice.core.payments.gateway import PaymentGateway, supports
 from boxoffice.core.search.backend import SearchBackend
 from boxoffice.core.storage import Database
@@ -354,6 +355,19 @@ def validate(loaded: LoadedConfig, providers: Providers, requested: set[str]) ->
                     "two packs' rules; enable one of them",
                 )
             )
+        untranslated = {
+            place: sorted(set(languages) - available_locales())
+            for place, languages in pack.business_rules.languages.items()
+        }
+        for place, languages in sorted(untranslated.items()):
+            if languages:
+                problems.append(
+                    loaded.problem(
+                        ("regions", "enabled", index),
+                        f"the region {region!r} must offer {', '.join(languages)} in {place} "
+                        "and the platform has no catalog for it",
+                    )
+                )
     if config.media.store is not None and config.media.store not in providers.media:
         problems.append(
             loaded.problem(

@@ -96,6 +96,9 @@ class Order(Base):
     buyer_country: Mapped[str] = mapped_column(String(2), default="")
     #: E.164 (``+4915112345678``) or "": for text messages about the event (see notices).
     buyer_phone: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    #: A business buyer's tax id (compact, with its country prefix) and billing address.
+    buyer_tax_id: Mapped[str] = mapped_column(String(30), default="", server_default="")
+    buyer_address: Mapped[str] = mapped_column(String(500), default="", server_default="")
     locale: Mapped[str] = mapped_column(String(LOCALE_LENGTH), default="en")
     currency: Mapped[str] = mapped_column(CurrencyCode())
     subtotal_minor: Mapped[int] = mapped_column(BigInteger)

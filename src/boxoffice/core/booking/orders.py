@@ -52,6 +52,7 @@ from boxoffice.core.booking.records import (
 from boxoffice.core.booking.schemas import (
     AttendeeIn,
     Breakdown,
+    Buyer,
     CheckoutIn,
     OrderIn,
     OrderOut,
@@ -69,6 +70,7 @@ from boxoffice.core.compliance.region import (
     organizer_components,
     require_region,
 )
+from boxoffice.core.compliance.tax_ids import checked_tax_id
 from boxoffice.core.errors import Conflict, FieldError, InvalidTransition, NotFound, RuleViolated
 from boxoffice.core.identity.schemas import normalize_email
 from boxoffice.core.ids import new_id
@@ -194,16 +196,37 @@ async def _uncount_for_buyer(session: AsyncSession, order: Order) -> None:
     )
 
 
+class _Taxed(NamedTuple):
+    treatment: TaxTreatment | None
+    #: The business buyer's tax id, checked and compact ("DE136695976"); "" if none.
+    buyer_tax_id: str
+
+
 def _tax_treatment(
-    event: SelectionRow, buyer_country: str, regions: RegionLookup, now: datetime
-) -> TaxTreatment | None:
+    connection: Connection, event: SelectionRow, buyer: Buyer, regions: RegionLookup, now: datetime
+) -> _Taxed:
     """How an order is taxed: by the event's region pack, which must be enabled (an event
     whose pack was disabled after it was published is refused, never sold untaxed), for the
-    event's place (an online event without one: the buyer's country) on the day of the sale."""
+    event's place (an online event without one: the buyer's country) on the day of the sale.
+    A business buyer's tax id is checked by the rules of the pack; a reverse-charged sale
+    needs the fields the pack names (the buyer's address in the EU)."""
     region = require_region(regions, event.region)
+    buyer_country = buyer.country or ""
+    tax_id = ""
+    if buyer.tax_id is not None:
+        kind = region.business_rules.tax_id_kind
+        tax_id = checked_tax_id(
+            buyer.tax_id, country=buyer_country, kind=kind, field="buyer.tax_id"
+        )
     country = event.country or buyer_country
     if not country:
-        return None
+        return _Taxed(None, tax_id)
+    seller_country = ""
+    if tax_id:  # only a business buyer's order asks where the seller is
+        seller = statements.SELLER_COUNTRY.first(
+            connection, {"organization_id": event.organization_id}
+        )
+        seller_country = seller.country if seller is not None else ""
     query = TaxQuery(
         country=country,
         subdivision=event.subdivision,
@@ -211,8 +234,29 @@ def _tax_treatment(
         organizer_rates=organizer_components(event.tax_rates, event.subdivision or country)
         if event.tax_rates
         else (),
+        buyer_country=buyer_country,
+        buyer_tax_id=tax_id,
+        online=event.online,
+        seller_country=seller_country,
     )
-    return region.tax_treatment(query)
+    treatment = region.tax_treatment(query)
+    if treatment is not None and treatment.reverse_charge:
+        _require_fields(buyer, region.business_rules.reverse_charge_fields)
+    return _Taxed(treatment, tax_id)
+
+
+def _require_fields(buyer: Buyer, fields: frozenset[str]) -> None:
+    """:class:`RuleViolated` naming each of the buyer's ``fields`` ("buyer.address") not given."""
+    missing = sorted(
+        name for name in fields if name.startswith("buyer.") and not getattr(buyer, name[6:])
+    )
+    if missing:
+        raise RuleViolated(
+            "the buyer accounts for the tax (reverse charge): the invoice must name "
+            + " and ".join(name.removeprefix("buyer.").replace("_", " ") for name in missing),
+            errors=[FieldError(name, "required for a reverse-charged sale") for name in missing],
+            extra={"rule": "reverse_charge_fields"},
+        )
 
 
 def _tickets(count: int) -> str:
@@ -340,7 +384,7 @@ def _record_order(
     if taken.promo_code_id is not None:
         promo = promos.take_use(connection, taken.promo_code_id, email, now)
         discount = pricing.Discount(promo.kind, promo.value, frozenset(promo.ticket_types))
-    treatment = _tax_treatment(event, data.buyer.country or "", ordering.regions, now)
+    treatment, buyer_tax_id = _tax_treatment(connection, event, data.buyer, ordering.regions, now)
     breakdown = pricing.price(
         [
             pricing.Selection(t, names[t].name, int(locked.get(t) or names[t].price_minor), n)
@@ -368,6 +412,8 @@ def _record_order(
         buyer_email=email,
         buyer_country=data.buyer.country or "",
         buyer_phone=data.buyer.phone or "",
+        buyer_tax_id=buyer_tax_id,
+        buyer_address=data.buyer.address or "",
         locale=data.buyer.locale or "",
         currency=event.event_currency,
         subtotal_minor=breakdown.subtotal.minor,
@@ -871,6 +917,8 @@ def order_out(
         buyer_name=order.buyer_name,
         buyer_email=order.buyer_email,
         buyer_phone=order.buyer_phone,
+        buyer_tax_id=order.buyer_tax_id,
+        buyer_address=order.buyer_address,
         total=Money(order.total_minor, currency),
         breakdown=msgspec.convert(order.breakdown, Breakdown),
         tickets=[

@@ -10,6 +10,10 @@ with the region's rounding mode; inclusive taxes are extracted from the price (`
 over its tickets so the tickets add up to the line exactly (the first tickets take the
 remainder).
 
+A reverse-charged sale (an EU business buying an online event across a border) charges no
+tax: the treatment's components are the taxes the price includes, taken out of it, so the
+business pays the price net of tax; the breakdown lists no tax and carries the mention.
+
 The unit price is the one the hold locked (early-bird and tiered prices: see
 ``catalog.tickets.current_price``). A promo code takes its discount off each line it applies
 to *before* tax: a percentage (in hundredths of a percent) rounded half up once per line, or a
@@ -85,6 +89,7 @@ def price(
 ) -> Breakdown:
     lines: list[PriceLine] = []
     adds_tax = treatment is not None and not treatment.inclusive
+    relieved = treatment is not None and treatment.reverse_charge
     per_component = [0] * (len(treatment.components) if treatment else 0)
     for selection in selections:
         subtotal = selection.unit_price_minor * selection.quantity
@@ -95,6 +100,8 @@ def price(
         for index, amount in enumerate(amounts):
             per_component[index] += amount
         tax = sum(amounts)
+        if relieved:
+            taxable, tax = (taxable - tax if not adds_tax else taxable), 0
         lines.append(
             PriceLine(
                 ticket_type_id=selection.ticket_type_id,
@@ -112,7 +119,7 @@ def price(
     tax_total = sum((line.tax for line in lines), zero)
     taxes = (
         []
-        if treatment is None
+        if treatment is None or relieved
         else [
             TaxLine(
                 name=component.name,
@@ -136,4 +143,6 @@ def price(
         tax=tax_total,
         total=order_total,
         platform_fee=Money(int(kept.quantize(Decimal(1), ROUND_HALF_UP)), currency),
+        reverse_charge=relieved,
+        mentions=[treatment.mention] if treatment is not None and treatment.mention else [],
     )

@@ -66,6 +66,8 @@ class SelectionRow(TicketLike, Protocol):
     @property
     def subdivision(self) -> str: ...
     @property
+    def online(self) -> bool: ...
+    @property
     def tax_rates(self) -> list[dict[str, str]]: ...
     @property
     def max_tickets_per_buyer(self) -> int | None: ...
@@ -140,6 +142,8 @@ class OrderRecord(Record, kw_only=True):
     buyer_email: str
     buyer_country: str
     buyer_phone: str
+    buyer_tax_id: str
+    buyer_address: str
     locale: str
     currency: str
     subtotal_minor: int

@@ -8,7 +8,15 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from boxoffice.core.fields import CountryCode, Locale, PhoneNumber, Position, SingleLine, country
+from boxoffice.core.fields import (
+    CountryCode,
+    Locale,
+    PhoneNumber,
+    Position,
+    SingleLine,
+    TaxId,
+    country,
+)
 from boxoffice.core.money import MAX_MINOR, Money
 
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=100)]
@@ -62,6 +70,12 @@ class Buyer(Strict, frozen=True, kw_only=True):
     #: For text messages about the event (the day-before reminder, a change of time or
     #: place, a postponement or cancellation) where an SMS channel is routed; never marketing.
     phone: PhoneNumber | None = None
+    #: A business buyer's tax id (VAT, GSTIN, ABN...), issued in ``country``: checked with
+    #: its check digits, printed on the invoice; in the EU it makes an online event
+    #: reverse-charged across a border.
+    tax_id: TaxId | None = None
+    #: The billing address the invoice carries (a business buyer's, where the law asks).
+    address: Annotated[str, msgspec.Meta(max_length=500)] | None = None
 
     def __post_init__(self) -> None:
         if self.country is not None:
@@ -136,6 +150,10 @@ class Breakdown(msgspec.Struct, frozen=True, kw_only=True):
     total: Money
     #: Kept by the platform from the organizer's payout; not part of ``total``.
     platform_fee: Money | None = None
+    #: No tax charged: the business buyer accounts for it (EU reverse charge); ``mentions``
+    #: say so, and the invoice carries them.
+    reverse_charge: bool = False
+    mentions: list[str] = []
 
 
 class TicketOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -165,6 +183,8 @@ class OrderOut(msgspec.Struct, frozen=True, kw_only=True):
     confirmed_at: datetime | None
     cancelled_at: datetime | None
     refunded: Money | None = None
+    buyer_tax_id: str = ""
+    buyer_address: str = ""
     #: The buyer's link to this order (no account needed); only in the buyer's views.
     link: str | None = None
     secret: str | None = None

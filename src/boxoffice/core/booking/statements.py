@@ -10,6 +10,7 @@ from sqlalchemy import Insert, Integer, bindparam, func, insert, select, update
 
 from boxoffice.core.booking.models import BuyerTally, Hold, Order, OrderItem, Question
 from boxoffice.core.catalog.models import Event, Quota, QuotaTicketType, TicketType
+from boxoffice.core.identity.models import Organization
 from boxoffice.core.storage import UTCDateTime, conflict_insert, table_of
 from boxoffice.core.storage.prepared import Prepared
 
@@ -21,6 +22,7 @@ hold = table_of(Hold)
 order = table_of(Order)
 order_item = table_of(OrderItem)
 question = table_of(Question)
+organization = table_of(Organization)
 
 #: An event, what an order needs of it, and its ticket types with their quota memberships,
 #: in one query: one row per (ticket type, quota); a ticket type in no quota has quota_id
@@ -37,6 +39,7 @@ _SELECTION = (
         event.c.region,
         event.c.country,
         event.c.subdivision,
+        event.c.online,
         event.c.tax_rates,
         event.c.max_tickets_per_buyer,
         event.c.fee_per_ticket_minor,
@@ -67,6 +70,11 @@ _SELECTION = (
     .where(event.c.id == bindparam("event_id"))
 )
 SELECTION = Prepared(_SELECTION)
+
+#: Where an organization is established (an order from a business buyer: reverse charge).
+SELLER_COUNTRY = Prepared(
+    select(organization.c.country).where(organization.c.id == bindparam("organization_id"))
+)
 
 
 #: Seats left per ticket type among the given ones: the smallest remainder of its quotas

@@ -44,7 +44,14 @@ from typing import Annotated
 
 import msgspec
 
-from boxoffice.core.compliance.region import STANDARD, TaxComponent, TaxQuery, TaxTreatment
+from boxoffice.core.compliance.region import (
+    STANDARD,
+    BusinessRules,
+    PrivacyRegime,
+    TaxComponent,
+    TaxQuery,
+    TaxTreatment,
+)
 from boxoffice.core.errors import ConfigurationError
 from boxoffice.core.hookspecs import hookimpl
 
@@ -174,6 +181,8 @@ class TabledRegion:
     id: str
     name: str
     rates: RateTable
+    business_rules: BusinessRules
+    privacy: PrivacyRegime
     inclusive: bool = True
     rounding: str = ROUND_HALF_UP
     organizer_sets_rates = False

@@ -42,6 +42,11 @@ class TaxQuery(msgspec.Struct, frozen=True, kw_only=True):
     #: applies it).
     buyer_country: str = ""
     buyer_tax_id: str = ""
+    #: An online event (streamed, not admission to a venue): EU VAT taxes it where the buyer
+    #: is, and reverse-charges it to a business in another member state.
+    online: bool = False
+    #: Where the seller (the organizer's organization) is established, "" if unknown.
+    seller_country: str = ""
     #: The rates the organizer set on the event, for a pack whose law leaves them to the
     #: seller (US sales tax: :attr:`ComplianceRegion.organizer_sets_rates`); empty otherwise.
     organizer_rates: tuple[TaxComponent, ...] = ()
@@ -58,6 +63,8 @@ class TaxTreatment(msgspec.Struct, frozen=True, kw_only=True):
     #: A ``decimal`` rounding mode, applied once per line and component.
     rounding: str = ROUND_HALF_UP
     #: No tax charged: the business buyer accounts for it; the invoice carries ``mention``.
+    #: ``components`` are then the taxes the shown price includes (or would add): an
+    #: inclusive price is relieved of them, so the buyer pays the price net of tax.
     reverse_charge: bool = False
     mention: str = ""
 
@@ -65,6 +72,45 @@ class TaxTreatment(msgspec.Struct, frozen=True, kw_only=True):
     def percent(self) -> Decimal:
         """All components together: what an inclusive price is divided by."""
         return sum((component.percent for component in self.components), Decimal(0))
+
+
+class BusinessRules(msgspec.Struct, frozen=True, kw_only=True):
+    """What a region's law asks of a sale besides its tax: the invoice's fields, a business
+    buyer's tax id, the languages offered, the payment's authentication."""
+
+    #: Fields an invoice must carry: ``seller.name``, ``seller.address``, ``seller.tax_id``,
+    #: ``buyer.name``, ``buyer.address``, ``buyer.tax_id``. An invoice issued without one says
+    #: which (``missing``), and the organization's billing check lists them beforehand.
+    invoice_fields: frozenset[str] = frozenset({"seller.name"})
+    #: Further fields when the sale is reverse-charged: an order without the buyer's is refused.
+    reverse_charge_fields: frozenset[str] = frozenset()
+    #: The python-stdnum kind of a business tax id in the region's countries ("vat", "gstin",
+    #: "abn"): a buyer's id is checked with its country's check digits; "" (or a country
+    #: stdnum does not know) accepts any id of letters and digits.
+    tax_id_kind: str = ""
+    #: Languages the law says buyers must be offered, by place (a country or an ISO 3166-2
+    #: code): French in Québec. ``plugins check`` verifies the platform has their catalogs.
+    languages: dict[str, tuple[str, ...]] = {}
+    #: Card payments need strong customer authentication (PSD2 in the EEA and the UK, the
+    #: RBI's additional factor in India): gateways must run their 3-D Secure flow.
+    strong_customer_authentication: bool = False
+
+
+class PrivacyRegime(msgspec.Struct, frozen=True, kw_only=True):
+    """A region's privacy law as the platform applies it."""
+
+    #: The law's name as a privacy notice cites it ("GDPR", "PIPEDA; Québec Law 25").
+    law: str
+    #: Marketing messages need the person's prior consent (opt-in); otherwise an opt-out
+    #: suffices (CAN-SPAM).
+    marketing_needs_consent: bool = True
+    #: How long records are kept, in days, by kind: ``orders`` (and their invoices: tax
+    #: law), ``checkins``, ``messages`` (outbound message bodies), ``sessions``.
+    retention_days: dict[str, int]
+    #: A place where personal data must be stored (a region id), "" if none is required.
+    data_residency: str = ""
+    #: The organizer's privacy contact must be shown to buyers.
+    privacy_contact_required: bool = False
 
 
 @runtime_checkable
@@ -80,6 +126,8 @@ class ComplianceRegion(Protocol):
     #: The law leaves the rate to the seller (US sales tax): the organizer sets the event's
     #: rates and the pack applies them; elsewhere an event with rates of its own is refused.
     organizer_sets_rates: bool
+    business_rules: BusinessRules
+    privacy: PrivacyRegime
 
     def tax_treatment(self, query: TaxQuery) -> TaxTreatment | None:
         """How a sale in ``query``'s place on its day is taxed; ``None`` for a place or

@@ -56,4 +56,10 @@ class InvoiceOut(msgspec.Struct, frozen=True, kw_only=True):
     tax: Money
     total: Money
     corrects: str = ""
+    #: No tax charged: the buyer accounts for it (EU reverse charge); ``mentions`` say so.
+    reverse_charge: bool = False
+    #: What the law of the event's region asks the document to say (the reverse charge).
     mentions: list[str] = []
+    #: Fields the event's region requires of an invoice that this one lacks
+    #: ("seller.tax_id"): the organization's billing details were incomplete when issued.
+    missing: list[str] = []

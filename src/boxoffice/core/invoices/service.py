@@ -7,11 +7,18 @@ it. A rollback gives the number back, so the numbers of a series are 1, 2, 3, ..
 runs at once. Documents are issued by the ``invoices`` journal subscriber, not by the
 checkout: a series row per organization would otherwise serialize every confirmation of a
 flash sale. ``source`` makes issuing idempotent (the journal delivers at least once).
+
+The event's region pack says which fields an invoice must carry there
+(:attr:`BusinessRules.invoice_fields`, more when the buyer accounts for the tax): the
+document is issued whatever is missing (a sale is never held up for the organizer's paperwork)
+and names what is, under ``missing``; the organization's billing check
+(:func:`billing_check`) tells the organizer before the first sale.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -21,8 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from boxoffice.core.booking.models import Order, OrderItem
 from boxoffice.core.booking.pricing import split
 from boxoffice.core.booking.schemas import Breakdown, TaxLine
+from boxoffice.core.catalog.lifecycle import ACTIVE
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.clock import Clock, ensure_utc
+from boxoffice.core.compliance.region import RegionLookup
 from boxoffice.core.errors import NotFound
 from boxoffice.core.identity.models import Organization
 from boxoffice.core.invoices.models import Invoice, InvoiceSeries
@@ -80,10 +89,65 @@ def _event_ref(event: Event) -> EventRef:
     )
 
 
+def seller_of(organization: Organization) -> Party:
+    """The organization as its invoices name the seller."""
+    return Party(
+        name=organization.name,
+        email=organization.contact_email,
+        country=organization.country,
+        address=organization.legal_address,
+        tax_id=organization.tax_id,
+    )
+
+
+class BillingCheck(msgspec.Struct, frozen=True, kw_only=True):
+    """What the regions an organization sells in require of its invoices, and what its
+    billing details lack: region id -> fields ("seller.tax_id")."""
+
+    requires: dict[str, list[str]]
+    missing: dict[str, list[str]]
+
+
+async def billing_check(
+    session: AsyncSession, organization_id: uuid.UUID, regions: RegionLookup
+) -> BillingCheck:
+    """The seller fields required by the regions of the organization's events still to be
+    held (draft, published, postponed), and which of them it has not given."""
+    organization = await session.get(Organization, organization_id)
+    if organization is None:
+        raise NotFound(f"no organization {organization_id}")
+    seller = seller_of(organization)
+    used = await session.scalars(
+        select(Event.region)
+        .where(Event.organization_id == organization_id, Event.status.in_(ACTIVE))
+        .distinct()
+    )
+    requires, missing = {}, {}
+    for region_id in sorted(used):
+        region = regions(region_id)
+        if region is None:
+            continue
+        fields = sorted(f for f in region.business_rules.invoice_fields if f.startswith("seller."))
+        requires[region_id] = fields
+        missing[region_id] = missing_fields(fields, {"seller": seller})
+    return BillingCheck(requires=requires, missing=missing)
+
+
+def missing_fields(required: Iterable[str], parties: Mapping[str, Party]) -> list[str]:
+    """The ``required`` fields ("seller.tax_id") that ``parties`` leave empty."""
+    lacking = []
+    for name in required:
+        party, field = name.split(".", 1)
+        if not getattr(parties[party], field):
+            lacking.append(name)
+    return sorted(lacking)
+
+
 async def _issue(
     session: AsyncSession,
     clock: Clock,
     order: Order,
+    regions: RegionLookup,
     *,
     kind: str,
     series: str,
@@ -97,20 +161,30 @@ async def _issue(
     event, organization = await _context(session, order)
     number = await take_number(session, order.organization_id, series)
     tax = sum((line.amount for line in taxes), Money.zero(order.currency))
+    breakdown = msgspec.convert(order.breakdown, Breakdown)
+    seller = seller_of(organization)
+    buyer = Party(
+        name=order.buyer_name,
+        email=order.buyer_email,
+        country=order.buyer_country,
+        address=order.buyer_address,
+        tax_id=order.buyer_tax_id,
+    )
+    missing = []
+    if (region := regions(event.region)) is not None:
+        rules = region.business_rules
+        required = rules.invoice_fields
+        if breakdown.reverse_charge:
+            required |= rules.reverse_charge_fields
+        missing = missing_fields(required, {"seller": seller, "buyer": buyer})
     data = InvoiceOut(
         number=document_number(series, number),
         kind=kind,
         issued_at=clock.now(),
         language=event.language,
         order_number=order.number,
-        seller=Party(
-            name=organization.name,
-            email=organization.contact_email,
-            country=organization.country,
-            address=organization.legal_address,
-            tax_id=organization.tax_id,
-        ),
-        buyer=Party(name=order.buyer_name, email=order.buyer_email, country=order.buyer_country),
+        seller=seller,
+        buyer=buyer,
         event=_event_ref(event),
         lines=lines,
         taxes=taxes,
@@ -118,6 +192,9 @@ async def _issue(
         tax=tax,
         total=total,
         corrects=corrects,
+        reverse_charge=breakdown.reverse_charge,
+        mentions=breakdown.mentions,
+        missing=missing,
     )
     invoice = Invoice(
         organization_id=order.organization_id,
@@ -138,7 +215,9 @@ async def _issue(
     return invoice
 
 
-async def issue_invoice(session: AsyncSession, clock: Clock, order_id: uuid.UUID) -> Invoice | None:
+async def issue_invoice(
+    session: AsyncSession, clock: Clock, order_id: uuid.UUID, regions: RegionLookup
+) -> Invoice | None:
     """The invoice of a confirmed order, once; ``None`` for a free order (nothing sold)."""
     source = f"order:{order_id}"
     if (issued := await _issued(session, source)) is not None:
@@ -161,6 +240,7 @@ async def issue_invoice(session: AsyncSession, clock: Clock, order_id: uuid.UUID
         session,
         clock,
         order,
+        regions,
         kind="invoice",
         series=INVOICES,
         source=source,
@@ -175,6 +255,7 @@ async def issue_credit_note(
     session: AsyncSession,
     clock: Clock,
     order_id: uuid.UUID,
+    regions: RegionLookup,
     *,
     source: str,
     refund_minor: int,
@@ -217,6 +298,7 @@ async def issue_credit_note(
         session,
         clock,
         order,
+        regions,
         kind="credit_note",
         series=CREDIT_NOTES,
         source=source,

@@ -217,6 +217,9 @@ async def erase_person(
     order_ids = [order.id for order in orders]
     for order in orders:
         order.buyer_name, order.buyer_email, order.buyer_phone = ERASED_NAME, address, ""
+        # A business's tax id identifies the business, and tax law keeps it; an address may
+        # be a person's home.
+        order.buyer_address = ""
         order.user_id = user.id
     # Their tickets: those of their orders named after them (no address of their own, or
     # theirs), and, with a proven address, the tickets others bought in their name.
@@ -233,7 +236,7 @@ async def erase_person(
     )
     invoices = 0
     for invoice in await session.scalars(select(Invoice).where(Invoice.order_id.in_(order_ids))):
-        buyer = {**invoice.data["buyer"], "name": reference, "email": ""}
+        buyer = {**invoice.data["buyer"], "name": reference, "email": "", "address": ""}
         invoice.data = {**invoice.data, "buyer": buyer}
         invoices += 1
     messages = 0

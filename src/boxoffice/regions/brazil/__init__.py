@@ -11,7 +11,7 @@ dated rates then. Privacy: the LGPD.
 
 from __future__ import annotations
 
-from boxoffice.core.compliance.region import TaxQuery, TaxTreatment
+from boxoffice.core.compliance.region import BusinessRules, PrivacyRegime, TaxQuery, TaxTreatment
 from boxoffice.core.hookspecs import hookimpl
 
 
@@ -21,6 +21,16 @@ class Brazil:
     countries = frozenset({"BR"})
     subdivisions: frozenset[str] = frozenset()
     organizer_sets_rates = False
+    business_rules = BusinessRules(
+        # The NFS-e names the provider by its CNPJ; the municipality issues it.
+        invoice_fields=frozenset({"seller.name", "seller.tax_id"}),
+        tax_id_kind="cnpj",
+    )
+    privacy = PrivacyRegime(
+        law="LGPD (Lei Geral de Proteção de Dados)",
+        retention_days={"orders": 1827, "checkins": 365, "messages": 14, "sessions": 30},
+        privacy_contact_required=True,  # the encarregado (data protection officer)
+    )
 
     def tax_treatment(self, query: TaxQuery) -> TaxTreatment | None:
         if query.country not in self.countries:

@@ -12,11 +12,23 @@ event in Canada names its province (``subdivision``, e.g. ``CA-QC``). Privacy: P
 from __future__ import annotations
 
 from boxoffice.core.compliance.rates import RateTable, TabledRegion
+from boxoffice.core.compliance.region import BusinessRules, PrivacyRegime
 
 
 class Canada(TabledRegion):
     id = "ca"
     name = "Canada"
+    business_rules = BusinessRules(
+        # The GST/HST registration number on receipts of $30 and more (ETA s. 169(4)).
+        invoice_fields=frozenset({"seller.name", "seller.tax_id"}),
+        tax_id_kind="bn",
+        languages={"CA-QC": ("fr",)},  # the Charter of the French language
+    )
+    privacy = PrivacyRegime(
+        law="PIPEDA; CASL (messages); Québec: Law 25",
+        retention_days={"orders": 2192, "checkins": 365, "messages": 14, "sessions": 30},
+        privacy_contact_required=True,  # Law 25: the person in charge of personal information
+    )
     rates = RateTable.of_package(__name__)
     inclusive = False
 

@@ -12,11 +12,20 @@ from __future__ import annotations
 from decimal import ROUND_DOWN
 
 from boxoffice.core.compliance.rates import RateTable, TabledRegion
+from boxoffice.core.compliance.region import BusinessRules, PrivacyRegime
 
 
 class Japan(TabledRegion):
     id = "jp"
     name = "Japan"
+    business_rules = BusinessRules(
+        # A qualified invoice carries the issuer's registration number (T + 13 digits).
+        invoice_fields=frozenset({"seller.name", "seller.tax_id"}),
+    )
+    privacy = PrivacyRegime(
+        law="APPI (Act on the Protection of Personal Information)",
+        retention_days={"orders": 2557, "checkins": 365, "messages": 14, "sessions": 30},
+    )
     rates = RateTable.of_package(__name__)
     rounding = ROUND_DOWN
 

@@ -10,11 +10,21 @@ Rates: ``rates.toml`` beside this file, each dated, with its source.
 from __future__ import annotations
 
 from boxoffice.core.compliance.rates import RateTable, TabledRegion
+from boxoffice.core.compliance.region import BusinessRules, PrivacyRegime
 
 
 class Switzerland(TabledRegion):
     id = "ch"
     name = "Switzerland and Liechtenstein"
+    business_rules = BusinessRules(
+        invoice_fields=frozenset({"seller.name", "seller.address", "seller.tax_id", "buyer.name"}),
+        tax_id_kind="vat",  # the UID with the MWST suffix (CHE-123.456.789 MWST)
+    )
+    privacy = PrivacyRegime(
+        law="nFADP (revised Federal Act on Data Protection)",
+        retention_days={"orders": 3653, "checkins": 365, "messages": 14, "sessions": 30},
+        privacy_contact_required=True,
+    )
     rates = RateTable.of_package(__name__)
 
 

@@ -12,7 +12,7 @@ California (docs/design/regions.md).
 
 from __future__ import annotations
 
-from boxoffice.core.compliance.region import TaxQuery, TaxTreatment
+from boxoffice.core.compliance.region import BusinessRules, PrivacyRegime, TaxQuery, TaxTreatment
 from boxoffice.core.hookspecs import hookimpl
 
 #: The fifty states and the District of Columbia (ISO 3166-2:US).
@@ -31,6 +31,15 @@ class UnitedStates:
     countries = frozenset({"US"})
     subdivisions = STATES
     organizer_sets_rates = True
+    business_rules = BusinessRules(invoice_fields=frozenset({"seller.name"}))
+    privacy = PrivacyRegime(
+        law="CCPA/CPRA for California residents; CAN-SPAM",
+        # Marketing e-mail may be sent until the person opts out (CAN-SPAM); the platform
+        # still sends it only to those who opted in (``marketing_consent``), as elsewhere.
+        marketing_needs_consent=False,
+        retention_days={"orders": 2557, "checkins": 365, "messages": 14, "sessions": 30},
+        privacy_contact_required=True,  # CCPA: how to submit requests
+    )
 
     def tax_treatment(self, query: TaxQuery) -> TaxTreatment | None:
         if query.country not in self.countries:

@@ -9,11 +9,14 @@ from decimal import Decimal
 from typing import NamedTuple
 
 import pytest
+from stdnum import get_cc_module
 
 from boxoffice.core.booking.pricing import line_taxes
 from boxoffice.core.compliance.region import (
     STANDARD,
+    BusinessRules,
     ComplianceRegion,
+    PrivacyRegime,
     TaxComponent,
     TaxQuery,
     TaxTreatment,
@@ -21,6 +24,13 @@ from boxoffice.core.compliance.region import (
 )
 from boxoffice.core.money import Money
 from boxoffice.testing.conformance.base import ConformanceSuite, check_id
+
+#: What :attr:`BusinessRules.invoice_fields` may name.
+INVOICE_FIELDS = frozenset(
+    f"{party}.{field}" for party in ("seller", "buyer") for field in ("name", "address", "tax_id")
+)
+#: What :attr:`PrivacyRegime.retention_days` may name.
+RECORD_KINDS = frozenset({"orders", "checkins", "messages", "sessions"})
 
 ROUNDING_MODES = frozenset(
     getattr(decimal, name) for name in dir(decimal) if name.startswith("ROUND_")
@@ -52,7 +62,8 @@ class ComplianceRegionConformance(ConformanceSuite):
     subdivisions, where it has them) has a well-formed treatment today and in two years
     (data that runs out fails here first); treatments state a real rounding mode and
     ``Decimal`` percentages; unknown places have none; a country whose taxes differ by
-    subdivision asks for one; and the examples come out to the minor unit.
+    subdivision asks for one; the examples come out to the minor unit; and the business
+    rules and privacy regime name fields, tax id kinds and record kinds the core knows.
     """
 
     @pytest.fixture
@@ -87,6 +98,28 @@ class ComplianceRegionConformance(ConformanceSuite):
         assert isinstance(region.organizer_sets_rates, bool)
         strays = sorted(s for s in region.subdivisions if s[:2] not in region.countries)
         assert not strays, f"subdivisions of countries the region does not cover: {strays}"
+
+    def test_states_its_business_rules(self, region: ComplianceRegion) -> None:
+        rules = region.business_rules
+        assert isinstance(rules, BusinessRules), "business_rules is a BusinessRules"
+        fields = rules.invoice_fields | rules.reverse_charge_fields
+        unknown = sorted(fields - INVOICE_FIELDS)
+        assert not unknown, f"invoice fields the core does not know: {unknown}"
+        if rules.tax_id_kind:
+            known = [c for c in region.countries if get_cc_module(c.lower(), rules.tax_id_kind)]
+            assert known, f"python-stdnum knows no {rules.tax_id_kind!r} id of these countries"
+        for place, languages in rules.languages.items():
+            assert place[:2] in region.countries, f"languages for {place}, not in the region"
+            assert all(isinstance(language, str) and language for language in languages)
+
+    def test_states_its_privacy_regime(self, region: ComplianceRegion) -> None:
+        regime = region.privacy
+        assert isinstance(regime, PrivacyRegime), "privacy is a PrivacyRegime"
+        assert regime.law.strip(), "name the law"
+        assert "orders" in regime.retention_days, "how long orders (tax records) are kept"
+        unknown = sorted(set(regime.retention_days) - RECORD_KINDS)
+        assert not unknown, f"record kinds the core does not keep: {unknown}"
+        assert all(days > 0 for days in regime.retention_days.values())
 
     @pytest.mark.parametrize("years_ahead", [0, 2])
     def test_every_place_has_a_treatment(self, region: ComplianceRegion, years_ahead: int) -> None:
