@@ -30,9 +30,11 @@ def test_discount_fee_and_exclusive_tax_add_up_exactly() -> None:
         inclusive=False,
     )
     breakdown = pricing.price(
-        [pricing.Selection(ADULT, "Adult", 3333, 3), pricing.Selection(CHILD, "Child", 999, 1)],
+        [
+            pricing.Selection(ADULT, "Adult", 3333, 3, sales_tax),
+            pricing.Selection(CHILD, "Child", 999, 1, sales_tax),
+        ],
         "USD",
-        sales_tax,
         pricing.Discount("percent", 1000, frozenset({str(ADULT)})),
         fee_per_ticket=150,
         platform_fee_bp=250,
@@ -59,7 +61,7 @@ def test_inclusive_tax_in_currencies_without_and_with_three_decimals(
     vat = TaxTreatment(
         components=(TaxComponent(name="VAT", jurisdiction="XX", percent=Decimal("10")),)
     )
-    breakdown = pricing.price([pricing.Selection(ADULT, "Adult", unit, 1)], currency, vat)
+    breakdown = pricing.price([pricing.Selection(ADULT, "Adult", unit, 1, vat)], currency)
     assert breakdown.tax == Money(tax, currency)
     assert breakdown.total == Money(unit, currency), "included tax does not change the total"
 
@@ -75,9 +77,11 @@ def test_two_taxes_each_on_the_price_before_tax_and_rounded_per_line() -> None:
         inclusive=False,
     )
     breakdown = pricing.price(
-        [pricing.Selection(ADULT, "Adult", 10000, 1), pricing.Selection(CHILD, "Child", 333, 3)],
+        [
+            pricing.Selection(ADULT, "Adult", 10000, 1, quebec),
+            pricing.Selection(CHILD, "Child", 333, 3, quebec),
+        ],
         "CAD",
-        quebec,
     )
     adult, child = breakdown.lines
     assert adult.tax == Money(500 + 998, "CAD")  # 9.975 % of 100.00 = 9.975, half up
@@ -97,15 +101,14 @@ def test_inclusive_taxes_share_the_price_by_their_rates() -> None:
             TaxComponent(name="SGST", jurisdiction="IN-MH", percent=Decimal("9")),
         )
     )
-    breakdown = pricing.price([pricing.Selection(ADULT, "Adult", 118000, 1)], "INR", gst)
+    breakdown = pricing.price([pricing.Selection(ADULT, "Adult", 118000, 1, gst)], "INR")
     assert [t.amount for t in breakdown.taxes] == [Money(9000, "INR"), Money(9000, "INR")]
     assert breakdown.total == Money(118000, "INR")
 
 
 def test_an_exempt_sale_has_no_tax_lines() -> None:
-    breakdown = pricing.price(
-        [pricing.Selection(ADULT, "Adult", 2500, 2)], "CHF", TaxTreatment(components=())
-    )
+    exempt = TaxTreatment(components=())
+    breakdown = pricing.price([pricing.Selection(ADULT, "Adult", 2500, 2, exempt)], "CHF")
     assert (breakdown.taxes, breakdown.tax, breakdown.total) == (
         [],
         Money(0, "CHF"),
@@ -113,11 +116,36 @@ def test_an_exempt_sale_has_no_tax_lines() -> None:
     )
 
 
+def test_lines_of_different_categories_are_taxed_each_by_its_own_rate() -> None:
+    """Germany: a concert ticket at 7 % and a workshop at 19 % in one order: two VAT lines;
+    two concert lines: one."""
+
+    def vat(percent: str) -> TaxTreatment:
+        return TaxTreatment(
+            components=(TaxComponent(name="VAT", jurisdiction="DE", percent=Decimal(percent)),)
+        )
+
+    concert, workshop = vat("7"), vat("19")
+    breakdown = pricing.price(
+        [
+            pricing.Selection(ADULT, "Concert", 10700, 1, concert),
+            pricing.Selection(CHILD, "Workshop", 11900, 1, workshop),
+            pricing.Selection(uuid.uuid4(), "Concert (reduced)", 5350, 2, concert),
+        ],
+        "EUR",
+    )
+    assert [(t.percent, t.amount) for t in breakdown.taxes] == [
+        ("7", Money(700 + 700, "EUR")),
+        ("19", Money(1900, "EUR")),
+    ]
+    assert breakdown.tax == Money(3300, "EUR")
+    assert breakdown.total == Money(10700 + 11900 + 10700, "EUR")
+
+
 def test_a_fixed_discount_never_exceeds_the_line() -> None:
     breakdown = pricing.price(
         [pricing.Selection(ADULT, "Adult", 500, 2)],
         "EUR",
-        None,
         pricing.Discount("fixed", 800),
         fee_per_ticket=100,
     )

@@ -7,10 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from boxoffice.core.compliance.region import TaxQuery
+from boxoffice.core.compliance.region import CULTURE, SPORT, TaxQuery
 from boxoffice.core.money import Money
 from boxoffice.regions.eu import EuropeanUnion
 from boxoffice.testing import ComplianceRegionConformance, TaxExample
+
+
+def eur(*amounts: int) -> tuple[Money, ...]:
+    return tuple(Money(amount, "EUR") for amount in amounts)
 
 
 class TestEuropeanUnion(ComplianceRegionConformance):
@@ -29,6 +33,16 @@ class TestEuropeanUnion(ComplianceRegionConformance):
             TaxExample("FI", date(2024, 8, 31), Money(10000, "EUR"), (Money(1935, "EUR"),)),
             TaxExample("RO", date(2025, 8, 1), Money(12100, "EUR"), (Money(2100, "EUR"),)),
             TaxExample("HU", date(2026, 3, 1), Money(12700, "EUR"), (Money(2700, "EUR"),)),
+            # Admission to a concert or a play (category "culture"): the reduced rates.
+            TaxExample("DE", date(2026, 1, 1), Money(5000, "EUR"), eur(327), "", CULTURE),
+            TaxExample("FR", date(2026, 1, 1), Money(2500, "EUR"), eur(130), "", CULTURE),
+            TaxExample("ES", date(2026, 1, 1), Money(11000, "EUR"), eur(1000), "", CULTURE),
+            TaxExample("FI", date(2025, 1, 1), Money(11400, "EUR"), eur(1400), "", CULTURE),
+            TaxExample("FI", date(2024, 12, 31), Money(11000, "EUR"), eur(1000), "", CULTURE),
+            # Denmark has no reduced rate for it: the standard 25 %.
+            TaxExample("DK", date(2026, 1, 1), Money(10000, "EUR"), eur(2000), "", CULTURE),
+            # Sport is not a category the EU's data distinguishes: standard.
+            TaxExample("DE", date(2026, 1, 1), Money(11900, "EUR"), eur(1900), "", SPORT),
         ]
 
     def test_27_member_states(self, region: EuropeanUnion) -> None:

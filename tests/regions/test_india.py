@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from boxoffice.core.compliance.region import TaxQuery
+from boxoffice.core.compliance.region import CULTURE, SPORT, TaxQuery
 from boxoffice.core.money import Money
 from boxoffice.regions.india import India
 from boxoffice.testing import ComplianceRegionConformance, TaxExample
@@ -32,6 +32,15 @@ class TestIndia(ComplianceRegionConformance):
             TaxExample("IN", TODAY, Money(49900, "INR"), inr(3806, 3806), "IN-KA"),  # 38.059
             TaxExample("IN", TODAY, Money(59000, "INR"), inr(4500, 4500), "IN-CH"),
             TaxExample("IN", date(2017, 7, 1), Money(118000, "INR"), inr(9000, 9000), "IN-DL"),
+            # A concert or a match up to INR 500 a ticket: exempt; above: 18 % or, for a
+            # league match, 28 % then 40 % from 2025-09-22.
+            TaxExample("IN", TODAY, Money(50000, "INR"), (), "IN-MH", CULTURE),
+            TaxExample("IN", TODAY, Money(50000, "INR"), (), "IN-MH", SPORT),
+            TaxExample("IN", TODAY, Money(59000, "INR"), inr(4500, 4500), "IN-MH", CULTURE),
+            TaxExample("IN", TODAY, Money(140000, "INR"), inr(20000, 20000), "IN-MH", SPORT),
+            TaxExample(
+                "IN", date(2025, 9, 21), Money(128000, "INR"), inr(14000, 14000), "IN-KA", SPORT
+            ),
         ]
 
     @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from boxoffice.core.compliance.region import ComplianceRegion, TaxComponent
+from boxoffice.core.compliance.region import CULTURE, ComplianceRegion, TaxComponent
 from boxoffice.core.money import Money
 from boxoffice.testing import ComplianceRegionConformance, TaxExample
 
@@ -63,6 +63,8 @@ EXAMPLES: dict[str, list[TaxExample]] = {
         example("CH", 10810, "CHF", 810),
         example("LI", 10810, "CHF", 810),
         example("CH", 10770, "CHF", 770, on=date(2023, 12, 31)),
+        example("CH", 10000, "CHF", category=CULTURE),  # cultural admissions: exempt
+        example("LI", 10000, "CHF", category=CULTURE),
     ],
     "mx": [example("MX", 11600, "MXN", 1600)],
     "ae": [example("AE", 10500, "AED", 500)],

@@ -196,53 +196,73 @@ async def _uncount_for_buyer(session: AsyncSession, order: Order) -> None:
     )
 
 
-class _Taxed(NamedTuple):
-    treatment: TaxTreatment | None
-    #: The business buyer's tax id, checked and compact ("DE136695976"); "" if none.
-    buyer_tax_id: str
+class _Taxes:
+    """How an order's lines are taxed: by the event's region pack, which must be enabled (an
+    event whose pack was disabled after it was published is refused, never sold untaxed), for
+    the event's place (an online event without one: the buyer's country) on the day of the
+    sale, per ticket type's tax category and price (one question per distinct pair). A
+    business buyer's tax id is checked by the rules of the pack; a reverse-charged sale needs
+    the fields the pack names (the buyer's address in the EU)."""
 
+    def __init__(
+        self,
+        connection: Connection,
+        event: SelectionRow,
+        buyer: Buyer,
+        regions: RegionLookup,
+        now: datetime,
+    ) -> None:
+        self.region = region = require_region(regions, event.region)
+        self.buyer, self.currency = buyer, event.event_currency
+        buyer_country = buyer.country or ""
+        #: The business buyer's tax id, checked and compact ("DE136695976"); "" if none.
+        self.buyer_tax_id = ""
+        if buyer.tax_id is not None:
+            self.buyer_tax_id = checked_tax_id(
+                buyer.tax_id,
+                country=buyer_country,
+                kind=region.business_rules.tax_id_kind,
+                field="buyer.tax_id",
+            )
+        country = event.country or buyer_country
+        self._query: TaxQuery | None = None
+        self._answers: dict[tuple[str, int], TaxTreatment | None] = {}
+        if not country:
+            return
+        seller_country = ""
+        if self.buyer_tax_id:  # only a business buyer's order asks where the seller is
+            seller = statements.SELLER_COUNTRY.first(
+                connection, {"organization_id": event.organization_id}
+            )
+            seller_country = seller.country if seller is not None else ""
+        self._query = TaxQuery(
+            country=country,
+            subdivision=event.subdivision,
+            on=now.date(),
+            organizer_rates=organizer_components(event.tax_rates, event.subdivision or country)
+            if event.tax_rates
+            else (),
+            buyer_country=buyer_country,
+            buyer_tax_id=self.buyer_tax_id,
+            online=event.online,
+            seller_country=seller_country,
+        )
 
-def _tax_treatment(
-    connection: Connection, event: SelectionRow, buyer: Buyer, regions: RegionLookup, now: datetime
-) -> _Taxed:
-    """How an order is taxed: by the event's region pack, which must be enabled (an event
-    whose pack was disabled after it was published is refused, never sold untaxed), for the
-    event's place (an online event without one: the buyer's country) on the day of the sale.
-    A business buyer's tax id is checked by the rules of the pack; a reverse-charged sale
-    needs the fields the pack names (the buyer's address in the EU)."""
-    region = require_region(regions, event.region)
-    buyer_country = buyer.country or ""
-    tax_id = ""
-    if buyer.tax_id is not None:
-        kind = region.business_rules.tax_id_kind
-        tax_id = checked_tax_id(
-            buyer.tax_id, country=buyer_country, kind=kind, field="buyer.tax_id"
-        )
-    country = event.country or buyer_country
-    if not country:
-        return _Taxed(None, tax_id)
-    seller_country = ""
-    if tax_id:  # only a business buyer's order asks where the seller is
-        seller = statements.SELLER_COUNTRY.first(
-            connection, {"organization_id": event.organization_id}
-        )
-        seller_country = seller.country if seller is not None else ""
-    query = TaxQuery(
-        country=country,
-        subdivision=event.subdivision,
-        on=now.date(),
-        organizer_rates=organizer_components(event.tax_rates, event.subdivision or country)
-        if event.tax_rates
-        else (),
-        buyer_country=buyer_country,
-        buyer_tax_id=tax_id,
-        online=event.online,
-        seller_country=seller_country,
-    )
-    treatment = region.tax_treatment(query)
-    if treatment is not None and treatment.reverse_charge:
-        _require_fields(buyer, region.business_rules.reverse_charge_fields)
-    return _Taxed(treatment, tax_id)
+    def of(self, category: str, unit_price_minor: int) -> TaxTreatment | None:
+        """The treatment of a line of ``category`` at ``unit_price_minor``."""
+        key = (category, unit_price_minor)
+        if key in self._answers:
+            return self._answers[key]
+        treatment = None
+        if self._query is not None:
+            query = msgspec.structs.replace(
+                self._query, category=category, price=Money(unit_price_minor, self.currency)
+            )
+            treatment = self.region.tax_treatment(query)
+        if treatment is not None and treatment.reverse_charge:
+            _require_fields(self.buyer, self.region.business_rules.reverse_charge_fields)
+        self._answers[key] = treatment
+        return treatment
 
 
 def _require_fields(buyer: Buyer, fields: frozenset[str]) -> None:
@@ -384,14 +404,15 @@ def _record_order(
     if taken.promo_code_id is not None:
         promo = promos.take_use(connection, taken.promo_code_id, email, now)
         discount = pricing.Discount(promo.kind, promo.value, frozenset(promo.ticket_types))
-    treatment, buyer_tax_id = _tax_treatment(connection, event, data.buyer, ordering.regions, now)
+    taxes = _Taxes(connection, event, data.buyer, ordering.regions, now)
+    selections = []
+    for t, n in hold_items:
+        unit = int(locked.get(t) or names[t].price_minor)
+        treatment = taxes.of(names[t].tax_category, unit)
+        selections.append(pricing.Selection(t, names[t].name, unit, n, treatment))
     breakdown = pricing.price(
-        [
-            pricing.Selection(t, names[t].name, int(locked.get(t) or names[t].price_minor), n)
-            for t, n in hold_items
-        ],
+        selections,
         event.event_currency,
-        treatment,
         discount,
         fee_per_ticket=event.fee_per_ticket_minor,
         platform_fee_bp=ordering.platform_fee_bp,
@@ -412,7 +433,7 @@ def _record_order(
         buyer_email=email,
         buyer_country=data.buyer.country or "",
         buyer_phone=data.buyer.phone or "",
-        buyer_tax_id=buyer_tax_id,
+        buyer_tax_id=taxes.buyer_tax_id,
         buyer_address=data.buyer.address or "",
         locale=data.buyer.locale or "",
         currency=event.event_currency,

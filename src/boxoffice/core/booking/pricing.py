@@ -1,14 +1,14 @@
 """Prices in integer minor units, with one rounding rule.
 
 A line is one ticket type in an order: ``unit price * quantity``. Tax comes from the event's
-region pack (the compliance hook, a :class:`TaxTreatment`) for the place where the event
-takes place (country and subdivision: where an admission is taxed; the buyer's country for
-online events), on the order's date. A treatment may have several taxes (Québec: GST and
-QST), each computed on the same taxable amount in ``Decimal`` and rounded **once per line**
-with the region's rounding mode; inclusive taxes are extracted from the price (``price * p /
-(100 + all p)``), exclusive ones are added (``price * p / 100``). A line's amounts are split
-over its tickets so the tickets add up to the line exactly (the first tickets take the
-remainder).
+region pack (the compliance hook, a :class:`TaxTreatment` per line: its ticket type's tax
+category at its price) for the place where the event takes place (country and subdivision:
+where an admission is taxed; the buyer's country for online events), on the order's date. A
+treatment may have several taxes (Québec: GST and QST), each computed on the same taxable
+amount in ``Decimal`` and rounded **once per line** with the region's rounding mode;
+inclusive taxes are extracted from the price (``price * p / (100 + all p)``), exclusive ones
+are added (``price * p / 100``). A line's amounts are split over its tickets so the tickets
+add up to the line exactly (the first tickets take the remainder).
 
 A reverse-charged sale (an EU business buying an online event across a border) charges no
 tax: the treatment's components are the taxes the price includes, taken out of it, so the
@@ -40,6 +40,9 @@ class Selection:
     name: str
     unit_price_minor: int
     quantity: int
+    #: How the line is taxed (its ticket type's category, at its price); ``None``: untaxed
+    #: (no place to tax it by).
+    treatment: TaxTreatment | None = None
 
 
 @dataclass(frozen=True)
@@ -81,27 +84,36 @@ def line_taxes(subtotal: int, treatment: TaxTreatment | None) -> list[int]:
 def price(
     selections: list[Selection],
     currency: str,
-    treatment: TaxTreatment | None,
     discount: Discount | None = None,
     *,
     fee_per_ticket: int = 0,
     platform_fee_bp: int = 0,
 ) -> Breakdown:
+    """The order's lines, each taxed by its own treatment, and its taxes: one
+    :class:`TaxLine` per distinct tax (name, jurisdiction and rate) over all lines, in the
+    order first met (a concert's 7 % and a workshop's 19 % in one German order: two)."""
     lines: list[PriceLine] = []
-    adds_tax = treatment is not None and not treatment.inclusive
-    relieved = treatment is not None and treatment.reverse_charge
-    per_component = [0] * (len(treatment.components) if treatment else 0)
+    #: (name, jurisdiction, percent, added rather than included) -> amount
+    charged: dict[tuple[str, str, Decimal, bool], int] = {}
+    relieved, mentions = False, []
     for selection in selections:
+        treatment = selection.treatment
+        adds_tax = treatment is not None and not treatment.inclusive
         subtotal = selection.unit_price_minor * selection.quantity
         off = discount.on(selection, subtotal) if discount else 0
         fees = fee_per_ticket * selection.quantity if subtotal - off > 0 else 0
         taxable = subtotal - off + fees
         amounts = line_taxes(taxable, treatment)
-        for index, amount in enumerate(amounts):
-            per_component[index] += amount
         tax = sum(amounts)
-        if relieved:
-            taxable, tax = (taxable - tax if not adds_tax else taxable), 0
+        if treatment is not None and treatment.reverse_charge:
+            relieved = True
+            taxable, tax = (taxable if adds_tax else taxable - tax), 0
+        elif treatment is not None:
+            for component, amount in zip(treatment.components, amounts, strict=True):
+                key = (component.name, component.jurisdiction, component.percent, adds_tax)
+                charged[key] = charged.get(key, 0) + amount
+        if treatment is not None and treatment.mention and treatment.mention not in mentions:
+            mentions.append(treatment.mention)
         lines.append(
             PriceLine(
                 ticket_type_id=selection.ticket_type_id,
@@ -116,22 +128,17 @@ def price(
             )
         )
     zero = Money.zero(currency)
-    tax_total = sum((line.tax for line in lines), zero)
-    taxes = (
-        []
-        if treatment is None or relieved
-        else [
-            TaxLine(
-                name=component.name,
-                country=component.jurisdiction[:2],
-                jurisdiction=component.jurisdiction,
-                percent=str(component.percent),
-                inclusive=treatment.inclusive,
-                amount=Money(amount, currency),
-            )
-            for component, amount in zip(treatment.components, per_component, strict=True)
-        ]
-    )
+    taxes = [
+        TaxLine(
+            name=name,
+            country=jurisdiction[:2],
+            jurisdiction=jurisdiction,
+            percent=str(percent),
+            inclusive=not added,
+            amount=Money(amount, currency),
+        )
+        for (name, jurisdiction, percent, added), amount in charged.items()
+    ]
     order_total = sum((line.total for line in lines), zero)
     kept = Decimal(order_total.minor) * platform_fee_bp / 10_000
     return Breakdown(
@@ -140,9 +147,9 @@ def price(
         subtotal=sum((line.subtotal for line in lines), zero),
         discount=sum((line.discount for line in lines), zero),
         fees=sum((line.fees for line in lines), zero),
-        tax=tax_total,
+        tax=sum((line.tax for line in lines), zero),
         total=order_total,
         platform_fee=Money(int(kept.quantize(Decimal(1), ROUND_HALF_UP)), currency),
         reverse_charge=relieved,
-        mentions=[treatment.mention] if treatment is not None and treatment.mention else [],
+        mentions=mentions,
     )

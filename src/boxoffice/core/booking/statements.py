@@ -58,6 +58,7 @@ _SELECTION = (
         ticket_type.c.min_per_order,
         ticket_type.c.max_per_order,
         ticket_type.c.price_steps,
+        ticket_type.c.tax_category,
         quota_member.c.quota_id,
         (quota.c.sold + quota.c.held).label("taken"),
         quota.c.capacity,

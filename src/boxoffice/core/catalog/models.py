@@ -139,6 +139,10 @@ class TicketType(Base):
     #: Early-bird and tiered prices, in order: [{"price_minor", "until", "up_to_sold"}]; the
     #: first step whose conditions hold applies, else ``price_minor`` (see booking.pricing).
     price_steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    #: What it admits to, for its tax (``core.compliance.region.TAX_CATEGORIES``).
+    tax_category: Mapped[str] = mapped_column(
+        String(20), default="standard", server_default="standard"
+    )
     currency: Mapped[str] = mapped_column(CurrencyCode())
     sales_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sales_end: Mapped[datetime | None] = mapped_column(UTCDateTime)

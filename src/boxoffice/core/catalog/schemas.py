@@ -12,7 +12,7 @@ import msgspec
 
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.clock import ensure_utc
-from boxoffice.core.compliance.region import OrganizerRate
+from boxoffice.core.compliance.region import STANDARD, TAX_CATEGORIES, OrganizerRate
 from boxoffice.core.errors import FieldError, ValidationFailed
 from boxoffice.core.fields import (
     CountryCode,
@@ -276,6 +276,13 @@ class StatusChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 Visibility = Annotated[str, msgspec.Meta(pattern="^(public|hidden|code)$")]
+TaxCategory = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=f"^({'|'.join(TAX_CATEGORIES)})$",
+        description="; ".join(f"{name}: {meaning}" for name, meaning in TAX_CATEGORIES.items()),
+    ),
+]
 
 
 class PriceStep(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -300,6 +307,9 @@ class TicketTypeIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     position: Position = 0
     #: Early-bird / tiered prices, checked in order (the first that applies wins).
     price_steps: Annotated[list[PriceStep], msgspec.Meta(max_length=20)] = []
+    #: What the ticket admits to, for its tax: "standard", "culture" or "sport" (the event's
+    #: region pack taxes each by its law: a concert at 7 % in Germany).
+    tax_category: TaxCategory = STANDARD
 
 
 class TicketTypeOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -320,6 +330,7 @@ class TicketTypeOut(msgspec.Struct, frozen=True, kw_only=True):
     #: The price once no step applies.
     regular_price: Money | None = None
     price_steps: list[PriceStep] = []
+    tax_category: str = STANDARD
 
 
 class QuotaIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -69,6 +69,7 @@ def _apply(ticket_type: TicketType, data: TicketTypeIn, now: datetime) -> None:
     ticket_type.min_per_order = data.min_per_order
     ticket_type.max_per_order = data.max_per_order
     ticket_type.visibility = data.visibility
+    ticket_type.tax_category = data.tax_category
     ticket_type.access_code = data.access_code.strip().upper() if data.access_code else None
     ticket_type.position = data.position
     ticket_type.price_steps = [
@@ -327,6 +328,7 @@ def ticket_type_out(
         available=available,
         on_sale=on_sale(ticket_type, now) and available > 0,
         access_code=ticket_type.access_code if private else None,
+        tax_category=ticket_type.tax_category,
     )
 
 

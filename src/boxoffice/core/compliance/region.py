@@ -11,9 +11,17 @@ import msgspec
 
 from boxoffice.core.errors import FieldError, RuleViolated
 from boxoffice.core.fields import PercentText, SingleLine
+from boxoffice.core.money import Money
 
-#: The tax category of an event's admission unless a pack's data says more.
-STANDARD = "standard"
+#: The tax categories an organizer picks per ticket type (``TicketType.tax_category``): a
+#: pack taxes each by its law, and a category it does not distinguish as ``standard``.
+STANDARD, CULTURE, SPORT = "standard", "culture", "sport"
+TAX_CATEGORIES = {
+    STANDARD: "admission or a service taxed at the general rate (a conference, a workshop)",
+    CULTURE: "admission to a concert, play, dance, circus, show, exhibition or museum "
+    "(reduced rates in most EU states, exempt in Switzerland, exempt up to INR 500 in India)",
+    SPORT: "admission to a sporting event (India: 40 % for leagues such as the IPL)",
+}
 
 
 class TaxComponent(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,7 +45,11 @@ class TaxQuery(msgspec.Struct, frozen=True, kw_only=True):
     subdivision: str = ""
     #: The day of the sale: rates are dated.
     on: date
+    #: One of :data:`TAX_CATEGORIES`: what the ticket type admits to.
     category: str = STANDARD
+    #: The ticket's unit price, for a rule that depends on it (India exempts admissions up
+    #: to INR 500); ``None`` when asked about a place rather than a sale.
+    price: Money | None = None
     #: The buyer's country and business tax id, if given (for reverse charge where a pack
     #: applies it).
     buyer_country: str = ""

@@ -14,6 +14,7 @@ from stdnum import get_cc_module
 from boxoffice.core.booking.pricing import line_taxes
 from boxoffice.core.compliance.region import (
     STANDARD,
+    TAX_CATEGORIES,
     BusinessRules,
     ComplianceRegion,
     PrivacyRegime,
@@ -62,8 +63,9 @@ class ComplianceRegionConformance(ConformanceSuite):
     subdivisions, where it has them) has a well-formed treatment today and in two years
     (data that runs out fails here first); treatments state a real rounding mode and
     ``Decimal`` percentages; unknown places have none; a country whose taxes differ by
-    subdivision asks for one; the examples come out to the minor unit; and the business
-    rules and privacy regime name fields, tax id kinds and record kinds the core knows.
+    subdivision asks for one; every tax category (``TAX_CATEGORIES``) has an answer; the
+    examples come out to the minor unit; and the business rules and privacy regime name
+    fields, tax id kinds and record kinds the core knows.
     """
 
     @pytest.fixture
@@ -125,11 +127,13 @@ class ComplianceRegionConformance(ConformanceSuite):
     def test_every_place_has_a_treatment(self, region: ComplianceRegion, years_ahead: int) -> None:
         on = self.today() + timedelta(days=365 * years_ahead)
         for country, subdivision in self.places(region):
-            query = TaxQuery(country=country, subdivision=subdivision, on=on)
-            treatment = region.tax_treatment(query)
-            assert treatment is not None, f"no treatment for {country} {subdivision} on {on}"
-            self.check_treatment(treatment, f"{country} {subdivision}")
-            assert region.tax_treatment(query) == treatment, "the same question, another answer"
+            for category in TAX_CATEGORIES:
+                query = TaxQuery(country=country, subdivision=subdivision, on=on, category=category)
+                treatment = region.tax_treatment(query)
+                place = f"{country} {subdivision} ({category})"
+                assert treatment is not None, f"no treatment for {place} on {on}"
+                self.check_treatment(treatment, place)
+                assert region.tax_treatment(query) == treatment, "the same question, another answer"
 
     @staticmethod
     def check_treatment(treatment: TaxTreatment, place: str) -> None:
@@ -167,6 +171,7 @@ class ComplianceRegionConformance(ConformanceSuite):
                 subdivision=example.subdivision,
                 on=example.on,
                 category=example.category,
+                price=example.price,
                 organizer_rates=example.organizer_rates,
             )
             treatment = region.tax_treatment(query)
