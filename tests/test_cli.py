@@ -301,3 +301,33 @@ def test_a_payment_sdk_is_imported_only_when_its_gateway_is_configured(env: Path
         + '\n[providers.stripe]\nsecret_key = "sk_test_x"\nwebhook_secret = "whsec_x"\n'
     )
     assert _imported_sdks(env, with_stripe, {}) == {"stripe"}
+
+
+def test_translations_lists_each_catalog_and_what_the_partial_ones_lack(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from boxoffice.api.problems import problem_titles
+    from boxoffice.core.notify.rendering import (
+        FULLY_TRANSLATED,
+        available_locales,
+        messages_in_templates,
+        untranslated,
+    )
+
+    total = len(set(messages_in_templates()) | set(problem_titles()))
+    assert cli.main(["translations"]) == 0, "every complete catalog is whole"
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(available_locales()) - 1 >= 19
+    whole = [line for line in lines if line.endswith("(complete)")]
+    assert len(whole) == len(FULLY_TRANSLATED)
+    assert f"pt-BR: {total}/{total} translated (complete)" in lines
+
+    assert cli.main(["translations", "it", "--missing"]) == 0
+    header, *missing = capsys.readouterr().out.splitlines()
+    lacking = untranslated("it", problem_titles())
+    assert missing == [f"  missing: {text}" for text in lacking]
+    assert "  missing: The hold has expired" in missing, "problem titles are counted too"
+    assert header == f"it: {total - len(lacking)}/{total} translated (partial)"
+
+    assert cli.main(["translations", "tlh"]) == 2
+    assert "no catalog for 'tlh'" in capsys.readouterr().err

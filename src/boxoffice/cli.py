@@ -18,6 +18,12 @@ from boxoffice.core.clock import SystemClock
 from boxoffice.core.compliance.region import RegionLookup
 from boxoffice.core.errors import BoxofficeError
 from boxoffice.core.maintenance import run_maintenance
+from boxoffice.core.notify.rendering import (
+    FULLY_TRANSLATED,
+    language_tag,
+    messages_in_templates,
+    missing_translations,
+)
 from boxoffice.core.storage import Database, create_engine
 from boxoffice.logs import configure_logging
 from boxoffice.migrations import ensure_migrated, head_revision, is_empty, upgrade
@@ -280,6 +286,31 @@ async def _stranded_events(
         await db.close()
 
 
+def cmd_translations(args: argparse.Namespace) -> int:
+    """Each catalog's coverage, and the strings a partial one shows in English (what a
+    translator adds); exit 1 if a language meant to be whole lacks any."""
+    from boxoffice.api.app import create_app  # noqa: F401 - every error type, hence every title
+    from boxoffice.api.problems import problem_titles
+
+    titles = problem_titles()
+    total = len(set(messages_in_templates()) | set(titles))
+    missing = missing_translations(titles)
+    chosen = [args.locale] if args.locale else sorted(missing)
+    incomplete = False
+    for locale in chosen:
+        if locale not in missing:
+            return _fail(f"no catalog for {locale!r} (known: {', '.join(sorted(missing))})", 2)
+        lacking = missing[locale]
+        whole = locale in FULLY_TRANSLATED
+        incomplete |= whole and bool(lacking)
+        kind = "complete" if whole else "partial"
+        print(f"{language_tag(locale)}: {total - len(lacking)}/{total} translated ({kind})")
+        if args.missing:
+            for text in lacking:
+                print(f"  missing: {text}")
+    return 1 if incomplete else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="boxoffice", description=__doc__)
     parser.add_argument("--version", action="version", version=f"boxoffice {__version__}")
@@ -309,6 +340,15 @@ def build_parser() -> argparse.ArgumentParser:
     grant = sub.add_parser("grant-admin", parents=[common], help="make an account platform admin")
     grant.add_argument("email")
     grant.set_defaults(func=cmd_grant_admin)
+
+    translations = sub.add_parser(
+        "translations", help="each language's catalog: what is translated, what is missing"
+    )
+    translations.add_argument("locale", nargs="?", help="one catalog (pt_BR, ja, ...)")
+    translations.add_argument(
+        "--missing", action="store_true", help="list the strings each catalog lacks"
+    )
+    translations.set_defaults(func=cmd_translations)
 
     plugins = sub.add_parser("plugins", help="inspect plugins").add_subparsers(
         dest="plugins_command", required=True

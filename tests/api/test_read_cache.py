@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from boxoffice.core.catalog.categories import create_category
 from boxoffice.core.catalog.models import Event, TicketType
+from boxoffice.core.catalog.schemas import CategoryIn
 from boxoffice.core.clock import ManualClock
 from boxoffice.platform import Platform
 from tests import factories
@@ -178,3 +180,36 @@ async def test_nothing_private_comes_out_of_the_shared_cache(
             assert "Secret gig" not in listed.text
         async with platform.db.read() as session:
             assert (await session.get(Event, draft.id)) is not None
+
+
+async def test_an_answer_in_the_callers_language_is_kept_per_language(
+    platform: Platform, make_client: Any, clock: ManualClock, statements: list[str]
+) -> None:
+    """The categories are named in the language ``Accept-Language`` negotiates: the cache
+    keeps one answer per language, never one language's for another's caller."""
+    async with platform.db.transaction() as session:
+        names = {"en": "Music", "fr": "Musique", "de": "Musik", "ja": "音楽"}
+        await create_category(session, clock, CategoryIn(slug="music", names=names))
+
+    async def named(header: str) -> tuple[str, str, str]:
+        answer = await client.get("/api/v1/categories", headers={"accept-language": header})
+        assert answer.status_code == 200, answer.text
+        return (
+            answer.json()[0]["name"],
+            answer.headers["content-language"],
+            answer.headers["vary"],
+        )
+
+    async with make_client(platform) as client:
+        french = await named("fr-CA, fr;q=0.9")
+        assert french == ("Musique", "fr", "accept-encoding, accept-language")
+        assert (await named("de-AT"))[:2] == ("Musik", "de"), "not the French answer kept"
+        assert (await named("ja"))[:2] == ("音楽", "ja")
+        assert (await named("pt-PT, en;q=0.5"))[:2] == ("Music", "pt-BR"), "no Portuguese name"
+        statements.clear()
+        assert await named("fr") == french
+        assert statements == [], "the French answer, from memory"
+        explicit = await client.get(
+            "/api/v1/categories", params={"locale": "de"}, headers={"accept-language": "fr"}
+        )
+        assert explicit.json()[0]["name"] == "Musik", "?locale= wins over the header"

@@ -14,6 +14,8 @@ import msgspec
 from litestar import Request, Response
 from litestar.datastructures import CacheControlHeader
 
+from boxoffice.core.notify.rendering import language_tag
+
 T = TypeVar("T")
 
 #: For every response that is someone's own (orders and holds with their secrets, tokens,
@@ -22,8 +24,15 @@ PRIVATE = CacheControlHeader(no_store=True)
 
 
 def cacheable(
-    request: Request[Any, Any, Any], payload: T, *, max_age: int, shared: bool = True
+    request: Request[Any, Any, Any],
+    payload: T,
+    *,
+    max_age: int,
+    shared: bool = True,
+    language: str | None = None,
 ) -> Response[T]:
+    """``payload`` with its ETag, or 304 if the client has it; ``language``: the catalog the
+    text is in (the answer then varies by ``Accept-Language`` and says which it is)."""
     body = msgspec.json.encode(payload)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {
@@ -31,6 +40,9 @@ def cacheable(
         "cache-control": f"{'public' if shared else 'private'}, max-age={max_age}",
         "vary": "accept-encoding",
     }
+    if language is not None:
+        headers["content-language"] = language_tag(language)
+        headers["vary"] = "accept-encoding, accept-language"
     wanted = request.headers.get("if-none-match", "")
     if etag in {tag.strip() for tag in wanted.split(",")} or wanted.strip() == "*":
         return Response(content=b"", status_code=304, headers=headers)  # type: ignore[arg-type]

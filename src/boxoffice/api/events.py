@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.api.caching import cacheable
 from boxoffice.api.deps import READ_ONLY
-from boxoffice.api.readcache import PUBLIC_READ, public_read_cache
+from boxoffice.api.readcache import PUBLIC_READ, PUBLIC_READ_BY_LANGUAGE, public_read_cache
 from boxoffice.core.catalog.calendar import event_calendar
 from boxoffice.core.catalog.categories import category_out, list_categories
 from boxoffice.core.catalog.schemas import (
@@ -29,6 +29,7 @@ from boxoffice.core.clock import Clock
 from boxoffice.core.errors import NotFound
 from boxoffice.core.media.store import MediaStore
 from boxoffice.core.money import MAX_MINOR
+from boxoffice.core.notify.rendering import accepted_languages, pick_locale
 from boxoffice.core.search.backend import SearchBackend
 
 LIST_MAX_AGE = 30
@@ -175,18 +176,24 @@ class CategoriesController(Controller):
 
     @get(
         "/",
-        summary="Event categories, named in the requested locale",
-        opt=PUBLIC_READ,
+        summary="Event categories, each named in the caller's language",
+        description="``name`` is in the language ``locale`` names, else the one "
+        "``Accept-Language`` negotiates, among the platform's languages (``Content-Language`` "
+        "says which), falling back to English; ``names`` has every language the category is "
+        "named in.",
+        opt=PUBLIC_READ_BY_LANGUAGE,
         middleware=[public_read_cache],
     )
     async def categories(
         self,
         request: Request[Any, Any, Any],
         session: NamedDependency[AsyncSession],
-        locale: Annotated[str, QueryParameter(max_length=20)] = "en",
+        locale: Annotated[str | None, QueryParameter(max_length=20)] = None,
     ) -> Response[list[CategoryOut]]:
-        found = [category_out(c, locale) for c in await list_categories(session)]
-        return cacheable(request, found, max_age=DETAIL_MAX_AGE)
+        asked = [locale] if locale else accepted_languages(request.headers.get("accept-language"))
+        language = pick_locale(*asked)
+        found = [category_out(c, language) for c in await list_categories(session)]
+        return cacheable(request, found, max_age=DETAIL_MAX_AGE, language=language)
 
 
 class MediaController(Controller):

@@ -23,7 +23,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from boxoffice.api.middleware import accept_request_id
 from boxoffice.core.errors import PROBLEM_BASE, BoxofficeError
 from boxoffice.core.fields import pattern_descriptions
-from boxoffice.core.notify.rendering import accepted_languages, pick_locale, translations
+from boxoffice.core.notify.rendering import (
+    DEFAULT_LOCALE,
+    accepted_languages,
+    language_tag,
+    pick_locale,
+    translations,
+)
 from boxoffice.logs import current_request_id, get_logger
 
 PROBLEM_JSON = "application/problem+json"
@@ -53,9 +59,12 @@ def problem_response(
     # The title in the caller's language (Accept-Language; RFC 9457 lets a title vary only
     # by language); the detail is the platform's own words, in English.
     locale = pick_locale(*accepted_languages(request.headers.get("accept-language")))
+    translated = translations(locale).gettext(title)
+    if translated == title:  # a partial catalog without it: the title is in English
+        locale = DEFAULT_LOCALE
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + slug,
-        "title": translations(locale).gettext(title),
+        "title": translated,
         "status": status,
         "detail": detail,
         "instance": request.url.path,
@@ -66,7 +75,7 @@ def problem_response(
     headers = {
         **(headers or {}),
         "x-request-id": request_id,
-        "content-language": locale,
+        "content-language": language_tag(locale),
         "vary": "Accept-Language",
     }
     if errors:

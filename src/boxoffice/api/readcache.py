@@ -10,7 +10,9 @@ without entering the handler (no dependency, no session, no query):
   when its handler marked it ``Cache-Control: public`` with status 200. Private answers (an
   access code's ticket types, anything signed in) are never kept, so one buyer's or
   organizer's data cannot reach another from here. The key is the path, the query and
-  whether the client takes gzip: nothing else varies these answers.
+  whether the client takes gzip, and for a route whose answer is in the caller's language
+  (``opt=PUBLIC_READ_BY_LANGUAGE``: the categories) the language ``Accept-Language``
+  negotiates: nothing else varies these answers.
 - **Fresh within a bound.** An answer is kept ``read_cache_seconds`` (1 s by default): a sale,
   a change in another process, a hold that lapsed show within that time everywhere.
   Availability shown to buyers never decides anything (the checkout's conditional update
@@ -45,19 +47,32 @@ from litestar.types import (
     Send,
 )
 
+from boxoffice.core.notify.rendering import accepted_languages, pick_locale
+
 #: Route ``opt`` of the public reads this cache may answer.
 PUBLIC_READ_KEY = "public_read"
 PUBLIC_READ = {PUBLIC_READ_KEY: True}
+#: ``opt`` of a public read answered in the caller's language (``Accept-Language``).
+BY_LANGUAGE_KEY = "by_language"
+PUBLIC_READ_BY_LANGUAGE = {**PUBLIC_READ, BY_LANGUAGE_KEY: True}
 #: Bodies kept in all, and the largest one kept.
 MAX_BYTES = 32 * 1024 * 1024
 MAX_BODY = 1024 * 1024
 #: Headers a kept answer is sent with (the rest were the request's own: id, date).
 _KEPT_HEADERS = frozenset(
-    {b"content-type", b"content-length", b"content-encoding", b"etag", b"cache-control", b"vary"}
+    {
+        b"content-type",
+        b"content-length",
+        b"content-encoding",
+        b"content-language",
+        b"etag",
+        b"cache-control",
+        b"vary",
+    }
 )
 _NOT_MODIFIED_HEADERS = frozenset({b"etag", b"cache-control", b"vary"})
 
-Key = tuple[str, bytes, bool]
+Key = tuple[str, bytes, bool, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +143,7 @@ class PublicReadCache:
     async def answer(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
         headers = scope["headers"]
         gzip = any(name == b"accept-encoding" and b"gzip" in value for name, value in headers)
-        key: Key = (scope["path"], scope["query_string"], gzip)
+        key: Key = (scope["path"], scope["query_string"], gzip, _language(scope))
         kept = self.fresh(key)
         if kept is None:
             computing = self._computing.get(key)
@@ -197,6 +212,14 @@ async def _send_kept(kept: Kept, request_headers: Any, send: Send) -> None:
     await send(start)
     end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
     await send(end)
+
+
+def _language(scope: Scope) -> str:
+    """The negotiated language of a route answered in the caller's language; "" otherwise."""
+    if not scope["route_handler"].opt.get(BY_LANGUAGE_KEY):
+        return ""
+    header = next((v for n, v in scope["headers"] if n == b"accept-language"), b"")
+    return pick_locale(*accepted_languages(header.decode("latin-1")))
 
 
 def _matches(wanted: bytes, etag: bytes) -> bool:

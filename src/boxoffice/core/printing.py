@@ -26,6 +26,19 @@ def core_fonts_pdf(page_format: str | tuple[float, float]) -> FPDF:
     return pdf
 
 
+def unprintable(text: str) -> int:
+    """How many characters of ``text`` the core fonts would print as "?"."""
+    return sum(1 for char in text.translate(_SPACES) if not _encodes(char))
+
+
+def _encodes(char: str) -> bool:
+    try:
+        char.encode(CORE_FONTS_ENCODING)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def printable(text: str) -> str:
     """``text`` as the core fonts can print it."""
     return (

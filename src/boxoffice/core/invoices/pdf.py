@@ -9,14 +9,22 @@ import asyncio
 import msgspec
 
 from boxoffice.core.invoices.schemas import InvoiceOut
-from boxoffice.core.notify.rendering import Renderer
-from boxoffice.core.printing import NEXT_LINE, core_fonts_pdf, printable
+from boxoffice.core.notify.rendering import DEFAULT_LOCALE, Renderer
+from boxoffice.core.printing import NEXT_LINE, core_fonts_pdf, printable, unprintable
 
 
 def invoice_text(renderer: Renderer, invoice: InvoiceOut) -> str:
+    """The document's text in the event's language, or in English where that language's
+    script is one the PDF's core fonts cannot print (Japanese, Hindi: the JSON invoice stays
+    in the event's language; a Unicode font for the PDF is still to come)."""
     context = {**msgspec.to_builtins(invoice), "zone": invoice.event.timezone}
     context["issued_at"] = invoice.issued_at
-    return renderer.document("invoice", invoice.language, context)
+    text = renderer.document("invoice", invoice.language, context)
+    if invoice.language != DEFAULT_LOCALE and unprintable(text):
+        english = renderer.document("invoice", DEFAULT_LOCALE, context)
+        if unprintable(english) < unprintable(text):
+            return english
+    return text
 
 
 def _draw(title: str, text: str) -> bytes:

@@ -39,6 +39,10 @@ from boxoffice.core.money import Money
 
 DEFAULT_LOCALE = "en"
 _PACKAGE = "boxoffice.core.notify"
+#: The languages every user-facing string is translated into (a test keeps them whole). The
+#: other catalogs are partial: a string they lack is shown in English, and
+#: ``boxoffice translations`` lists what each lacks (docs/translating.md).
+FULLY_TRANSLATED = frozenset({"fr", "es", "de", "pt_BR", "hi", "ja"})
 
 
 class Rendered(msgspec.Struct, frozen=True):
@@ -88,17 +92,41 @@ def accepted_languages(header: str | None) -> list[str]:
 
 
 def pick_locale(*candidates: str | None) -> str:
-    """The first candidate a catalog exists for (``fr_CA`` and ``fr-CA`` try ``fr`` too),
-    else English."""
+    """The first candidate a catalog exists for, else English. Each candidate falls back
+    from its region or script to its language (``fr-CA`` and ``fr_CA``: ``fr``), then to
+    another variant of its language (``pt-PT``: ``pt_BR``; ``zh-CN``: ``zh_Hans``) before
+    the next candidate is tried."""
     known = available_locales()
+    by_language: dict[str, str] = {}
+    for name in sorted(known):
+        by_language.setdefault(name.split("_")[0].lower(), name)
     for candidate in candidates:
         if not candidate:
             continue
         name = candidate.replace("-", "_")
-        for option in (name, name.split("_")[0].lower()):
+        language = name.split("_")[0].lower()
+        for option in (name, language):
             if option in known:
                 return option
+        if language in by_language:
+            return by_language[language]
     return DEFAULT_LOCALE
+
+
+def language_tag(locale: str) -> str:
+    """A catalog's name as a BCP 47 language tag (``pt_BR``: ``pt-BR``), as
+    ``Content-Language`` says it."""
+    return locale.replace("_", "-")
+
+
+def missing_translations(also: Iterable[str] = ()) -> dict[str, list[str]]:
+    """Each catalog's untranslated strings (those it shows in English), by locale: the
+    templates' and ``also`` (the API's problem titles, which the core does not know)."""
+    also = tuple(also)
+    return {
+        locale: untranslated(locale, also)
+        for locale in sorted(available_locales() - {DEFAULT_LOCALE})
+    }
 
 
 def _catalog(locale: str) -> Catalog:
@@ -107,11 +135,12 @@ def _catalog(locale: str) -> Catalog:
         return read_po(source, locale=locale)
 
 
-def untranslated(locale: str) -> list[str]:
-    """The templates' strings that ``locale``'s catalog lacks (or leaves empty)."""
+def untranslated(locale: str, also: Iterable[str] = ()) -> list[str]:
+    """The templates' strings, and ``also``, that ``locale``'s catalog lacks (or leaves
+    empty)."""
     catalog = _catalog(locale)
     missing = []
-    for text in messages_in_templates():
+    for text in (*messages_in_templates(), *also):
         found = catalog.get(text)
         strings = found.string if found is not None else ""
         if not (all(strings) if isinstance(strings, tuple) else strings):
