@@ -164,7 +164,7 @@ async def _worker(settings: Settings, once: bool) -> int:
     try:
         await ensure_migrated(platform.db)
         if once:
-            await run_maintenance(platform.db, platform.clock)
+            await run_maintenance(platform.db, platform.clock, platform.router.enabled_regions())
             return await platform.dispatcher.run_until_idle()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -177,7 +177,7 @@ class Platform:
         return [
             self.dispatcher.run_forever(),
             sweep_forever(self.db, self.clock),
-            maintain_forever(self.db, self.clock),
+            maintain_forever(self.db, self.clock, self.router.enabled_regions()),
             self.payments.reconcile_forever(),
             self.notifier.retry_forever(),
             remind_forever(self.db, self.clock),

@@ -40,7 +40,7 @@ from boxoffice.core.identity.schemas import (
     TokenPair,
 )
 from boxoffice.core.identity.service import get_user, organizations_of
-from boxoffice.core.notify.preferences import set_marketing
+from boxoffice.core.notify.preferences import MARKETING_TEXT_VERSION, set_marketing
 from boxoffice.core.privacy.service import (
     ErasureIn,
     ErasureOut,
@@ -246,7 +246,12 @@ class MeController(Controller):
         if not isinstance(data.marketing_consent, msgspec.UnsetType):
             # The latest word about marketing wins, from the profile or an unsubscribe link.
             await set_marketing(
-                session, clock, fresh.email, allowed=data.marketing_consent, source="account"
+                session,
+                clock,
+                fresh.email,
+                allowed=data.marketing_consent,
+                source="account",
+                text_version=data.consent_version or MARKETING_TEXT_VERSION,
             )
         return accounts.profile_of(fresh)
 

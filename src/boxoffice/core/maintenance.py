@@ -1,20 +1,24 @@
 """Housekeeping every API or worker process runs now and then: planner statistics are kept
 current, expired rate-limit windows, sign-in attempts, one-time tokens and idempotency records are
-deleted, and failed messages kept for a manual retry forget their data.
+deleted, failed messages kept for a manual retry forget their data, and what the enabled
+region packs keep only for a while goes (:mod:`boxoffice.core.privacy.retention`).
 Idempotent; safe to run concurrently."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import delete
 
 from boxoffice.core.background import stop_if_cancelled
 from boxoffice.core.clock import Clock
+from boxoffice.core.compliance.region import ComplianceRegion
 from boxoffice.core.idempotency import sweep_idempotency_records
 from boxoffice.core.identity.models import OneTimeToken, SignInAttempt
 from boxoffice.core.notify.service import forget_failed_data
+from boxoffice.core.privacy.retention import apply_retention
 from boxoffice.core.ratelimit import sweep
 from boxoffice.core.storage import Database
 from boxoffice.logs import get_logger
@@ -25,7 +29,9 @@ INTERVAL_SECONDS = 600
 TOKEN_RETENTION = timedelta(days=7)
 
 
-async def run_maintenance(db: Database, clock: Clock) -> None:
+async def run_maintenance(
+    db: Database, clock: Clock, regions: Sequence[ComplianceRegion] = ()
+) -> None:
     now = clock.now()
     await db.optimize()
     await sweep(db, clock)
@@ -36,12 +42,17 @@ async def run_maintenance(db: Database, clock: Clock) -> None:
         await session.execute(
             delete(OneTimeToken).where(OneTimeToken.expires_at < now - TOKEN_RETENTION)
         )
+    retained = await apply_retention(db, clock, regions)
+    if any(retained.values()):
+        log.info("retention.applied", **retained)
 
 
-async def maintain_forever(db: Database, clock: Clock) -> None:
+async def maintain_forever(
+    db: Database, clock: Clock, regions: Sequence[ComplianceRegion] = ()
+) -> None:
     while True:
         try:
-            await run_maintenance(db, clock)
+            await run_maintenance(db, clock, regions)
         except Exception:  # the next round retries
             stop_if_cancelled()
             log.exception("maintenance.failed")

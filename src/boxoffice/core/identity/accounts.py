@@ -46,6 +46,7 @@ from boxoffice.core.identity.schemas import (
 )
 from boxoffice.core.identity.tokens import TokenSigner, hash_secret, new_secret
 from boxoffice.core.journal import append
+from boxoffice.core.notify.preferences import MARKETING_TEXT_VERSION, record_consent
 from boxoffice.core.notify.service import queue_message
 from boxoffice.core.ratelimit import forget
 
@@ -222,6 +223,15 @@ async def register(
         updated_at=now,
     )
     session.add(user)
+    if data.marketing_consent:
+        record_consent(
+            session,
+            clock,
+            email,
+            granted=True,
+            source="sign-up",
+            text_version=data.consent_version or MARKETING_TEXT_VERSION,
+        )
     await session.flush()
     await append(session, UserRegistered(user_id=str(user.id)), clock)
     await _send_verification(session, clock, policy, user)

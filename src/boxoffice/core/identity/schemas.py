@@ -17,6 +17,13 @@ Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 Name = Annotated[SingleLine, msgspec.Meta(max_length=200)]
 Token = Annotated[str, msgspec.Meta(min_length=10, max_length=500)]
+ConsentVersion = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$",
+        description="the version of the consent wording shown, e.g. marketing-2026-11",
+    ),
+]
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")]
 
 
@@ -43,6 +50,9 @@ class RegisterIn(Strict, frozen=True, kw_only=True, forbid_unknown_fields=True):
     time_zone: TimeZone = "UTC"
     country: CountryCode | None = None
     marketing_consent: bool = False
+    #: The version of the marketing consent wording the client showed (kept with the
+    #: consent); unset: the platform's own.
+    consent_version: ConsentVersion | None = None
 
     def __post_init__(self) -> None:
         if self.country is not None:
@@ -108,6 +118,7 @@ class ProfileUpdate(Strict, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     time_zone: TimeZone | msgspec.UnsetType = msgspec.UNSET
     country: CountryCode | msgspec.UnsetType | None = msgspec.UNSET
     marketing_consent: bool | msgspec.UnsetType = msgspec.UNSET
+    consent_version: ConsentVersion | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.country, str):

@@ -84,6 +84,25 @@ class NotificationPreference(Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ConsentRecord(Base):
+    """One thing a person said about a purpose (marketing): consent given or withdrawn, with
+    when, the version of the wording they were shown, and where (sign-up, account,
+    unsubscribe link). Never changed; the latest row per address and purpose is in force
+    (``NotificationPreference`` keeps it at hand for sending)."""
+
+    __tablename__ = "consent_record"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDType, primary_key=True, default=new_id)
+    address: Mapped[str] = mapped_column(String(320), index=True)
+    purpose: Mapped[str] = mapped_column(String(30))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    #: The version of the consent wording shown ("marketing-2026-11"): what was agreed to.
+    text_version: Mapped[str] = mapped_column(String(40))
+    #: Where it was said: "sign-up", "account", "unsubscribe-link".
+    source: Mapped[str] = mapped_column(String(40))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Broadcast(Base):
     """An organizer's message to the buyers of an event. Queued per recipient by a journal
     subscriber (``topic`` ``broadcast:<id>`` on each message, for its delivery counts)."""

@@ -31,7 +31,7 @@ from boxoffice.core.invoices.models import Invoice
 from boxoffice.core.invoices.schemas import InvoiceOut
 from boxoffice.core.journal.service import append
 from boxoffice.core.links import LinkKind, LinkSecrets
-from boxoffice.core.notify.models import NotificationPreference, OutboundMessage
+from boxoffice.core.notify.models import ConsentRecord, NotificationPreference, OutboundMessage
 from boxoffice.core.privacy.entries import PersonErased
 
 ERASED_NAME = "(erased)"
@@ -64,6 +64,14 @@ class MessageOut(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
 
 
+class ConsentOut(msgspec.Struct, frozen=True, kw_only=True):
+    purpose: str
+    granted: bool
+    text_version: str
+    source: str
+    recorded_at: datetime
+
+
 class PersonalData(msgspec.Struct, frozen=True, kw_only=True):
     """Everything the platform holds about a person, as JSON (``GET /me/data``)."""
 
@@ -75,6 +83,8 @@ class PersonalData(msgspec.Struct, frozen=True, kw_only=True):
     invoices: list[InvoiceOut]
     waiting_lists: list[dict[str, Any]]
     marketing: dict[str, Any] | None
+    #: Every consent given or withdrawn, oldest first.
+    consents: list[ConsentOut]
     messages: list[MessageOut]
 
 
@@ -153,6 +163,20 @@ async def export_data(session: AsyncSession, clock: Clock, user: User) -> Person
             "source": preference.source,
             "changed_at": preference.changed_at,
         },
+        consents=[
+            ConsentOut(
+                purpose=c.purpose,
+                granted=c.granted,
+                text_version=c.text_version,
+                source=c.source,
+                recorded_at=c.recorded_at,
+            )
+            for c in await session.scalars(
+                select(ConsentRecord)
+                .where(ConsentRecord.address == address)
+                .order_by(ConsentRecord.recorded_at, ConsentRecord.id)
+            )
+        ],
         messages=[
             MessageOut(
                 kind=m.kind,
@@ -259,6 +283,10 @@ async def erase_person(
         preference = await session.get(NotificationPreference, email)
         if preference is not None:
             await session.delete(preference)
+        # The proof of what was consented to stays, no longer naming the person.
+        await session.execute(
+            update(ConsentRecord).where(ConsentRecord.address == email).values(address=address)
+        )
     for identity in await session.scalars(
         select(ExternalIdentity).where(ExternalIdentity.user_id == user.id)
     ):

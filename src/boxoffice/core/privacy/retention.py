@@ -1,0 +1,101 @@
+"""Retention: what a region's privacy regime keeps only for a while goes after it.
+
+Run by the maintenance loop with the enabled region packs; each pack's
+:attr:`PrivacyRegime.retention_days` says how long, counted from the end of the event:
+
+- ``checkins``: who came in, when and through which gate. The event's check-in rows are
+  deleted (the lists stay: they are the organizer's configuration).
+- ``orders``: the sales, kept as the bookkeeping law of the region asks. Afterwards the
+  person leaves them: the buyer and attendees on the orders, tickets and invoices are
+  pseudonymised as an erasure does (amounts, dates and taxes stay for the statistics).
+
+Events of a region no enabled pack provides are left alone: no regime is known for them.
+Each round handles at most :data:`BATCH` events per region and kind, so a first run on a
+large history spreads over rounds instead of one long transaction. Idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from boxoffice.core.booking.models import Order, OrderItem
+from boxoffice.core.catalog.models import Event
+from boxoffice.core.checkin.models import Checkin, CheckinList
+from boxoffice.core.clock import Clock
+from boxoffice.core.compliance.region import ComplianceRegion
+from boxoffice.core.invoices.models import Invoice
+from boxoffice.core.privacy.service import ERASED_NAME, erased_address
+from boxoffice.core.storage import Database
+
+#: Events handled per region, kind and round.
+BATCH = 50
+
+
+async def apply_retention(
+    db: Database, clock: Clock, regions: Sequence[ComplianceRegion]
+) -> dict[str, int]:
+    """Check-ins deleted and orders pseudonymised this round, by kind."""
+    done = {"checkins": 0, "orders": 0}
+    now = clock.now()
+    for region in regions:
+        days = region.privacy.retention_days
+        async with db.transaction() as session:
+            if "checkins" in days:
+                cutoff = now - timedelta(days=days["checkins"])
+                done["checkins"] += await _forget_checkins(session, region.id, cutoff)
+            if "orders" in days:
+                cutoff = now - timedelta(days=days["orders"])
+                done["orders"] += await _pseudonymise_orders(session, region.id, cutoff)
+    return done
+
+
+def _ended(region_id: str, cutoff: datetime) -> ColumnElement[bool]:
+    """Events of ``region_id`` that ended before ``cutoff``."""
+    return and_(Event.region == region_id, Event.ends_at < cutoff)
+
+
+async def _forget_checkins(session: AsyncSession, region_id: str, cutoff: datetime) -> int:
+    lists = list(
+        await session.scalars(
+            select(CheckinList.id)
+            .join(Event, Event.id == CheckinList.event_id)
+            .where(_ended(region_id, cutoff))
+            .where(select(Checkin.ticket_id).where(Checkin.list_id == CheckinList.id).exists())
+            .limit(BATCH)
+        )
+    )
+    if not lists:
+        return 0
+    deleted = await session.execute(delete(Checkin).where(Checkin.list_id.in_(lists)))
+    return int(getattr(deleted, "rowcount", 0))
+
+
+async def _pseudonymise_orders(session: AsyncSession, region_id: str, cutoff: datetime) -> int:
+    orders = list(
+        await session.scalars(
+            select(Order)
+            .join(Event, Event.id == Order.event_id)
+            .where(_ended(region_id, cutoff), Order.buyer_name != ERASED_NAME)
+            .limit(BATCH)
+        )
+    )
+    for order in orders:
+        reference = f"retained-{order.number.lower()}"
+        order.buyer_name, order.buyer_email = ERASED_NAME, erased_address(reference)
+        order.buyer_phone = order.buyer_address = ""
+    ids = [order.id for order in orders]
+    if not ids:
+        return 0
+    await session.execute(
+        update(OrderItem)
+        .where(OrderItem.order_id.in_(ids))
+        .values(attendee_name=ERASED_NAME, attendee_email="", answers={})
+    )
+    for invoice in await session.scalars(select(Invoice).where(Invoice.order_id.in_(ids))):
+        buyer = {**invoice.data["buyer"], "name": ERASED_NAME, "email": "", "address": ""}
+        invoice.data = {**invoice.data, "buyer": buyer}
+    return len(ids)
