@@ -169,6 +169,25 @@ def test_plugins_check_warns_when_the_log_channel_carries_email_in_production(
     assert "the log channel carries e-mail at https://tickets.example.org" in err
 
 
+def test_plugins_check_warns_where_a_region_wants_the_data_kept_in_it(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = env / "waemu.toml"
+    config.write_text(
+        (ROOT / "plugins.toml")
+        .read_text()
+        .replace('enabled = ["eu", "ca", "in", "us"]', 'enabled = ["eu", "waemu"]')
+    )
+    assert 'enabled = ["eu", "waemu"]' in config.read_text()
+    monkeypatch.setenv("BOXOFFICE_PLUGINS_FILE", str(config))
+    monkeypatch.setenv("BOXOFFICE_PUBLIC_URL", "https://tickets.example.org")
+    assert cli.main(["plugins", "check"]) == 0, "a warning, not a failure"
+    err = capsys.readouterr().err
+    assert "regions.enabled[1]: the region 'waemu'" in err
+    assert "wants personal data kept in waemu: host the database, its backups and replicas" in err
+    assert "'eu'" not in err, "the EU asks no such thing"
+
+
 def test_plugins_check_fails_on_a_broken_file_naming_the_key(
     env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

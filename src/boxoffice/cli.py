@@ -261,7 +261,8 @@ def cmd_plugins_check(args: argparse.Namespace) -> int:
     if stranded:
         return 1
     print(f"{settings.plugins_file}: OK")
-    for warning in warnings(plugins.loaded, settings.resolved_public_url):
+    found = warnings(plugins.loaded, settings.resolved_public_url, router.enabled_regions())
+    for warning in found:
         print(f"  warning: {warning}", file=sys.stderr)
     for kind in ("payment", "notification", "region", "search"):
         ids = sorted(providers.by_kind(kind))

@@ -73,6 +73,8 @@ class AcmePay:
             GatewayCapability.REFUND,
             GatewayCapability.PARTIAL_REFUND,
             GatewayCapability.WEBHOOKS,
+            # The buyer pays on AcmePay's page, which runs 3-D Secure when asked.
+            GatewayCapability.STRONG_AUTHENTICATION,
         }
     )
     WEBHOOK_SECRET = b"whsec_conformance"

@@ -26,7 +26,7 @@ from boxoffice.core.media.store import MediaStore
 from boxoffice.core.money import is_currency
 from boxoffice.core.notify.channel import NotificationChannel
 from boxoffice.core.notify.rendering import available_locales
-from boxoffice.core.payments.gateway import PaymentGateway, supports
+from boxoffice.core.payments.gateway import PaymentGateway, authenticates_strongly, supports
 from boxoffice.core.search.backend import SearchBackend
 from boxoffice.core.storage import Database
 from boxoffice.core.tickets.formats import TicketFormat
@@ -453,6 +453,19 @@ def _check_payment_rule(
                     f"{', '.join(sorted(providers.payment)) or 'none'})",
                 )
             )
+    pack = providers.region.get(rule.region) if rule.region is not None else None
+    if pack is not None and pack.business_rules.strong_customer_authentication:
+        for i, pid in enumerate(rule.providers):
+            gateway = providers.payment.get(pid)
+            if gateway is not None and not authenticates_strongly(gateway):
+                problems.append(
+                    loaded.problem(
+                        (*base, "providers", i),
+                        f"{pid!r} does not run strong customer authentication, which the law "
+                        f"of region {rule.region!r} requires of card payments: it would never "
+                        "be offered there",
+                    )
+                )
     gateways = [providers.payment[p] for p in rule.providers if p in providers.payment]
     if rule.currency and gateways and not any(supports(g, rule.currency, None) for g in gateways):
         problems.append(
@@ -474,12 +487,27 @@ def is_development(public_url: str) -> bool:
     return host in _LOCAL_HOSTS or host.endswith((".localhost", ".test"))
 
 
-def warnings(loaded: LoadedConfig, public_url: str) -> list[Problem]:
-    """What works but should not be left so: the ``log`` channel (which writes whole
-    messages, secret links included, to disk) routed for e-mail on a public deployment."""
+def warnings(
+    loaded: LoadedConfig, public_url: str, regions: Sequence[ComplianceRegion] = ()
+) -> list[Problem]:
+    """What works but should not be left so, on a public deployment: the ``log`` channel
+    (which writes whole messages, secret links included, to disk) routed for e-mail; an
+    enabled region whose law wants personal data kept within it (ops must host the
+    database, its backups and its replicas there: the platform cannot tell where it runs)."""
     found: list[Problem] = []
     if is_development(public_url):
         return found
+    for region in regions:
+        if region.privacy.data_residency:
+            index = loaded.config.regions.enabled.index(region.id)
+            found.append(
+                loaded.problem(
+                    ("regions", "enabled", index),
+                    f"the region {region.id!r} ({region.privacy.law}) wants personal data kept "
+                    f"in {region.privacy.data_residency}: host the database, its backups and "
+                    "replicas there",
+                )
+            )
     for index, rule in enumerate(loaded.config.routing.notifications):
         if rule.kind == "email" and "log" in rule.providers:
             found.append(

@@ -15,7 +15,7 @@ from boxoffice.core.compliance.region import ComplianceRegion
 from boxoffice.core.errors import NotFound, NotRouted, ProviderUnavailable
 from boxoffice.core.media.store import MediaStore
 from boxoffice.core.notify.channel import NotificationChannel
-from boxoffice.core.payments.gateway import PaymentGateway, supports
+from boxoffice.core.payments.gateway import PaymentGateway, authenticates_strongly, supports
 from boxoffice.core.search.backend import SearchBackend
 from boxoffice.plugins.config import NotificationRule, PaymentRule, PluginsConfig
 from boxoffice.plugins.manager import Providers
@@ -50,7 +50,11 @@ class Router:
         country: str | None = None,
         available: Available = _always,
     ) -> list[PaymentGateway]:
-        """The gateways to offer, best first; raises if none can take this payment."""
+        """The gateways to offer, best first; raises if none can take this payment. Where
+        the region's law requires strong customer authentication, only gateways that run it
+        (or take no card) are offered."""
+        pack = self.region_or_none(region) if region is not None else None
+        strict = pack is not None and pack.business_rules.strong_customer_authentication
         for rule in self._payment_rules:
             if rule.region not in (None, region) or rule.currency not in (None, currency):
                 continue
@@ -59,6 +63,7 @@ class Router:
                 for pid in rule.providers
                 if pid in self.providers.payment
                 and supports(self.providers.payment[pid], currency, country)
+                and (not strict or authenticates_strongly(self.providers.payment[pid]))
                 and available(pid)
             ]
             if gateways:

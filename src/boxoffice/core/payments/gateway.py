@@ -37,6 +37,12 @@ class GatewayCapability(StrEnum):
     WEBHOOKS = "webhooks"
     REDIRECT = "redirect"  # the buyer is sent to the provider's page
     DEFERRED = "deferred"  # paid later, confirmed by a person (bank transfer, pay at the door)
+    #: Card payments go through the issuer's strong customer authentication (3-D Secure,
+    #: the RBI's additional factor) when the law or the issuer asks: the payment stays
+    #: ``requires_action`` until the buyer completes it. Regions whose law requires it
+    #: (``BusinessRules.strong_customer_authentication``) route card payments only to
+    #: gateways that declare it (``DEFERRED`` ones take no card and are exempt).
+    STRONG_AUTHENTICATION = "strong_authentication"
 
 
 class PaymentStatus(StrEnum):
@@ -163,6 +169,14 @@ class PaymentAttempt(msgspec.Struct, frozen=True, kw_only=True):
     client_address: str
     #: Attempts already made for this order.
     earlier_attempts: int
+
+
+def authenticates_strongly(gateway: PaymentGateway) -> bool:
+    """Whether ``gateway`` may take payments where the law requires strong customer
+    authentication: it runs it, or takes no card at all (a bank transfer)."""
+    return bool(
+        gateway.capabilities & {GatewayCapability.STRONG_AUTHENTICATION, GatewayCapability.DEFERRED}
+    )
 
 
 def supports(gateway: PaymentGateway, currency: str, country: str | None) -> bool:

@@ -54,6 +54,8 @@ class PayPalGateway:
             GatewayCapability.REFUND,
             GatewayCapability.PARTIAL_REFUND,
             GatewayCapability.WEBHOOKS,
+            # The buyer approves on PayPal's page, which runs 3-D Secure for cards.
+            GatewayCapability.STRONG_AUTHENTICATION,
         }
     )
     countries: frozenset[str] | None = None

@@ -33,7 +33,13 @@ T = TypeVar("T")
 class RazorpayGateway:
     id = "razorpay"
     capabilities = frozenset(
-        {GatewayCapability.REFUND, GatewayCapability.PARTIAL_REFUND, GatewayCapability.WEBHOOKS}
+        {
+            GatewayCapability.REFUND,
+            GatewayCapability.PARTIAL_REFUND,
+            GatewayCapability.WEBHOOKS,
+            # Checkout runs the RBI's additional factor of authentication (and 3-D Secure).
+            GatewayCapability.STRONG_AUTHENTICATION,
+        }
     )
     countries: frozenset[str] | None = None
 

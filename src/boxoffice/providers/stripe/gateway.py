@@ -36,7 +36,13 @@ warnings.filterwarnings("ignore", message=STRIPE_HTTPX_WARNING, category=Depreca
 class StripeGateway:
     id = "stripe"
     capabilities = frozenset(
-        {GatewayCapability.REFUND, GatewayCapability.PARTIAL_REFUND, GatewayCapability.WEBHOOKS}
+        {
+            GatewayCapability.REFUND,
+            GatewayCapability.PARTIAL_REFUND,
+            GatewayCapability.WEBHOOKS,
+            # PaymentIntents run 3-D Secure when required (status requires_action).
+            GatewayCapability.STRONG_AUTHENTICATION,
+        }
     )
     countries: frozenset[str] | None = None
 
