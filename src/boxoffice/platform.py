@@ -27,6 +27,7 @@ from boxoffice.core.maintenance import maintain_forever
 from boxoffice.core.media.store import MediaStore
 from boxoffice.core.notify.service import Notifier
 from boxoffice.core.payments.engine import PaymentEngine
+from boxoffice.core.privacy.exports import data_exports_subscriber
 from boxoffice.core.resilience import ProviderCalls
 from boxoffice.core.storage import Database, create_engine
 from boxoffice.core.tickets.credentials import TicketKeys
@@ -294,6 +295,7 @@ def _subscribers(
         event_subscriber(db, clock),
         offer_mail_subscriber(db, clock, public_url, links),
         invoices_subscriber(db, clock, router.region_or_none),
+        data_exports_subscriber(db, clock),
     ]
     backend = router.search_backend()
     if backend is not None:

@@ -1,11 +1,14 @@
-"""Consent records and retention, on both engines: every consent given or withdrawn is kept
-with its time, the version of the wording and its source, shown in the person's copy and
-kept (no longer naming them) after an erasure; the region's retention periods delete the
-check-ins and then take the person out of the sales records, which stay."""
+"""Consent records, retention and the copy as a job, on both engines: every consent given
+or withdrawn is kept with its time, the version of the wording and its source, shown in the
+person's copy and kept (no longer naming them) after an erasure; the region's retention
+periods delete the check-ins and then take the person out of the sales records, which stay;
+a copy asked for as a job is built in the background and downloaded through its link for a
+week."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -18,6 +21,7 @@ from boxoffice.core.invoices.models import Invoice
 from boxoffice.core.maintenance import run_maintenance
 from boxoffice.core.notify.models import ConsentRecord
 from boxoffice.core.notify.preferences import MARKETING_TEXT_VERSION
+from boxoffice.core.privacy.models import DataExport
 from boxoffice.platform import Platform
 from tests import factories
 from tests.booking.helpers import organizer_shop
@@ -127,3 +131,50 @@ async def test_the_regions_retention_periods_apply_after_the_event(
     )
     for trace in ("Ada", "Lovelace", "ada@example.org", "+4915112345678"):
         assert trace not in everything, trace
+
+
+async def test_a_copy_as_a_job_with_a_link(
+    platform: Platform, make_client: Any, clock: ManualClock
+) -> None:
+    async with make_client(platform) as client:
+        store, _, _ = await organizer_shop(client, platform, clock)
+        ada = await sign_up(client, platform, "ada@example.org")
+        sold = await checkout(client, store, email="ada@example.org")
+        assert sold.status_code == 201, sold.text
+        asked = await client.post("/api/v1/me/data-exports", headers=auth(ada))
+        assert asked.status_code == 202, asked.text
+        job = asked.json()
+        assert (job["status"], job["download"]) == ("pending", None)
+        status = f"/api/v1/me/data-exports/{job['id']}"
+        assert (await client.get(status, headers=auth(ada))).json()["status"] == "pending"
+
+        await platform.dispatcher.run_until_idle()
+        ready = (await client.get(status, headers=auth(ada))).json()
+        assert ready["status"] == "ready", ready
+        link = ready["download"]
+        assert link.startswith(f"{status}/download?secret=")
+        copy = await client.get(link)  # a link: no sign-in
+        assert copy.status_code == 200, copy.text
+        assert "attachment" in copy.headers["content-disposition"]
+        data = copy.json()
+        assert data["account"]["email"] == "ada@example.org"
+        assert [o["number"] for o in data["orders"]] == [sold.json()["number"]]
+
+        bob = await sign_up(client, platform, "bob@example.org")
+        assert (await client.get(status, headers=auth(bob))).status_code == 404, "not his"
+        forged = await client.get(f"{status}/download", params={"secret": "x" * 24})
+        assert forged.status_code == 404, forged.text
+        for _ in range(2):
+            assert (
+                await client.post("/api/v1/me/data-exports", headers=auth(ada))
+            ).status_code == 202
+        too_many = await client.post("/api/v1/me/data-exports", headers=auth(ada))
+        assert too_many.status_code == 429, too_many.text
+
+        clock.advance(days=8)
+        await run_maintenance(platform.db, platform.clock)
+        assert (await client.get(link)).status_code == 404, "a week later the file is gone"
+        async with platform.db.read() as session:
+            export = await session.get(DataExport, uuid.UUID(job["id"]))
+            assert export is not None
+            assert (export.status, export.content) == ("expired", None)

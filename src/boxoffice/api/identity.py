@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.api.auth import client_ip
@@ -41,6 +41,13 @@ from boxoffice.core.identity.schemas import (
 )
 from boxoffice.core.identity.service import get_user, organizations_of
 from boxoffice.core.notify.preferences import MARKETING_TEXT_VERSION, set_marketing
+from boxoffice.core.privacy.exports import (
+    DataExportOut,
+    download,
+    export_of,
+    export_out,
+    request_export,
+)
 from boxoffice.core.privacy.service import (
     ErasureIn,
     ErasureOut,
@@ -274,6 +281,60 @@ class MeController(Controller):
     ) -> Response[PersonalData]:
         return Response(
             await export_data(session, clock, user),
+            headers={"content-disposition": 'attachment; filename="my-data.json"'},
+        )
+
+    @post(
+        "/data-exports",
+        status_code=202,
+        summary="Ask for a copy of my data as a file, built in the background (large histories)",
+        description="Poll ``GET /me/data-exports/{id}``: once ``ready``, ``download`` is the "
+        "file's link (7 days; no sign-in needed, so keep it private). At most 3 pending or "
+        "ready at once (429).",
+    )
+    async def request_data_export(
+        self,
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+        platform: NamedDependency[Platform],
+        user: NamedDependency[User],
+    ) -> DataExportOut:
+        export = await request_export(session, clock, user, platform.links)
+        return export_out(export, platform.links)
+
+    @get("/data-exports/{export_id:uuid}", summary="A copy I asked for: pending, ready, expired")
+    async def data_export(
+        self,
+        session: NamedDependency[AsyncSession],
+        platform: NamedDependency[Platform],
+        user: NamedDependency[User],
+        export_id: FromPath[uuid.UUID],
+    ) -> DataExportOut:
+        return export_out(await export_of(session, user, export_id), platform.links)
+
+    @get(
+        "/data-exports/{export_id:uuid}/download",
+        summary="The file of a ready copy, by its secret link (no sign-in)",
+        media_type="application/json",
+        response_headers=[
+            ResponseHeader(
+                name="content-disposition",
+                value='attachment; filename="my-data.json"',
+                description="The copy downloads as a file",
+            )
+        ],
+    )
+    async def download_data_export(
+        self,
+        session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock],
+        export_id: FromPath[uuid.UUID],
+        secret: Annotated[str | None, QueryParameter(max_length=100)] = None,
+    ) -> Response[bytes]:
+        content = await download(session, clock, export_id, secret)
+        return Response(
+            content.encode(),
+            media_type="application/json",
             headers={"content-disposition": 'attachment; filename="my-data.json"'},
         )
 

@@ -39,6 +39,8 @@ class LinkKind(StrEnum):
     UNSUBSCRIBE = "unsubscribe"
     #: Not a link: the reference that replaces an erased person (its "id" is the account's).
     PSEUDONYM = "pseudonym"
+    #: The download of a person's copy of their data.
+    DATA_EXPORT = "data-export"
 
 
 def secret_hash(secret: str) -> str:

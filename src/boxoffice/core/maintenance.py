@@ -18,6 +18,7 @@ from boxoffice.core.compliance.region import ComplianceRegion
 from boxoffice.core.idempotency import sweep_idempotency_records
 from boxoffice.core.identity.models import OneTimeToken, SignInAttempt
 from boxoffice.core.notify.service import forget_failed_data
+from boxoffice.core.privacy.exports import expire_exports
 from boxoffice.core.privacy.retention import apply_retention
 from boxoffice.core.ratelimit import sweep
 from boxoffice.core.storage import Database
@@ -42,6 +43,7 @@ async def run_maintenance(
         await session.execute(
             delete(OneTimeToken).where(OneTimeToken.expires_at < now - TOKEN_RETENTION)
         )
+    await expire_exports(db, clock)
     retained = await apply_retention(db, clock, regions)
     if any(retained.values()):
         log.info("retention.applied", **retained)

@@ -39,6 +39,7 @@ from boxoffice.core.journal.models import (
 )
 from boxoffice.core.notify.models import OutboundMessage
 from boxoffice.core.payments.models import Payment, Refund, WebhookReceipt
+from boxoffice.core.privacy.models import DataExport
 from boxoffice.core.ratelimit import RateLimitWindow
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "Category",
     "Checkin",
     "CheckinList",
+    "DataExport",
     "Event",
     "ExternalIdentity",
     "Hold",

@@ -19,3 +19,16 @@ class PersonErased(JournalEntry, frozen=True, kw_only=True):
 
     def aggregate_id(self) -> str:
         return self.user_id
+
+
+@entry_type
+class DataExportRequested(JournalEntry, frozen=True, kw_only=True):
+    """A person asked for a copy of their data as a file: the ``data-exports`` subscriber
+    builds it."""
+
+    aggregate_type: ClassVar[str] = "data_export"
+    export_id: str
+    user_id: str
+
+    def aggregate_id(self) -> str:
+        return self.export_id

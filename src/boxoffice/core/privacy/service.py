@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Annotated, Any, cast
 
 import msgspec
-from sqlalchemy import CursorResult, Result, and_, func, or_, select, update
+from sqlalchemy import CursorResult, Result, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.booking.models import BuyerTally, Order, OrderItem, WaitlistEntry
@@ -33,6 +33,7 @@ from boxoffice.core.journal.service import append
 from boxoffice.core.links import LinkKind, LinkSecrets
 from boxoffice.core.notify.models import ConsentRecord, NotificationPreference, OutboundMessage
 from boxoffice.core.privacy.entries import PersonErased
+from boxoffice.core.privacy.models import DataExport
 
 ERASED_NAME = "(erased)"
 ERASED_STATUS = "erased"
@@ -295,6 +296,7 @@ async def erase_person(
         select(Membership).where(Membership.user_id == user.id)
     ):
         await session.delete(membership)
+    await session.execute(delete(DataExport).where(DataExport.user_id == user.id))
     await revoke_all_sessions(session, clock, user.id, "erased")
     user.email, user.name, user.password_hash = address, "", None
     user.country, user.marketing_consent, user.marketing_consent_at = "", False, None
