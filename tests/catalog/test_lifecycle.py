@@ -99,6 +99,26 @@ async def test_publishing_says_what_is_missing(db: Database, clock: ManualClock)
     assert [e.field for e in caught.value.errors] == ["description", "venue_name", "ticket_types"]
 
 
+async def test_an_online_event_is_published_without_a_venue(
+    db: Database, clock: ManualClock
+) -> None:
+    event = await factories.event(
+        db,
+        clock,
+        publish=False,
+        venue_name="",
+        city="",
+        online=True,
+        online_url="https://stream.example.org/keynote",
+    )
+    async with db.transaction() as session:
+        await factories.on_sale(session, clock, event)
+        published = await change_status(
+            session, clock, event.id, EventStatus.PUBLISHED, regions=factories.bundled_regions
+        )
+    assert published.status == EventStatus.PUBLISHED
+
+
 @pytest.mark.parametrize(
     ("zone", "local_start", "expected_utc"),
     [

@@ -213,8 +213,10 @@ def missing_for_publication(
         missing.extend(place_problems(region, event.country, event.subdivision))
     if not event.description.strip():
         missing.append(FieldError("description", "a published event needs a description"))
-    if not (event.venue_name or event.city):
-        missing.append(FieldError("venue_name", "say where it happens (venue or city)"))
+    if not (event.venue_name or event.city or event.online):
+        missing.append(
+            FieldError("venue_name", "say where it happens (venue or city), or that it is online")
+        )
     if event.ends_at <= now:
         missing.append(FieldError("ends_at", "the event is over"))
     if sellable == 0:
