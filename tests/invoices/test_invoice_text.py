@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 
 from boxoffice.core.invoices.pdf import invoice_text
@@ -12,6 +13,7 @@ from boxoffice.core.invoices.schemas import EventRef, InvoiceLine, InvoiceOut, P
 from boxoffice.core.money import Money
 from boxoffice.core.notify.rendering import Renderer
 from boxoffice.core.printing import unprintable
+from boxoffice.regions.eu import REVERSE_CHARGE
 
 
 def invoice(language: str, buyer: str = "Ada") -> InvoiceOut:
@@ -62,3 +64,20 @@ def test_a_name_in_another_script_does_not_turn_a_printable_language_into_englis
     text = invoice_text(Renderer(), invoice("fr", buyer="山田太郎"))
     assert text.startswith("Facture INV-000007"), "still French: only the name cannot print"
     assert unprintable(text) == 4
+
+
+@pytest.mark.parametrize(
+    ("language", "mention"),
+    [
+        ("de", "Steuerschuldnerschaft des Leistungsempfängers (Art. 196 der Richtlinie"),
+        ("fr", "Autoliquidation : TVA due par le preneur"),
+        ("en", "Reverse charge: VAT to be accounted for by the recipient"),
+    ],
+)
+def test_the_reverse_charge_mention_is_in_the_invoices_language(
+    language: str, mention: str
+) -> None:
+    reverse_charged = msgspec.structs.replace(
+        invoice(language), reverse_charge=True, mentions=[REVERSE_CHARGE]
+    )
+    assert mention in invoice_text(Renderer(), reverse_charged)
