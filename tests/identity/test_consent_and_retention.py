@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from boxoffice.core.booking.models import Order, OrderItem
 from boxoffice.core.checkin.models import Checkin, CheckinList
 from boxoffice.core.clock import ManualClock
+from boxoffice.core.identity.models import AuthSession, RefreshToken
 from boxoffice.core.invoices.models import Invoice
 from boxoffice.core.maintenance import run_maintenance
 from boxoffice.core.notify.models import ConsentRecord
@@ -178,3 +179,24 @@ async def test_a_copy_as_a_job_with_a_link(
             export = await session.get(DataExport, uuid.UUID(job["id"]))
             assert export is not None
             assert (export.status, export.content) == ("expired", None)
+
+
+async def test_ended_sessions_go_after_the_shortest_period_of_the_enabled_regions(
+    platform: Platform, make_client: Any, clock: ManualClock
+) -> None:
+    """Every bundled pack keeps ended sessions 30 days: a sign-out 31 days ago goes with its
+    refresh tokens; a session in use stays."""
+    async with make_client(platform) as client:
+        ada = await sign_up(client, platform, "ada@example.org")
+        out = await client.post("/api/v1/auth/logout", headers=auth(ada))
+        assert out.status_code == 204, out.text
+        clock.advance(days=31)
+        bob = await sign_up(client, platform, "bob@example.org")
+        assert await count(platform, AuthSession) == 2
+        await run_maintenance(platform.db, platform.clock, platform.router.enabled_regions())
+        assert await count(platform, AuthSession) == 1
+        assert (await client.get("/api/v1/me", headers=auth(bob))).status_code == 200
+    async with platform.db.read() as session:
+        tokens = list(await session.scalars(select(RefreshToken.session_id)))
+        [kept] = await session.scalars(select(AuthSession.id))
+    assert set(tokens) == {kept}, "the ended session's refresh tokens went with it"
