@@ -231,6 +231,14 @@ class AuthController(Controller):
         await accounts.reset_password(session, clock, data.token, data.password)
 
 
+#: A person's copy of their data downloads as a file (``GET /me/data`` and the job's link).
+MY_DATA_FILE = ResponseHeader(
+    name="content-disposition",
+    value='attachment; filename="my-data.json"',
+    description="The copy downloads as a file",
+)
+
+
 class MeController(Controller):
     cache_control = PRIVATE
     path = "/me"
@@ -265,13 +273,7 @@ class MeController(Controller):
     @get(
         "/data",
         summary="A copy of everything the platform holds about me (JSON)",
-        response_headers=[
-            ResponseHeader(
-                name="content-disposition",
-                value='attachment; filename="my-data.json"',
-                description="The copy downloads as a file",
-            )
-        ],
+        response_headers=[MY_DATA_FILE],
     )
     async def my_data(
         self,
@@ -281,7 +283,7 @@ class MeController(Controller):
     ) -> Response[PersonalData]:
         return Response(
             await export_data(session, clock, user),
-            headers={"content-disposition": 'attachment; filename="my-data.json"'},
+            headers={MY_DATA_FILE.name: str(MY_DATA_FILE.value)},
         )
 
     @post(
@@ -316,13 +318,7 @@ class MeController(Controller):
         "/data-exports/{export_id:uuid}/download",
         summary="The file of a ready copy, by its secret link (no sign-in)",
         media_type="application/json",
-        response_headers=[
-            ResponseHeader(
-                name="content-disposition",
-                value='attachment; filename="my-data.json"',
-                description="The copy downloads as a file",
-            )
-        ],
+        response_headers=[MY_DATA_FILE],
     )
     async def download_data_export(
         self,
@@ -335,7 +331,7 @@ class MeController(Controller):
         return Response(
             content.encode(),
             media_type="application/json",
-            headers={"content-disposition": 'attachment; filename="my-data.json"'},
+            headers={MY_DATA_FILE.name: str(MY_DATA_FILE.value)},
         )
 
     @post(

@@ -35,7 +35,13 @@ from boxoffice.core.clock import Clock
 from boxoffice.core.compliance.region import ComplianceRegion
 from boxoffice.core.identity.models import AuthSession, RefreshToken
 from boxoffice.core.invoices.models import Invoice
-from boxoffice.core.privacy.service import ERASED_NAME, erased_address
+from boxoffice.core.privacy.service import (
+    ERASED_ATTENDEE,
+    ERASED_NAME,
+    erased_address,
+    pseudonymise_invoice,
+    pseudonymise_order,
+)
 from boxoffice.core.storage import Database
 
 #: Events handled per region, kind and round.
@@ -119,18 +125,13 @@ async def _pseudonymise_orders(session: AsyncSession, region_id: str, cutoff: da
         )
     )
     for order in orders:
-        reference = f"retained-{order.number.lower()}"
-        order.buyer_name, order.buyer_email = ERASED_NAME, erased_address(reference)
-        order.buyer_phone = order.buyer_address = ""
+        pseudonymise_order(order, erased_address(f"retained-{order.number.lower()}"))
     ids = [order.id for order in orders]
     if not ids:
         return 0
     await session.execute(
-        update(OrderItem)
-        .where(OrderItem.order_id.in_(ids))
-        .values(attendee_name=ERASED_NAME, attendee_email="", answers={})
+        update(OrderItem).where(OrderItem.order_id.in_(ids)).values(ERASED_ATTENDEE)
     )
     for invoice in await session.scalars(select(Invoice).where(Invoice.order_id.in_(ids))):
-        buyer = {**invoice.data["buyer"], "name": ERASED_NAME, "email": "", "address": ""}
-        invoice.data = {**invoice.data, "buyer": buyer}
+        pseudonymise_invoice(invoice, ERASED_NAME)
     return len(ids)

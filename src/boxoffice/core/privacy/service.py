@@ -45,6 +45,28 @@ def pseudonym_of(links: LinkSecrets, user: User) -> str:
     return "erased-" + links.for_address(LinkKind.PSEUDONYM, str(user.id))[:20].lower()
 
 
+#: What an erased attendee's ticket keeps of them (``update(OrderItem).values(...)``).
+ERASED_ATTENDEE: dict[str, Any] = {
+    "attendee_name": ERASED_NAME,
+    "attendee_email": "",
+    "answers": {},
+}
+
+
+def pseudonymise_order(order: Order, address: str) -> None:
+    """The buyer leaves ``order``: ``address`` (an :func:`erased_address`) stands for them.
+    A business's tax id stays: it identifies the business, and tax law keeps it; an address
+    may be a person's home."""
+    order.buyer_name, order.buyer_email = ERASED_NAME, address
+    order.buyer_phone = order.buyer_address = ""
+
+
+def pseudonymise_invoice(invoice: Invoice, name: str) -> None:
+    """The buyer leaves an issued invoice's frozen data; ``name`` stands for them."""
+    buyer = {**invoice.data["buyer"], "name": name, "email": "", "address": ""}
+    invoice.data = {**invoice.data, "buyer": buyer}
+
+
 def erased_address(reference: str) -> str:
     """What stands for the person's e-mail address on the records kept (never deliverable:
     ``.invalid`` is reserved, RFC 2606)."""
@@ -241,10 +263,7 @@ async def erase_person(
     orders = list(await session.scalars(select(Order).where(_theirs(user))))
     order_ids = [order.id for order in orders]
     for order in orders:
-        order.buyer_name, order.buyer_email, order.buyer_phone = ERASED_NAME, address, ""
-        # A business's tax id identifies the business, and tax law keeps it; an address may
-        # be a person's home.
-        order.buyer_address = ""
+        pseudonymise_order(order, address)
         order.user_id = user.id
     # Their tickets: those of their orders named after them (no address of their own, or
     # theirs), and, with a proven address, the tickets others bought in their name.
@@ -252,17 +271,10 @@ async def erase_person(
     theirs = and_(OrderItem.order_id.in_(order_ids), named_after_them)
     if email:
         theirs = or_(theirs, OrderItem.attendee_email == email)
-    tickets = _count(
-        await session.execute(
-            update(OrderItem)
-            .where(theirs)
-            .values(attendee_name=ERASED_NAME, attendee_email="", answers={})
-        )
-    )
+    tickets = _count(await session.execute(update(OrderItem).where(theirs).values(ERASED_ATTENDEE)))
     invoices = 0
     for invoice in await session.scalars(select(Invoice).where(Invoice.order_id.in_(order_ids))):
-        buyer = {**invoice.data["buyer"], "name": reference, "email": "", "address": ""}
-        invoice.data = {**invoice.data, "buyer": buyer}
+        pseudonymise_invoice(invoice, reference)
         invoices += 1
     messages = 0
     if email:  # what is matched by address alone, only once the address is proven theirs
