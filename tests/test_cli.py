@@ -125,6 +125,17 @@ def test_migrate_and_demo_on_both_engines(
     changes = journal_of(empty_db_url, "PlatformRoleChanged")
     assert [(c["role"], c["by"]) for c in changes] == [("admin", "operator (command line)")]
 
+    assert cli.main(["journal", "subscribers", "--database-url", empty_db_url]) == 0
+    assert "projection:analytics" in capsys.readouterr().out
+    assert cli.main(["journal", "types", "--database-url", empty_db_url]) == 0
+    assert "OrderConfirmed               v2  order" in capsys.readouterr().out
+    assert cli.main(["journal", "replay", "analytics", "--database-url", empty_db_url]) == 0
+    assert "projection:analytics: delivered" in capsys.readouterr().out
+    assert cli.main(["journal", "dead-letters", "--database-url", empty_db_url]) == 0
+    assert capsys.readouterr().out.strip() == "no dead letters"
+    assert cli.main(["journal", "dead-letter", "7", "--database-url", empty_db_url]) == 1
+    assert "no dead letter 7" in capsys.readouterr().err
+
 
 def journal_of(url: str, entry_type: str) -> list[dict[str, Any]]:
     """The data of the journal entries of ``entry_type``, oldest first."""

@@ -1,4 +1,5 @@
-"""The ``boxoffice`` command: serve | migrate | demo | worker | grant-admin | plugins list|check."""
+"""The ``boxoffice`` command: serve | migrate | demo | worker | grant-admin | journal … |
+plugins list|check | translations."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from boxoffice import __version__
+from boxoffice import __version__, journal_cli
 from boxoffice.core.catalog.service import stranded_events
 from boxoffice.core.clock import SystemClock
 from boxoffice.core.compliance.region import RegionLookup
@@ -350,6 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--missing", action="store_true", help="list the strings each catalog lacks"
     )
     translations.set_defaults(func=cmd_translations)
+
+    journal_cli.add_commands(sub, common, _settings)
 
     plugins = sub.add_parser("plugins", help="inspect plugins").add_subparsers(
         dest="plugins_command", required=True

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from boxoffice.core.analytics.projection import ANALYTICS
 from boxoffice.core.booking.notices import remind_forever
 from boxoffice.core.booking.subscribers import event_subscriber
 from boxoffice.core.booking.sweeper import sweep_forever
@@ -22,6 +23,7 @@ from boxoffice.core.identity.keys import platform_keys, signer_from
 from boxoffice.core.invoices.subscriber import invoices_subscriber
 from boxoffice.core.journal.dispatcher import Dispatcher, DispatcherSettings, Subscriber
 from boxoffice.core.journal.entries import RecordedEntry
+from boxoffice.core.journal.projections import Projection, projection_subscriber
 from boxoffice.core.links import LinkSecrets
 from boxoffice.core.maintenance import maintain_forever
 from boxoffice.core.media.store import MediaStore
@@ -283,6 +285,10 @@ def configuration_error(plugins: PluginSet) -> ConfigurationError:
     )
 
 
+#: The journal's projections (rebuilt by ``boxoffice journal replay NAME``).
+PROJECTIONS: tuple[Projection, ...] = (ANALYTICS,)
+
+
 def _subscribers(
     db: Database,
     clock: Clock,
@@ -296,6 +302,7 @@ def _subscribers(
         offer_mail_subscriber(db, clock, public_url, links),
         invoices_subscriber(db, clock, router.region_or_none),
         data_exports_subscriber(db, clock),
+        *(projection_subscriber(db, projection) for projection in PROJECTIONS),
     ]
     backend = router.search_backend()
     if backend is not None:

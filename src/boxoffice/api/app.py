@@ -30,6 +30,7 @@ from boxoffice.api.identity import (
     SignInWithController,
     UsersController,
 )
+from boxoffice.api.journal import JournalController
 from boxoffice.api.middleware import (
     SMALL_RESPONSE_KEY,
     reject_nul_middleware,
@@ -96,6 +97,7 @@ def create_app(platform: Platform) -> Litestar:
             UsersController,
             OrganizationsController,
             AdminController,
+            JournalController,
             CategoriesController,
             BookingController,
             PaymentsController,

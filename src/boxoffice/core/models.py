@@ -1,5 +1,6 @@
 """Imports every domain's models so that ``Base.metadata`` knows all tables (alembic, tests)."""
 
+from boxoffice.core.analytics.models import OrderSlot, PageViews, PaidOrder, PromoUse, SalesSlot
 from boxoffice.core.booking.models import (
     BuyerTally,
     Hold,
@@ -33,6 +34,7 @@ from boxoffice.core.identity.models import (
 )
 from boxoffice.core.invoices.models import Invoice, InvoiceSeries
 from boxoffice.core.journal.models import (
+    JournalCheckpointRow,
     JournalDeadLetterRow,
     JournalEntryRow,
     JournalSubscriberRow,
@@ -57,6 +59,7 @@ __all__ = [
     "Invitation",
     "Invoice",
     "InvoiceSeries",
+    "JournalCheckpointRow",
     "JournalDeadLetterRow",
     "JournalEntryRow",
     "JournalSubscriberRow",
@@ -64,17 +67,22 @@ __all__ = [
     "OneTimeToken",
     "Order",
     "OrderItem",
+    "OrderSlot",
     "Organization",
     "OutboundMessage",
+    "PageViews",
+    "PaidOrder",
     "Payment",
     "PromoCode",
     "PromoCodeUse",
+    "PromoUse",
     "Question",
     "Quota",
     "QuotaTicketType",
     "RateLimitWindow",
     "RefreshToken",
     "Refund",
+    "SalesSlot",
     "SignInAttempt",
     "TicketType",
     "User",

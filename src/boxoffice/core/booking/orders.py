@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple, NoReturn
@@ -38,6 +38,8 @@ from boxoffice.core.booking.entries import (
     OrderExpired,
     OrderPlaced,
     OrderRefunded,
+    RefundLine,
+    SoldLine,
 )
 from boxoffice.core.booking.errors import HoldExpired, LimitExceeded, SoldOut
 from boxoffice.core.booking.models import BuyerTally, Order, OrderItem
@@ -576,9 +578,10 @@ def confirm_sync(
     *,
     via: str,
     event: Event | None = None,
+    gateway: str = "",
 ) -> bool:
     """:func:`confirm` in a synchronous session (the payment engine's writes run in one,
-    inside ``Database.run``)."""
+    inside ``Database.run``); ``gateway`` names the one that took the money."""
     now = clock.now()
     connection = session.connection()
     if order.status == OrderStatus.CONFIRMED:
@@ -617,7 +620,7 @@ def confirm_sync(
     )
     found = event or session.get(Event, order.event_id)
     assert found is not None
-    _confirmed(connection, clock, order, via=via, region=found.region)
+    _confirmed(connection, clock, order, via=via, region=found.region, gateway=gateway)
     return True
 
 
@@ -628,6 +631,7 @@ def _confirmed(
     *,
     via: str,
     region: str,
+    gateway: str = "",
 ) -> None:
     """What follows a confirmation: the journal entry and the buyer's e-mail (its text,
     tickets and link are made when it is sent: :mod:`boxoffice.core.tickets.messages`)."""
@@ -641,6 +645,9 @@ def _confirmed(
             total_minor=order.total_minor,
             currency=order.currency,
             via=via,
+            lines=_sold_lines(order.breakdown),
+            gateway=gateway,
+            promo_code_id=None if order.promo_code_id is None else str(order.promo_code_id),
         ),
         clock,
     )
@@ -682,6 +689,10 @@ async def cancel(
     else:
         await capacity.release_held(session, order.allocations)
     await _uncount_for_buyer(session, order)
+    refunded: list[RefundLine] = []
+    if source == OrderStatus.CONFIRMED:
+        valid = [i for i in await items_of(session, order) if i.status == TicketStatus.VALID]
+        refunded = refund_lines(valid)
     await _tickets_become(
         session, order, TicketStatus.CANCELLED, TicketStatus.PENDING, TicketStatus.VALID
     )
@@ -699,6 +710,8 @@ async def cancel(
             reason=reason,
             refund_minor=paid,
             currency=order.currency,
+            lines=refunded,
+            was_confirmed=source == OrderStatus.CONFIRMED,
         ),
         clock,
     )
@@ -849,6 +862,7 @@ async def refund_tickets(
             refund_minor=amount,
             currency=order.currency,
             complete=complete,
+            lines=refund_lines(refunded),
         ),
         clock,
     )
@@ -910,6 +924,38 @@ async def get_order(session: AsyncSession, order_id: uuid.UUID) -> Order:
     if order is None:
         raise NotFound(f"no order {order_id}")
     return order
+
+
+def _sold_lines(breakdown: Mapping[str, Any]) -> list[SoldLine]:
+    """The journal's account of an order's price lines (from its stored breakdown)."""
+    return [
+        SoldLine(
+            ticket_type_id=str(line["ticket_type_id"]),
+            quantity=line["quantity"],
+            subtotal_minor=line["subtotal"]["minor"],
+            discount_minor=line["discount"]["minor"],
+            fees_minor=line["fees"]["minor"],
+            tax_minor=line["tax"]["minor"],
+            total_minor=line["total"]["minor"],
+        )
+        for line in breakdown.get("lines", ())
+    ]
+
+
+def refund_lines(items: Sequence[OrderItem]) -> list[RefundLine]:
+    """What giving back ``items`` returns, per ticket type."""
+    by_type: dict[str, list[OrderItem]] = {}
+    for item in items:
+        by_type.setdefault(str(item.ticket_type_id), []).append(item)
+    return [
+        RefundLine(
+            ticket_type_id=type_id,
+            quantity=len(group),
+            refund_minor=sum(i.total_minor for i in group),
+            tax_minor=sum(i.tax_minor for i in group),
+        )
+        for type_id, group in sorted(by_type.items())
+    ]
 
 
 async def items_of(session: AsyncSession, order: Order) -> list[OrderItem]:

@@ -35,6 +35,7 @@ from sqlalchemy import (
     and_,
     case,
     exists,
+    false,
     func,
     insert,
     null,
@@ -50,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.background import stop_if_cancelled
 from boxoffice.core.clock import Clock
+from boxoffice.core.errors import Conflict
 from boxoffice.core.journal.entries import RecordedEntry
 from boxoffice.core.journal.models import (
     JournalDeadLetterRow,
@@ -63,6 +65,7 @@ from boxoffice.logs import get_logger
 log = get_logger(__name__)
 
 Handler = Callable[[RecordedEntry], Awaitable[None]]
+BatchHandler = Callable[[Sequence[RecordedEntry]], Awaitable[None]]
 
 
 class Subscriber(msgspec.Struct, frozen=True):
@@ -73,6 +76,10 @@ class Subscriber(msgspec.Struct, frozen=True):
     #: A new subscriber starts at the end of the journal (notifications) instead of
     #: replaying it from the beginning (projections, search indexing).
     start_at_end: bool = False
+    #: Takes a round's wanted entries at once (a projection writes them in one
+    #: transaction). If it fails, the round's entries go to ``handler`` one by one, so the
+    #: failing entry alone is retried and dead-lettered.
+    batch: BatchHandler | None = None
 
     def wants(self, entry_type: str) -> bool:
         return self.types is None or entry_type in self.types
@@ -262,6 +269,34 @@ class Dispatcher:
         if self._retry_due is None or due < self._retry_due:
             self._retry_due = due
 
+    async def ensure_cursor(self, name: str) -> None:
+        """Create the cursor of subscriber ``name`` (registered here) if it has none."""
+        await self._ensure_cursor(self._subscribers[name])
+
+    async def lease(self, name: str) -> Cursor | None:
+        """Take the lease on subscriber ``name``'s cursor, even while it waits for a retry
+        (None: another worker has it); give it back with :meth:`release`."""
+        leased = await self._acquire(name, waiting_too=True)
+        return None if leased is None else Cursor(leased.txid, leased.position)
+
+    async def lease_within(self, name: str, wait: timedelta) -> Cursor:
+        """:meth:`lease`, waiting up to ``wait`` for the worker that has it to finish."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait.total_seconds()
+        while (cursor := await self.lease(name)) is None:
+            if loop.time() > deadline:
+                raise Conflict(f"{name} stayed leased by another worker for {wait}")
+            await asyncio.sleep(0.2)
+        return cursor
+
+    async def move(self, name: str, cursor: Cursor) -> None:
+        """Move the leased cursor of ``name`` to ``cursor`` and give the lease back."""
+        await self._release(name, cursor)
+
+    async def serve(self, name: str) -> int:
+        """One round for subscriber ``name`` alone; returns the entries delivered."""
+        return await self._serve(self._subscribers[name])
+
     async def _ensure_cursor(self, subscriber: Subscriber) -> None:
         if subscriber.name in self._cursors_made:
             return
@@ -295,7 +330,7 @@ class Dispatcher:
         oldest_open = int(await session.scalar(select(_OLDEST_OPEN)) or 1)
         return Cursor(oldest_open - 1, last)
 
-    async def _acquire(self, name: str) -> Any | None:
+    async def _acquire(self, name: str, *, waiting_too: bool = False) -> Any | None:
         """Lease the subscriber's cursor: its (txid, position, attempts), or None if another
         worker holds it or it waits for a retry. The cursor writes go through
         :meth:`Database.run`, so on SQLite they join the hot path's group commits instead
@@ -311,7 +346,11 @@ class Dispatcher:
                     row.lease_until < now,
                     row.lease_owner == self.worker_id,
                 ),
-                or_(row.next_attempt_at.is_(None), row.next_attempt_at <= now),
+                or_(
+                    row.next_attempt_at.is_(None),
+                    row.next_attempt_at <= now,
+                    true() if waiting_too else false(),
+                ),
             )
             .values(lease_owner=self.worker_id, lease_until=now + self.settings.lease)
             .returning(row.txid, row.position, row.attempts)
@@ -360,6 +399,7 @@ class Dispatcher:
             entry.occurred_at,
             data.label("data"),
             entry.request_id,
+            entry.version,
         )
         if self.db.dialect == "postgresql":
             query = query.where(
@@ -382,6 +422,8 @@ class Dispatcher:
                     occurred_at=r.occurred_at,
                     data=r.data,
                     request_id=r.request_id,
+                    schema_version=r.version,
+                    txid=r.txid or 0,
                 )
                 if subscriber.wants(r.type)
                 else None,
@@ -401,7 +443,20 @@ class Dispatcher:
         delivered = 0
         try:
             attempts = leased.attempts
-            for at, entry in await self._batch(subscriber, start):
+            batch = await self._batch(subscriber, start)
+            if subscriber.batch is not None and attempts == 0:
+                wanted = [entry for _, entry in batch if entry is not None]
+                try:
+                    if wanted:
+                        await subscriber.batch(wanted)
+                except Exception:
+                    stop_if_cancelled()
+                    log.warning("journal.batch_failed", subscriber=subscriber.name, exc_info=True)
+                else:
+                    if batch:
+                        cursor = batch[-1][0]
+                    return len(wanted)
+            for at, entry in batch:
                 if entry is None:
                     cursor = at
                     continue

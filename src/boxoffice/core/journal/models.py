@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Index, Integer, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from boxoffice.core.storage import Base, JSONType, UTCDateTime, UUIDType
@@ -32,6 +32,8 @@ class JournalEntryRow(Base):
     aggregate_type: Mapped[str] = mapped_column(String(50))
     aggregate_id: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    #: The schema version of ``data`` (entries written before versions were kept are 1).
+    version: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     request_id: Mapped[str | None] = mapped_column(String(64))
     #: PostgreSQL only: the writing transaction's id (server default), so the dispatcher
@@ -66,3 +68,19 @@ class JournalDeadLetterRow(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     error: Mapped[str] = mapped_column(Text)
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Set when an operator's retry delivered it (the row stays, as a record).
+    retried_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retried_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class JournalCheckpointRow(Base):
+    """How far a projection's tables reflect the journal, written in the transaction that
+    changes them: an entry delivered again (at least once) is recognised and skipped, so a
+    projection of counters counts each entry exactly once. Reading order is (txid,
+    position), as the dispatcher's cursor (txid is 0 on SQLite)."""
+
+    __tablename__ = "journal_checkpoint"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    txid: Mapped[int] = mapped_column(BigInteger, default=0)
+    position: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -41,6 +41,7 @@ def append_sync(connection: Connection, entry: JournalEntry, clock: Clock) -> No
             "aggregate_type": entry.aggregate_type,
             "aggregate_id": entry.aggregate_id(),
             "data": msgspec.to_builtins(entry),
+            "version": entry.schema_version,
             "occurred_at": clock.now(),
             "request_id": current_request_id(),
         },

@@ -712,7 +712,9 @@ class PaymentEngine:
             # A savepoint: an expired order re-takes its seats quota by quota, and one
             # without room undoes those already taken.
             with session.begin_nested():
-                orders.confirm_sync(session, self.clock, order, via="payment")
+                orders.confirm_sync(
+                    session, self.clock, order, via="payment", gateway=payment.gateway
+                )
         except SoldOut:
             self._refund(session, payment, payment.amount_minor, "seats_gone", order)
 
