@@ -96,6 +96,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         workers = 1
+    if workers > 1:  # the processes add up their metrics in a shared directory
+        from boxoffice import metrics
+
+        metrics.use_directory(Path(settings.data_dir) / "metrics")
     print(f"boxoffice {__version__}: {note}", file=sys.stderr)
     print(
         f"boxoffice: serving on http://{settings.host}:{settings.port}  "

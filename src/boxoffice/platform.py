@@ -9,7 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from boxoffice import metrics
 from boxoffice.core.analytics.projection import ANALYTICS
+from boxoffice.core.analytics.views import PageViewCounter
 from boxoffice.core.booking.notices import remind_forever
 from boxoffice.core.booking.subscribers import event_subscriber
 from boxoffice.core.booking.sweeper import sweep_forever
@@ -66,6 +68,8 @@ class Platform:
         router = self.router
         #: Timeouts, retries and a circuit breaker per provider.
         self.calls = calls = ProviderCalls()
+        calls.on_change(metrics.breaker_changed)
+        metrics.watch_pool(db.engine.sync_engine)
         #: Payments: starting them, the gateways' word, refunds, reconciliation.
         self.payments = PaymentEngine(
             db,
@@ -114,6 +118,7 @@ class Platform:
         # An API process beside a `boxoffice worker` wakes the worker's dispatcher (SQLite
         # cannot: one process per file is its supported shape, see docs/ops.md).
         self.dispatcher.notifies_others = not settings.run_dispatcher and db.dialect == "postgresql"
+        self.page_views = PageViewCounter(clock)
         #: Small writes that follow a request but must not wait inside it (see run_soon).
         self._soon: set[asyncio.Task[None]] = set()
         self.auth_policy = AuthPolicy(
@@ -186,6 +191,11 @@ class Platform:
             remind_forever(self.db, self.clock),
         ]
 
+    def api_process_work(self) -> list[Coroutine[Any, Any, None]]:
+        """What runs in every API process, with or without a worker beside it: adding the
+        page views it counted."""
+        return [self.page_views.flush_forever(self.db)]
+
     async def run_background_work(self, stop: asyncio.Event) -> None:
         """``boxoffice worker``: the background work until ``stop`` is set (SIGTERM), then
         stopped within a bound (:func:`stop_background_work`)."""
@@ -211,6 +221,10 @@ class Platform:
     async def close(self) -> None:
         if self._soon:
             await asyncio.wait(list(self._soon), timeout=STOP_TIMEOUT_SECONDS)
+        try:
+            await self.page_views.flush(self.db)
+        except Exception:  # counts only: shutting down must go on
+            log.exception("analytics.page_views_lost")
         await self.db.close()
 
 

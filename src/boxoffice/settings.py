@@ -90,6 +90,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: categories) is answered from this process's memory; a change made in another process
     #: shows within this time (an organizer's change in this one at once). 0: no cache.
     read_cache_seconds: Annotated[float, msgspec.Meta(ge=0, le=60)] = 1.0
+    #: ``/metrics`` asks for ``Authorization: Bearer <token>`` when set (docs/ops.md).
+    metrics_token: str = ""
 
     @property
     def resolved_public_url(self) -> str:

@@ -121,7 +121,8 @@ async def test_two_workers_never_hand_a_subscriber_entries_at_the_same_time(
     for _ in range(10):
         await asyncio.gather(*(w.run_until_idle() for w in workers))
     assert overlaps == [], "a subscriber was served by two workers at once"
-    assert len(delivered) == 80 and len(set(delivered)) == 40
+    assert len(delivered) == 80
+    assert len(set(delivered)) == 40
 
 
 @pytest.fixture
@@ -163,7 +164,8 @@ async def test_operators_inspect_and_retry_dead_letters_and_replay_from_a_positi
         shown = (
             await client.get(f"/api/v1/admin/journal/dead-letters/{dead['id']}", headers=person)
         ).json()
-        assert shown["data"] == {"milligrams": 1} and shown["schema_version"] == 2
+        assert shown["data"] == {"milligrams": 1}
+        assert shown["schema_version"] == 2
 
         retry = f"/api/v1/admin/journal/dead-letters/{dead['id']}/retry"
         failed = await client.post(retry, headers=person)

@@ -15,8 +15,13 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
-from boxoffice import __version__
+from boxoffice import __version__, metrics
 from boxoffice.api.admin import AdminController
+from boxoffice.api.analytics import (
+    EventAnalyticsController,
+    EventExportsController,
+    PlatformAnalyticsController,
+)
 from boxoffice.api.auth import AUTH_DEPENDENCIES
 from boxoffice.api.bodies import StrictRequest
 from boxoffice.api.booking import BookingController, OrganizerOrdersController
@@ -31,6 +36,7 @@ from boxoffice.api.identity import (
     UsersController,
 )
 from boxoffice.api.journal import JournalController
+from boxoffice.api.metrics import MetricsController
 from boxoffice.api.middleware import (
     SMALL_RESPONSE_KEY,
     reject_nul_middleware,
@@ -73,9 +79,10 @@ def create_app(platform: Platform) -> Litestar:
         # only walk what requests allocate (a quarter of the CPU of a purchase otherwise).
         gc.collect()
         gc.freeze()
-        tasks: list[asyncio.Task[None]] = []
+        work = platform.api_process_work()
         if platform.settings.run_dispatcher:
-            tasks = [asyncio.create_task(work) for work in platform.background_work()]
+            work += platform.background_work()
+        tasks = [asyncio.create_task(w) for w in work]
         log.info(
             "started",
             database=platform.db.dialect,
@@ -86,6 +93,7 @@ def create_app(platform: Platform) -> Litestar:
         finally:
             await stop_background_work(tasks)
             await platform.close()
+            metrics.process_stopped()
 
     api = Router(
         path=API_PREFIX,
@@ -98,6 +106,9 @@ def create_app(platform: Platform) -> Litestar:
             OrganizationsController,
             AdminController,
             JournalController,
+            EventAnalyticsController,
+            EventExportsController,
+            PlatformAnalyticsController,
             CategoriesController,
             BookingController,
             PaymentsController,
@@ -113,6 +124,7 @@ def create_app(platform: Platform) -> Litestar:
         route_handlers=[
             api,
             HealthController,
+            MetricsController,
             MediaController,
             create_static_files_router(
                 path=DOCS_ASSETS,

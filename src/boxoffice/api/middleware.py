@@ -1,5 +1,6 @@
 """Request id: taken from ``X-Request-ID`` (if sane) or made, bound to every log line of the
-request, and echoed in the response. And a guard against NUL characters in any input."""
+request, and echoed in the response; the request's metrics (:mod:`boxoffice.metrics`). And
+a guard against NUL characters in any input."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
+from boxoffice import metrics
 from boxoffice.core.errors import FieldError, ValidationFailed
 from boxoffice.core.ids import new_id
 from boxoffice.logs import get_logger, reset_request_id, set_request_id
@@ -53,12 +55,17 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            method = scope.get("method", "")
             log.info(
                 "request",
-                method=scope.get("method"),
+                method=method,
                 path=scope.get("path"),
                 status=status,
-                ms=round((time.perf_counter() - started) * 1000, 2),
+                ms=round(seconds * 1000, 2),
+            )
+            metrics.observe_request(
+                method, scope.get("path_template", metrics.UNMATCHED), status, seconds
             )
             reset_request_id(token)
 

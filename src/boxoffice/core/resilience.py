@@ -49,12 +49,19 @@ class ProviderCalls:
             exclude=[BoxofficeError, asyncio.CancelledError],
         )
         self._states: dict[str, str] = {}
+        self._listeners: list[Callable[[str, str], None]] = []
         self._breakers.add_listener(self._changed)
+
+    def on_change(self, listener: Callable[[str, str], None]) -> None:
+        """Call ``listener(provider_id, state)`` when a breaker changes state (metrics)."""
+        self._listeners.append(listener)
 
     def _changed(self, name: str, event_name: str, event: Any) -> None:
         state = getattr(event, "state", None)
         if isinstance(state, str):
             self._states[name] = state
+            for listener in self._listeners:
+                listener(name, state)
 
     def state(self, provider_id: str) -> str:
         """ "closed" (calls go through), "opened" (they fail at once) or "half-opened"."""

@@ -22,6 +22,8 @@ class Permission(StrEnum):
     ORDERS_READ = "orders:read"  # orders, attendees and their answers
     ORDERS_MANAGE = "orders:manage"  # cancel orders, mark them paid
     CHECKIN = "checkin"
+    #: Sales figures, revenue, the funnel and exports of orders and attendees.
+    ANALYTICS_READ = "analytics:read"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -35,6 +37,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ORDERS_READ,
             Permission.ORDERS_MANAGE,
             Permission.CHECKIN,
+            Permission.ANALYTICS_READ,
         }
     ),
     # Door staff scan tickets and see the lists' counts; orders and attendees' answers are
