@@ -37,6 +37,7 @@ from boxoffice.core.storage import Database, create_engine
 from boxoffice.core.tickets.credentials import TicketKeys
 from boxoffice.core.tickets.formats import TicketFormat
 from boxoffice.core.tickets.messages import OrderMessages
+from boxoffice.core.webhooks.delivery import WebhookSender, fanout_subscriber
 from boxoffice.logs import get_logger
 from boxoffice.plugins.config import ConfigFileError, load_config
 from boxoffice.plugins.manager import PluginSet, load_plugins
@@ -104,6 +105,9 @@ class Platform:
             makers=order_messages.makers(),
             calls=calls,
         )
+        self.webhooks = WebhookSender(
+            db, clock, self.links, allow_private=settings.webhooks_allow_private
+        )
         self.dispatcher = Dispatcher(
             db,
             clock,
@@ -112,6 +116,7 @@ class Platform:
                 *_subscribers(db, clock, plugins, router, settings.resolved_public_url, self.links),
                 self.payments.refund_subscriber(),
                 self.payments.money_back_subscriber(),
+                fanout_subscriber(db, clock, self.webhooks.wake),
             ],
             DispatcherSettings(idle_interval=settings.journal_idle_seconds),
         )
@@ -180,8 +185,8 @@ class Platform:
     def background_work(self) -> list[Coroutine[Any, Any, None]]:
         """What runs beside the API (or in ``boxoffice worker``): the journal dispatcher, the
         booking sweeper (lapsed holds and unpaid orders), housekeeping, the reconciliation
-        of payments nobody heard of for a while, the retries of messages and the day-before
-        reminders."""
+        of payments nobody heard of for a while, the retries of messages, the day-before
+        reminders and the outgoing webhooks."""
         return [
             self.dispatcher.run_forever(),
             sweep_forever(self.db, self.clock),
@@ -189,6 +194,7 @@ class Platform:
             self.payments.reconcile_forever(),
             self.notifier.retry_forever(),
             remind_forever(self.db, self.clock),
+            self.webhooks.run_forever(),
         ]
 
     def api_process_work(self) -> list[Coroutine[Any, Any, None]]:

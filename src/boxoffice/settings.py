@@ -92,6 +92,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     read_cache_seconds: Annotated[float, msgspec.Meta(ge=0, le=60)] = 1.0
     #: ``/metrics`` asks for ``Authorization: Bearer <token>`` when set (docs/ops.md).
     metrics_token: str = ""
+    #: Development only: webhooks may go to plain HTTP and to private and loopback
+    #: addresses (docs/webhooks.md).
+    webhooks_allow_private: bool = False
 
     @property
     def resolved_public_url(self) -> str:

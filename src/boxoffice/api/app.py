@@ -53,6 +53,7 @@ from boxoffice.api.payments import PaymentsController
 from boxoffice.api.problems import EXCEPTION_HANDLERS
 from boxoffice.api.readcache import PublicReadCache
 from boxoffice.api.tickets import TicketsController
+from boxoffice.api.webhooks import WebhooksController
 from boxoffice.core.identity import passwords
 from boxoffice.logs import configure_logging, get_logger
 from boxoffice.migrations import ensure_migrated
@@ -108,6 +109,7 @@ def create_app(platform: Platform) -> Litestar:
             JournalController,
             EventAnalyticsController,
             EventExportsController,
+            WebhooksController,
             PlatformAnalyticsController,
             CategoriesController,
             BookingController,

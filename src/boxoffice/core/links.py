@@ -41,6 +41,9 @@ class LinkKind(StrEnum):
     PSEUDONYM = "pseudonym"
     #: The download of a person's copy of their data.
     DATA_EXPORT = "data-export"
+    #: Not a link: a webhook endpoint's signing secret (its "address" is the endpoint's id
+    #: and the secret's generation).
+    WEBHOOK_SECRET = "webhook-secret"  # noqa: S105 - a kind of derived secret, not one
 
 
 def secret_hash(secret: str) -> str:
@@ -92,6 +95,14 @@ class LinkSecrets:
     def for_address(self, kind: LinkKind, address: str) -> str:
         """The secret of a link about an address rather than a row (unsubscribing it)."""
         return _derive(self._keys[0], kind, address)
+
+    def recover_for_address(self, kind: LinkKind, address: str, stored_hash: str) -> str | None:
+        """The secret of ``address`` whose hash is stored, under whichever key made it."""
+        for key in self._keys:
+            secret = _derive(key, kind, address)
+            if secret_matches(secret, stored_hash):
+                return secret
+        return None
 
     def address_matches(self, kind: LinkKind, address: str, given: str) -> bool:
         """Whether ``given`` is the secret of ``address``'s link under any configured key."""

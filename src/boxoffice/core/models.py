@@ -43,6 +43,7 @@ from boxoffice.core.notify.models import OutboundMessage
 from boxoffice.core.payments.models import Payment, Refund, WebhookReceipt
 from boxoffice.core.privacy.models import DataExport
 from boxoffice.core.ratelimit import RateLimitWindow
+from boxoffice.core.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -87,5 +88,8 @@ __all__ = [
     "TicketType",
     "User",
     "WaitlistEntry",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WebhookReceipt",
 ]

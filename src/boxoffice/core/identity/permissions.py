@@ -24,6 +24,8 @@ class Permission(StrEnum):
     CHECKIN = "checkin"
     #: Sales figures, revenue, the funnel and exports of orders and attendees.
     ANALYTICS_READ = "analytics:read"
+    #: Outgoing webhooks: where the organization's journal entries are sent.
+    WEBHOOKS_MANAGE = "webhooks:manage"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -45,9 +47,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CHECKIN: frozenset({Permission.ORG_READ, Permission.EVENTS_READ, Permission.CHECKIN}),
 }
 
-#: Scopes an API key may carry: everything but managing people and keys.
+#: Scopes an API key may carry: everything but managing people, keys and where the
+#: organization's data is sent.
 API_KEY_SCOPES = frozenset(Permission) - {
     Permission.ORG_MANAGE,
     Permission.MEMBERS_MANAGE,
     Permission.API_KEYS_MANAGE,
+    Permission.WEBHOOKS_MANAGE,
 }

@@ -32,3 +32,22 @@ class DataExportRequested(JournalEntry, frozen=True, kw_only=True):
 
     def aggregate_id(self) -> str:
         return self.export_id
+
+
+@entry_type
+class OrderPseudonymised(JournalEntry, frozen=True, kw_only=True):
+    """An order's buyer and attendees were replaced by a pseudonym (the person's erasure, or
+    the region's retention period ended). Outgoing webhooks carry it to the organization's
+    systems, which should forget the personal data they fetched about the order (GDPR Art.
+    17 and 19)."""
+
+    aggregate_type: ClassVar[str] = "order"
+    order_id: str
+    number: str
+    event_id: str
+    organization_id: str
+    #: "erasure" or "retention"
+    reason: str
+
+    def aggregate_id(self) -> str:
+        return self.order_id

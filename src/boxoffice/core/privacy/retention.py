@@ -41,6 +41,7 @@ from boxoffice.core.privacy.service import (
     erased_address,
     pseudonymise_invoice,
     pseudonymise_order,
+    tell_pseudonymised,
 )
 from boxoffice.core.storage import Database
 
@@ -72,7 +73,7 @@ async def apply_retention(
                 done["checkins"] += await _forget_checkins(session, region.id, cutoff)
             if "orders" in days:
                 cutoff = now - timedelta(days=days["orders"])
-                done["orders"] += await _pseudonymise_orders(session, region.id, cutoff)
+                done["orders"] += await _pseudonymise_orders(session, clock, region.id, cutoff)
     return done
 
 
@@ -115,7 +116,9 @@ async def _forget_checkins(session: AsyncSession, region_id: str, cutoff: dateti
     return int(getattr(deleted, "rowcount", 0))
 
 
-async def _pseudonymise_orders(session: AsyncSession, region_id: str, cutoff: datetime) -> int:
+async def _pseudonymise_orders(
+    session: AsyncSession, clock: Clock, region_id: str, cutoff: datetime
+) -> int:
     orders = list(
         await session.scalars(
             select(Order)
@@ -126,6 +129,7 @@ async def _pseudonymise_orders(session: AsyncSession, region_id: str, cutoff: da
     )
     for order in orders:
         pseudonymise_order(order, erased_address(f"retained-{order.number.lower()}"))
+    await tell_pseudonymised(session, clock, orders, "retention")
     ids = [order.id for order in orders]
     if not ids:
         return 0

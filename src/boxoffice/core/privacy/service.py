@@ -32,7 +32,7 @@ from boxoffice.core.invoices.schemas import InvoiceOut
 from boxoffice.core.journal.service import append
 from boxoffice.core.links import LinkKind, LinkSecrets
 from boxoffice.core.notify.models import ConsentRecord, NotificationPreference, OutboundMessage
-from boxoffice.core.privacy.entries import PersonErased
+from boxoffice.core.privacy.entries import OrderPseudonymised, PersonErased
 from boxoffice.core.privacy.models import DataExport
 
 ERASED_NAME = "(erased)"
@@ -59,6 +59,24 @@ def pseudonymise_order(order: Order, address: str) -> None:
     may be a person's home."""
     order.buyer_name, order.buyer_email = ERASED_NAME, address
     order.buyer_phone = order.buyer_address = ""
+
+
+async def tell_pseudonymised(
+    session: AsyncSession, clock: Clock, orders: Sequence[Order], reason: str
+) -> None:
+    """Journal that ``orders`` were pseudonymised (see :class:`OrderPseudonymised`)."""
+    for order in orders:
+        await append(
+            session,
+            OrderPseudonymised(
+                order_id=str(order.id),
+                number=order.number,
+                event_id=str(order.event_id),
+                organization_id=str(order.organization_id),
+                reason=reason,
+            ),
+            clock,
+        )
 
 
 def pseudonymise_invoice(invoice: Invoice, name: str) -> None:
@@ -265,6 +283,7 @@ async def erase_person(
     for order in orders:
         pseudonymise_order(order, address)
         order.user_id = user.id
+    await tell_pseudonymised(session, clock, orders, "erasure")
     # Their tickets: those of their orders named after them (no address of their own, or
     # theirs), and, with a proven address, the tickets others bought in their name.
     named_after_them = OrderItem.attendee_email.in_({"", email})
