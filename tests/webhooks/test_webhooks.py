@@ -232,9 +232,7 @@ async def test_loopback_and_private_addresses_are_refused(
 
         with receiver() as hook:  # registered while allowed, then ops turn it off
             allow_private(platform, True)
-            registered = await register(
-                client, org, headers, hook.url, entry_types=["OrderPlaced"]
-            )
+            registered = await register(client, org, headers, hook.url, entry_types=["OrderPlaced"])
             assert registered.status_code == 201
             allow_private(platform, False)
             await Buyer(client, store).buy(Standard=1)
