@@ -79,6 +79,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "unsubscribe": "https://t.example/u",
     },
     "prerendered": {"subject": "Hi", "text": "Hello", "html": ""},
+    "webhook-disabled": {
+        "organization": "Jazz <Night>",
+        "url": "https://crm.example/hooks",
+        "days": 3,
+        "reason": "HTTP 503",
+    },
 }
 
 

@@ -4,17 +4,21 @@ optional range (``since``, ``until``: ISO 8601 times with an offset) and, for se
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
+import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
-from litestar.response import Stream
+from litestar.response import ServerSentEvent, ServerSentEventMessage, Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.api.caching import PRIVATE
 from boxoffice.api.deps import needs
+from boxoffice.api.middleware import SMALL_RESPONSE
 from boxoffice.core.analytics import exports, reports
 from boxoffice.core.analytics.exports import Format, Kind
 from boxoffice.core.analytics.reports import Range
@@ -104,6 +108,40 @@ class EventAnalyticsController(Controller):
         self, session: NamedDependency[AsyncSession], event: NamedDependency[Event]
     ) -> list[WaitlistDemand]:
         return await reports.waitlist(session, event)
+
+    @get(
+        "/live",
+        # Not compressed: each event must leave at once, not wait in the compressor's buffer.
+        opt={**READ, **SMALL_RESPONSE},
+        summary="The summary again whenever it changes (server-sent events, 'summary')",
+    )
+    async def live(
+        self, platform: NamedDependency[Platform], event: NamedDependency[Event]
+    ) -> ServerSentEvent:
+        return ServerSentEvent(_live_summaries(platform, event))
+
+
+#: How often a live dashboard's figures are read again, and how long a quiet stream waits
+#: before it says it is still there (proxies close silent connections).
+LIVE_SECONDS = 1.0
+KEEPALIVE_SECONDS = 15.0
+
+
+async def _live_summaries(
+    platform: Platform, event: Event
+) -> AsyncIterator[ServerSentEventMessage]:
+    last, quiet = b"", 0.0
+    while True:
+        async with platform.db.read() as session:
+            payload = msgspec.json.encode(await reports.summary(session, event))
+        if payload != last:
+            last, quiet = payload, 0.0
+            yield ServerSentEventMessage(event="summary", data=payload.decode())
+        elif quiet >= KEEPALIVE_SECONDS:
+            quiet = 0.0
+            yield ServerSentEventMessage(comment="still here")
+        await asyncio.sleep(LIVE_SECONDS)
+        quiet += LIVE_SECONDS
 
 
 class EventExportsController(Controller):

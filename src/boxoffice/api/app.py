@@ -26,6 +26,7 @@ from boxoffice.api.auth import AUTH_DEPENDENCIES
 from boxoffice.api.bodies import StrictRequest
 from boxoffice.api.booking import BookingController, OrganizerOrdersController
 from boxoffice.api.checkin import CheckinController
+from boxoffice.api.dashboard import DashboardController, dashboard_assets
 from boxoffice.api.deps import DEPENDENCIES, close_left_open
 from boxoffice.api.events import CategoriesController, EventsController, MediaController
 from boxoffice.api.health import HealthController
@@ -127,6 +128,8 @@ def create_app(platform: Platform) -> Litestar:
             api,
             HealthController,
             MetricsController,
+            DashboardController,
+            dashboard_assets(),
             MediaController,
             create_static_files_router(
                 path=DOCS_ASSETS,
