@@ -68,6 +68,14 @@ def _add_request_id(_logger: Any, _name: str, event_dict: MutableMapping[str, An
     return event_dict
 
 
+def _add_trace_ids(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    from boxoffice import tracing
+
+    for key, value in tracing.log_ids().items():
+        event_dict.setdefault(key, value)
+    return event_dict
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:
     """Route structlog and the standard library's logging to one JSON (or console) stream
     (standard error unless ``stream`` is given)."""
@@ -77,6 +85,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_request_id,
+        _add_trace_ids,
         structlog.processors.format_exc_info,
         _redact_processor,
     ]

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from boxoffice import metrics
+from boxoffice import metrics, tracing
 from boxoffice.core.analytics.projection import ANALYTICS
 from boxoffice.core.analytics.views import PageViewCounter
 from boxoffice.core.booking.notices import remind_forever
@@ -71,6 +71,8 @@ class Platform:
         self.calls = calls = ProviderCalls()
         calls.on_change(metrics.breaker_changed)
         metrics.watch_pool(db.engine.sync_engine)
+        tracing.start_from_settings(settings.tracing, settings.tracing_sample_ratio)
+        tracing.instrument_engine(db.engine.sync_engine)
         #: Payments: starting them, the gateways' word, refunds, reconciliation.
         self.payments = PaymentEngine(
             db,

@@ -95,6 +95,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: Development only: webhooks may go to plain HTTP and to private and loopback
     #: addresses (docs/webhooks.md).
     webhooks_allow_private: bool = False
+    #: Traces: "" (off), "otlp" (to OTEL_EXPORTER_OTLP_ENDPOINT) or "console" (docs/ops.md).
+    tracing: Annotated[str, msgspec.Meta(pattern="^(|otlp|console)$")] = ""
+    #: The share of requests traced (a trace begun elsewhere keeps its own decision).
+    tracing_sample_ratio: Annotated[float, msgspec.Meta(ge=0, le=1)] = 1.0
 
     @property
     def resolved_public_url(self) -> str:

@@ -13,9 +13,10 @@ from litestar.config.compression import CompressionConfig
 from litestar.datastructures import CacheControlHeader, State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.static_files import create_static_files_router
 
-from boxoffice import __version__, metrics
+from boxoffice import __version__, metrics, tracing
 from boxoffice.api.admin import AdminController
 from boxoffice.api.analytics import (
     EventAnalyticsController,
@@ -123,7 +124,19 @@ def create_app(platform: Platform) -> Litestar:
             MessageLogController,
         ],
     )
+    plugins = []
+    if tracing.enabled():
+        plugins.append(
+            OpenTelemetryPlugin(
+                OpenTelemetryConfig(
+                    tracer_provider=tracing.provider(),
+                    exclude=["/metrics", "/health", "/dashboard/assets"],
+                    exclude_spans=["receive", "send"],
+                )
+            )
+        )
     return Litestar(
+        plugins=plugins,
         route_handlers=[
             api,
             HealthController,

@@ -15,9 +15,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import stamina
+from opentelemetry.trace import SpanKind
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
+from boxoffice import tracing
 from boxoffice.core.errors import BoxofficeError, ProviderUnavailable
 
 T = TypeVar("T")
@@ -109,8 +111,12 @@ class ProviderCalls:
     async def _once(self, provider_id: str, call: Callable[[], Awaitable[T]]) -> T:
         breaker = await self._breakers.get_breaker(provider_id)
         try:
-            async with breaker:
-                async with asyncio.timeout(self.timeout):
+            with tracing.span(
+                f"provider {provider_id}",
+                kind=SpanKind.CLIENT,
+                attributes={"boxoffice.provider": provider_id},
+            ):
+                async with breaker, asyncio.timeout(self.timeout):
                     return await call()
         except OpenedState as error:
             raise ProviderUnavailable(

@@ -49,6 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice import tracing
 from boxoffice.core.background import stop_if_cancelled
 from boxoffice.core.clock import Clock
 from boxoffice.core.errors import Conflict
@@ -400,6 +401,7 @@ class Dispatcher:
             data.label("data"),
             entry.request_id,
             entry.version,
+            entry.trace_context,
         )
         if self.db.dialect == "postgresql":
             query = query.where(
@@ -424,6 +426,7 @@ class Dispatcher:
                     request_id=r.request_id,
                     schema_version=r.version,
                     txid=r.txid or 0,
+                    trace_context=r.trace_context,
                 )
                 if subscriber.wants(r.type)
                 else None,
@@ -448,7 +451,12 @@ class Dispatcher:
                 wanted = [entry for _, entry in batch if entry is not None]
                 try:
                     if wanted:
-                        await subscriber.batch(wanted)
+                        with tracing.span(
+                            f"journal {subscriber.name}",
+                            links_to=[e.trace_context for e in wanted],
+                            attributes={"journal.entries": len(wanted)},
+                        ):
+                            await subscriber.batch(wanted)
                 except Exception:
                     stop_if_cancelled()
                     log.warning("journal.batch_failed", subscriber=subscriber.name, exc_info=True)
@@ -462,7 +470,12 @@ class Dispatcher:
                     continue
                 delivered += 1
                 try:
-                    await subscriber.handler(entry)
+                    with tracing.span(
+                        f"journal {subscriber.name}",
+                        parent=entry.trace_context,
+                        attributes={"journal.type": entry.type, "journal.position": entry.position},
+                    ):
+                        await subscriber.handler(entry)
                 except Exception as error:
                     stop_if_cancelled()  # shutdown, not the entry's failure
                     if cursor != start:

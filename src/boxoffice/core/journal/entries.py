@@ -115,6 +115,8 @@ class RecordedEntry(msgspec.Struct, frozen=True):
     #: PostgreSQL: the id of the transaction that wrote it (reading order is (txid,
     #: position)); 0 on SQLite. Projections keep their checkpoint with it.
     txid: int = 0
+    #: The trace it belongs to (W3C ``traceparent``), when tracing was on.
+    trace_context: str | None = None
 
     def current_data(self) -> dict[str, Any]:
         """``data`` upgraded to the type's current version."""

@@ -36,6 +36,9 @@ class JournalEntryRow(Base):
     version: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     request_id: Mapped[str | None] = mapped_column(String(64))
+    #: The W3C ``traceparent`` of the span that appended it, when tracing is on: its
+    #: deliveries join that trace (:mod:`boxoffice.tracing`).
+    trace_context: Mapped[str | None] = mapped_column(String(64))
     #: PostgreSQL only: the writing transaction's id (server default), so the dispatcher
     #: never reads past a transaction that is still open (positions commit out of order).
     txid: Mapped[int | None] = mapped_column(BigInteger)

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from boxoffice import tracing
 from boxoffice.core.clock import Clock
 from boxoffice.core.ids import new_id
 from boxoffice.core.journal.entries import JournalEntry, lookup
@@ -44,6 +45,7 @@ def append_sync(connection: Connection, entry: JournalEntry, clock: Clock) -> No
             "version": entry.schema_version,
             "occurred_at": clock.now(),
             "request_id": current_request_id(),
+            "trace_context": tracing.current_traceparent(),
         },
     )
     connection.info[APPENDED] = True

@@ -34,9 +34,11 @@ from typing import Any
 
 import httpx
 import msgspec
+from opentelemetry.trace import SpanKind
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from boxoffice import tracing
 from boxoffice.core.background import stop_if_cancelled
 from boxoffice.core.clock import Clock
 from boxoffice.core.identity.models import Membership, Organization, User
@@ -292,7 +294,13 @@ class WebhookSender:
         if entry.request_id:
             headers["x-request-id"] = entry.request_id
         try:
-            answer = await self._http().post(endpoint.url, content=body, headers=headers)
+            with tracing.span(
+                "webhook delivery",
+                parent=entry.trace_context,
+                kind=SpanKind.CLIENT,
+                attributes={"boxoffice.delivery": str(delivery.id), "boxoffice.entry": entry.type},
+            ):
+                answer = await self._http().post(endpoint.url, content=body, headers=headers)
         except httpx.HTTPError as error:
             stop_if_cancelled()
             return _Outcome(None, f"{type(error).__name__}: {error}"[:500], took())
