@@ -101,7 +101,10 @@ def fanout_subscriber(db: Database, clock: Clock, wake: Callable[[], None]) -> S
             organization = entry.data.get("organization_id")
             if isinstance(organization, str):
                 by_org.setdefault(uuid.UUID(organization), []).append(entry)
-        async with db.transaction() as session:
+        if not by_org:
+            return
+        # A read first: most rounds of most platforms find no endpoint, and need no write.
+        async with db.read() as session:
             endpoints = list(
                 await session.scalars(
                     select(WebhookEndpoint).where(
@@ -110,33 +113,34 @@ def fanout_subscriber(db: Database, clock: Clock, wake: Callable[[], None]) -> S
                     )
                 )
             )
-            now = clock.now()
-            rows = [
-                {
-                    "id": new_id(),
-                    "endpoint_id": endpoint.id,
-                    "entry_id": entry.entry_id,
-                    "position": entry.position,
-                    "entry_type": entry.type,
-                    "status": PENDING,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "last_error": "",
-                    "created_at": now,
-                }
-                for endpoint in endpoints
-                for entry in by_org[endpoint.organization_id]
-                if not endpoint.entry_types or entry.type in endpoint.entry_types
-            ]
-            if rows:
-                await session.execute(
-                    conflict_insert(db.dialect, _DELIVERY).on_conflict_do_nothing(
-                        index_elements=["endpoint_id", "entry_id"]
-                    ),
-                    rows,
-                )
-        if rows:
-            wake()
+        now = clock.now()
+        rows = [
+            {
+                "id": new_id(),
+                "endpoint_id": endpoint.id,
+                "entry_id": entry.entry_id,
+                "position": entry.position,
+                "entry_type": entry.type,
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": "",
+                "created_at": now,
+            }
+            for endpoint in endpoints
+            for entry in by_org[endpoint.organization_id]
+            if not endpoint.entry_types or entry.type in endpoint.entry_types
+        ]
+        if not rows:
+            return
+        async with db.transaction() as session:
+            await session.execute(
+                conflict_insert(db.dialect, _DELIVERY).on_conflict_do_nothing(
+                    index_elements=["endpoint_id", "entry_id"]
+                ),
+                rows,
+            )
+        wake()
 
     async def one(entry: RecordedEntry) -> None:
         await fan_out([entry])
