@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.api.caching import cacheable
 from boxoffice.api.deps import READ_ONLY
-from boxoffice.api.pageviews import counting_page_views
 from boxoffice.api.readcache import PUBLIC_READ, PUBLIC_READ_BY_LANGUAGE, public_read_cache
 from boxoffice.core.catalog.calendar import event_calendar
 from boxoffice.core.catalog.categories import category_out, list_categories
@@ -120,7 +119,7 @@ class EventsController(Controller):
         "/{event_id:uuid}",
         summary="One published event",
         opt=PUBLIC_READ,
-        middleware=[counting_page_views, public_read_cache],
+        middleware=[public_read_cache],
     )
     async def get_event(
         self,

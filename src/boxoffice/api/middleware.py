@@ -13,6 +13,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from boxoffice import metrics
+from boxoffice.api.pageviews import count_if_event_page
 from boxoffice.core.errors import FieldError, ValidationFailed
 from boxoffice.core.ids import new_id
 from boxoffice.logs import get_logger, reset_request_id, set_request_id
@@ -64,9 +65,9 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
                 status=status,
                 ms=round(seconds * 1000, 2),
             )
-            metrics.observe_request(
-                method, scope.get("path_template", metrics.UNMATCHED), status, seconds
-            )
+            route = scope.get("path_template", metrics.UNMATCHED)
+            metrics.observe_request(method, route, status, seconds)
+            count_if_event_page(scope, route, status)
             reset_request_id(token)
 
     return middleware
