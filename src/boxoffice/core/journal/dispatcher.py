@@ -86,6 +86,23 @@ class Subscriber(msgspec.Struct, frozen=True):
         return self.types is None or entry_type in self.types
 
 
+def recorded(row: Any) -> RecordedEntry:
+    """The entry a ``journal_entry`` row (or a query's row with its columns) holds."""
+    return RecordedEntry(
+        position=row.position,
+        entry_id=row.entry_id,
+        type=row.type,
+        aggregate_type=row.aggregate_type,
+        aggregate_id=row.aggregate_id,
+        occurred_at=row.occurred_at,
+        data=row.data,
+        request_id=row.request_id,
+        schema_version=row.version,
+        txid=row.txid or 0,
+        trace_context=row.trace_context,
+    )
+
+
 class Cursor(NamedTuple):
     """Where a subscriber has read up to: (transaction id, position); txid is 0 on SQLite."""
 
@@ -415,21 +432,7 @@ class Dispatcher:
         return [
             (
                 Cursor(r.txid or 0, r.position),
-                RecordedEntry(
-                    position=r.position,
-                    entry_id=r.entry_id,
-                    type=r.type,
-                    aggregate_type=r.aggregate_type,
-                    aggregate_id=r.aggregate_id,
-                    occurred_at=r.occurred_at,
-                    data=r.data,
-                    request_id=r.request_id,
-                    schema_version=r.version,
-                    txid=r.txid or 0,
-                    trace_context=r.trace_context,
-                )
-                if subscriber.wants(r.type)
-                else None,
+                recorded(r) if subscriber.wants(r.type) else None,
             )
             for r in rows
         ]

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.clock import Clock
 from boxoffice.core.errors import Conflict, FieldError, NotFound, ValidationFailed
-from boxoffice.core.journal.dispatcher import Cursor, Dispatcher
-from boxoffice.core.journal.entries import RecordedEntry, registered
+from boxoffice.core.journal.dispatcher import Cursor, Dispatcher, recorded
+from boxoffice.core.journal.entries import registered
 from boxoffice.core.journal.models import (
     JournalDeadLetterRow,
     JournalEntryRow,
@@ -166,21 +166,6 @@ async def _load(
     return row, entry
 
 
-def _recorded(entry: JournalEntryRow) -> RecordedEntry:
-    return RecordedEntry(
-        position=entry.position,
-        entry_id=entry.entry_id,
-        type=entry.type,
-        aggregate_type=entry.aggregate_type,
-        aggregate_id=entry.aggregate_id,
-        occurred_at=entry.occurred_at,
-        data=entry.data,
-        request_id=entry.request_id,
-        schema_version=entry.version,
-        txid=entry.txid or 0,
-    )
-
-
 class RetryFailed(Conflict):
     slug = "dead-letter-retry-failed"
     title = "The subscriber failed the entry again"
@@ -206,7 +191,7 @@ async def retry_dead_letter(
         )
     dead = JournalDeadLetterRow
     try:
-        await handler(_recorded(entry))
+        await handler(recorded(entry))
     except Exception as error:
         message = "".join(traceback.format_exception_only(error)).strip()[:2000]
         async with db.transaction() as session:
