@@ -182,3 +182,22 @@ async def test_promo_codes_and_the_waiting_list(
         assert [(w["name"], w["waiting"], w["tickets_wanted"], w["offered"]) for w in waiting] == [
             ("Standard", 1, 3, 0)
         ]
+
+
+async def test_capacity_counts_a_nested_quota_once(
+    platform: Platform, make_client: Any, clock: ManualClock
+) -> None:
+    async with make_client(platform) as client:
+        _, headers, base = await organizer_shop(
+            client,
+            platform,
+            clock,
+            types={"Standing": 2500, "Seated": 4000, "Workshop": 1000},
+            quotas={
+                "Hall": (300, ["Standing", "Seated"]),
+                "Seats": (80, ["Seated"]),  # within the hall
+                "Room": (20, ["Workshop"]),  # elsewhere
+            },
+        )
+        summary = (await client.get(f"{base}/analytics/summary", headers=headers)).json()
+    assert summary["capacity"] == 320

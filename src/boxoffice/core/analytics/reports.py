@@ -9,6 +9,7 @@ whatever its offset; a slot counts in the period it starts in.
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,7 +37,7 @@ from boxoffice.core.analytics.schemas import (
     WaitlistDemand,
 )
 from boxoffice.core.booking.models import Hold, Order, OrderItem, PromoCode, WaitlistEntry
-from boxoffice.core.catalog.models import Event, Quota, TicketType
+from boxoffice.core.catalog.models import Event, Quota, QuotaTicketType, TicketType
 from boxoffice.core.checkin.models import Checkin, CheckinList
 from boxoffice.core.errors import FieldError, ValidationFailed
 from boxoffice.core.money import Money
@@ -370,16 +371,43 @@ async def waitlist(session: AsyncSession, event: Event) -> list[WaitlistDemand]:
     ]
 
 
+async def _capacity(session: AsyncSession, event: Event) -> int:
+    """Seats the event can sell at most: its quotas added up, but for a quota nested in
+    another (every ticket type it limits is limited by a larger one too: "Seats" within
+    "Hall"), which sells from the larger one's seats."""
+    quotas: dict[uuid.UUID, tuple[int, set[uuid.UUID]]] = {
+        row.id: (row.capacity, set())
+        for row in await session.execute(
+            select(Quota.id, Quota.capacity).where(Quota.event_id == event.id)
+        )
+    }
+    for quota_id, type_id in await session.execute(
+        select(QuotaTicketType.quota_id, QuotaTicketType.ticket_type_id).where(
+            QuotaTicketType.quota_id.in_(list(quotas))
+        )
+    ):
+        quotas[quota_id][1].add(type_id)
+
+    def nested(quota_id: uuid.UUID) -> bool:
+        capacity, types = quotas[quota_id]
+        return any(
+            other != quota_id
+            and types <= other_types
+            and (other_capacity, str(other)) > (capacity, str(quota_id))
+            for other, (other_capacity, other_types) in quotas.items()
+        )
+
+    return sum(capacity for quota_id, (capacity, _) in quotas.items() if not nested(quota_id))
+
+
 async def summary(session: AsyncSession, event: Event) -> EventSummary:
     everything = Range()
-    capacity = await session.scalar(
-        select(func.coalesce(func.sum(Quota.capacity), 0)).where(Quota.event_id == event.id)
-    )
+    capacity = await _capacity(session, event)
     return EventSummary(
         event_id=event.id,
         title=event.title,
         timezone=event.timezone,
-        capacity=int(capacity or 0),
+        capacity=capacity,
         revenue=(await revenue(session, event, everything)).total,
         funnel=await funnel(session, event, everything),
         checkins=await checkins(session, event, everything, Grouping.HOUR),
