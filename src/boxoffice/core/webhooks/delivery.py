@@ -63,7 +63,7 @@ from boxoffice.core.webhooks.service import (
     deliverable_types,
     endpoint_secret,
 )
-from boxoffice.core.webhooks.signing import HEADER, signature
+from boxoffice.core.webhooks.signing import HEADER, sign
 from boxoffice.logs import get_logger
 
 log = get_logger(__name__)
@@ -291,7 +291,7 @@ class WebhookSender:
         )
         headers = {
             "content-type": "application/json",
-            HEADER: signature(secret, int(self.clock.now().timestamp()), body),
+            HEADER: sign(secret, body, int(self.clock.now().timestamp())),
             "boxoffice-delivery": str(delivery.id),
             "boxoffice-entry-type": entry.type,
         }

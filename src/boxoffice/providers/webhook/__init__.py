@@ -14,15 +14,14 @@ from boxoffice::
 The body is ``{"id", "kind", "to", "subject", "text", "template", "locale", "purpose"}``;
 ``Idempotency-Key`` carries the message id (the same on a retry: deliver once). The
 ``Boxoffice-Signature`` header is ``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">``
-under the secret; a receiver checks it with :func:`verify` (or the recipe in docs/ops.md) and
+under the secret (:mod:`boxoffice.core.webhooks.signing`, shared with the organizations'
+webhooks); a receiver checks it with :func:`verify` (or the recipe in docs/webhooks.md) and
 refuses a timestamp older than five minutes. A 2xx answer is delivered; 4xx (but 408 and 429)
 is permanent; anything else is retried by the outbox.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Sequence
 
@@ -32,9 +31,17 @@ import msgspec
 from boxoffice.core.hookspecs import PluginContext, hookimpl
 from boxoffice.core.notify.channel import DeliveryResult, Message, undeliverable_reason
 from boxoffice.core.providers import HealthState, ProviderHealth
+from boxoffice.core.webhooks.signing import HEADER, TOLERANCE_SECONDS, sign, verify
 
-SIGNATURE_HEADER = "Boxoffice-Signature"
-TOLERANCE_SECONDS = 300
+SIGNATURE_HEADER = HEADER
+__all__ = [
+    "SIGNATURE_HEADER",
+    "TOLERANCE_SECONDS",
+    "WebhookChannel",
+    "WebhookOptions",
+    "sign",
+    "verify",
+]
 
 
 class WebhookOptions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -48,25 +55,6 @@ class WebhookOptions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError("url must be an http(s) URL")
         if len(self.secret) < 32:
             raise ValueError("secret needs 32 characters or more")
-
-
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    """The ``Boxoffice-Signature`` header's value for ``body`` sent at ``timestamp``."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
-
-
-def verify(secret: str, body: bytes, header: str, now: float | None = None) -> bool:
-    """What a receiver runs: the header is well formed, recent, and its MAC matches."""
-    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-    try:
-        timestamp = int(fields["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs((time.time() if now is None else now) - timestamp) > TOLERANCE_SECONDS:
-        return False
-    expected = sign(secret, body, timestamp).split("v1=", 1)[1]
-    return hmac.compare_digest(expected.encode(), fields.get("v1", "").encode())
 
 
 class WebhookChannel:
