@@ -8,7 +8,7 @@ import uuid
 from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,7 @@ from boxoffice.api.deps import needs
 from boxoffice.core.clock import Clock
 from boxoffice.core.identity.permissions import Permission, Role
 from boxoffice.core.webhooks import service
+from boxoffice.core.webhooks.models import WebhookEndpoint
 from boxoffice.core.webhooks.schemas import (
     DeliveryOut,
     DeliveryPage,
@@ -29,10 +30,21 @@ from boxoffice.platform import Platform
 MANAGE = needs(Permission.WEBHOOKS_MANAGE)
 
 
+async def endpoint_of(
+    session: NamedDependency[AsyncSession],
+    role: NamedDependency[Role | None],
+    org_id: FromPath[uuid.UUID],
+    endpoint_id: FromPath[uuid.UUID],
+) -> WebhookEndpoint:
+    """The organization's endpoint ``endpoint_id`` (after ``role``: authorized)."""
+    return await service.get(session, org_id, endpoint_id)
+
+
 class WebhooksController(Controller):
     cache_control = PRIVATE
     path = "/organizations/{org_id:uuid}/webhooks"
     tags = ["webhooks"]
+    dependencies = {"endpoint": Provide(endpoint_of)}
 
     @get("/entry-types", opt=MANAGE, summary="The entry types a webhook can receive")
     async def entry_types(self, role: NamedDependency[Role | None]) -> list[str]:
@@ -69,12 +81,10 @@ class WebhooksController(Controller):
     @get("/{endpoint_id:uuid}", opt=MANAGE, summary="One endpoint")
     async def get_endpoint(
         self,
-        session: NamedDependency[AsyncSession],
         role: NamedDependency[Role | None],
-        org_id: FromPath[uuid.UUID],
-        endpoint_id: FromPath[uuid.UUID],
+        endpoint: NamedDependency[WebhookEndpoint],
     ) -> EndpointOut:
-        return service.endpoint_out(await service.get(session, org_id, endpoint_id))
+        return service.endpoint_out(endpoint)
 
     @patch("/{endpoint_id:uuid}", opt=MANAGE, summary="Change it, or turn it off or on")
     async def change(
@@ -83,11 +93,9 @@ class WebhooksController(Controller):
         clock: NamedDependency[Clock],
         platform: NamedDependency[Platform],
         role: NamedDependency[Role | None],
-        org_id: FromPath[uuid.UUID],
-        endpoint_id: FromPath[uuid.UUID],
+        endpoint: NamedDependency[WebhookEndpoint],
         data: JSONBody[EndpointChange],
     ) -> EndpointOut:
-        endpoint = await service.get(session, org_id, endpoint_id)
         return await service.change(
             session,
             clock,
@@ -101,10 +109,9 @@ class WebhooksController(Controller):
         self,
         session: NamedDependency[AsyncSession],
         role: NamedDependency[Role | None],
-        org_id: FromPath[uuid.UUID],
-        endpoint_id: FromPath[uuid.UUID],
+        endpoint: NamedDependency[WebhookEndpoint],
     ) -> None:
-        await service.remove(session, await service.get(session, org_id, endpoint_id))
+        await service.remove(session, endpoint)
 
     @post(
         "/{endpoint_id:uuid}/rotate-secret",
@@ -118,10 +125,8 @@ class WebhooksController(Controller):
         clock: NamedDependency[Clock],
         platform: NamedDependency[Platform],
         role: NamedDependency[Role | None],
-        org_id: FromPath[uuid.UUID],
-        endpoint_id: FromPath[uuid.UUID],
+        endpoint: NamedDependency[WebhookEndpoint],
     ) -> EndpointOut:
-        endpoint = await service.get(session, org_id, endpoint_id)
         return await service.rotate_secret(session, clock, platform.links, endpoint)
 
     @get(
@@ -133,15 +138,13 @@ class WebhooksController(Controller):
         self,
         session: NamedDependency[AsyncSession],
         role: NamedDependency[Role | None],
-        org_id: FromPath[uuid.UUID],
-        endpoint_id: FromPath[uuid.UUID],
+        endpoint: NamedDependency[WebhookEndpoint],
         status: Annotated[
             str | None, QueryParameter(pattern="^(pending|delivered|failed)$")
         ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=400)] = None,
     ) -> DeliveryPage:
-        endpoint = await service.get(session, org_id, endpoint_id)
         return await service.deliveries(
             session, endpoint, status=status, limit=limit, cursor=cursor
         )
@@ -158,11 +161,9 @@ class WebhooksController(Controller):
         clock: NamedDependency[Clock],
         platform: NamedDependency[Platform],
         role: NamedDependency[Role | None],
-        org_id: FromPath[uuid.UUID],
-        endpoint_id: FromPath[uuid.UUID],
+        endpoint: NamedDependency[WebhookEndpoint],
         delivery_id: FromPath[uuid.UUID],
     ) -> Response[DeliveryOut]:
-        endpoint = await service.get(session, org_id, endpoint_id)
         queued = await service.send_again(session, clock, endpoint, delivery_id)
         platform.webhooks.wake()
         return Response(queued, status_code=202)
