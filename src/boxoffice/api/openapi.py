@@ -24,10 +24,31 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 CALLER_DEPENDENCIES = frozenset(
     {"principal", "user", "admin_user", "role", "event", "order", "admission"}
 )
-#: Operations with an abuse limit (see ``api/identity.py``).
+#: Operations with an abuse limit (see ``api/identity.py``; a person keeps at most three
+#: copies of their data pending or ready).
 RATE_LIMITED = frozenset(
-    {"/api/v1/auth/login", "/api/v1/auth/register", "/api/v1/auth/password/forgot"}
+    {
+        "/api/v1/auth/login",
+        "/api/v1/auth/register",
+        "/api/v1/auth/password/forgot",
+        "/api/v1/me/data-exports",
+    }
 )
+#: Operations that answer a problem the rules above do not foresee: the ones that take a
+#: credential in their body or query (a password, a refresh token, a signed link) refuse a
+#: wrong one with 401 or 404 although they need no signed-in caller.
+EXTRA_PROBLEMS: dict[str, frozenset[str]] = {
+    "/api/v1/auth/login": frozenset({"401"}),
+    "/api/v1/auth/refresh": frozenset({"401"}),
+    "/api/v1/notifications/unsubscribe": frozenset({"404"}),
+}
+#: GET operations that answer server-sent events, not JSON; each event's schema.
+SERVER_SENT_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+}
+STREAMS = frozenset({"/api/v1/organizations/{org_id}/events/{event_id}/analytics/live"})
 SECURITY: list[dict[str, list[str]]] = [{"accessToken": []}, {"apiKey": []}]
 
 PROBLEM: dict[str, Any] = {
@@ -113,7 +134,12 @@ def document_problems(app: Litestar, document: dict[str, Any]) -> None:
                 codes |= {"409", "422"}
             if path in RATE_LIMITED:
                 codes.add("429")
+            codes |= EXTRA_PROBLEMS.get(path, frozenset())
             responses = operation.setdefault("responses", {})
+            if path in STREAMS and method == "get":
+                for answer in responses.values():
+                    if "content" in answer:
+                        answer["content"] = {"text/event-stream": {"schema": SERVER_SENT_EVENT}}
             for code in sorted(codes):
                 responses[code] = {"description": DESCRIPTIONS[code], "content": problem}
 
