@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +29,7 @@ from boxoffice.core.notify.rendering import (
 from boxoffice.core.storage import Database, create_engine
 from boxoffice.logs import configure_logging
 from boxoffice.migrations import ensure_migrated, head_revision, is_empty, upgrade
-from boxoffice.platform import Platform, load_plugin_set
+from boxoffice.platform import STOP_TIMEOUT_SECONDS, Platform, load_plugin_set
 from boxoffice.plugins.manager import PluginSet, warnings
 from boxoffice.plugins.routing import Router
 from boxoffice.settings import PREFIX, Settings
@@ -81,10 +82,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     configure_logging(settings.log_level, settings.log_format)
     note = asyncio.run(_prepare(settings, demo=args.demo))
-    import uvicorn
-
-    from boxoffice.api.serving import NoDelayHttpToolsProtocol
-
     workers = args.workers
     if workers > 1 and settings.resolved_database_url.startswith("sqlite"):
         print(
@@ -96,16 +93,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         workers = 1
+    worker: subprocess.Popen[bytes] | None = None
     if workers > 1:  # the processes add up their metrics in a shared directory
         from boxoffice import metrics
 
         metrics.use_directory(Path(settings.data_dir) / "metrics")
+        # Background work runs once, in a `boxoffice worker` beside the API processes (this
+        # command starts it unless ops run their own: BOXOFFICE_RUN_DISPATCHER=false).
+        if settings.run_dispatcher:
+            worker = subprocess.Popen([sys.executable, "-m", "boxoffice", "worker"])
+        os.environ[PREFIX + "RUN_DISPATCHER"] = "false"
     print(f"boxoffice {__version__}: {note}", file=sys.stderr)
     print(
         f"boxoffice: serving on http://{settings.host}:{settings.port}  "
         f"(API /api/v1, docs /schema, health /health/ready)",
         file=sys.stderr,
     )
+    try:
+        _run_uvicorn(settings, workers)
+    finally:
+        if worker is not None:
+            _stop(worker, settings.shutdown_timeout + STOP_TIMEOUT_SECONDS)
+    return 0
+
+
+def _run_uvicorn(settings: Settings, workers: int) -> None:
+    import uvicorn
+
+    from boxoffice.api.serving import NoDelayHttpToolsProtocol
+
     uvicorn.run(
         "boxoffice.api.app:create_app_from_env",
         factory=True,
@@ -120,7 +136,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timeout_worker_healthcheck=settings.worker_start_timeout,
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
-    return 0
+
+
+def _stop(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM ``process`` (it stops its work cleanly) and wait; SIGKILL after ``timeout``."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 async def _migrate(settings: Settings) -> str:

@@ -86,6 +86,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     #: cancelled (uvicorn waits for them, and for open connections to close, without a
     #: bound otherwise: a worker could wait forever on a connection that never closed).
     shutdown_timeout: Annotated[int, msgspec.Meta(ge=1, le=600)] = 5
+    #: Seconds an API process keeps serving after SIGTERM with ``/health/ready`` answering
+    #: 503 ``draining``, so that a load balancer stops sending it requests before it stops
+    #: listening (set it to the balancer's health-check interval; docs/deploy.md).
+    drain_seconds: Annotated[float, msgspec.Meta(ge=0, le=300)] = 0.0
     #: Seconds a public read (event list, event page, ticket types and availability,
     #: categories) is answered from this process's memory; a change made in another process
     #: shows within this time (an organizer's change in this one at once). 0: no cache.

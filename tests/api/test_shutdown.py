@@ -105,3 +105,42 @@ def test_the_worker_stops_on_sigterm(db_url: str, tmp_path: Path) -> None:
     assert time.monotonic() - started < EXIT_BOUND_SECONDS
     assert worker.returncode == 0, errors.decode()[-3000:]
     assert b"Traceback" not in errors, errors.decode()[-3000:]
+
+
+def test_a_draining_server_fails_readiness_yet_serves_then_exits(
+    db_url: str, tmp_path: Path
+) -> None:
+    """SIGTERM with ``BOXOFFICE_DRAIN_SECONDS``: readiness answers 503 ``draining`` at once,
+    so a load balancer takes the process out, while it keeps answering requests for those
+    seconds; then it stops. On PostgreSQL ``serve --workers 2`` runs the background work in
+    one ``boxoffice worker`` beside the API processes, and stops it too."""
+    env = {**demo_environment(db_url, tmp_path / "data"), "BOXOFFICE_DRAIN_SECONDS": "3"}
+    servers = ServerProcesses(1, env, workers=2)
+    with servers as (url,):
+        pids = servers.pids()
+        commands = [_command_line(pid) for pid in pids]
+        workers = [c for c in commands if c.endswith("boxoffice worker")]
+        assert len(workers) == (1 if db_url.startswith("postgresql") else 0), commands
+        assert httpx.get(f"{url}/health/ready").status_code == 200
+        servers.processes[0].send_signal(signal.SIGTERM)
+        with httpx.Client(timeout=5) as client:
+            deadline = time.monotonic() + 2.5
+            while (ready := client.get(f"{url}/health/ready")).status_code == 200:
+                assert time.monotonic() < deadline, "readiness never failed"
+            assert ready.status_code == 503
+            assert ready.json()["draining"] is True
+            assert client.get(f"{url}/api/v1/events").status_code == 200, "still serving"
+        code = servers.processes[0].wait(timeout=EXIT_BOUND_SECONDS)
+        assert code in (0, -signal.SIGTERM), servers.log(0)[-3000:]
+        left = [pid for pid in pids if _command_line(pid)]
+        assert left == [], f"processes left behind: {[_command_line(pid) for pid in left]}"
+
+
+def _command_line(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return " ".join(part.decode() for part in raw.split(b"\0") if part).removeprefix(
+        sys.executable + " -m "
+    )

@@ -29,6 +29,7 @@ from boxoffice.api.booking import BookingController, OrganizerOrdersController
 from boxoffice.api.checkin import CheckinController
 from boxoffice.api.dashboard import DashboardController, dashboard_assets
 from boxoffice.api.deps import DEPENDENCIES, close_left_open
+from boxoffice.api.draining import Drain
 from boxoffice.api.events import CategoriesController, EventsController, MediaController
 from boxoffice.api.health import HealthController
 from boxoffice.api.identity import (
@@ -71,8 +72,11 @@ def create_app(platform: Platform) -> Litestar:
     """The app for an assembled platform. The database must be migrated: the app refuses to
     start otherwise, naming the command that fixes it."""
 
+    drain = Drain()
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        drain.install(platform.settings.drain_seconds)
         await ensure_migrated(platform.db)
         await platform.db.optimize()
         # The sign-in timing equalizer's hash, made off the event loop before serving.
@@ -153,6 +157,7 @@ def create_app(platform: Platform) -> Litestar:
         state=State(
             {
                 "platform": platform,
+                "drain": drain,
                 "read_cache": PublicReadCache(
                     platform.settings.read_cache_seconds,
                     # The platform's clock: a time that tests can move.

@@ -12,6 +12,7 @@ from litestar.di import NamedDependency
 
 from boxoffice.api.auth import caller_of
 from boxoffice.api.caching import PRIVATE
+from boxoffice.api.draining import drain_of
 from boxoffice.core.errors import BoxofficeError
 from boxoffice.core.providers import HealthState, ProviderHealth
 from boxoffice.migrations import ensure_migrated
@@ -31,6 +32,8 @@ class Readiness(msgspec.Struct):
     status: HealthState
     database: Check
     providers: dict[str, Check]
+    #: The process is shutting down (SIGTERM): it finishes what it has, takes no more.
+    draining: bool = False
 
 
 class HealthController(Controller):
@@ -49,6 +52,16 @@ class HealthController(Controller):
     async def ready(
         self, request: Request[Any, Any, Any], platform: NamedDependency[Platform]
     ) -> Response[Readiness]:
+        if drain_of(request.app.state).draining:
+            return Response(
+                Readiness(
+                    status=HealthState.DOWN,
+                    database=Check(HealthState.DOWN, "this process is shutting down"),
+                    providers={},
+                    draining=True,
+                ),
+                status_code=503,
+            )
         try:
             await ensure_migrated(platform.db)
             database = Check(HealthState.UP)

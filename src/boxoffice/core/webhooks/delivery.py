@@ -223,11 +223,16 @@ class WebhookSender:
 
     async def deliver_due(self, limit: int = BATCH) -> int:
         """Send the deliveries due now (at most ``limit``); returns how many were tried."""
-        claimed = await self._claim(limit)
-        await asyncio.gather(*(self._send(delivery_id) for delivery_id in claimed))
+        until = self.clock.now() + CLAIM
+        claimed = await self._claim(limit, until)
+        try:
+            await asyncio.gather(*(self._send(delivery_id) for delivery_id in claimed))
+        except asyncio.CancelledError:  # shutdown: another worker sends them now, not later
+            await self._unclaim(claimed, until)
+            raise
         return len(claimed)
 
-    async def _claim(self, limit: int) -> list[uuid.UUID]:
+    async def _claim(self, limit: int, until: datetime) -> list[uuid.UUID]:
         now = self.clock.now()
         d = WebhookDelivery
         due = [
@@ -241,11 +246,21 @@ class WebhookSender:
         statement = (
             update(d)
             .where(d.id.in_(candidates.scalar_subquery()), *due)
-            .values(claimed_until=now + CLAIM)
+            .values(claimed_until=until)
             .returning(d.id)
         )
         async with self.db.transaction() as session:
             return list(await session.scalars(statement))
+
+    async def _unclaim(self, claimed: list[uuid.UUID], until: datetime) -> None:
+        """Give back the claims this sender still holds (those it has not recorded)."""
+        d = WebhookDelivery
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(d)
+                .where(d.id.in_(claimed), d.claimed_until == until)
+                .values(claimed_until=None)
+            )
 
     async def _send(self, delivery_id: uuid.UUID) -> None:
         async with self.db.read() as session:
