@@ -226,13 +226,19 @@ class Platform:
         if not task.cancelled() and task.exception() is not None:
             log.error("run_soon.failed", task=task.get_name(), exc_info=task.exception())
 
-    async def close(self) -> None:
+    async def settle(self) -> None:
+        """Finish what requests left behind them: the writes run beside them and the page
+        views counted. At shutdown, and after each invocation where nothing runs between
+        requests (AWS Lambda freezes the process)."""
         if self._soon:
             await asyncio.wait(list(self._soon), timeout=STOP_TIMEOUT_SECONDS)
         try:
             await self.page_views.flush(self.db)
         except Exception:  # counts only: shutting down must go on
             log.exception("analytics.page_views_lost")
+
+    async def close(self) -> None:
+        await self.settle()
         await self.db.close()
 
 

@@ -77,15 +77,7 @@ def create_app(platform: Platform) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         drain.install(platform.settings.drain_seconds)
-        await ensure_migrated(platform.db)
-        await platform.db.optimize()
-        # The sign-in timing equalizer's hash, made off the event loop before serving.
-        await asyncio.to_thread(passwords.warm_up)
-        # Everything loaded so far (modules, metadata, compiled statements) lives as long as
-        # the process: move it out of the collector's sight, so that collections under load
-        # only walk what requests allocate (a quarter of the CPU of a purchase otherwise).
-        gc.collect()
-        gc.freeze()
+        await prepare_to_serve(platform)
         work = platform.api_process_work()
         if platform.settings.run_dispatcher:
             work += platform.background_work()
@@ -201,6 +193,19 @@ def create_app(platform: Platform) -> Litestar:
             ],
         ),
     )
+
+
+async def prepare_to_serve(platform: Platform) -> None:
+    """What a process does once before its first request (here, or in the Lambda handler)."""
+    await ensure_migrated(platform.db)
+    await platform.db.optimize()
+    # The sign-in timing equalizer's hash, made off the event loop before serving.
+    await asyncio.to_thread(passwords.warm_up)
+    # Everything loaded so far (modules, metadata, compiled statements) lives as long as
+    # the process: move it out of the collector's sight, so that collections under load
+    # only walk what requests allocate (a quarter of the CPU of a purchase otherwise).
+    gc.collect()
+    gc.freeze()
 
 
 def create_app_from_env() -> Litestar:
