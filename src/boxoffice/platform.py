@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from boxoffice import metrics, tracing
 from boxoffice.core.analytics.projection import ANALYTICS
 from boxoffice.core.analytics.views import PageViewCounter
@@ -33,7 +35,7 @@ from boxoffice.core.notify.service import Notifier
 from boxoffice.core.payments.engine import PaymentEngine
 from boxoffice.core.privacy.exports import data_exports_subscriber
 from boxoffice.core.resilience import ProviderCalls
-from boxoffice.core.storage import Database, create_engine
+from boxoffice.core.storage import Database, create_engine, normalize_url
 from boxoffice.core.tickets.credentials import TicketKeys
 from boxoffice.core.tickets.formats import TicketFormat
 from boxoffice.core.tickets.messages import OrderMessages
@@ -147,13 +149,17 @@ class Platform:
     ) -> Platform:
         """Build the platform; with ``strict``, any configuration problem is raised."""
         clock = clock or SystemClock()
+
+        def engine(url: str) -> AsyncEngine:
+            return create_engine(
+                url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+            )
+
         db = Database(
-            create_engine(
-                settings.resolved_database_url,
-                pool_size=settings.db_pool_size,
-                max_overflow=settings.db_max_overflow,
-            ),
+            engine(settings.resolved_database_url),
             write_slots=settings.db_write_slots,
+            replicas=[engine(url) for url in _replica_urls(settings)],
+            replica_max_lag=settings.replica_max_lag_seconds,
         )
         plugins = load_plugin_set(
             settings,
@@ -240,6 +246,17 @@ class Platform:
     async def close(self) -> None:
         await self.settle()
         await self.db.close()
+
+
+def _replica_urls(settings: Settings) -> list[str]:
+    urls = [url.strip() for url in settings.database_replica_urls.split(",") if url.strip()]
+    if urls and normalize_url(settings.resolved_database_url).get_backend_name() != "postgresql":
+        raise ConfigurationError(
+            "BOXOFFICE_DATABASE_REPLICA_URLS: read replicas need PostgreSQL (its streaming "
+            "replicas); SQLite serves its reads itself",
+            errors=[FieldError("database_replica_urls", "only with a PostgreSQL database")],
+        )
+    return urls
 
 
 def _exempt_keys(listed: str) -> list[str]:

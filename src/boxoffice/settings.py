@@ -30,6 +30,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     data_dir: Path = Path("data")
     #: ``sqlite:///path`` or ``postgresql://user@host/db``; empty means ``data_dir``'s SQLite file.
     database_url: str = ""
+    #: PostgreSQL streaming replicas (comma-separated URLs) for anonymous public reads:
+    #: the event list, event pages, ticket types, categories and search (docs/deploy.md).
+    database_replica_urls: str = ""
+    #: A replica further behind its primary than this (seconds of replay) is not read.
+    replica_max_lag_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 1.0
     plugins_file: Path = Path("plugins.toml")
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000

@@ -18,6 +18,12 @@ from boxoffice.core.notify.rendering import language_tag
 
 T = TypeVar("T")
 
+#: What a CDN (or any shared cache) may do with a public read beyond ``max-age``: answer from
+#: its copy while it fetches a new one in the background for as long again, and keep
+#: answering from it for an hour while boxoffice is unreachable (an event page is better a
+#: minute old than an error). docs/deploy.md lists the routes.
+CDN_STALENESS = "stale-while-revalidate=60, stale-if-error=3600"
+
 #: For every response that is someone's own (orders and holds with their secrets, tokens,
 #: profiles, everything an organizer sees): no cache, shared or private, keeps a copy.
 PRIVATE = CacheControlHeader(no_store=True)
@@ -37,7 +43,11 @@ def cacheable(
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {
         "etag": etag,
-        "cache-control": f"{'public' if shared else 'private'}, max-age={max_age}",
+        "cache-control": (
+            f"public, max-age={max_age}, {CDN_STALENESS}"
+            if shared
+            else f"private, max-age={max_age}"
+        ),
         "vary": "accept-encoding",
     }
     if language is not None:

@@ -93,7 +93,8 @@ async def session_of(
     request: Request[Any, Any, Any], platform: NamedDependency[Platform]
 ) -> AsyncIterator[AsyncSession]:
     reads = request.method in ("GET", "HEAD") or request.route_handler.opt.get(SESSION) == "read"
-    context = platform.db.read() if reads else platform.db.transaction()
+    # A replica only where the request allows it (see core/storage/replicas.py).
+    context = platform.db.replica_read() if reads else platform.db.transaction()
     session = await context.__aenter__()
     transaction = request.scope["state"][OPEN_TRANSACTION] = _OpenTransaction(context)
     try:

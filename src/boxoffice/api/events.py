@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.api.caching import cacheable
 from boxoffice.api.deps import READ_ONLY
+from boxoffice.api.middleware import MAY_LAG
 from boxoffice.api.readcache import PUBLIC_READ, PUBLIC_READ_BY_LANGUAGE, public_read_cache
 from boxoffice.core.catalog.calendar import event_calendar
 from boxoffice.core.catalog.categories import category_out, list_categories
@@ -44,7 +45,7 @@ class EventsController(Controller):
     @get(
         "/",
         summary="Published upcoming events: filter, search and sort",
-        opt=PUBLIC_READ,
+        opt={**PUBLIC_READ, **MAY_LAG},
         middleware=[public_read_cache],
     )
     async def list_events(
@@ -103,7 +104,7 @@ class EventsController(Controller):
     @post(
         "/search",
         status_code=200,
-        opt=READ_ONLY,
+        opt={**READ_ONLY, **MAY_LAG},
         summary="The same search, with the query as a JSON body",
     )
     async def search_events(
@@ -118,7 +119,7 @@ class EventsController(Controller):
     @get(
         "/{event_id:uuid}",
         summary="One published event",
-        opt=PUBLIC_READ,
+        opt={**PUBLIC_READ, **MAY_LAG},
         middleware=[public_read_cache],
     )
     async def get_event(
@@ -135,6 +136,7 @@ class EventsController(Controller):
         "/{event_id:uuid}/calendar.ics",
         summary="The event as an iCalendar file (RFC 5545)",
         media_type="text/calendar",
+        opt=MAY_LAG,
     )
     async def calendar(
         self,
@@ -153,7 +155,7 @@ class EventsController(Controller):
     @get(
         "/{event_id:uuid}/ticket-types",
         summary="What is on sale (access codes unlock more)",
-        opt=PUBLIC_READ,
+        opt={**PUBLIC_READ, **MAY_LAG},
         middleware=[public_read_cache],
     )
     async def ticket_types(
@@ -181,7 +183,7 @@ class CategoriesController(Controller):
         "``Accept-Language`` negotiates, among the platform's languages (``Content-Language`` "
         "says which), falling back to English; ``names`` has every language the category is "
         "named in.",
-        opt=PUBLIC_READ_BY_LANGUAGE,
+        opt={**PUBLIC_READ_BY_LANGUAGE, **MAY_LAG},
         middleware=[public_read_cache],
     )
     async def categories(

@@ -16,6 +16,7 @@ from boxoffice import metrics
 from boxoffice.api.pageviews import count_if_event_page
 from boxoffice.core.errors import FieldError, ValidationFailed
 from boxoffice.core.ids import new_id
+from boxoffice.core.storage.replicas import LAG_ALLOWED
 from boxoffice.logs import get_logger, reset_request_id, set_request_id
 
 HEADER = "x-request-id"
@@ -32,6 +33,23 @@ def accept_request_id(incoming: str | None) -> str:
     return incoming if incoming and _SANE.match(incoming) else new_id().hex
 
 
+#: ``opt`` of a public read that an anonymous caller may get from a read replica (a signed-in
+#: caller reads the primary: their own writes are always there; core/storage/replicas.py).
+MAY_LAG_KEY = "may_lag"
+MAY_LAG = {MAY_LAG_KEY: True}
+
+
+def may_lag(scope: Scope) -> bool:
+    """Whether this request's reads may come from a read replica: an anonymous caller of a
+    route marked ``MAY_LAG`` (a signed-in caller always sees their own writes)."""
+    handler = scope.get("route_handler")
+    return (
+        handler is not None
+        and bool(handler.opt.get(MAY_LAG_KEY))
+        and not any(name == b"authorization" for name, _ in scope["headers"])
+    )
+
+
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -43,6 +61,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         )
         request_id = accept_request_id(incoming)
         token = set_request_id(request_id)
+        lagging = LAG_ALLOWED.set(may_lag(scope))
         started = time.perf_counter()
         status = 0
 
@@ -69,6 +88,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             metrics.observe_request(method, route, status, seconds)
             count_if_event_page(scope, route, status)
             reset_request_id(token)
+            LAG_ALLOWED.reset(lagging)
 
     return middleware
 

@@ -18,8 +18,9 @@ without entering the handler (no dependency, no session, no query):
   Availability shown to buyers never decides anything (the checkout's conditional update
   does), so a second's lag is harmless.
 - **Changes show at once where they are made.** An organizer's or admin's successful write
-  empties this process's cache (:func:`invalidating_public_reads`), so the organizer reloading
-  the page sees the change.
+  empties this process's cache (:func:`invalidating_public_reads`), and a signed-in caller
+  (``Authorization``) is never answered from it, so the organizer reloading the page sees the
+  change.
 - **One miss per key.** Requests that miss while another is computing the same answer wait
   for it instead of querying too (a reload storm after expiry is one query).
 - **Bounded.** At most ``MAX_BYTES`` of bodies; the least recently used go first.
@@ -142,6 +143,11 @@ class PublicReadCache:
 
     async def answer(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
         headers = scope["headers"]
+        if any(name == b"authorization" for name, _ in headers):
+            # A signed-in caller gets the primary's answer, not one kept from a read that
+            # may have been a replica's, or another moment's: they see their own writes.
+            await app(scope, receive, send)
+            return
         gzip = any(name == b"accept-encoding" and b"gzip" in value for name, value in headers)
         key: Key = (scope["path"], scope["query_string"], gzip, _language(scope))
         kept = self.fresh(key)

@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+import msgspec
 import pytest
 
 from boxoffice.core.clock import Clock, ManualClock
@@ -69,6 +70,29 @@ def boxoffice_postgres() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def boxoffice_postgres_replica(boxoffice_postgres: PostgresServer) -> Iterator[PostgresServer]:
+    """A streaming hot standby of the session's server (pg_basebackup from it), started the
+    first time a test asks; with an external server, BOXOFFICE_TEST_POSTGRES_REPLICA_URL."""
+    if boxoffice_postgres.process is None:
+        external = os.environ.get("BOXOFFICE_TEST_POSTGRES_REPLICA_URL")
+        if not external:
+            pytest.fail(
+                "BOXOFFICE_TEST_POSTGRES_URL is set: set BOXOFFICE_TEST_POSTGRES_REPLICA_URL "
+                "to a streaming replica of it too (its superuser URL)",
+                pytrace=False,
+            )
+        yield PostgresServer(url=external)
+        return
+    bindir = find_postgres_bindir()
+    assert bindir is not None  # the primary started from it
+    replica = boxoffice_postgres.start_replica(bindir)
+    try:
+        yield replica
+    finally:
+        replica.stop()
 
 
 @pytest.fixture(scope="session")
@@ -142,7 +166,8 @@ async def boxoffice_platform(
 
     ``config`` is the text of plugins.toml. ``entry_points=True`` loads the installed plugins
     as well (as production does); ``strict=False`` returns a platform whose configuration has
-    problems instead of raising them (``platform.plugins.problems``).
+    problems instead of raising them (``platform.plugins.problems``); ``settings`` overrides
+    :class:`~boxoffice.settings.Settings` fields.
     """
     from boxoffice.platform import Platform
     from boxoffice.settings import Settings
@@ -157,10 +182,11 @@ async def boxoffice_platform(
         environ: dict[str, str] | None = None,
         platform_clock: Clock | None = None,
         strict: bool = True,
+        settings: dict[str, Any] | None = None,
     ) -> Platform:
         plugins_file = tmp_path / f"plugins-{len(built)}.toml"
         plugins_file.write_text(config, encoding="utf-8")
-        settings = Settings(
+        base = Settings(
             data_dir=tmp_path / "data",
             database_url=boxoffice_db_url,
             db_pool_size=0,  # the test client runs the app on its own event loop
@@ -170,7 +196,7 @@ async def boxoffice_platform(
             run_dispatcher=False,
         )
         platform = Platform.build(
-            settings,
+            msgspec.structs.replace(base, **(settings or {})),
             clock=platform_clock or boxoffice_clock,
             extra_plugins=plugins,
             use_entry_points=entry_points,

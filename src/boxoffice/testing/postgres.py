@@ -36,7 +36,7 @@ def find_postgres_bindir() -> Path | None:
     candidates: list[Path] = [Path(explicit)] if explicit else []
     on_path = shutil.which("initdb")
     if on_path:
-        candidates.append(Path(on_path).parent)
+        candidates.append(Path(on_path).resolve().parent)  # a symlink: the real directory
     pg_config = shutil.which("pg_config")
     if pg_config:
         with contextlib.suppress(subprocess.SubprocessError, OSError):
@@ -63,6 +63,26 @@ def free_port() -> int:
         return port
 
 
+def _workspace() -> tuple[Path, dict[str, Any], dict[str, str]]:
+    """A new directory for a cluster (its sockets directory inside), how to run its
+    programs (as ``postgres`` when we are root: initdb and postgres refuse root), and
+    their environment."""
+    directory = Path(tempfile.mkdtemp(prefix="boxoffice-pg-"))
+    (directory / "sockets").mkdir()
+    run_as: dict[str, Any] = {}
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        for path in (directory, directory / "sockets"):
+            os.chown(path, user.pw_uid, user.pw_gid)
+
+        def demote() -> None:
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+
+        run_as = {"preexec_fn": demote}
+    return directory, run_as, {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+
+
 @dataclass
 class PostgresServer:
     """A throwaway PostgreSQL cluster for one test session."""
@@ -75,26 +95,12 @@ class PostgresServer:
     def start(cls, bindir: Path, *, durable: bool = False) -> PostgresServer:
         """Start a throwaway server. Tests run it with ``fsync`` off; ``durable`` keeps
         PostgreSQL's defaults (benchmarks measure what production would see)."""
-        directory = Path(tempfile.mkdtemp(prefix="boxoffice-pg-"))
-        data, sockets, log = directory / "data", directory / "sockets", directory / "server.log"
-        sockets.mkdir()
-        run_as: dict[str, Any] = {}
-        if os.geteuid() == 0:  # initdb and postgres refuse to run as root
-            user = pwd.getpwnam("postgres")
-            for path in (directory, sockets):
-                os.chown(path, user.pw_uid, user.pw_gid)
-
-            def demote() -> None:
-                os.setgid(user.pw_gid)
-                os.setuid(user.pw_uid)
-
-            run_as = {"preexec_fn": demote}
-        env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+        directory, run_as, env = _workspace()
         subprocess.run(
             [
                 str(bindir / "initdb"),
                 "-D",
-                str(data),
+                str(directory / "data"),
                 "-U",
                 "postgres",
                 "--auth=trust",
@@ -108,6 +114,49 @@ class PostgresServer:
             env=env,
             **run_as,
         )
+        return cls._launch(bindir, directory, run_as, env, durable=durable)
+
+    def start_replica(self, bindir: Path) -> PostgresServer:
+        """A hot standby of this server on another port, streaming its WAL: a base backup
+        (``pg_basebackup -R``: it writes the standby's connection to this one), started."""
+        directory, run_as, env = _workspace()
+        host, port = self.url.split("@", 1)[1].split("/", 1)[0].split(":")
+        subprocess.run(
+            [
+                str(bindir / "pg_basebackup"),
+                "-D",
+                str(directory / "data"),
+                "-h",
+                host,
+                "-p",
+                port,
+                "-U",
+                "postgres",
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+            **run_as,
+        )
+        return self._launch(bindir, directory, run_as, env, durable=False)
+
+    @classmethod
+    def _launch(
+        cls,
+        bindir: Path,
+        directory: Path,
+        run_as: dict[str, Any],
+        env: dict[str, str],
+        *,
+        durable: bool,
+    ) -> PostgresServer:
+        data, sockets, log = directory / "data", directory / "sockets", directory / "server.log"
         port = free_port()
         with open(log, "wb") as log_file:
             process = subprocess.Popen(
@@ -152,7 +201,7 @@ class PostgresServer:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 break
-            if b"ready to accept connections" in log.read_bytes():
+            if b"ready to accept" in log.read_bytes():  # "... read-only connections" too
                 return server
             time.sleep(0.05)
         output = log.read_bytes().decode(errors="replace")

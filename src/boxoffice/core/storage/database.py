@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
@@ -37,6 +37,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from boxoffice.core.storage.engine import ANALYSIS_LIMIT, WRITE_OPTION
 from boxoffice.core.storage.prepared import run_lazily
+from boxoffice.core.storage.replicas import LAG_ALLOWED, Replicas
 from boxoffice.core.storage.sqlite_writer import SQLiteWriter, WriteQueue
 from boxoffice.core.storage.work import CommitInfo, scoped
 from boxoffice.logs import get_logger
@@ -63,7 +64,14 @@ class Listening:
 class Database:
     """The engine plus the ways in: a write transaction, a read, and :meth:`run`."""
 
-    def __init__(self, engine: AsyncEngine, *, write_slots: int = 3) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        write_slots: int = 3,
+        replicas: Sequence[AsyncEngine] = (),
+        replica_max_lag: float = 1.0,
+    ) -> None:
         """``write_slots``: on PostgreSQL, how many :meth:`run` transactions may be under
         way at once in this process. Buyers racing for one quota queue on its row lock;
         while they wait there each holds a pooled connection, and every round trip of the
@@ -71,6 +79,7 @@ class Database:
         hold nothing (measured: 3 slots did 252 checkouts/s with p99 0.9 s where no limit
         did 183/s with p99 4.7 s). SQLite's writer takes turns by itself."""
         self.engine = engine
+        self.replicas = Replicas(replicas, replica_max_lag)
         self._write_slots = write_slots
         self._autocommit = engine.sync_engine.execution_options(isolation_level="AUTOCOMMIT")
         self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
@@ -220,6 +229,18 @@ class Database:
         async with self._reader() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def replica_read(self) -> AsyncIterator[AsyncSession]:
+        """A read that may lag the primary by the replicas' bound, when the request allows it
+        (``LAG_ALLOWED``): on a fit read replica when there is one
+        (:mod:`~boxoffice.core.storage.replicas`), else :meth:`read`."""
+        replica = None
+        if self.replicas and LAG_ALLOWED.get():
+            replica = await self.replicas.fit_one()
+        reading = self.replicas.read(replica) if replica is not None else self.read()
+        async with reading as session:
+            yield session
+
     async def optimize(self) -> None:
         """Keep the query planner's statistics current. SQLite has no autovacuum/analyze:
         without statistics it prefers the low-selectivity status index to primary-key
@@ -245,4 +266,5 @@ class Database:
             writer, self._sqlite_writer = self._sqlite_writer, None
             await asyncio.get_running_loop().run_in_executor(writer.thread, writer.close)
             writer.thread.shutdown(wait=True)
+        await self.replicas.close()
         await self.engine.dispose()

@@ -185,7 +185,7 @@ class DbSearchBackend:
                 "WHERE kind = :kind AND document @@ q ORDER BY rank DESC, doc_id LIMIT :limit"
             )
             params = {"cfg": pg_config(language), "q": tsquery, "kind": kind, "limit": limit}
-        async with self.database.read() as session:
+        async with self.database.replica_read() as session:
             rows = (await session.execute(statement, params)).all()
         return [SearchHit(id=row[0], score=(-row[1] if self._sqlite else row[1])) for row in rows]
 
