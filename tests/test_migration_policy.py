@@ -11,7 +11,13 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+from sqlalchemy import text
+
 import boxoffice.migrations
+from boxoffice.core.errors import DatabaseNotMigrated
+from boxoffice.core.storage import Database
+from boxoffice.migrations import ensure_migrated, known_revisions
 
 VERSIONS = Path(boxoffice.migrations.__file__).parent / "versions"
 BEFORE_THE_RULE = {"0016_link_secrets_hashed.py", "0023_notification_engine.py"}
@@ -59,3 +65,19 @@ def test_the_rule_catches_a_drop() -> None:
     assert not _declares_contract(dropping)
     marked = ast.parse("CONTRACT = 'unused since 0.4'\n" + "def upgrade():\n    pass\n")
     assert _declares_contract(marked)
+
+
+async def test_a_release_runs_on_the_next_releases_schema_but_not_on_an_older_one(
+    db: Database,
+) -> None:
+    """A rolling deploy migrates first: the running release then meets a revision it does
+    not know (ahead: it runs on, and stays ready), never one it knows to be behind."""
+    await ensure_migrated(db)
+    async with db.transaction() as session:
+        await session.execute(text("UPDATE alembic_version SET version_num = '0099_next'"))
+    await ensure_migrated(db)  # ahead: fine
+    older = sorted(known_revisions())[0]
+    async with db.transaction() as session:
+        await session.execute(text(f"UPDATE alembic_version SET version_num = '{older}'"))
+    with pytest.raises(DatabaseNotMigrated, match="Run `boxoffice migrate`"):
+        await ensure_migrated(db)

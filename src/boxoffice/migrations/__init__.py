@@ -6,6 +6,7 @@ database. Every revision runs on SQLite and on PostgreSQL (the test suite runs t
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,18 @@ def alembic_config() -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
+
+
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    """Every revision this code ships (a database at another one is a newer release's)."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return frozenset(script.revision for script in scripts.walk_revisions())
 
 
 async def upgrade(db: Database, revision: str = "head") -> None:
@@ -75,9 +84,13 @@ async def is_empty(db: Database) -> bool:
 
 
 async def ensure_migrated(db: Database) -> None:
-    """Refuse to run on a database whose schema is not at this code's head revision."""
+    """Refuse to run on a database whose schema is behind this code's head revision.
+
+    A schema *ahead* of the code (a revision this code does not know) is a newer release's,
+    migrated before its rollout: migrations only expand (docs/deploy.md), so this release
+    still runs on it while the rollout replaces its processes."""
     current, head = await current_revision(db), head_revision()
-    if current == head:
+    if current == head or (current is not None and current not in known_revisions()):
         return
     where = db.engine.url.render_as_string(hide_password=True)
     state = "has no boxoffice schema" if current is None else f"is at revision {current}"
