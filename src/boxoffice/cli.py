@@ -28,7 +28,13 @@ from boxoffice.core.notify.rendering import (
 )
 from boxoffice.core.storage import Database, create_engine
 from boxoffice.logs import configure_logging
-from boxoffice.migrations import ensure_migrated, head_revision, is_empty, upgrade
+from boxoffice.migrations import (
+    ensure_migrated,
+    head_revision,
+    is_empty,
+    upgrade,
+    wait_until_migrated,
+)
 from boxoffice.platform import STOP_TIMEOUT_SECONDS, Platform, load_plugin_set
 from boxoffice.plugins.manager import PluginSet, warnings
 from boxoffice.plugins.routing import Router
@@ -193,7 +199,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 async def _worker(settings: Settings, once: bool) -> int:
     platform = Platform.build(settings)
     try:
-        await ensure_migrated(platform.db)
+        await wait_until_migrated(platform.db, settings.worker_start_timeout)
         if once:
             await run_maintenance(platform.db, platform.clock, platform.router.enabled_regions())
             return await platform.dispatcher.run_until_idle()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from boxoffice import metrics, tracing
 from boxoffice.core.analytics.projection import ANALYTICS
 from boxoffice.core.analytics.views import PageViewCounter
+from boxoffice.core.background import keep_running
 from boxoffice.core.booking.notices import remind_forever
 from boxoffice.core.booking.subscribers import event_subscriber
 from boxoffice.core.booking.sweeper import sweep_forever
@@ -195,20 +196,22 @@ class Platform:
         booking sweeper (lapsed holds and unpaid orders), housekeeping, the reconciliation
         of payments nobody heard of for a while, the retries of messages, the day-before
         reminders and the outgoing webhooks."""
-        return [
-            self.dispatcher.run_forever(),
-            sweep_forever(self.db, self.clock),
-            maintain_forever(self.db, self.clock, self.router.enabled_regions()),
-            self.payments.reconcile_forever(),
-            self.notifier.retry_forever(),
-            remind_forever(self.db, self.clock),
-            self.webhooks.run_forever(),
-        ]
+        regions = self.router.enabled_regions()
+        loops: dict[str, Callable[[], Awaitable[None]]] = {
+            "journal": self.dispatcher.run_forever,
+            "sweeper": lambda: sweep_forever(self.db, self.clock),
+            "maintenance": lambda: maintain_forever(self.db, self.clock, regions),
+            "reconciliation": self.payments.reconcile_forever,
+            "message-retries": self.notifier.retry_forever,
+            "reminders": lambda: remind_forever(self.db, self.clock),
+            "webhooks": self.webhooks.run_forever,
+        }
+        return [keep_running(loop, name) for name, loop in loops.items()]
 
     def api_process_work(self) -> list[Coroutine[Any, Any, None]]:
         """What runs in every API process, with or without a worker beside it: adding the
         page views it counted."""
-        return [self.page_views.flush_forever(self.db)]
+        return [keep_running(lambda: self.page_views.flush_forever(self.db), "page-views")]
 
     async def run_background_work(self, stop: asyncio.Event) -> None:
         """``boxoffice worker``: the background work until ``stop`` is set (SIGTERM), then

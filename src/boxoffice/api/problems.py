@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from litestar import MediaType, Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -230,12 +231,36 @@ def _concurrent_change(
     )
 
 
+#: SQLSTATE classes of a database that is not there for a moment: connection exceptions
+#: (08) and operator intervention (57: shutting down, starting up, in recovery).
+UNAVAILABLE_SQLSTATES = frozenset({"08", "57"})
+CONNECTION_BROKEN = (asyncpg.exceptions.InterfaceError, asyncpg.exceptions.InternalClientError)
+
+
 def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
     """A lost database connection (a restart, a network cut) is the service being briefly
-    unavailable, not a bug: 503 with Retry-After (the pool has replaced the connection)."""
-    if not exc.connection_invalidated:
+    unavailable, not a bug: 503 with Retry-After (the pool has replaced the connection).
+    So is a server refusing connections while it shuts down or starts up."""
+    state = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+    driver = exc.orig.__cause__ if exc.orig is not None else None
+    lost = (
+        exc.connection_invalidated
+        or state[:2] in UNAVAILABLE_SQLSTATES
+        # asyncpg's own word for a connection that broke under an operation: closed, or
+        # left mid-operation by the server going away.
+        or isinstance(driver, CONNECTION_BROKEN)
+    )
+    if not lost:
         return _unexpected(request, exc)
-    log.warning("db.connection_lost", path=request.url.path, error=str(exc.orig)[:300])
+    return _database_unavailable(request, exc)
+
+
+def _database_unavailable(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[dict[str, Any]]:
+    """``ConnectionError`` too: a new connection refused or cut (the database is down); the
+    drivers raise it as it is, not as a DBAPI error."""
+    log.warning("db.connection_lost", path=request.url.path, error=str(exc)[:300])
     return problem_response(
         request,
         status=503,
@@ -266,6 +291,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: _http,
     IntegrityError: _concurrent_change,
     DBAPIError: _database_error,
+    ConnectionError: _database_unavailable,
     Exception: _unexpected,
 }
 

@@ -6,7 +6,9 @@ database. Every revision runs on SQLite and on PostgreSQL (the test suite runs t
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +17,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect
+from sqlalchemy.exc import DBAPIError
 
 from boxoffice.core.errors import DatabaseNotMigrated
 from boxoffice.core.storage import Database
+from boxoffice.logs import get_logger
+
+log = get_logger(__name__)
 
 SCRIPT_LOCATION = Path(__file__).parent
 
@@ -99,3 +105,19 @@ async def ensure_migrated(db: Database) -> None:
         "Run `boxoffice migrate` (with the same BOXOFFICE_DATABASE_URL) and start again.",
         extra={"current": current, "expected": head},
     )
+
+
+async def wait_until_migrated(db: Database, patience: float) -> None:
+    """:func:`ensure_migrated`, waiting up to ``patience`` seconds for a database that does
+    not answer yet (starting up, restarting): a worker started beside it waits instead of
+    exiting. A schema behind the code is refused at once."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            await ensure_migrated(db)
+            return
+        except (OSError, DBAPIError) as error:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("db.waiting", error=type(error).__name__)
+            await asyncio.sleep(1.0)

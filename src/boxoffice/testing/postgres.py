@@ -12,6 +12,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -90,6 +91,8 @@ class PostgresServer:
     url: str  # superuser URL to the "postgres" database
     process: subprocess.Popen[bytes] | None = None
     directory: Path | None = None
+    #: How to run its server again (bindir, run_as, env, durable): see :meth:`restart`.
+    runs: tuple[Path, dict[str, Any], dict[str, str], bool] | None = None
 
     @classmethod
     def start(cls, bindir: Path, *, durable: bool = False) -> PostgresServer:
@@ -156,16 +159,32 @@ class PostgresServer:
         *,
         durable: bool,
     ) -> PostgresServer:
-        data, sockets, log = directory / "data", directory / "sockets", directory / "server.log"
         port = free_port()
-        with open(log, "wb") as log_file:
-            process = subprocess.Popen(
+        server = cls(
+            url=f"postgresql://postgres@127.0.0.1:{port}/postgres",
+            directory=directory,
+            runs=(bindir, run_as, env, durable),
+        )
+        server._run()
+        return server
+
+    def _run(self) -> None:
+        """Start the cluster's server on its port and wait until it accepts connections."""
+        assert self.directory is not None
+        assert self.runs is not None
+        bindir, run_as, env, durable = self.runs
+        port = self.url.split("@", 1)[1].split("/", 1)[0].split(":")[1]
+        data, sockets = self.directory / "data", self.directory / "sockets"
+        log = self.directory / "server.log"
+        started_at = log.stat().st_size if log.exists() else 0
+        with open(log, "ab") as log_file:
+            self.process = subprocess.Popen(
                 [
                     str(bindir / "postgres"),
                     "-D",
                     str(data),
                     "-p",
-                    str(port),
+                    port,
                     "-h",
                     "127.0.0.1",
                     "-k",
@@ -192,21 +211,27 @@ class PostgresServer:
                 env=env,
                 **run_as,
             )
-        server = cls(
-            url=f"postgresql://postgres@127.0.0.1:{port}/postgres",
-            process=process,
-            directory=directory,
-        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if process.poll() is not None:
+            if self.process.poll() is not None:
                 break
-            if b"ready to accept" in log.read_bytes():  # "... read-only connections" too
-                return server
+            with open(log, "rb") as reading:
+                reading.seek(started_at)
+                if b"ready to accept" in reading.read():  # "... read-only connections" too
+                    return
             time.sleep(0.05)
         output = log.read_bytes().decode(errors="replace")
-        server.stop()
+        self.stop()
         raise RuntimeError(f"PostgreSQL did not start:\n{output}")
+
+    def restart(self, *, down: float = 0.0) -> None:
+        """Stop the server (fast shutdown: connections are cut, as in a failover or a crash
+        of the connection), stay down ``down`` seconds, start it again on the same port."""
+        assert self.process is not None, "only a server this harness started"
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=30)
+        time.sleep(down)
+        self._run()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
