@@ -44,7 +44,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from measure import KeepAliveClient, bench_database, cpu_seconds, quantiles, rss_mb
+from measure import (
+    KeepAliveClient,
+    bench_database,
+    cpu_seconds,
+    postgres_cpu_seconds,
+    quantiles,
+    rss_mb,
+)
 from sqlalchemy import func, select
 
 from boxoffice.core.booking.models import Order
@@ -93,17 +100,23 @@ def eu_pack(region_id: str) -> EuropeanUnion | None:
     return EuropeanUnion() if region_id == "eu" else None
 
 
-async def seed(url: str, capacity: int) -> tuple[tuple[str, str, str], tuple[str, str]]:
+async def seed(
+    url: str, capacity: int, label: str = ""
+) -> tuple[tuple[str, str, str], tuple[str, str]]:
     """Migrate and create the sale's event and a warm-up event; returns (event id, ticket
-    type id, quota id) of the sale and (event id, ticket type id) of the warm-up."""
+    type id, quota id) of the sale and (event id, ticket type id) of the warm-up. ``label``
+    tells apart the sales of one database (their slugs)."""
     db = Database(create_engine(url))
     await upgrade(db)
     clock = SystemClock()
     starts = clock.now() + timedelta(days=30)
     made = []
     async with db.transaction() as session:
-        org = await create_organization(session, clock, slug="bench", name="Bench")
-        for slug, seats in (("flash-sale", capacity), ("warm-up", WARM_UP_PURCHASES)):
+        org = await create_organization(session, clock, slug=f"bench{label}", name="Bench")
+        for slug, seats in (
+            (f"flash-sale{label}", capacity),
+            (f"warm-up{label}", WARM_UP_PURCHASES),
+        ):
             event = await create_event(
                 session,
                 clock,
@@ -328,9 +341,11 @@ def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
                     for i in range(clients)
                 ]
                 cpu_before = sum(cpu_seconds(pid) for pid in servers.pids())
+                database_before = postgres_cpu_seconds()
                 with multiprocessing.get_context("spawn").Pool(clients) as pool:
                     batches = pool.map(_client_process, jobs)
                 server_cpu = sum(cpu_seconds(pid) for pid in servers.pids()) - cpu_before
+                database_cpu = postgres_cpu_seconds() - database_before
                 rss = {pid: rss_mb(pid) for pid in servers.pids()}
             results = [r for batch, _ in batches for r in batch]
             client_cpu = sum(cpu for _, cpu in batches)
@@ -354,6 +369,7 @@ def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
                 "paying": paying,
                 "server_cpu": server_cpu,
                 "client_cpu": client_cpu,
+                "database_cpu": database_cpu if engine == "postgresql" else None,
             }
         finally:
             if fake is not None:
@@ -411,6 +427,11 @@ def main() -> None:
             f"  CPU ms per buyer (purchase or refusal): server "
             f"{1000 * report['server_cpu'] / buyers:.2f}, load generator "
             f"{1000 * report['client_cpu'] / buyers:.2f}"
+            + (
+                f", PostgreSQL {1000 * report['database_cpu'] / buyers:.2f}"
+                if report["database_cpu"] is not None
+                else ""
+            )
         )
         p99 = (
             statistics.quantiles([r[2] for r in purchases], n=100)[98] if len(purchases) > 1 else 0

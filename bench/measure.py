@@ -23,6 +23,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process on the machine (the benchmarks run one server):
+    each live process's own, plus what the ones that ended gave their parent (``cutime``)."""
+    total = 0.0
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat_file.read_text()
+        except OSError:
+            continue
+        name, fields = text.split("(", 1)[1].rsplit(")", 1)
+        if name != "postgres":
+            continue
+        values = fields.split()
+        total += sum(int(v) for v in values[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def quantiles(values: list[float], digits: int = 0) -> str:
     """p50, p95, p99 and max of latencies in ms ("n/a" for fewer than two)."""
     if len(values) < 2:
