@@ -88,6 +88,34 @@ async def test_concurrent_buyers_in_one_process(
     assert all(held == 0 for _, _, held in (await assert_books_balance(platform.db)).values())
 
 
+async def test_one_hold_becomes_one_order_however_many_race_for_it(
+    platform: Platform, make_client: Any, clock: ManualClock
+) -> None:
+    """Twelve tabs submit the same hold at once, each as a different buyer: the hold's
+    conditional take decides among the order's writes, so exactly one order is placed and
+    every other tab hears that the hold is already an order (on PostgreSQL they race on the
+    row; on SQLite they queue for the writer)."""
+    store = await shop(platform.db, clock, quotas={"Hall": (10, ["Standard"])})
+    async with make_client(platform) as client:
+        held = await Buyer(client, store).hold(Standard=2)
+        assert held.status_code == 201, held.text
+        answers = await asyncio.gather(
+            *[
+                Buyer(client, store, email=f"tab{index}@example.org").order(held.json())
+                for index in range(12)
+            ]
+        )
+    placed = [a for a in answers if a.status_code == 201]
+    refused = [a for a in answers if a.status_code != 201]
+    assert len(placed) == 1, [a.text for a in answers]
+    assert {(a.status_code, a.json()["rule"]) for a in refused} == {(409, "hold_ordered")}
+    async with platform.db.read() as session:
+        orders = (await session.execute(select(Order.buyer_email, Order.tickets))).all()
+    assert [tuple(o) for o in orders] == [(placed[0].json()["buyer_email"], 2)]
+    books = await assert_books_balance(platform.db)
+    assert books[str(store.quotas["Hall"])] == (10, 0, 2), "the two seats are held once"
+
+
 async def test_several_server_processes_on_one_database(
     db_url: str, tmp_path: Path, clock: ManualClock
 ) -> None:

@@ -173,6 +173,36 @@ async def test_the_first_deferred_write_that_misses_raises_and_nothing_is_kept(
     assert await db.run(lambda c: READ.execute(c, {"event_id": event_id}).rows) == []
 
 
+async def test_a_miss_explains_itself_though_a_later_write_breaks_a_constraint(
+    db: Database, clock: ManualClock
+) -> None:
+    """PostgreSQL runs every write of the one statement, so the duplicate key of a later
+    write fails it before the row counts are checked: the writes then run again one by
+    one, and the earlier miss, which is the reason, is what the caller hears."""
+    store = await shop(db, clock)
+    event_id, now = store.event.id, datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
+    existing = _hold(event_id, now, 1)
+    await db.run(lambda connection: INSERT_HOLD.execute(connection, existing))
+
+    def work(connection: Connection) -> None:
+        READ.execute(connection, {"event_id": event_id})
+        LAPSE.defer(connection, {"now": now}, expect=1, otherwise=_refuse("nothing lapsed"))
+        INSERT_HOLD.defer(connection, {**existing, "secret_hash": "another"})
+
+    with pytest.raises(Refused, match="nothing lapsed"):
+        await db.run(work)
+
+    def duplicate_only(connection: Connection) -> None:
+        READ.execute(connection, {"event_id": event_id})
+        LAPSE.defer(connection, {"now": now + timedelta(days=1)}, expect=1)
+        INSERT_HOLD.defer(connection, {**existing, "secret_hash": "another"})
+
+    with pytest.raises(IntegrityError):
+        await db.run(duplicate_only)
+    rows = await db.run(lambda c: READ.execute(c, {"event_id": event_id}).rows)
+    assert [(row.id, row.status) for row in rows] == [(existing["id"], "active")]
+
+
 async def test_deferred_writes_outside_database_run_happen_at_once(
     db: Database, clock: ManualClock
 ) -> None:

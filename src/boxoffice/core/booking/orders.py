@@ -308,18 +308,27 @@ def place_order(
     data: OrderIn,
     ordering: Ordering,
 ) -> OrderOut:
-    """Turn a hold into an order: pending payment, or confirmed at once when free. The hold
-    is taken by one conditional UPDATE; its seats move to the order without touching the
-    quota rows (they stay held until the order is paid, cancelled or expires)."""
+    """Turn a hold into an order: pending payment, or confirmed at once when free. One read
+    (the hold with its event), then the writes together: the hold is taken by a conditional
+    UPDATE among them whose row count decides (another request that took it first, or the
+    sweeper, makes the whole order roll back); its seats move to the order without touching
+    the quota rows (they stay held until the order is paid, cancelled or expires)."""
     now = clock.now()
-    taken = statements.TAKE_HOLD.first(connection, {"hold_id": hold_id, "now": now})
-    if taken is None or not secret_matches(data.secret, taken.secret_hash):
-        _explain_untakeable(connection, hold_id, data.secret)
-    assert taken is not None
-    context: Sequence[SelectionRow] = statements.SELECTION.execute(
-        connection, {"event_id": taken.event_id}
-    ).rows
-    placed = _record_order(connection, clock, hold_id, taken, context, data, ordering)
+    rows = statements.HOLD_SELECTION.execute(connection, {"hold_id": hold_id}).rows
+    hold = rows[0] if rows else None
+    if hold is None or not secret_matches(data.secret, hold.secret_hash):
+        raise NotFound(f"no hold {hold_id}")
+    if hold.hold_status != "active" or ensure_utc(hold.expires_at) <= now:
+        _untakeable(hold.hold_status)
+
+    def lost_the_hold() -> NoReturn:  # to a request that took it first, or to the sweeper
+        state = statements.HOLD_STATE.first(connection, {"hold_id": hold_id})
+        _untakeable(state.status if state is not None else "gone")
+
+    statements.TAKE_HOLD.defer(
+        connection, {"hold_id": hold_id, "now": now}, expect=1, otherwise=lost_the_hold
+    )
+    placed = _record_order(connection, clock, hold_id, hold, rows, data, ordering)
     _confirm_if_free(connection, clock, placed, ordering.public_url)
     return order_out(
         placed.order, placed.items, secret=placed.secret, public_url=ordering.public_url
@@ -378,7 +387,7 @@ def _record_order(
     data: OrderIn,
     ordering: Ordering,
 ) -> _Placed:
-    """The pending order for a hold just taken (``taken``: its event, items, allocations,
+    """The pending order for a hold being taken (``taken``: its event, items, allocations,
     deadline and promo code), its tickets and its journal entry. ``context``: ``SELECTION``
     rows of the event and (at least) the hold's ticket types."""
     now = clock.now()
@@ -494,16 +503,13 @@ def _confirm_if_free(
     _confirmed(connection, clock, order, via="free", region=event.region)
 
 
-def _explain_untakeable(connection: Connection, hold_id: uuid.UUID, secret: str) -> None:
-    """Why a hold could not become an order (the transaction is rolled back by the raise)."""
-    state = statements.HOLD_STATE.first(connection, {"hold_id": hold_id})
-    if state is None or not secret_matches(secret, state.secret_hash):
-        raise NotFound(f"no hold {hold_id}")
-    if state.status == "ordered":
+def _untakeable(status: str) -> NoReturn:
+    """Why a hold (its secret known) cannot become an order: taken, or lapsed."""
+    if status == "ordered":
         raise Conflict("this hold is already an order", extra={"rule": "hold_ordered"})
     raise HoldExpired(
         "the hold expired and its seats went back; start again",
-        extra={"rule": "hold_ttl", "status": state.status},
+        extra={"rule": "hold_ttl", "status": status},
     )
 
 

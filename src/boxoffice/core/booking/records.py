@@ -90,8 +90,8 @@ class SelectionRow(TicketLike, Protocol):
 
 
 class TakenHold(Protocol):
-    """A hold an order is placed from: a ``TAKE_HOLD`` row, or the :class:`HoldRecord` a
-    checkout just wrote."""
+    """A hold an order is placed from: a ``HOLD_SELECTION`` row, or the :class:`HoldRecord`
+    a checkout just wrote."""
 
     @property
     def event_id(self) -> uuid.UUID: ...

@@ -6,7 +6,7 @@ types, so the queries read all of the event's and the code picks the requested o
 
 from __future__ import annotations
 
-from sqlalchemy import Insert, Integer, bindparam, func, insert, select, update
+from sqlalchemy import FromClause, Insert, Integer, bindparam, func, insert, select, update
 
 from boxoffice.core.booking.models import BuyerTally, Hold, Order, OrderItem, Question
 from boxoffice.core.catalog.models import Event, Quota, QuotaTicketType, TicketType
@@ -24,53 +24,78 @@ order_item = table_of(OrderItem)
 question = table_of(Question)
 organization = table_of(Organization)
 
-#: An event, what an order needs of it, and its ticket types with their quota memberships,
-#: in one query: one row per (ticket type, quota); a ticket type in no quota has quota_id
-#: NULL; an event without ticket types gives one row with ticket_type_id NULL. ``questions``
-#: counts the event's questions (none asked: the order skips reading them).
-_SELECTION = (
-    select(
-        event.c.status,
-        event.c.ends_at,
-        event.c.hold_ttl_seconds,
-        event.c.organization_id,
-        event.c.title,
-        event.c.currency.label("event_currency"),
-        event.c.region,
-        event.c.country,
-        event.c.subdivision,
-        event.c.online,
-        event.c.tax_rates,
-        event.c.max_tickets_per_buyer,
-        event.c.fee_per_ticket_minor,
-        select(func.count())
-        .where(question.c.event_id == event.c.id)
-        .scalar_subquery()
-        .label("questions"),
-        ticket_type.c.id.label("ticket_type_id"),
-        ticket_type.c.name,
-        ticket_type.c.price_minor,
-        ticket_type.c.currency,
-        ticket_type.c.visibility,
-        ticket_type.c.access_code,
-        ticket_type.c.sales_start,
-        ticket_type.c.sales_end,
-        ticket_type.c.min_per_order,
-        ticket_type.c.max_per_order,
-        ticket_type.c.price_steps,
-        ticket_type.c.tax_category,
-        quota_member.c.quota_id,
-        (quota.c.sold + quota.c.held).label("taken"),
-        quota.c.capacity,
-    )
-    .select_from(
-        event.outerjoin(ticket_type, ticket_type.c.event_id == event.c.id)
+#: What an order needs of an event, and its ticket types with their quota memberships:
+#: one row per (ticket type, quota); a ticket type in no quota has quota_id NULL; an event
+#: without ticket types gives one row with ticket_type_id NULL. ``questions`` counts the
+#: event's questions (none asked: the order skips reading them).
+_SELECTION_COLUMNS = (
+    event.c.status,
+    event.c.ends_at,
+    event.c.hold_ttl_seconds,
+    event.c.organization_id,
+    event.c.title,
+    event.c.currency.label("event_currency"),
+    event.c.region,
+    event.c.country,
+    event.c.subdivision,
+    event.c.online,
+    event.c.tax_rates,
+    event.c.max_tickets_per_buyer,
+    event.c.fee_per_ticket_minor,
+    select(func.count())
+    .where(question.c.event_id == event.c.id)
+    .scalar_subquery()
+    .label("questions"),
+    ticket_type.c.id.label("ticket_type_id"),
+    ticket_type.c.name,
+    ticket_type.c.price_minor,
+    ticket_type.c.currency,
+    ticket_type.c.visibility,
+    ticket_type.c.access_code,
+    ticket_type.c.sales_start,
+    ticket_type.c.sales_end,
+    ticket_type.c.min_per_order,
+    ticket_type.c.max_per_order,
+    ticket_type.c.price_steps,
+    ticket_type.c.tax_category,
+    quota_member.c.quota_id,
+    (quota.c.sold + quota.c.held).label("taken"),
+    quota.c.capacity,
+)
+
+
+def _with_ticket_types(events: FromClause) -> FromClause:
+    return (
+        events.outerjoin(ticket_type, ticket_type.c.event_id == event.c.id)
         .outerjoin(quota_member, quota_member.c.ticket_type_id == ticket_type.c.id)
         .outerjoin(quota, quota.c.id == quota_member.c.quota_id)
     )
+
+
+#: An event, what an order needs of it, and its ticket types, in one query (see above).
+SELECTION = Prepared(
+    select(*_SELECTION_COLUMNS)
+    .select_from(_with_ticket_types(event))
     .where(event.c.id == bindparam("event_id"))
 )
-SELECTION = Prepared(_SELECTION)
+
+#: A hold an order is to be placed from, with its event's ``SELECTION`` rows: the one read
+#: of ``place_order`` (the hold's columns repeat on each row; a hold's content never
+#: changes, only its status). No rows: no such hold.
+HOLD_SELECTION = Prepared(
+    select(
+        hold.c.event_id,
+        hold.c.secret_hash,
+        hold.c.status.label("hold_status"),
+        hold.c["items"],
+        hold.c.allocations,
+        hold.c.expires_at,
+        hold.c.promo_code_id,
+        *_SELECTION_COLUMNS,
+    )
+    .select_from(_with_ticket_types(hold.join(event, event.c.id == hold.c.event_id)))
+    .where(hold.c.id == bindparam("hold_id"))
+)
 
 #: Where an organization is established (an order from a business buyer: reverse charge).
 SELLER_COUNTRY = Prepared(
@@ -109,7 +134,8 @@ SELL_HELD = Prepared(
 
 INSERT_HOLD = Prepared(insert(hold))
 
-#: Turn an active, unexpired hold into an order: the one conditional change that decides.
+#: Turn an active, unexpired hold into an order: the one conditional change that decides
+#: (deferred with the order's writes: its row count says whether the order won the hold).
 TAKE_HOLD = Prepared(
     update(hold)
     .where(
@@ -118,19 +144,10 @@ TAKE_HOLD = Prepared(
         hold.c.expires_at > bindparam("now"),
     )
     .values(status="ordered")
-    .returning(
-        hold.c.event_id,
-        hold.c.secret_hash,
-        hold.c["items"],
-        hold.c.allocations,
-        hold.c.expires_at,
-        hold.c.promo_code_id,
-    )
 )
 
-HOLD_STATE = Prepared(
-    select(hold.c.secret_hash, hold.c.status).where(hold.c.id == bindparam("hold_id"))
-)
+#: A hold's status (why an order lost the race for it).
+HOLD_STATE = Prepared(select(hold.c.status).where(hold.c.id == bindparam("hold_id")))
 
 QUESTIONS = Prepared(
     select(

@@ -40,7 +40,7 @@ from typing import Any, NamedTuple, NoReturn, TypeVar, cast
 
 from sqlalchemy import Connection
 from sqlalchemy.engine.interfaces import Dialect
-from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
@@ -211,9 +211,12 @@ def flush_deferred(connection: Connection) -> None:
 def finish_deferred(connection: Connection) -> None:
     """Run the writes still queued when the work returns. In lazy work that has not begun a
     transaction (PostgreSQL) they go as one self-committing statement, which checks the row
-    counts itself and rolls back on a miss; the writes are then tried again in a
-    transaction, one by one, so that the refusal can explain itself (or, if the race went
-    the other way meanwhile, they succeed)."""
+    counts itself and rolls back on a miss. If it refuses, or breaks a constraint, the
+    writes are tried again in a transaction one by one, in the order they were deferred:
+    all of the statement's writes run, so a later one's unique violation (an order for a
+    hold another request just took) can hide the earlier miss that explains the refusal
+    (the hold was taken). The refusal then explains itself; a real conflict raises again;
+    if the race went the other way meanwhile, they succeed."""
     queue: list[_Deferred] | None = connection.info.pop(DEFERRED, None)
     asynchronously = bool(connection.info.get(ASYNC_COMMIT))
     if not queue:
@@ -223,8 +226,11 @@ def finish_deferred(connection: Connection) -> None:
         try:
             _run_together(connection, queue, asynchronously, checked_by_database=True)
             return
-        except _DatabaseRefused:
-            asynchronously = False
+        except (_DatabaseRefused, IntegrityError):
+            begin_if_lazy(connection)
+            for write in queue:
+                _check([write], [_run_one(connection, write)])
+            return
     _run_checked(connection, queue, asynchronously)
 
 
