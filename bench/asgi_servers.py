@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import multiprocessing
 import os
 import statistics
@@ -26,7 +27,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 from flash_sale import PLUGINS as SALE_PLUGINS
 from flash_sale import _client_process
 from flash_sale import seed as seed_sale
@@ -34,12 +34,12 @@ from measure import bench_database, cpu_seconds, postgres_cpu_seconds
 from read_path import wrk
 from search import seed as seed_events
 
-from boxoffice.testing.postgres import free_port
+from boxoffice.testing import ServerProcesses
 
 PLUGINS = SALE_PLUGINS.replace("{gateway}", "offline")
 
 
-def command(server: str, port: int) -> list[str]:
+def server_command(server: str, port: int) -> list[str]:
     if server == "uvicorn":
         return [sys.executable, "-m", "boxoffice", "serve", "--workers", "2", "--port", str(port)]
     return [
@@ -77,42 +77,21 @@ def granian_app() -> object:
 def serving(server: str, env: dict[str, str]) -> Iterator[tuple[str, list[int]]]:
     """The server (and, for granian, the ``boxoffice worker`` that ``serve`` starts itself
     for uvicorn) until the block ends: (base URL, every process id)."""
-    port = free_port()
-    env = {**os.environ, **env}
+    env = dict(env)
+    worker = None
     if server == "granian":
         env["BOXOFFICE_RUN_DISPATCHER"] = "false"
         env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")])
-    processes = [subprocess.Popen(command(server, port), env=env, stderr=subprocess.DEVNULL)]
-    if server == "granian":
-        worker = [sys.executable, "-m", "boxoffice", "worker"]
-        processes.append(subprocess.Popen(worker, env=env, stderr=subprocess.DEVNULL))
-    base = f"http://127.0.0.1:{port}"
+        command = [sys.executable, "-m", "boxoffice", "worker"]
+        worker = subprocess.Popen(command, env={**os.environ, **env}, stderr=subprocess.DEVNULL)
+    servers = ServerProcesses(1, env, command=functools.partial(server_command, server))
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{server} did not become ready")
-            time.sleep(0.2)
-        yield base, tree([p.pid for p in processes])
+        with servers as (base,):
+            yield base, servers.pids() + ([worker.pid] if worker is not None else [])
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
-
-
-def tree(roots: list[int]) -> list[int]:
-    found, todo = [], list(roots)
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        children = Path(f"/proc/{pid}/task/{pid}/children")
-        if children.exists():
-            todo.extend(int(child) for child in children.read_text().split())
-    return found
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
 
 
 def run(args: argparse.Namespace) -> None:

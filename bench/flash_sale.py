@@ -40,6 +40,7 @@ import asyncio
 import multiprocessing
 import statistics
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,6 +54,7 @@ from measure import (
     rss_mb,
 )
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from boxoffice.core.booking.models import Order
 from boxoffice.core.catalog.lifecycle import EventStatus
@@ -100,6 +102,52 @@ def eu_pack(region_id: str) -> EuropeanUnion | None:
     return EuropeanUnion() if region_id == "eu" else None
 
 
+async def create_sale(
+    session: AsyncSession,
+    clock: SystemClock,
+    organization_id: uuid.UUID,
+    slug: str,
+    seats: int,
+    *,
+    price_minor: int = 4900,
+    max_per_order: int = 10,
+) -> tuple[str, str, str]:
+    """A published event in the EU region a month from now, with one ticket type selling
+    from one quota of ``seats``: (event id, ticket type id, quota id). The benchmarks' and
+    the drills' sale."""
+    starts = clock.now() + timedelta(days=30)
+    event = await create_event(
+        session,
+        clock,
+        organization_id,
+        EventDraft(
+            slug=slug,
+            title=slug.replace("-", " ").title(),
+            timezone="Europe/Berlin",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=3),
+            region="eu",
+            currency="EUR",
+            country="DE",
+            venue_name="Arena",
+            city="Berlin",
+            description="One night only.",
+        ),
+        regions=eu_pack,
+    )
+    ticket = await create_ticket_type(
+        session,
+        clock,
+        event,
+        TicketTypeIn(name="Standing", price=Price(price_minor, "EUR"), max_per_order=max_per_order),
+    )
+    quota = await create_quota(
+        session, clock, event, QuotaIn(name="Arena", capacity=seats, ticket_types=[ticket.id])
+    )
+    await change_status(session, clock, event.id, EventStatus.PUBLISHED, regions=eu_pack)
+    return str(event.id), str(ticket.id), str(quota.id)
+
+
 async def seed(
     url: str, capacity: int, label: str = ""
 ) -> tuple[tuple[str, str, str], tuple[str, str]]:
@@ -109,7 +157,6 @@ async def seed(
     db = Database(create_engine(url))
     await upgrade(db)
     clock = SystemClock()
-    starts = clock.now() + timedelta(days=30)
     made = []
     async with db.transaction() as session:
         org = await create_organization(session, clock, slug=f"bench{label}", name="Bench")
@@ -117,36 +164,7 @@ async def seed(
             (f"flash-sale{label}", capacity),
             (f"warm-up{label}", WARM_UP_PURCHASES),
         ):
-            event = await create_event(
-                session,
-                clock,
-                org.id,
-                EventDraft(
-                    slug=slug,
-                    title=slug.replace("-", " ").title(),
-                    timezone="Europe/Berlin",
-                    starts_at=starts,
-                    ends_at=starts + timedelta(hours=3),
-                    region="eu",
-                    currency="EUR",
-                    country="DE",
-                    venue_name="Arena",
-                    city="Berlin",
-                    description="One night only.",
-                ),
-                regions=eu_pack,
-            )
-            ticket = await create_ticket_type(
-                session, clock, event, TicketTypeIn(name="Standing", price=Price(4900, "EUR"))
-            )
-            quota = await create_quota(
-                session,
-                clock,
-                event,
-                QuotaIn(name="Arena", capacity=seats, ticket_types=[ticket.id]),
-            )
-            await change_status(session, clock, event.id, EventStatus.PUBLISHED, regions=eu_pack)
-            made.append((str(event.id), str(ticket.id), str(quota.id)))
+            made.append(await create_sale(session, clock, org.id, slug, seats))
     await db.close()
     (sale, warm_up) = made
     return sale, warm_up[:2]

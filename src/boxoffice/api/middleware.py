@@ -39,15 +39,17 @@ MAY_LAG_KEY = "may_lag"
 MAY_LAG = {MAY_LAG_KEY: True}
 
 
+def signed_in(scope: Scope) -> bool:
+    """Whether the request carries credentials (``Authorization``): such a caller must see
+    their own writes, so it reads neither a replica nor the public read cache."""
+    return any(name == b"authorization" for name, _ in scope["headers"])
+
+
 def may_lag(scope: Scope) -> bool:
     """Whether this request's reads may come from a read replica: an anonymous caller of a
     route marked ``MAY_LAG`` (a signed-in caller always sees their own writes)."""
     handler = scope.get("route_handler")
-    return (
-        handler is not None
-        and bool(handler.opt.get(MAY_LAG_KEY))
-        and not any(name == b"authorization" for name, _ in scope["headers"])
-    )
+    return handler is not None and bool(handler.opt.get(MAY_LAG_KEY)) and not signed_in(scope)
 
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 from litestar import MediaType, Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -31,6 +30,7 @@ from boxoffice.core.notify.rendering import (
     pick_locale,
     translations,
 )
+from boxoffice.core.storage.outages import connection_lost
 from boxoffice.logs import current_request_id, get_logger
 
 PROBLEM_JSON = "application/problem+json"
@@ -231,26 +231,11 @@ def _concurrent_change(
     )
 
 
-#: SQLSTATE classes of a database that is not there for a moment: connection exceptions
-#: (08) and operator intervention (57: shutting down, starting up, in recovery).
-UNAVAILABLE_SQLSTATES = frozenset({"08", "57"})
-CONNECTION_BROKEN = (asyncpg.exceptions.InterfaceError, asyncpg.exceptions.InternalClientError)
-
-
 def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
     """A lost database connection (a restart, a network cut) is the service being briefly
     unavailable, not a bug: 503 with Retry-After (the pool has replaced the connection).
     So is a server refusing connections while it shuts down or starts up."""
-    state = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
-    driver = exc.orig.__cause__ if exc.orig is not None else None
-    lost = (
-        exc.connection_invalidated
-        or state[:2] in UNAVAILABLE_SQLSTATES
-        # asyncpg's own word for a connection that broke under an operation: closed, or
-        # left mid-operation by the server going away.
-        or isinstance(driver, CONNECTION_BROKEN)
-    )
-    if not lost:
+    if not connection_lost(exc):
         return _unexpected(request, exc)
     return _database_unavailable(request, exc)
 

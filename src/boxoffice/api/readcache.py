@@ -48,6 +48,7 @@ from litestar.types import (
     Send,
 )
 
+from boxoffice.api.middleware import signed_in
 from boxoffice.core.notify.rendering import accepted_languages, pick_locale
 
 #: Route ``opt`` of the public reads this cache may answer.
@@ -143,7 +144,7 @@ class PublicReadCache:
 
     async def answer(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
         headers = scope["headers"]
-        if any(name == b"authorization" for name, _ in headers):
+        if signed_in(scope):
             # A signed-in caller gets the primary's answer, not one kept from a read that
             # may have been a replica's, or another moment's: they see their own writes.
             await app(scope, receive, send)

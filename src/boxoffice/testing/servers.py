@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,18 @@ class ServerProcesses:
             ...  # send requests to any of urls; servers.kill(0) stops one with SIGKILL
     """
 
-    def __init__(self, count: int, env: dict[str, str], *, workers: int = 1) -> None:
+    def __init__(
+        self,
+        count: int,
+        env: dict[str, str],
+        *,
+        workers: int = 1,
+        command: Callable[[int], list[str]] | None = None,
+    ) -> None:
+        """``command``: the command line of a server on the given port, instead of
+        ``boxoffice serve`` (another ASGI server, in a benchmark)."""
         self.count, self.workers = count, workers
+        self.command = command or self._serve
         self.env = {**os.environ, "BOXOFFICE_LOG_LEVEL": "WARNING", **env}
         self.processes: list[subprocess.Popen[bytes]] = []
         self.urls: list[str] = []
@@ -40,19 +51,7 @@ class ServerProcesses:
             self._logs.append(log)
             self.processes.append(
                 subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "boxoffice",
-                        "serve",
-                        "--port",
-                        str(port),
-                        "--workers",
-                        str(self.workers),
-                    ],
-                    env=self.env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=log,
+                    self.command(port), env=self.env, stdout=subprocess.DEVNULL, stderr=log
                 )
             )
             self.urls.append(f"http://127.0.0.1:{port}")
@@ -73,14 +72,28 @@ class ServerProcesses:
                 time.sleep(0.1)
         return self.urls
 
+    def _serve(self, port: int) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "boxoffice",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(self.workers),
+        ]
+
     def pids(self) -> list[int]:
-        """Every server process, uvicorn's worker processes included."""
-        found = []
-        for process in self.processes:
-            found.append(process.pid)
-            children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+        """Every server process and its descendants (uvicorn's worker processes, the
+        ``boxoffice worker`` that ``serve --workers N`` starts on PostgreSQL)."""
+        found, todo = [], [process.pid for process in self.processes]
+        while todo:
+            pid = todo.pop(0)
+            found.append(pid)
+            children = Path(f"/proc/{pid}/task/{pid}/children")
             if children.exists():
-                found.extend(int(pid) for pid in children.read_text().split())
+                todo.extend(int(child) for child in children.read_text().split())
         return found
 
     def log(self, index: int) -> str:

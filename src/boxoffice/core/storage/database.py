@@ -237,7 +237,7 @@ class Database:
         replica = None
         if self.replicas and LAG_ALLOWED.get():
             replica = await self.replicas.fit_one()
-        reading = self.replicas.read(replica) if replica is not None else self.read()
+        reading = replica.read() if replica is not None else self.read()
         async with reading as session:
             yield session
 

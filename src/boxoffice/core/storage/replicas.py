@@ -78,6 +78,12 @@ class Replica:
             log.warning("replica.behind", replica=self.name, lag_seconds=round(self.lag, 3))
         return self.fit
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work on this replica."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
     @property
     def name(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
@@ -100,11 +106,6 @@ class Replicas:
                 self._turn = (self._turn + step + 1) % count
                 return replica
         return None
-
-    @asynccontextmanager
-    async def read(self, replica: Replica) -> AsyncIterator[AsyncSession]:
-        async with replica.sessions() as session, session.begin():
-            yield session
 
     async def close(self) -> None:
         for replica in self.members:
