@@ -42,7 +42,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,21 +51,16 @@ from sqlalchemy import func, select, update
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.booking.helpers: the books' balance, as the tests check it
 
+from flash_sale import create_sale  # noqa: E402
 from tests.booking.helpers import assert_books_balance  # noqa: E402
 
 from boxoffice.core.analytics import reports  # noqa: E402
 from boxoffice.core.booking.models import Hold, Order  # noqa: E402
-from boxoffice.core.catalog.lifecycle import EventStatus  # noqa: E402
 from boxoffice.core.catalog.models import Event  # noqa: E402
-from boxoffice.core.catalog.schemas import EventDraft, QuotaIn, TicketTypeIn  # noqa: E402
-from boxoffice.core.catalog.service import change_status, create_event  # noqa: E402
-from boxoffice.core.catalog.tickets import create_quota, create_ticket_type  # noqa: E402
 from boxoffice.core.clock import SystemClock  # noqa: E402
 from boxoffice.core.identity.service import create_organization  # noqa: E402
-from boxoffice.core.money import Price  # noqa: E402
 from boxoffice.core.storage import Database, create_engine  # noqa: E402
 from boxoffice.migrations import upgrade  # noqa: E402
-from boxoffice.regions.eu import EuropeanUnion  # noqa: E402
 from boxoffice.testing import ServerProcesses  # noqa: E402
 
 PLUGINS = """
@@ -113,55 +107,23 @@ class Outcomes:
 
 
 async def seed(url: str, capacity: int) -> Sale:
-    """Migrate; one published event with a free ticket type in one quota."""
+    """Migrate; the benchmarks' sale (``flash_sale.create_sale``) with a free ticket type
+    and short holds."""
     db = Database(create_engine(url))
     await upgrade(db)
     clock = SystemClock()
-    starts = clock.now() + timedelta(days=30)
     async with db.transaction() as session:
         org = await create_organization(session, clock, slug="drill", name="Drill")
-        event = await create_event(
-            session,
-            clock,
-            org.id,
-            EventDraft(
-                slug="drill",
-                title="Drill night",
-                timezone="Europe/Berlin",
-                starts_at=starts,
-                ends_at=starts + timedelta(hours=3),
-                region="eu",
-                currency="EUR",
-                country="DE",
-                venue_name="Arena",
-                city="Berlin",
-                description="Free entry.",
-            ),
-            regions=lambda region: EuropeanUnion() if region == "eu" else None,
-        )
-        ticket = await create_ticket_type(
-            session, clock, event, TicketTypeIn(name="Free", price=Price(0, "EUR"), max_per_order=4)
-        )
-        await create_quota(
-            session,
-            clock,
-            event,
-            QuotaIn(name="Arena", capacity=capacity, ticket_types=[ticket.id]),
-        )
-        await change_status(
-            session,
-            clock,
-            event.id,
-            EventStatus.PUBLISHED,
-            regions=lambda region: EuropeanUnion() if region == "eu" else None,
+        event_id, ticket_id, _ = await create_sale(
+            session, clock, org.id, "drill", capacity, price_minor=0, max_per_order=4
         )
         await session.execute(
             update(Event)
-            .where(Event.id == event.id)
+            .where(Event.id == uuid.UUID(event_id))
             .values(hold_ttl_seconds=HOLD_SECONDS, refund_deadline_hours=24)
         )
     await db.close()
-    return Sale(str(event.id), str(ticket.id), capacity)
+    return Sale(event_id, ticket_id, capacity)
 
 
 def environment(url: str, workdir: Path) -> dict[str, str]:
@@ -326,12 +288,35 @@ async def buy(
         outcomes.errors.append(f"order {placed.status_code}: {placed.text[:200]}")
 
 
+def sale_budget(buyers: int) -> float:
+    """Seconds a drill's sale may take before it counts as stuck (tens of times what it
+    takes on a quiet machine: a stuck sale fails with its report instead of hanging)."""
+    return 60.0 + 0.3 * buyers
+
+
 async def flash_sale(
     servers: Servers, sale: Sale, buyers: int, concurrency: int, midway: Any
 ) -> Outcomes:
     """``buyers`` buyers, ``concurrency`` at once; ``midway()`` runs (in a thread) when
-    a third of them have finished."""
+    a third of them have finished. A sale that outlasts :func:`sale_budget` is cut short
+    and says so in its errors."""
     outcomes = Outcomes()
+    budget = sale_budget(buyers)
+    try:
+        await asyncio.wait_for(_sale(servers, sale, buyers, concurrency, midway, outcomes), budget)
+    except TimeoutError:
+        outcomes.errors.insert(0, f"the sale was stuck: unfinished after {budget:.0f} s")
+    return outcomes
+
+
+async def _sale(
+    servers: Servers,
+    sale: Sale,
+    buyers: int,
+    concurrency: int,
+    midway: Any,
+    outcomes: Outcomes,
+) -> None:
     gate = asyncio.Semaphore(concurrency)
     rng = random.Random(7)
     done = 0
@@ -348,14 +333,13 @@ async def flash_sale(
                 await asyncio.to_thread(midway)
 
         await asyncio.gather(*(one(i) for i in range(buyers)))
-    return outcomes
 
 
 async def books(url: str, sale: Sale, outcomes: Outcomes, outbox: Path) -> dict[str, Any]:
     """The invariants, read back from the database once the worker has caught up."""
     db = Database(create_engine(url))
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 90  # a killed worker's lease lapses first
         while True:
             async with db.read() as session:
                 event = await session.get(Event, uuid.UUID(sale.event_id))
@@ -477,14 +461,23 @@ def _run_sale(
     midway: Any,
 ) -> tuple[Outcomes, dict[str, Any]]:
     """The sale with ``midway`` a third of the way in, then the books once the worker has
-    caught up; the servers and the worker stopped whatever happens."""
+    caught up; the servers and the worker stopped whatever happens. Buyers left without
+    an answer: the report ends with the tail of each server's and the worker's log."""
+    logs: dict[str, str] = {}
     try:
         outcomes = asyncio.run(flash_sale(servers, sale, buyers, concurrency, midway))
+        if outcomes.errors:
+            logs = {f"server {i}": group.log(0)[-3000:] for i, group in enumerate(servers.groups)}
+            logs["worker"] = worker.log.read_text(errors="replace")[-3000:]
         report = asyncio.run(books(url, sale, outcomes, workdir / "outbox"))
     finally:
         servers.close()
         worker.stop()
-    return outcomes, {"server errors (500)": sorted(set(servers.unexpected)), **report}
+    return outcomes, {
+        "server errors (500)": sorted(set(servers.unexpected)),
+        **report,
+        **({"log tails": logs} if logs else {}),
+    }
 
 
 def crash(

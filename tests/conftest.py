@@ -22,7 +22,7 @@ from boxoffice.core.storage import Database
 from boxoffice.platform import Platform
 from boxoffice.testing.plugin import MakeClient, MakePlatform
 
-pytest_plugins = ["boxoffice.testing.plugin", "pytester"]
+pytest_plugins = ["boxoffice.testing.plugin", "pytester", "tests.hangs"]
 
 
 @pytest.fixture(scope="session", autouse=True)

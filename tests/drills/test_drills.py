@@ -16,6 +16,10 @@ from boxoffice.testing import PostgresServer, find_postgres_bindir
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
+#: Each drill bounds its own sale (``drills.sale_budget``) and its wait for the books (90 s,
+#: a killed worker's lease lapsing first): together more than the suite's default limit.
+pytestmark = pytest.mark.timeout(600)
+
 
 @pytest.fixture(scope="module")
 def drills() -> Iterator[ModuleType]:
