@@ -450,6 +450,16 @@ def problems(report: dict[str, Any]) -> list[str]:
     return found
 
 
+def explain(report: dict[str, Any]) -> str:
+    """A failed drill's report for a person: the figures, then the processes' log tails."""
+    tails = report.get("log tails", {})
+    figures = {key: value for key, value in report.items() if key != "log tails"}
+    text = json.dumps(figures, indent=1, default=str)
+    for name, tail in tails.items():
+        text += f"\n--- {name}, last lines of its log:\n{tail}"
+    return text
+
+
 def _run_sale(
     servers: Servers,
     worker: Worker,

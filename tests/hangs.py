@@ -16,6 +16,7 @@ import faulthandler
 import gc
 import io
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -31,11 +32,21 @@ import pytest
 HANGS_DIR = "BOXOFFICE_HANG_DUMPS"
 #: Dump this many seconds before pytest-timeout's limit.
 AHEAD_SECONDS = 45.0
+_OWN_DIR = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput") and HANGS_DIR not in os.environ:
         os.environ[HANGS_DIR] = tempfile.mkdtemp(prefix="boxoffice-hangs-")
+        config.stash[_OWN_DIR] = os.environ[HANGS_DIR]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run that made the folder removes it, once its summary has printed the dumps."""
+    folder = config.stash.get(_OWN_DIR, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        del os.environ[HANGS_DIR]
 
 
 def _limit(item: pytest.Item) -> float:

@@ -214,3 +214,49 @@ def test_a_lost_database_connection_is_a_503_to_retry_and_other_driver_errors_a_
         assert response.headers["retry-after"] == "1"
         assert response.json()["type"].endswith("/database-unavailable")
         assert client.get("/broken").status_code == 500
+
+
+async def test_a_database_that_accepts_but_never_answers_is_a_503_within_the_connect_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A PostgreSQL restarting can take a new connection and never answer it: the attempt
+    gives up after the connect timeout (asyncpg's default is a minute, during which the
+    request and its write slot are stuck) and the caller hears a 503 to retry."""
+    import asyncio
+    import time
+
+    from litestar import Litestar, get
+    from litestar.testing import AsyncTestClient
+
+    from boxoffice.api.problems import EXCEPTION_HANDLERS
+    from boxoffice.core.storage import create_engine, engine
+
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # kept open, never answered (the kernel's backlog does the same)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setattr(engine, "POSTGRES_CONNECT_TIMEOUT_SECONDS", 0.5)
+    silent_database = create_engine(f"postgresql://nobody@127.0.0.1:{port}/nothing")
+
+    @get("/reads")
+    async def reads() -> None:
+        async with silent_database.connect():
+            pass
+
+    app = Litestar([reads], exception_handlers=EXCEPTION_HANDLERS)
+    try:
+        async with AsyncTestClient(app) as client:
+            started = time.monotonic()
+            response = await client.get("/reads")
+            waited = time.monotonic() - started
+    finally:
+        await silent_database.dispose()
+        for writer in accepted:
+            writer.close()
+        server.close()
+    assert response.status_code == 503, response.text
+    assert response.json()["type"].endswith("/database-unavailable")
+    assert 0.5 <= waited < 10, "gave up at the connect timeout, not refused nor a minute later"

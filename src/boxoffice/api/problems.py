@@ -30,7 +30,7 @@ from boxoffice.core.notify.rendering import (
     pick_locale,
     translations,
 )
-from boxoffice.core.storage.outages import connection_lost
+from boxoffice.core.storage.outages import connection_lost, waiting_for_database
 from boxoffice.logs import current_request_id, get_logger
 
 PROBLEM_JSON = "application/problem+json"
@@ -240,6 +240,14 @@ def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Respons
     return _database_unavailable(request, exc)
 
 
+def _timed_out(request: Request[Any, Any, Any], exc: TimeoutError) -> Response[dict[str, Any]]:
+    """A connection to the database that could not be made in time (it is restarting) is
+    the database being unavailable; any other timeout that reaches here is a bug."""
+    if waiting_for_database(exc):
+        return _database_unavailable(request, exc)
+    return _unexpected(request, exc)
+
+
 def _database_unavailable(
     request: Request[Any, Any, Any], exc: Exception
 ) -> Response[dict[str, Any]]:
@@ -277,6 +285,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     IntegrityError: _concurrent_change,
     DBAPIError: _database_error,
     ConnectionError: _database_unavailable,
+    TimeoutError: _timed_out,
     Exception: _unexpected,
 }
 

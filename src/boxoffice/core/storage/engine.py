@@ -61,6 +61,15 @@ ENGINE_OPTIONS: dict[str, Any] = {
 }
 
 
+#: How long a new PostgreSQL connection may take to be established (asyncpg's default is a
+#: minute). A connection attempt that reaches a server in the middle of a restart can be
+#: left waiting for an answer that never comes; while it waits it holds a write slot and
+#: its requests, and the process looks hung for that minute after the database is back
+#: (the restart drill saw it). Refused sooner, the request is a 503 to retry and the next
+#: attempt connects to the server that is up again.
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 5.0
+
+
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
     """An engine for ``url``. ``pool_size=0`` disables pooling (a connection per checkout):
     for tests, whose HTTP client runs the app on another event loop than the test's own, and
@@ -83,7 +92,12 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> A
         )
         configure_sqlite(engine.sync_engine)
         return engine
-    engine = create_async_engine(parsed, **pooling, **ENGINE_OPTIONS)
+    engine = create_async_engine(
+        parsed,
+        connect_args={"timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS},
+        **pooling,
+        **ENGINE_OPTIONS,
+    )
     ping_when_idle(engine.sync_engine)
     flush_before_statements(engine.sync_engine)
     return engine

@@ -27,3 +27,16 @@ def connection_lost(error: DBAPIError) -> bool:
         or state[:2] in UNAVAILABLE_SQLSTATES
         or isinstance(driver, CONNECTION_BROKEN)
     )
+
+
+def waiting_for_database(error: BaseException) -> bool:
+    """Whether a ``TimeoutError`` came from waiting on the database (a new connection that
+    took longer than ``POSTGRES_CONNECT_TIMEOUT_SECONDS``, the pool's wait for a free one):
+    the driver or SQLAlchemy raised it."""
+    trace = error.__traceback__
+    while trace is not None:
+        module = str(trace.tb_frame.f_globals.get("__name__", ""))
+        if module.startswith(("asyncpg", "sqlalchemy")):
+            return True
+        trace = trace.tb_next
+    return False
