@@ -12,11 +12,10 @@ not show) — to a file that the controlling process prints in the run's summary
 from __future__ import annotations
 
 import asyncio
-import faulthandler
-import gc
 import io
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -56,12 +55,42 @@ def _limit(item: pytest.Item) -> float:
     return float(item.config.getini("timeout") or 0)
 
 
+def _running_loops() -> list[asyncio.AbstractEventLoop]:
+    """The event loops running in some thread, found on the threads' stacks (``gc`` does not
+    see them once the app's start-up has frozen the collector's objects)."""
+    loops: dict[int, asyncio.AbstractEventLoop] = {}
+    for frame in sys._current_frames().values():
+        while frame is not None:
+            candidate = frame.f_locals.get("self")
+            if isinstance(candidate, asyncio.AbstractEventLoop):
+                loops[id(candidate)] = candidate
+            frame = frame.f_back  # type: ignore[assignment]
+    return list(loops.values())
+
+
+def _threads() -> str:
+    """Every thread's stack, the main thread first; threads idling in a driver's worker
+    loop (aiosqlite's, one per connection) are only counted."""
+    out = io.StringIO()
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    frames = sorted(
+        sys._current_frames().items(), key=lambda item: item[0] != threading.main_thread().ident
+    )
+    idle = 0
+    for ident, frame in frames:
+        stack = traceback.format_stack(frame)
+        if stack and "_connection_worker_thread" in stack[-1]:
+            idle += 1
+            continue
+        out.write(f"\n--- thread {names.get(ident, ident)} (most recent call last):\n")
+        out.write("".join(stack[-40:]))
+    out.write(f"\n({idle} idle database driver threads left out)\n")
+    return out.getvalue()
+
+
 def _tasks_of_running_loops() -> str:
     out = io.StringIO()
-    loops = [o for o in gc.get_objects() if isinstance(o, asyncio.AbstractEventLoop)]
-    for loop in loops:
-        if loop.is_closed() or not loop.is_running():
-            continue
+    for loop in _running_loops():
         for _ in range(3):  # the set may change while it is read from this thread
             try:
                 tasks = list(asyncio.all_tasks(loop))
@@ -93,14 +122,13 @@ def _dump(nodeid: str) -> None:
         return
     path = Path(folder) / f"{os.getpid()}-{time.monotonic_ns()}.txt"
     with open(path, "w") as file:
-        file.write(f"HUNG TEST: {nodeid}\n\n=== threads\n")
-        file.flush()
-        faulthandler.dump_traceback(file=file, all_threads=True)
-        file.write("\n=== asyncio tasks\n")
-        try:
-            file.write(_tasks_of_running_loops())
-        except Exception as error:  # a diagnosis must not fail the run itself
-            file.write(f"(could not list the tasks: {error!r})\n")
+        file.write(f"HUNG TEST: {nodeid}\n")
+        for title, part in (("threads", _threads), ("asyncio tasks", _tasks_of_running_loops)):
+            file.write(f"\n=== {title}\n")
+            try:
+                file.write(part())
+            except Exception as error:  # a diagnosis must not fail the run itself
+                file.write(f"(could not list them: {error!r})\n")
 
 
 @pytest.hookimpl(hookwrapper=True)
