@@ -19,6 +19,7 @@ import boxoffice.core.storage.engine as db_module
 from boxoffice.core.catalog.models import Event
 from boxoffice.core.identity.models import Organization
 from boxoffice.core.storage import Base, Database, UTCDateTime, create_engine, normalize_url
+from boxoffice.core.storage.database import NestedWrite
 from boxoffice.migrations import current_revision, downgrade, head_revision, is_empty, upgrade
 from boxoffice.testing import TemplateDatabases
 
@@ -274,6 +275,113 @@ async def test_a_write_waits_for_another_process_without_stalling_the_loop(
     await other_db.close()
     async with db.read() as session:
         assert (await session.get(Organization, org.id)).name == "After"  # type: ignore[union-attr]
+
+
+async def test_a_write_nested_in_a_write_transaction_fails_fast_on_sqlite(
+    db: Database, db_engine: str
+) -> None:
+    """On SQLite a write transaction holds the process's writer lock until it ends: a
+    ``Database.run`` or a second transaction begun inside it, in the same task, would wait
+    for that lock for ever. It is refused at once, naming the mistake. PostgreSQL runs it on
+    another connection."""
+    select_one = text("SELECT 1")
+    async with asyncio.timeout(10):  # the mistake used to hang here
+        async with db.transaction() as session:
+            await session.execute(select_one)
+            if db_engine == "sqlite":
+                with pytest.raises(NestedWrite, match="wait for ever"):
+                    await db.run(lambda connection: connection.execute(select_one))
+                with pytest.raises(NestedWrite):
+                    async with db.transaction():
+                        pass
+            else:
+                await db.run(lambda connection: connection.execute(select_one))
+
+        # Other tasks wait for the lock, as they should, and get it once the block ends.
+        async with db.transaction() as session:
+            other = asyncio.create_task(db.run(lambda c: c.execute(select_one).scalar()))
+            await asyncio.sleep(0.1)
+            assert db_engine != "sqlite" or not other.done(), "another task waits its turn"
+        assert await other == 1
+
+
+async def test_a_cancelled_wait_for_the_file_lock_gives_the_lock_back(tmp_path: Any) -> None:
+    """Not a both-engines test: the writers' file lock is SQLite's. A write transaction
+    waits on the writer's thread for it while another process has it. When the waiting
+    request is cancelled (its client went away) the thread still gets the lock later: it
+    must give it back, or no other process could ever write again."""
+    import fcntl
+
+    path = tmp_path / "lock.sqlite3"
+    db = Database(create_engine(f"sqlite:///{path}"))
+    async with db.transaction():  # the writer and its lock file exist
+        pass
+    with open(f"{path}-writers.lock", "ab") as other_process:
+        fcntl.flock(other_process, fcntl.LOCK_EX)
+
+        async def write() -> None:
+            async with db.transaction() as session:
+                await session.execute(text("SELECT 1"))
+
+        waiting = asyncio.create_task(write())
+        await asyncio.sleep(0.2)
+        assert not waiting.done(), "it waits for the other process"
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        fcntl.flock(other_process, fcntl.LOCK_UN)  # the waiting thread takes it now
+
+        for _ in range(100):  # and must give it back
+            await asyncio.sleep(0.02)
+            try:
+                fcntl.flock(other_process, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            fcntl.flock(other_process, fcntl.LOCK_UN)
+            break
+        else:
+            pytest.fail("the cancelled transaction's thread kept the writers' file lock")
+    try:
+        async with asyncio.timeout(10):
+            await db.run(lambda connection: connection.execute(text("SELECT 1")))
+    finally:
+        await db.close()
+
+
+async def test_a_write_that_waits_a_minute_for_its_turn_names_the_holder(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a both-engines test: the writer lock is SQLite's. A holder that never lets go
+    (a bug) would hang every write after it; instead a write gives up after
+    ``WRITER_LOCK_PATIENCE_SECONDS`` (a minute; here half a second), saying which task
+    holds the lock and where it waits, and writes go on once the holder lets go."""
+    from boxoffice.core.storage import sqlite_writer
+
+    monkeypatch.setattr(sqlite_writer, "WRITER_LOCK_PATIENCE_SECONDS", 0.5)
+    db = Database(create_engine(f"sqlite:///{tmp_path / 'stuck.sqlite3'}"))
+    let_go = asyncio.Event()
+
+    async def holding_for_ever() -> None:
+        async with db.transaction() as session:
+            await session.execute(text("SELECT 1"))
+            await let_go.wait()
+
+    holder = asyncio.create_task(holding_for_ever(), name="the-holder")
+    try:
+        await asyncio.sleep(0.1)
+        with pytest.raises(sqlite_writer.WriterStuck, match="the-holder") as stuck:
+            await db.run(lambda connection: connection.execute(text("SELECT 1")))
+        assert "holding_for_ever" in str(stuck.value), "where the holder waits"
+        with pytest.raises(sqlite_writer.WriterStuck):
+            async with db.transaction():
+                pass
+        let_go.set()
+        await holder
+        assert await db.run(lambda connection: connection.execute(text("SELECT 2")).scalar()) == 2
+    finally:
+        let_go.set()
+        await holder
+        await db.close()
 
 
 async def test_writes_that_arrive_together_commit_or_fail_one_by_one(db: Database) -> None:

@@ -10,6 +10,10 @@ SQLite has one writer at a time. ORM write transactions queue on an asyncio lock
 loop) and, between processes, on a file lock (``flock`` on ``<database>-writers.lock``):
 waiting there costs nothing, whereas connections racing for SQLite's lock would each sleep in
 its busy handler (1, 2, 5, ... 100 ms naps) and leave the database idle between them.
+A write begun inside a write transaction of the same task would wait for that transaction
+for ever: it is refused at once (:class:`NestedWrite`); a write that waited a minute for
+its turn gives up, naming the task that holds the lock and where it waits
+(:class:`~boxoffice.core.storage.sqlite_writer.WriterStuck`).
 
 Hot paths (placing a hold or an order, checking out) use :meth:`Database.run`: the
 transaction is one *synchronous* function over a SQLAlchemy ``Connection`` with prepared
@@ -31,14 +35,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.util import greenlet_spawn
 
 from boxoffice.core.storage.engine import ANALYSIS_LIMIT, WRITE_OPTION
-from boxoffice.core.storage.prepared import run_lazily
+from boxoffice.core.storage.prepared import Prepared, run_lazily
 from boxoffice.core.storage.replicas import LAG_ALLOWED, Replicas
-from boxoffice.core.storage.sqlite_writer import SQLiteWriter, WriteQueue
+from boxoffice.core.storage.sqlite_writer import SQLiteWriter, WriteQueue, WriterLock
 from boxoffice.core.storage.work import CommitInfo, scoped
 from boxoffice.logs import get_logger
 
@@ -53,12 +57,33 @@ async def _quietly(work: Callable[[], Awaitable[object]]) -> None:
 
 T = TypeVar("T")
 
+_NOTIFY = Prepared(select(func.pg_notify(bindparam("channel"), "")))
+
+
+class NestedWrite(RuntimeError):
+    """A write begun inside a write transaction of the same task, on SQLite: it would wait
+    for the writer lock that its own transaction holds, for ever."""
+
 
 class Listening:
     """What :meth:`Database.listening` hands back: whether it still hears."""
 
     def __init__(self, alive: Callable[[], bool]) -> None:
         self.alive = alive
+
+
+async def _wait_for_files(writer: SQLiteWriter) -> None:
+    """Wait on the writer's thread for the writers' file lock (another process has it). A
+    waiter cancelled meanwhile (a client gone, a shutdown) still gets the lock once the
+    thread does: it is given back there at once, or no other process could write again."""
+    loop = asyncio.get_running_loop()
+    waiting = loop.run_in_executor(writer.thread, lambda: writer.lock_files(wait=True))
+    try:
+        await asyncio.shield(waiting)
+    except asyncio.CancelledError:
+        with contextlib.suppress(RuntimeError):  # the writer was closed: the lock with it
+            writer.thread.submit(writer.unlock_files)
+        raise
 
 
 class Database:
@@ -87,7 +112,7 @@ class Database:
         self._reader = async_sessionmaker(engine, expire_on_commit=False)
         self._after_commit: list[Callable[[CommitInfo], None]] = []
         #: SQLite: one write transaction at a time per event loop (see the module doc).
-        self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+        self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WriterLock] = (
             weakref.WeakKeyDictionary()
         )
         self._sqlite_writer: SQLiteWriter | None = None
@@ -137,20 +162,29 @@ class Database:
             yield Listening(lambda: not driver.is_closed())
 
     async def notify(self, channel: str) -> None:
-        """PostgreSQL: wake the processes :meth:`listening` on ``channel``."""
+        """PostgreSQL: wake the processes :meth:`listening` on ``channel`` (one statement on
+        a connection in autocommit mode: one round trip, not a BEGIN and a COMMIT around it)."""
         if self.dialect != "postgresql":
             return
-        async with self.engine.connect() as connection:
-            await connection.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
-            await connection.commit()
+        await greenlet_spawn(self._notify_now, channel)
 
-    def _writer_lock(self) -> asyncio.Lock | None:
+    def _notify_now(self, channel: str) -> None:
+        with self._autocommit.connect() as connection:
+            _NOTIFY.execute(connection, {"channel": channel})
+
+    def _writer_lock(self) -> WriterLock | None:
         if self.dialect != "sqlite":
             return None
         loop = asyncio.get_running_loop()
         lock = self._writer_locks.get(loop)
         if lock is None:
-            lock = self._writer_locks[loop] = asyncio.Lock()
+            lock = self._writer_locks[loop] = WriterLock()
+        if lock.holder is not None and lock.holder is asyncio.current_task():
+            raise NestedWrite(
+                "a write inside a write transaction of the same task would wait for ever on "
+                "SQLite's writer lock, which that transaction holds: finish the transaction "
+                "first, or do the write in it"
+            )
         return lock
 
     @asynccontextmanager
@@ -166,11 +200,9 @@ class Database:
             # when the pool runs dry: this transaction holds the locks and waits for a
             # connection, while requests hold the connections and wait in :meth:`run` for
             # the locks (50 door scanners did it).
-            async with self._write_engine.connect() as connection, lock:
+            async with self._write_engine.connect() as connection, lock.held():
                 if not writer.lock_files(wait=False):
-                    await asyncio.get_running_loop().run_in_executor(
-                        writer.thread, lambda: writer.lock_files(wait=True)
-                    )
+                    await _wait_for_files(writer)
                 try:
                     async with (
                         self._writer(bind=connection) as session,

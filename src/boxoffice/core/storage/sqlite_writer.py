@@ -25,10 +25,12 @@ SQLite has one writer at a time, so the question is only how cheaply writers tak
 from __future__ import annotations
 
 import asyncio
+import io
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Connection, event
@@ -64,6 +66,54 @@ Outcome = tuple[Any, CommitInfo] | Exception
 
 class WriterBusy(Exception):
     """Another process holds SQLite's write lock."""
+
+
+#: How long a write waits for its turn at the process's writer lock before it gives up.
+#: A holder keeps it for milliseconds, or for up to ``SQLITE_BUSY_TIMEOUT_MS`` behind
+#: another process: after a minute the holder is never letting go (a bug), and the waiter
+#: says which task holds it and where that task waits, instead of hanging with it.
+WRITER_LOCK_PATIENCE_SECONDS = 60.0
+
+
+class WriterStuck(TimeoutError):
+    """The writer lock stayed held for :data:`WRITER_LOCK_PATIENCE_SECONDS`: a bug."""
+
+
+class WriterLock:
+    """SQLite's writers in one event loop take turns here (ORM transactions and the
+    :class:`WriteQueue`'s batches): an asyncio lock that knows which task holds it."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        #: The task holding the lock, and since when (event loop time).
+        self.holder: asyncio.Task[Any] | None = None
+        self._since = 0.0
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(WRITER_LOCK_PATIENCE_SECONDS):
+                await self._lock.acquire()
+        except TimeoutError as error:
+            raise WriterStuck(self._stuck(loop.time())) from error
+        self.holder, self._since = asyncio.current_task(), loop.time()
+        try:
+            yield
+        finally:
+            self.holder = None
+            self._lock.release()
+
+    def _stuck(self, now: float) -> str:
+        holder = self.holder
+        if holder is None:
+            return "SQLite's writer lock stayed taken, by no task known"
+        stack = io.StringIO()
+        holder.print_stack(limit=12, file=stack)
+        return (
+            f"SQLite's writer lock has been held for {now - self._since:.0f} s by task "
+            f"{holder.get_name()!r}; it waits here:\n{stack.getvalue()}"
+        )
 
 
 class SQLiteWriter:
@@ -197,7 +247,7 @@ class WriteQueue:
     being written, goes into the next batch."""
 
     def __init__(
-        self, writer: SQLiteWriter, lock: asyncio.Lock, committed: Callable[[CommitInfo], None]
+        self, writer: SQLiteWriter, lock: WriterLock, committed: Callable[[CommitInfo], None]
     ) -> None:
         """``committed(info)`` runs the after-commit hooks; it must not raise."""
         self.writer = writer
@@ -215,6 +265,9 @@ class WriteQueue:
         return await done
 
     async def _flush(self) -> None:
+        """Write the queue batch by batch, answering every caller: a caller whose work was
+        never answered would wait for ever (nothing else resolves its future)."""
+        batch: list[tuple[Work, asyncio.Future[Any]]] = []
         try:
             while self.pending:
                 batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
@@ -228,13 +281,21 @@ class WriteQueue:
                     self.committed(info)
                     if not done.done():
                         done.set_result(result)
+                batch = []
+        except BaseException:  # cancelled (the loop is closing): so are the callers
+            for _, done in batch + self.pending:
+                done.cancel()
+            self.pending = []
+            raise
         finally:
             self.flushing = None
 
     async def _write(self, works: list[Work]) -> list[Outcome]:
+        """The batch's outcomes; an exception for each piece when nothing was written (the
+        commit failed, or the batch never got its turn). Never raises an ``Exception``."""
         loop = asyncio.get_running_loop()
-        async with self.lock:
-            try:
+        try:
+            async with self.lock.held():
                 try:
                     outcomes = self.writer.write(works, wait=False)
                 except WriterBusy:
@@ -242,8 +303,17 @@ class WriteQueue:
                     outcomes = await loop.run_in_executor(
                         writer.thread, lambda: writer.write(works, wait=True)
                     )
-            except Exception as error:  # the commit failed: nothing was written
-                return [error] * len(works)
-            if self.writer.checkpoint_due():
-                await loop.run_in_executor(self.writer.thread, self.writer.checkpoint)
+                if self.writer.checkpoint_due():
+                    await self._checkpoint()
+        except Exception as error:  # nothing was written
+            return [error] * len(works)
         return outcomes
+
+    async def _checkpoint(self) -> None:
+        """The batch is committed: whatever happens here must not undo its answers."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                self.writer.thread, self.writer.checkpoint
+            )
+        except Exception as error:  # the next one catches up (e.g. the writer was closed)
+            log.warning("sqlite.checkpoint_failed", error=str(error))
