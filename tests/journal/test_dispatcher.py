@@ -4,6 +4,7 @@ subscriber at least once, in order, retries with backoff and dead-letters, on bo
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import timedelta
 from typing import ClassVar
 
@@ -326,3 +327,33 @@ async def test_a_cancellation_that_surfaces_as_another_error_still_stops_the_dis
     recorder = Recorder()
     await Dispatcher(db, clock, [Subscriber("slow", recorder)]).run_until_idle()
     assert recorder.seen == [1], "the lease was given back: the entry is delivered"
+
+
+async def test_commits_one_after_another_wake_the_workers_once_per_gather_delay(
+    db: Database, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An API process beside a worker wakes it with a ``NOTIFY`` after a commit that appends
+    entries: at most one per ``gather_delay``, also when the commits come one by one (each
+    after the last ``NOTIFY`` ended), not only when they come together."""
+    dispatcher = Dispatcher(db, clock, settings=DispatcherSettings(gather_delay=0.2))
+    dispatcher.notifies_others = True
+    loop = asyncio.get_running_loop()
+    sent: list[float] = []
+    notify = db.notify
+
+    async def counted(channel: str) -> None:
+        sent.append(loop.time())
+        await notify(channel)
+
+    monkeypatch.setattr(db, "notify", counted)
+    began = loop.time()
+    for n in range(12):
+        await ping(db, clock, n)
+        await asyncio.sleep(0.04)  # the NOTIFY of the commit before has gone by now
+    lasted = loop.time() - began
+    await asyncio.sleep(0.5)  # the one the last commits asked for
+    assert sent, "the other processes are woken"
+    assert len(sent) <= lasted / 0.2 + 2, f"{len(sent)} NOTIFYs for 12 commits in {lasted:.2f} s"
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sent)]
+    assert all(gap >= 0.19 for gap in gaps), gaps
+    assert sent[-1] >= began + lasted - 0.04, "the last commits' wake-up is not dropped"

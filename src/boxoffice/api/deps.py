@@ -143,9 +143,14 @@ class Idempotency:
     def __init__(self, request: Request[Any, Any, Any], platform: Platform) -> None:
         self.request, self.platform = request, platform
 
-    async def _fingerprint(self) -> str:
+    async def _keyed(self) -> tuple[str | None, str]:
+        """The request's ``Idempotency-Key`` and fingerprint; without a key there is nothing
+        to compare, and the fingerprint (a hash of the body) is not worked out."""
         request = self.request
-        return fingerprint(request.method, request.url.path, await request.body())
+        key = request.headers.get("idempotency-key")
+        if key is None:
+            return None, ""
+        return key, fingerprint(request.method, request.url.path, await request.body())
 
     async def run(
         self,
@@ -155,12 +160,13 @@ class Idempotency:
         status_code: int = 200,
     ) -> Response[T]:
         """Synchronous ``work`` on the hot path (``Database.run``)."""
+        key, print_ = await self._keyed()
         outcome = await run_once(
             self.platform.db,
             self.platform.clock,
-            key=self.request.headers.get("idempotency-key"),
+            key=key,
             scope=scope,
-            request_fingerprint=await self._fingerprint(),
+            request_fingerprint=print_,
             work=work,
             result_type=result_type,
             status_code=status_code,
@@ -171,12 +177,13 @@ class Idempotency:
         self, scope: str, work: Callable[[AsyncSession], Awaitable[T]], result_type: type[T]
     ) -> Response[T]:
         """``work`` in a write transaction of its own."""
+        key, print_ = await self._keyed()
         outcome = await run_once_async(
             self.platform.db,
             self.platform.clock,
-            key=self.request.headers.get("idempotency-key"),
+            key=key,
             scope=scope,
-            request_fingerprint=await self._fingerprint(),
+            request_fingerprint=print_,
             work=work,
             result_type=result_type,
         )
