@@ -129,6 +129,7 @@ def test_a_draining_server_fails_readiness_yet_serves_then_exits(
                 assert time.monotonic() < deadline, "readiness never failed"
             assert ready.status_code == 503
             assert ready.json()["draining"] is True
+            assert ready.json()["database"]["state"] == "up", "the database is not down"
             assert client.get(f"{url}/api/v1/events").status_code == 200, "still serving"
         code = servers.processes[0].wait(timeout=EXIT_BOUND_SECONDS)
         assert code in (0, -signal.SIGTERM), servers.log(0)[-3000:]

@@ -52,23 +52,20 @@ class HealthController(Controller):
     async def ready(
         self, request: Request[Any, Any, Any], platform: NamedDependency[Platform]
     ) -> Response[Readiness]:
+        database = await _database_check(platform)
         if drain_of(request.app.state).draining:
+            # Not ready, whatever the database says: the process takes no new work. The
+            # database's own state stays true (a deploy drains every process; an alert on
+            # "database down" then would be a false one). Providers are not probed.
             return Response(
                 Readiness(
                     status=HealthState.DOWN,
-                    database=Check(HealthState.DOWN, "this process is shutting down"),
+                    database=Check(database.state),
                     providers={},
                     draining=True,
                 ),
                 status_code=503,
             )
-        try:
-            await ensure_migrated(platform.db)
-            database = Check(HealthState.UP)
-        except BoxofficeError as error:
-            database = Check(HealthState.DOWN, error.detail)
-        except Exception as error:
-            database = Check(HealthState.DOWN, f"unreachable: {type(error).__name__}")
         # Region packs are static data; every other provider reports its own health.
         providers = [(k, i, p) for k, i, p in platform.plugins.providers.all() if k != "region"]
         results = await asyncio.gather(*(_check(p.health()) for _, _, p in providers))
@@ -90,6 +87,17 @@ class HealthController(Controller):
         return Response(
             Readiness(status=status, database=database, providers=checks), status_code=code
         )
+
+
+async def _database_check(platform: Platform) -> Check:
+    """The database answers and carries this code's migrations."""
+    try:
+        await ensure_migrated(platform.db)
+    except BoxofficeError as error:
+        return Check(HealthState.DOWN, error.detail)
+    except Exception as error:
+        return Check(HealthState.DOWN, f"unreachable: {type(error).__name__}")
+    return Check(HealthState.UP)
 
 
 def _with_breaker(check: Check, breaker: str) -> Check:
