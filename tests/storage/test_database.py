@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Uuid, bindparam, delete, select, text
+from sqlalchemy import Connection, Uuid, bindparam, delete, literal, select, text
 from sqlalchemy.exc import DBAPIError
 
 import boxoffice.core.models  # noqa: F401
@@ -20,6 +20,7 @@ from boxoffice.core.catalog.models import Event
 from boxoffice.core.identity.models import Organization
 from boxoffice.core.storage import Base, Database, UTCDateTime, create_engine, normalize_url
 from boxoffice.core.storage.database import NestedWrite
+from boxoffice.core.storage.prepared import Prepared
 from boxoffice.migrations import current_revision, downgrade, head_revision, is_empty, upgrade
 from boxoffice.testing import TemplateDatabases
 
@@ -497,3 +498,53 @@ async def test_a_pooled_postgresql_connection_idle_too_long_is_pinged_and_replac
             await other_engine.dispose()
     finally:
         await engine.dispose()
+
+
+async def test_after_a_restart_one_failed_statement_replaces_every_pooled_connection(
+    postgres_db_url: str,
+) -> None:
+    """PostgreSQL only (SQLite has no server to lose). A restart ends every pooled
+    connection at once. The hot path's prepared statements bypass SQLAlchemy's execution,
+    and with it SQLAlchemy's answer to a lost connection: the first statement that finds
+    its connection gone must get the pool to replace all the connections opened before it,
+    or under load (no connection idle long enough to be pinged) each dead one fails a
+    request in turn, for ever."""
+    db = Database(create_engine(postgres_db_url, pool_size=4, max_overflow=0))
+    pid = text("SELECT pg_backend_pid()")
+    gate = asyncio.Event()
+
+    def backend(connection: Connection) -> int:
+        return int(connection.execute(pid).scalar_one())
+
+    async def hold_a_connection() -> int:
+        await gate.wait()
+        return await db.run(backend)
+
+    try:
+        busy = [asyncio.create_task(hold_a_connection()) for _ in range(4)]
+        gate.set()
+        pooled = set(await asyncio.gather(*busy))  # four connections, now in the pool
+        admin = create_engine(postgres_db_url, pool_size=0)
+        try:
+            async with admin.connect() as connection:
+                await connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM unnest(CAST(:pids AS int[])) AS pid"
+                    ),
+                    {"pids": sorted(pooled)},
+                )
+        finally:
+            await admin.dispose()
+
+        lookup = Prepared(select(literal(1)).where(bindparam("a") == 1))
+        failures: list[DBAPIError] = []
+        for _ in range(6):  # one after another, none idle long enough to be pinged
+            try:
+                await db.run(lambda connection: lookup.execute(connection, {"a": 1}).rows)
+            except DBAPIError as error:
+                failures.append(error)
+        assert len(failures) == 1, f"{len(failures)} requests failed on connections it ended"
+        assert failures[0].connection_invalidated, "a lost connection (a 503), not a bug"
+        assert pooled.isdisjoint({await db.run(backend) for _ in range(4)})
+    finally:
+        await db.close()

@@ -409,9 +409,23 @@ def _run_together(
 
 def _wrapped(connection: Connection, sql: str, error: Exception) -> StatementError:
     """The driver's error as SQLAlchemy raises it (``IntegrityError``, ``OperationalError``
-    ...), so that callers catch the same classes whichever way a statement ran."""
+    ...), so that callers catch the same classes whichever way a statement ran.
+
+    One that says the connection is gone (a server restart, a failover) also does what
+    SQLAlchemy does for the statements it runs itself: every pooled connection opened
+    before now (this one included) is replaced at its next check-out. A restart ended them
+    all; handed out again, each would fail a request of its own, and under load none sits
+    idle long enough to be pinged first. (Only the pool is told: this ``Connection`` stays
+    as it is for the work's own clean-up.)"""
     dialect = connection.dialect
-    return DBAPIError.instance(sql, None, error, dialect.loaded_dbapi.Error, dialect=dialect)
+    lost = not connection.invalidated and dialect.is_disconnect(
+        cast(Any, error), connection.connection.dbapi_connection, None
+    )
+    if lost:
+        connection.engine.pool._invalidate(connection.connection, error, _checkin=False)
+    return DBAPIError.instance(
+        sql, None, error, dialect.loaded_dbapi.Error, dialect=dialect, connection_invalidated=lost
+    )
 
 
 def _compile(statement: Executable, dialect: Dialect, columns: tuple[str, ...]) -> _Plan:
