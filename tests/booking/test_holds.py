@@ -176,15 +176,15 @@ async def test_holds_expire_on_time_without_any_request(
 async def test_only_what_moves_no_money_skips_the_wal_flush(
     platform: Platform, clock: ManualClock
 ) -> None:
-    """A hold's or a checkout's transaction asks to commit without waiting for the WAL flush
-    (PostgreSQL applies it; see test_prepared for how); one that confirms an order (a free
-    checkout) waits."""
+    """A hold's, a checkout's or an unpaid order's transaction asks to commit without waiting
+    for the WAL flush (PostgreSQL applies it; see test_prepared for how); one that confirms
+    an order (a free checkout, a free order) waits."""
     import msgspec
     from sqlalchemy import Connection
 
     from boxoffice.core.booking import holds, orders
     from boxoffice.core.booking.records import Ordering
-    from boxoffice.core.booking.schemas import CheckoutIn, HoldIn
+    from boxoffice.core.booking.schemas import CheckoutIn, HoldIn, OrderIn
     from boxoffice.core.storage.prepared import ASYNC_COMMIT
 
     store = await shop(
@@ -222,7 +222,29 @@ async def test_only_what_moves_no_money_skips_the_wal_flush(
         )
         return placed.status, asynchronous(connection)
 
+    def order_from_a_hold(connection: Connection, name: str) -> tuple[str, bool]:
+        link = platform.links.new(LinkKind.HOLD)
+        held = holds.place_hold(
+            connection, clock, store.event.id, msgspec.convert({"items": items(name)}, HoldIn), link
+        )
+        connection.info.pop(ASYNC_COMMIT)  # the hold's own wish: the order's is asked here
+        data = msgspec.convert(
+            {"secret": held.secret, "buyer": {"name": "A", "email": "a@b.org"}}, OrderIn
+        )
+        placed = orders.place_order(
+            connection,
+            clock,
+            held.id,
+            data,
+            Ordering(
+                regions=platform.region_or_none, public_url="https://x.test", links=platform.links
+            ),
+        )
+        return placed.status, asynchronous(connection)
+
     assert await platform.db.run(hold) is True
     assert await platform.db.run(lambda c: checkout(c, "Standard")) == ("pending", True)
     assert await platform.db.run(lambda c: checkout(c, "Free")) == ("confirmed", False)
-    assert await counts(platform.db, store.quotas["Hall"]) == (10, 1, 2)
+    assert await platform.db.run(lambda c: order_from_a_hold(c, "Standard")) == ("pending", True)
+    assert await platform.db.run(lambda c: order_from_a_hold(c, "Free")) == ("confirmed", False)
+    assert await counts(platform.db, store.quotas["Hall"]) == (10, 2, 3)
