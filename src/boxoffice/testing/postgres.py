@@ -93,6 +93,8 @@ class PostgresServer:
     directory: Path | None = None
     #: How to run its server again (bindir, run_as, env, durable): see :meth:`restart`.
     runs: tuple[Path, dict[str, Any], dict[str, str], bool] | None = None
+    #: Stops the server if the process that started it dies first (see :func:`_reaper`).
+    reaper: subprocess.Popen[bytes] | None = None
 
     @classmethod
     def start(cls, bindir: Path, *, durable: bool = False) -> PostgresServer:
@@ -166,6 +168,7 @@ class PostgresServer:
             runs=(bindir, run_as, env, durable),
         )
         server._run()
+        server.reaper = _reaper(directory)
         return server
 
     def _run(self) -> None:
@@ -234,6 +237,9 @@ class PostgresServer:
         self._run()
 
     def stop(self) -> None:
+        if self.reaper is not None:
+            self.reaper.kill()
+            self.reaper.wait()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -259,3 +265,24 @@ class PostgresServer:
                 await connection.close()
 
         asyncio.run(run())
+
+
+def _reaper(directory: Path) -> subprocess.Popen[bytes]:
+    """A watcher that stops the server and removes its directory once this process is
+    gone without stopping it (a test run killed, a crashed xdist worker): otherwise the
+    server ran on, orphaned, until the machine restarted. It reads the server's pid from
+    ``postmaster.pid`` when it acts, so a :meth:`PostgresServer.restart` is followed."""
+    script = (
+        'while kill -0 "$1" 2>/dev/null; do sleep 1; done; '
+        'pid=$(head -n 1 "$2/data/postmaster.pid" 2>/dev/null); '
+        '[ -n "$pid" ] && kill -INT "$pid" 2>/dev/null; '
+        'for _ in $(seq 30); do [ -e "$2/data/postmaster.pid" ] || break; sleep 1; done; '
+        'rm -rf "$2"'
+    )
+    return subprocess.Popen(
+        ["sh", "-c", script, "boxoffice-pg-reaper", str(os.getpid()), str(directory)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C to the test run must not end the watcher first
+    )
