@@ -72,20 +72,6 @@ class Listening:
         self.alive = alive
 
 
-async def _wait_for_files(writer: SQLiteWriter) -> None:
-    """Wait on the writer's thread for the writers' file lock (another process has it). A
-    waiter cancelled meanwhile (a client gone, a shutdown) still gets the lock once the
-    thread does: it is given back there at once, or no other process could write again."""
-    loop = asyncio.get_running_loop()
-    waiting = loop.run_in_executor(writer.thread, lambda: writer.lock_files(wait=True))
-    try:
-        await asyncio.shield(waiting)
-    except asyncio.CancelledError:
-        with contextlib.suppress(RuntimeError):  # the writer was closed: the lock with it
-            writer.thread.submit(writer.unlock_files)
-        raise
-
-
 class Database:
     """The engine plus the ways in: a write transaction, a read, and :meth:`run`."""
 
@@ -202,7 +188,7 @@ class Database:
             # the locks (50 door scanners did it).
             async with self._write_engine.connect() as connection, lock.held():
                 if not writer.lock_files(wait=False):
-                    await _wait_for_files(writer)
+                    await writer.wait_for_files()
                 try:
                     async with (
                         self._writer(bind=connection) as session,

@@ -25,6 +25,7 @@ SQLite has one writer at a time, so the question is only how cheaply writers tak
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import sqlite3
 import threading
@@ -152,6 +153,21 @@ class SQLiteWriter:
         except BlockingIOError:
             return False
         return True
+
+    async def wait_for_files(self) -> None:
+        """Wait on the writer's thread for the writers' file lock (another process has it),
+        leaving the event loop free. A waiter cancelled meanwhile (a client gone, a
+        shutdown) still gets the lock once the thread does: it is given back there at once,
+        or no other process could write again."""
+        waiting = asyncio.get_running_loop().run_in_executor(
+            self.thread, lambda: self.lock_files(wait=True)
+        )
+        try:
+            await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            with contextlib.suppress(RuntimeError):  # the writer was closed: the lock with it
+                self.thread.submit(self.unlock_files)
+            raise
 
     def unlock_files(self) -> None:
         if fcntl is not None:
