@@ -17,10 +17,11 @@ from sqlalchemy.engine import make_url
 from boxoffice.core.clock import ManualClock
 from boxoffice.core.errors import ConfigurationError
 from boxoffice.platform import Platform
-from boxoffice.testing.postgres import PostgresServer
+from boxoffice.testing.postgres import PostgresServer, free_port
 from tests import factories
 from tests.api.test_read_cache import event_body, public
 from tests.booking.helpers import organizer_shop
+from tests.identity.helpers import auth, make_admin, sign_up
 
 
 def test_sqlite_refuses_read_replicas(
@@ -93,6 +94,74 @@ async def test_a_replica_read_never_hides_the_callers_own_write(
             await asyncio.sleep(1.2)  # the replica's replay lag grows; its next check sees it
             assert (await client.get(page)).json()["title"] == "Brass at dawn"
             assert member.fit is False
+
+
+async def test_readiness_and_metrics_show_each_replica_and_how_far_behind_it_is(
+    make_platform: factories.MakePlatform,
+    make_client: Any,
+    clock: ManualClock,
+    db_url: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Ops see each replica: ``/health/ready`` (degraded, still ready, when one is behind or
+    gone; the addresses only for an admin) and ``/metrics`` (replay lag and whether reads go
+    there). A replica nobody listens on is ``down``; one whose replay is paused past the
+    bound turns ``degraded``."""
+    if not db_url.startswith("postgresql"):
+        return  # SQLite has no replicas: test_sqlite_refuses_read_replicas
+    replica: PostgresServer = request.getfixturevalue("boxoffice_postgres_replica")
+    name = make_url(db_url).database
+    assert name is not None
+    replica_url = replica.database_url(name)
+    await replayed(replica_url)
+    nobody = f"postgresql://postgres@127.0.0.1:{free_port()}/{name}"
+    platform: Platform = make_platform(
+        config=factories.PLUGINS_TOML,
+        entry_points=True,
+        settings={"database_replica_urls": f"{replica_url},{nobody}", "read_cache_seconds": 0},
+    )
+    here = platform.db.replicas.members[0].address
+    async with make_client(platform) as client:
+        admin = await sign_up(client, platform, "ops@example.org")
+        await make_admin(platform, "ops@example.org")
+
+        anyone = await client.get("/health/ready")
+        assert anyone.status_code == 200, anyone.text
+        assert anyone.json()["status"] == "degraded"
+        assert anyone.json()["replicas"] == {
+            "replica-1": {"state": "up", "detail": "", "breaker": "closed"},
+            "replica-2": {"state": "down", "detail": "", "breaker": "closed"},
+        }
+        assert "127.0.0.1" not in anyone.text, "no replica address for anyone"
+        details = (await client.get("/health/ready", headers=auth(admin))).json()["replicas"]
+        assert details["replica-1"]["detail"].startswith(f"{here}: 0.")
+        assert "does not answer" in details["replica-2"]["detail"]
+
+        scraped = (await client.get("/metrics")).text
+        assert f'boxoffice_replica_fit{{replica="{here}"}} 1.0' in scraped
+        assert f'boxoffice_replica_lag_seconds{{replica="{here}"}} 0.0' in scraped
+        gone = nobody.split("@")[1]
+        assert f'boxoffice_replica_fit{{replica="{gone}"}} 0.0' in scraped
+        assert f'boxoffice_replica_lag_seconds{{replica="{gone}"}}' not in scraped
+
+        member = platform.db.replicas.members[0]
+        member.max_lag = 0.5
+        async with paused_replay(replica_url):
+            await sign_up(client, platform, "fan@example.org")  # a write the replica lacks
+            deadline = time.monotonic() + 30
+            while True:
+                check = (await client.get("/health/ready", headers=auth(admin))).json()
+                if check["replicas"]["replica-1"]["state"] == "degraded":
+                    break
+                assert time.monotonic() < deadline, check
+                await asyncio.sleep(0.2)
+            assert check["status"] == "degraded"
+            assert (
+                "s of replay behind (the bound is 0.5 s)"
+                in check["replicas"]["replica-1"]["detail"]
+            )
+            scraped = (await client.get("/metrics")).text
+            assert f'boxoffice_replica_fit{{replica="{here}"}} 0.0' in scraped
 
 
 async def replayed(url: str) -> None:

@@ -15,6 +15,7 @@ from boxoffice.api.caching import PRIVATE
 from boxoffice.api.draining import drain_of
 from boxoffice.core.errors import BoxofficeError
 from boxoffice.core.providers import HealthState, ProviderHealth
+from boxoffice.core.storage.replicas import Replica
 from boxoffice.migrations import ensure_migrated
 from boxoffice.platform import Platform
 
@@ -32,6 +33,11 @@ class Readiness(msgspec.Struct):
     status: HealthState
     database: Check
     providers: dict[str, Check]
+    #: Read replicas (``replica-1`` … in the order of ``BOXOFFICE_DATABASE_REPLICA_URLS``):
+    #: ``up`` while anonymous reads may go there, ``degraded`` when it is further behind
+    #: than the bound, ``down`` when it does not answer. Either way the primary serves those
+    #: reads: the process stays ready, its status ``degraded``.
+    replicas: dict[str, Check] = msgspec.field(default_factory=dict)
     #: The process is shutting down (SIGTERM): it finishes what it has, takes no more.
     draining: bool = False
 
@@ -73,6 +79,7 @@ class HealthController(Controller):
             f"{kind}:{pid}": _with_breaker(result, platform.calls.state(pid))
             for (kind, pid, _), result in zip(providers, results, strict=True)
         }
+        replicas = await _replica_checks(platform)
         status = database.state
         caller = await caller_of(request, platform)
         if caller is None or caller.platform_role != "admin":
@@ -81,11 +88,14 @@ class HealthController(Controller):
             checks = {
                 name: Check(check.state, breaker=check.breaker) for name, check in checks.items()
             }
-        if status is HealthState.UP and any(c.state is not HealthState.UP for c in checks.values()):
+            replicas = {name: Check(check.state) for name, check in replicas.items()}
+        others = [*checks.values(), *replicas.values()]
+        if status is HealthState.UP and any(c.state is not HealthState.UP for c in others):
             status = HealthState.DEGRADED
         code = 503 if status is HealthState.DOWN else 200
         return Response(
-            Readiness(status=status, database=database, providers=checks), status_code=code
+            Readiness(status=status, database=database, providers=checks, replicas=replicas),
+            status_code=code,
         )
 
 
@@ -98,6 +108,25 @@ async def _database_check(platform: Platform) -> Check:
     except Exception as error:
         return Check(HealthState.DOWN, f"unreachable: {type(error).__name__}")
     return Check(HealthState.UP)
+
+
+async def _replica_checks(platform: Platform) -> dict[str, Check]:
+    members = platform.db.replicas.members
+    await asyncio.gather(*(r.is_fit_within(PROVIDER_CHECK_TIMEOUT) for r in members))
+    return {f"replica-{n}": _replica_check(r) for n, r in enumerate(members, start=1)}
+
+
+def _replica_check(replica: Replica) -> Check:
+    where = replica.address
+    if replica.lag is None:
+        return Check(HealthState.DOWN, f"{where}: does not answer; its reads go to the primary")
+    if not replica.fit:
+        return Check(
+            HealthState.DEGRADED,
+            f"{where}: {replica.lag:.1f} s of replay behind (the bound is "
+            f"{replica.max_lag:g} s); its reads go to the primary",
+        )
+    return Check(HealthState.UP, f"{where}: {replica.lag:.3f} s of replay behind")
 
 
 def _with_breaker(check: Check, breaker: str) -> Check:

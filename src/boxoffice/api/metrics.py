@@ -5,6 +5,7 @@ network (docs/ops.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Iterable
 from typing import Any
@@ -18,6 +19,9 @@ from boxoffice.core.analytics import reports
 from boxoffice.core.errors import Unauthorized
 from boxoffice.core.journal import operations
 from boxoffice.platform import Platform
+
+#: A scrape waits at most this long for a replica's answer.
+REPLICA_CHECK_TIMEOUT = 2.0
 
 
 class MetricsController(Controller):
@@ -84,4 +88,37 @@ async def database_families(platform: Platform) -> Iterable[Metric]:
         "boxoffice_tickets_checked_in", "Tickets scanned in (retention deletes old scans)"
     )
     checked_in.add_metric([], totals.tickets_checked_in)
-    return [behind, dead, retrying, orders, tickets, revenue, checked_in]
+    return [
+        behind,
+        dead,
+        retrying,
+        orders,
+        tickets,
+        revenue,
+        checked_in,
+        *await _replicas(platform),
+    ]
+
+
+async def _replicas(platform: Platform) -> list[Metric]:
+    """Each read replica as the answering process sees it (every process checks the same
+    replicas once a second, so any process's answer will do)."""
+    members = platform.db.replicas.members
+    if not members:
+        return []
+    await asyncio.gather(*(r.is_fit_within(REPLICA_CHECK_TIMEOUT) for r in members))
+    lag = metrics.gauge(
+        "boxoffice_replica_lag_seconds",
+        "Seconds of replay a read replica is behind its primary (absent: it does not answer)",
+        ["replica"],
+    )
+    fit = metrics.gauge(
+        "boxoffice_replica_fit",
+        "1 while anonymous reads go to the replica (it answers, within the lag bound), else 0",
+        ["replica"],
+    )
+    for replica in members:
+        if replica.lag is not None:
+            lag.add_metric([replica.address], replica.lag)
+        fit.add_metric([replica.address], 1 if replica.fit else 0)
+    return [lag, fit]

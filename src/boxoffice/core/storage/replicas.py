@@ -15,6 +15,7 @@ reads through the same :meth:`Database.replica_read`, so a search follows the sa
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -78,6 +79,16 @@ class Replica:
             log.warning("replica.behind", replica=self.name, lag_seconds=round(self.lag, 3))
         return self.fit
 
+    async def is_fit_within(self, seconds: float) -> bool:
+        """:meth:`is_fit` for a health check or a metrics scrape, which must answer: a
+        replica that cannot say within ``seconds`` counts as unreachable (and is not read)."""
+        try:
+            async with asyncio.timeout(seconds):
+                return await self.is_fit()
+        except TimeoutError:
+            self.lag, self.fit = None, False
+            return False
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A read-only unit of work on this replica."""
@@ -87,6 +98,13 @@ class Replica:
     @property
     def name(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def address(self) -> str:
+        """``host:port/database``: which replica, without the user or password (a metrics
+        label, a readiness detail)."""
+        url = self.engine.url
+        return f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
 
 
 class Replicas:
