@@ -8,8 +8,10 @@ the receivers which order to forget."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import msgspec
 import pytest
 
 from boxoffice.core.clock import ManualClock
+from boxoffice.core.webhooks import addresses, delivery
 from boxoffice.core.webhooks.delivery import WebhookSender
 from boxoffice.platform import Platform
 from tests import factories
@@ -243,6 +246,67 @@ async def test_loopback_and_private_addresses_are_refused(
                 await client.get(f"{org}/webhooks/{endpoint['id']}/deliveries", headers=headers)
             ).json()["items"]
             assert "HTTPS only" in log[0]["last_error"]
+
+
+async def test_a_name_rebound_to_loopback_after_the_check_is_never_connected_to(
+    platform: Platform, make_client: Any, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the endpoint's name resolves to a public address when it is registered
+    and when the delivery is checked, and to loopback an instant later, when the request
+    connects. The sender connects only to addresses it checked as it connected: the service
+    listening on loopback is never reached, and the delivery's log says why."""
+    allow_private(platform, False)
+    accepted: list[object] = []
+    listener = await asyncio.start_server(
+        lambda _reader, writer: (accepted.append(writer), writer.close()), "127.0.0.1", 0
+    )
+    port = listener.sockets[0].getsockname()[1]
+    rebound = asyncio.Event()
+    looked_up = addresses._addresses
+
+    async def attackers_dns(host: str, port: int) -> list[Any]:
+        if host == "hooks.rebind.example" and not rebound.is_set():
+            return [ipaddress.ip_address("93.184.215.14")]  # public, while checked
+        return await looked_up("localhost" if host == "hooks.rebind.example" else host, port)
+
+    async def check_then_rebind(url: str, *, allow_private: bool) -> None:
+        await addresses.check_url(url, allow_private=allow_private)
+        rebound.set()  # the name's next answer is loopback
+
+    monkeypatch.setattr(addresses, "_addresses", attackers_dns)
+    monkeypatch.setattr(delivery, "check_url", check_then_rebind)
+    # Without the sender's own resolver, its HTTP client would ask the system: loopback.
+    monkeypatch.setattr(socket, "getaddrinfo", _names_as_localhost(socket.getaddrinfo))
+    try:
+        async with make_client(platform) as client:
+            store, headers, base = await organizer_shop(client, platform, clock)
+            org = base.split("/events/")[0]
+            url = f"https://hooks.rebind.example:{port}/hooks"
+            registered = await register(client, org, headers, url, entry_types=["OrderPlaced"])
+            assert registered.status_code == 201, registered.text
+            rebound.clear()
+            await Buyer(client, store).buy(Standard=1)
+            assert await deliver(platform) == 1
+            assert rebound.is_set(), "the delivery was checked against the public address"
+            endpoint = registered.json()["id"]
+            log = (
+                await client.get(f"{org}/webhooks/{endpoint}/deliveries", headers=headers)
+            ).json()["items"]
+    finally:
+        listener.close()
+        await listener.wait_closed()
+    assert accepted == [], "a connection reached the service on loopback"
+    assert (
+        "resolves to 127.0.0.1, a private, loopback or reserved address" in log[0]["last_error"]
+    ), log[0]
+
+
+def _names_as_localhost(getaddrinfo: Any) -> Any:
+    def answer(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host  # anyio passes bytes
+        return getaddrinfo("localhost" if name == "hooks.rebind.example" else host, *args, **kwargs)
+
+    return answer
 
 
 async def test_two_senders_never_send_one_delivery_twice(

@@ -9,9 +9,11 @@ an endpoint is registered and again before every delivery (a name can be made to
 elsewhere later), and redirects are never followed (one could point inward). Ops can allow
 plain HTTP and private addresses for development (``BOXOFFICE_WEBHOOKS_ALLOW_PRIVATE``).
 
-What remains: a name that resolves to a public address when checked and to a private one an
-instant later, when the request connects (DNS rebinding within the check's window). Putting
-an egress proxy or firewall in front of the workers closes it (docs/webhooks.md).
+**DNS rebinding.** A name can resolve to a public address when it is checked and to a
+private one an instant later, when the request connects. So the sender does not let the
+HTTP client look the name up again: its connections go through :class:`PublicOnly`, which
+resolves the name itself, refuses it unless every address is public, and connects to an
+address it has just checked. TLS still verifies the certificate against the name.
 """
 
 from __future__ import annotations
@@ -19,9 +21,15 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+import httpcore
+import httpx
+
 from boxoffice.core.errors import FieldError, RuleViolated
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class UrlRefused(RuleViolated):
@@ -49,15 +57,79 @@ async def check_url(url: str, *, allow_private: bool) -> None:
         raise _refused("the URL names no host")
     if allow_private:
         return
-    for address in await _addresses(host, port or (443 if parts.scheme == "https" else 80)):
+    await public_addresses(host, port or (443 if parts.scheme == "https" else 80))
+
+
+async def public_addresses(host: str, port: int) -> list[IPAddress]:
+    """The addresses ``host`` resolves to, all of them public; else :class:`UrlRefused`."""
+    found = await _addresses(host, port)
+    for address in found:
         if not address.is_global:
             raise _refused(
                 f"{host} resolves to {address}, a private, loopback or reserved address: "
                 "webhooks go to public addresses only"
             )
+    return found
 
 
-async def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+class PublicOnly(httpcore.AsyncNetworkBackend):
+    """An HTTP client's network backend that connects only to public addresses, each
+    checked by this very backend just before it connects (see the module doc)."""
+
+    def __init__(self) -> None:
+        self._network = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await public_addresses(host, port)
+        except UrlRefused as refused:
+            raise httpcore.ConnectError(refused.detail) from None
+        failed: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for address in addresses:  # the checked ones, and nothing else
+            try:
+                return await self._network.connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+                failed = error
+        assert failed is not None
+        raise failed
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("webhooks are sent over the network, not to local sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._network.sleep(seconds)
+
+
+class PublicOnlyTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with its connections made by :class:`PublicOnly`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # httpx takes no network backend; its pool, built the same way, does.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=100,  # httpx's own defaults
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=PublicOnly(),
+        )
+
+
+async def _addresses(host: str, port: int) -> list[IPAddress]:
     try:
         literal = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
@@ -73,9 +145,7 @@ async def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipadd
     return [_unmapped(ipaddress.ip_address(info[4][0])) for info in found]
 
 
-def _unmapped(
-    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
-) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+def _unmapped(address: IPAddress) -> IPAddress:
     """``::ffff:127.0.0.1`` is 127.0.0.1."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped

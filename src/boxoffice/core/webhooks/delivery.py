@@ -51,7 +51,7 @@ from boxoffice.core.journal.service import append
 from boxoffice.core.links import LinkSecrets
 from boxoffice.core.notify.service import queue_message
 from boxoffice.core.storage import Database, conflict_insert, table_of
-from boxoffice.core.webhooks.addresses import UrlRefused, check_url
+from boxoffice.core.webhooks.addresses import PublicOnlyTransport, UrlRefused, check_url
 from boxoffice.core.webhooks.entries import WebhookEndpointDisabled
 from boxoffice.core.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from boxoffice.core.webhooks.service import (
@@ -178,11 +178,11 @@ class WebhookSender:
         links: LinkSecrets,
         *,
         allow_private: bool = False,
-        client: httpx.AsyncClient | None = None,
     ) -> None:
         self.db, self.clock, self.links = db, clock, links
         self.allow_private = allow_private
-        self._client = client
+        #: One client per setting of ``allow_private`` (ops may change it while running).
+        self._clients: dict[bool, httpx.AsyncClient] = {}
         self._wake = asyncio.Event()
         self.worker_id = uuid.uuid4().hex
 
@@ -190,17 +190,23 @@ class WebhookSender:
         self._wake.set()
 
     def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
+        """The HTTP client for deliveries: unless private addresses are allowed, it connects
+        only to addresses it checked itself as it connected (``PublicOnlyTransport``), so a
+        name rebound after :func:`check_url` still cannot reach the platform's network."""
+        client = self._clients.get(self.allow_private)
+        if client is None:
+            client = self._clients[self.allow_private] = httpx.AsyncClient(
                 timeout=TIMEOUT_SECONDS,
                 follow_redirects=False,
                 headers={"user-agent": USER_AGENT},
+                transport=None if self.allow_private else PublicOnlyTransport(),
             )
-        return self._client
+        return client
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
 
     async def run_forever(self, idle: float = 5.0) -> None:
         try:
