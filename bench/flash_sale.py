@@ -3,9 +3,11 @@
     .venv/bin/python bench/flash_sale.py [--engine sqlite|postgresql|both] [--buyers 200]
                                          [--capacity 1000] [--demand 2000] [--workers N]
                                          [--flow checkout|two-step] [--pay stripe]
+                                         [--postgres-over socket|tcp]
 
 For each engine: a fresh database (SQLite file; or a throwaway PostgreSQL server with its
-durable defaults, fsync on) with one published event whose single ticket type sells from one
+durable defaults, fsync on, reached over its Unix socket as a server on the same machine
+should be: ``--postgres-over tcp`` for loopback TCP) with one published event whose single ticket type sells from one
 quota of ``capacity`` seats; ``boxoffice serve`` started on a free port (SQLite: 1 process,
 whose group commit beats two processes taking turns at the file lock; PostgreSQL: 2 worker
 processes; ``--workers``); ``demand`` buyers, ``buyers`` of them in flight at any
@@ -291,7 +293,8 @@ async def _oversold(url: str, quota_id: str) -> tuple[int, int, int, int, int]:
 
 
 def run(engine: str, args: argparse.Namespace) -> dict[str, Any]:
-    with bench_database(engine, "flash", args.workers) as (url, workers, workdir):
+    over = args.postgres_over
+    with bench_database(engine, "flash", args.workers, over=over) as (url, workers, workdir):
         fake: FakeStripe | None = None
         try:
             (event_id, ticket_id, quota_id), (warm_event, warm_ticket) = asyncio.run(
@@ -403,6 +406,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="server processes")
     parser.add_argument("--clients", type=int, default=2, help="load-generator processes")
     parser.add_argument(
+        "--postgres-over",
+        choices=["socket", "tcp"],
+        default="socket",
+        help="reach PostgreSQL over its Unix socket (a server on the same machine) or loopback TCP",
+    )
+    parser.add_argument(
         "--flow",
         choices=["checkout", "two-step"],
         default="checkout",
@@ -429,7 +438,8 @@ def main() -> None:
         last = max(r[1] for r in purchases) if purchases else first
         rate = len(purchases) / (last - first) if last > first else 0.0
         rss = ", ".join(f"{mb:.0f}" for mb in report["rss"].values())
-        print(f"\n{engine} ({report['workers']} server process(es)):")
+        over = f", over {args.postgres_over}" if engine == "postgresql" else ""
+        print(f"\n{engine} ({report['workers']} server process(es){over}):")
         print(
             f"  purchases {len(purchases)}  refusals {len(refusals)}  "
             f"errors {len(report['errors'])}  oversold {report['oversold']}"

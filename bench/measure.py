@@ -121,10 +121,14 @@ class KeepAliveClient:
 
 
 @contextlib.contextmanager
-def bench_database(engine: str, name: str, workers: int = 0) -> Iterator[tuple[str, int, Path]]:
+def bench_database(
+    engine: str, name: str, workers: int = 0, *, over: str = "socket"
+) -> Iterator[tuple[str, int, Path]]:
     """A fresh database for one benchmark run: (URL, server processes, work directory). SQLite:
     a file (one process, its supported shape); PostgreSQL: a throwaway server with its durable
-    defaults (fsync on) and 2 worker processes. ``workers`` overrides the count."""
+    defaults (fsync on) and 2 worker processes, reached over its Unix socket (``over="tcp"``:
+    loopback TCP), as a server on the same machine should be (docs/deploy.md). ``workers``
+    overrides the count."""
     from boxoffice.testing import PostgresServer, find_postgres_bindir
 
     workdir = Path(tempfile.mkdtemp(prefix=f"boxoffice-{name}-{engine}-"))
@@ -137,6 +141,7 @@ def bench_database(engine: str, name: str, workers: int = 0) -> Iterator[tuple[s
     postgres = PostgresServer.start(bindir, durable=True)
     try:
         postgres.execute(f"CREATE DATABASE {name}")
-        yield postgres.database_url(name), workers or 2, workdir
+        url = postgres.database_url(name) if over == "tcp" else postgres.socket_url(name)
+        yield url, workers or 2, workdir
     finally:
         postgres.stop()

@@ -252,6 +252,13 @@ class PostgresServer:
     def database_url(self, name: str) -> str:
         return self.url.rsplit("/", 1)[0] + "/" + name
 
+    def socket_url(self, name: str) -> str:
+        """``database_url(name)`` over the server's Unix socket instead of loopback TCP (how a
+        server on the same machine is best reached: no TCP stack on either side)."""
+        assert self.directory is not None, "only a server this harness started"
+        port = self.url.split("@", 1)[1].split("/", 1)[0].split(":")[1]
+        return f"postgresql://postgres@/{name}?host={self.directory / 'sockets'}&port={port}"
+
     def execute(self, *statements: str) -> None:
         """Run statements on the maintenance database (CREATE/DROP DATABASE need no txn)."""
         import asyncpg  # type: ignore[import-untyped]
