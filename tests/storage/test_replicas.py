@@ -42,11 +42,7 @@ async def test_a_replica_read_never_hides_the_callers_own_write(
 ) -> None:
     if not db_url.startswith("postgresql"):
         return  # SQLite: the test above
-    replica: PostgresServer = request.getfixturevalue("boxoffice_postgres_replica")
-    name = make_url(db_url).database
-    assert name is not None
-    replica_url = replica.database_url(name)
-    await replayed(replica_url)  # the test's database, created on the primary just now
+    replica_url = await replica_of(db_url, request)
     platform: Platform = make_platform(
         config=factories.PLUGINS_TOML,
         entry_points=True,
@@ -109,12 +105,8 @@ async def test_readiness_and_metrics_show_each_replica_and_how_far_behind_it_is(
     bound turns ``degraded``."""
     if not db_url.startswith("postgresql"):
         return  # SQLite has no replicas: test_sqlite_refuses_read_replicas
-    replica: PostgresServer = request.getfixturevalue("boxoffice_postgres_replica")
-    name = make_url(db_url).database
-    assert name is not None
-    replica_url = replica.database_url(name)
-    await replayed(replica_url)
-    nobody = f"postgresql://postgres@127.0.0.1:{free_port()}/{name}"
+    replica_url = await replica_of(db_url, request)
+    nobody = f"postgresql://postgres@127.0.0.1:{free_port()}/{make_url(db_url).database}"
     platform: Platform = make_platform(
         config=factories.PLUGINS_TOML,
         entry_points=True,
@@ -162,6 +154,17 @@ async def test_readiness_and_metrics_show_each_replica_and_how_far_behind_it_is(
             )
             scraped = (await client.get("/metrics")).text
             assert f'boxoffice_replica_fit{{replica="{here}"}} 0.0' in scraped
+
+
+async def replica_of(db_url: str, request: pytest.FixtureRequest) -> str:
+    """The URL of the test's database on the harness's streaming replica, once the replica
+    has it (the database was created on the primary a moment ago)."""
+    replica: PostgresServer = request.getfixturevalue("boxoffice_postgres_replica")
+    name = make_url(db_url).database
+    assert name is not None
+    url = replica.database_url(name)
+    await replayed(url)
+    return url
 
 
 async def replayed(url: str) -> None:
