@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from boxoffice import metrics, tracing
+from boxoffice.core.analytics.live import LiveSummaries
 from boxoffice.core.analytics.projection import ANALYTICS
 from boxoffice.core.analytics.views import PageViewCounter
 from boxoffice.core.background import keep_running
@@ -129,6 +130,7 @@ class Platform:
         # cannot: one process per file is its supported shape, see docs/ops.md).
         self.dispatcher.notifies_others = not settings.run_dispatcher and db.dialect == "postgresql"
         self.page_views = PageViewCounter(clock)
+        self.live_summaries = LiveSummaries(db)
         #: Small writes that follow a request but must not wait inside it (see run_soon).
         self._soon: set[asyncio.Task[None]] = set()
         self.auth_policy = AuthPolicy(

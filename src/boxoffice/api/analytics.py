@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
-import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
@@ -21,6 +20,7 @@ from boxoffice.api.deps import needs
 from boxoffice.api.middleware import SMALL_RESPONSE
 from boxoffice.core.analytics import exports, reports
 from boxoffice.core.analytics.exports import Format, Kind
+from boxoffice.core.analytics.live import LIVE_SECONDS
 from boxoffice.core.analytics.reports import Range
 from boxoffice.core.analytics.schemas import (
     CheckinReport,
@@ -121,9 +121,8 @@ class EventAnalyticsController(Controller):
         return ServerSentEvent(_live_summaries(platform, event))
 
 
-#: How often a live dashboard's figures are read again, and how long a quiet stream waits
-#: before it says it is still there (proxies close silent connections).
-LIVE_SECONDS = 1.0
+#: How long a quiet stream waits before it says it is still there (proxies close silent
+#: connections).
 KEEPALIVE_SECONDS = 15.0
 
 
@@ -132,8 +131,7 @@ async def _live_summaries(
 ) -> AsyncIterator[ServerSentEventMessage]:
     last, quiet = b"", 0.0
     while True:
-        async with platform.db.read() as session:
-            payload = msgspec.json.encode(await reports.summary(session, event))
+        payload = await platform.live_summaries.payload(event)  # shared by its viewers
         if payload != last:
             last, quiet = payload, 0.0
             yield ServerSentEventMessage(event="summary", data=payload.decode())
