@@ -111,9 +111,8 @@ async def _database_check(platform: Platform) -> Check:
 
 
 async def _replica_checks(platform: Platform) -> dict[str, Check]:
-    members = platform.db.replicas.members
-    await asyncio.gather(*(r.is_fit_within(PROVIDER_CHECK_TIMEOUT) for r in members))
-    return {f"replica-{n}": _replica_check(r) for n, r in enumerate(members, start=1)}
+    checked = await platform.db.replicas.check_all()
+    return {f"replica-{n}": _replica_check(r) for n, r in enumerate(checked, start=1)}
 
 
 def _replica_check(replica: Replica) -> Check:

@@ -5,7 +5,6 @@ network (docs/ops.md)."""
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 from collections.abc import Iterable
 from typing import Any
@@ -19,9 +18,6 @@ from boxoffice.core.analytics import reports
 from boxoffice.core.errors import Unauthorized
 from boxoffice.core.journal import operations
 from boxoffice.platform import Platform
-
-#: A scrape waits at most this long for a replica's answer.
-REPLICA_CHECK_TIMEOUT = 2.0
 
 
 class MetricsController(Controller):
@@ -103,10 +99,9 @@ async def database_families(platform: Platform) -> Iterable[Metric]:
 async def _replicas(platform: Platform) -> list[Metric]:
     """Each read replica as the answering process sees it (every process checks the same
     replicas once a second, so any process's answer will do)."""
-    members = platform.db.replicas.members
+    members = await platform.db.replicas.check_all()
     if not members:
         return []
-    await asyncio.gather(*(r.is_fit_within(REPLICA_CHECK_TIMEOUT) for r in members))
     lag = metrics.gauge(
         "boxoffice_replica_lag_seconds",
         "Seconds of replay a read replica is behind its primary (absent: it does not answer)",

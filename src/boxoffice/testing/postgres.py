@@ -125,7 +125,7 @@ class PostgresServer:
         """A hot standby of this server on another port, streaming its WAL: a base backup
         (``pg_basebackup -R``: it writes the standby's connection to this one), started."""
         directory, run_as, env = _workspace()
-        host, port = self.url.split("@", 1)[1].split("/", 1)[0].split(":")
+        host, port = self._host_port()
         subprocess.run(
             [
                 str(bindir / "pg_basebackup"),
@@ -176,7 +176,7 @@ class PostgresServer:
         assert self.directory is not None
         assert self.runs is not None
         bindir, run_as, env, durable = self.runs
-        port = self.url.split("@", 1)[1].split("/", 1)[0].split(":")[1]
+        port = str(self.port)
         data, sockets = self.directory / "data", self.directory / "sockets"
         log = self.directory / "server.log"
         started_at = log.stat().st_size if log.exists() else 0
@@ -256,8 +256,16 @@ class PostgresServer:
         """``database_url(name)`` over the server's Unix socket instead of loopback TCP (how a
         server on the same machine is best reached: no TCP stack on either side)."""
         assert self.directory is not None, "only a server this harness started"
-        port = self.url.split("@", 1)[1].split("/", 1)[0].split(":")[1]
-        return f"postgresql://postgres@/{name}?host={self.directory / 'sockets'}&port={port}"
+        return f"postgresql://postgres@/{name}?host={self.directory / 'sockets'}&port={self.port}"
+
+    @property
+    def port(self) -> int:
+        """The TCP port it listens on (its Unix socket's name carries the same number)."""
+        return int(self._host_port()[1])
+
+    def _host_port(self) -> tuple[str, str]:
+        host, port = self.url.split("@", 1)[1].split("/", 1)[0].split(":")
+        return host, port
 
     def execute(self, *statements: str) -> None:
         """Run statements on the maintenance database (CREATE/DROP DATABASE need no txn)."""

@@ -35,6 +35,8 @@ LAG_ALLOWED: ContextVar[bool] = ContextVar("boxoffice_lag_allowed", default=Fals
 CHECK_EVERY_SECONDS = 1.0
 #: How long a replica that failed to answer is left alone.
 RETRY_AFTER_SECONDS = 5.0
+#: How long a health check or a metrics scrape waits for a replica's answer.
+CHECK_WITHIN_SECONDS = 2.0
 
 #: Seconds of replay the replica is behind its primary (0 when it has replayed everything
 #: it received; a server not in recovery, a promoted one, is never behind).
@@ -114,6 +116,12 @@ class Replicas:
 
     def __bool__(self) -> bool:
         return bool(self.members)
+
+    async def check_all(self, within: float = CHECK_WITHIN_SECONDS) -> list[Replica]:
+        """Every replica, each checked (:meth:`Replica.is_fit_within`) at once: for a health
+        check or a metrics scrape."""
+        await asyncio.gather(*(replica.is_fit_within(within) for replica in self.members))
+        return self.members
 
     async def fit_one(self) -> Replica | None:
         """The next fit replica in turn, or ``None``."""
